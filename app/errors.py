@@ -1,0 +1,53 @@
+"""The app's own exceptions. Each carries the HTTP status and the error code it is answered
+with, and a message that says what was wrong and what to send instead."""
+
+
+class FaceRecError(Exception):
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+# --- the models (either backend) --------------------------------------------------------
+class ModelError(FaceRecError):
+    status = 503
+    code = "model_error"
+
+    def __init__(self, model, message):
+        super().__init__(message)
+        self.model = model
+
+
+class ModelUnavailable(ModelError):
+    """The model server cannot be reached (down, restarting, wrong address)."""
+    code = "model_unavailable"
+
+
+class ModelTimeout(ModelError):
+    status = 504
+    code = "model_timeout"
+
+
+class ModelNotFound(ModelError):
+    """The server answers but does not serve this model (or version)."""
+    code = "model_not_found"
+
+
+class ModelBadInput(ModelError):
+    """The model refused the tensors it was sent: a bug on our side, never the client's."""
+    status = 502
+    code = "model_rejected_input"
+
+
+# --- the image a client sent ------------------------------------------------------------
+class ImageError(FaceRecError):
+    status = 400
+    code = "invalid_image"
+
+
+class ImageTooLarge(ImageError):
+    status = 413
+    code = "image_too_large"

@@ -1,0 +1,76 @@
+"""Image bytes in, RGB arrays out: validation and decoding, and the face crops fed to FaceNet.
+
+Decoding is refused, with a message saying what to send instead, when the bytes are not
+an image, when the header announces more than max_pixels (before anything is allocated),
+or when a JPEG or PNG is cut short (OpenCV would otherwise fill the missing part with gray).
+"""
+import io
+import re
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from app.errors import ImageError, ImageTooLarge
+
+SEND_INSTEAD = "send a complete JPEG or PNG file"
+# Pillow only reads headers here; the limit that applies is decode_image's max_pixels.
+Image.MAX_IMAGE_PIXELS = None
+
+
+def image_size(data):
+    """(format, width, height) from the header alone."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.format, im.width, im.height
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise ImageError(f"the data is not an image that can be read ({len(data)} bytes); {SEND_INSTEAD}") from None
+
+
+def _check_complete(fmt, data):
+    if fmt == "JPEG" and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
+        # No end-of-image marker after the last scan: the file was cut short.
+        raise ImageError(f"truncated JPEG: the data ends inside the image ({len(data)} bytes); {SEND_INSTEAD}")
+    if fmt == "PNG" and b"IEND" not in data[-64:]:
+        raise ImageError(f"truncated PNG: the data ends before the IEND chunk ({len(data)} bytes); {SEND_INSTEAD}")
+
+
+def decode_image(data, max_pixels):
+    """RGB uint8 [H,W,3] from encoded bytes (grayscale and alpha converted, EXIF rotation applied)."""
+    if not data:
+        raise ImageError(f"the image is empty (0 bytes); {SEND_INSTEAD}")
+    fmt, width, height = image_size(data)
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"the image header says {width}x{height} pixels, more than the limit of "
+                            f"{max_pixels} (MAX_IMAGE_PIXELS); send a smaller image")
+    _check_complete(fmt, data)
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ImageError(f"the {fmt} image could not be decoded (corrupt data); {SEND_INSTEAD}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def parse_crop(spec):
+    """'box' | 'box+N%' (of the box's width/height, per side) | 'box+Npx' -> (fraction, pixels)."""
+    match = re.fullmatch(r"box(?:\+(\d+(?:\.\d+)?)(%|px))?", spec.strip())
+    if not match:
+        raise ValueError(f"crop {spec!r} is not 'box', 'box+N%' or 'box+Npx'")
+    amount, unit = match.groups()
+    if amount is None:
+        return 0.0, 0.0
+    return (float(amount) / 100.0, 0.0) if unit == "%" else (0.0, float(amount))
+
+
+def crop_faces(rgb, boxes, spec, size):
+    """uint8 [N,size,size,3]: each box widened as `spec` says, clipped to the frame, resized."""
+    fraction, pixels = parse_crop(spec)
+    height, width = rgb.shape[:2]
+    crops = np.zeros((len(boxes), size, size, 3), np.uint8)
+    for i, (x1, y1, x2, y2) in enumerate(np.asarray(boxes, np.float64)):
+        dx, dy = (x2 - x1) * fraction + pixels, (y2 - y1) * fraction + pixels
+        left, top = int(np.clip(np.floor(x1 - dx), 0, width - 1)), int(np.clip(np.floor(y1 - dy), 0, height - 1))
+        right, bottom = int(np.clip(np.ceil(x2 + dx), left + 1, width)), int(np.clip(np.ceil(y2 + dy), top + 1, height))
+        face = rgb[top:bottom, left:right]
+        shrink = face.shape[0] > size or face.shape[1] > size
+        crops[i] = cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return crops

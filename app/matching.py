@@ -1,0 +1,24 @@
+"""Matching embeddings against enrolled faces: Euclidean distance between unit vectors,
+a person's distance being that of their nearest enrolled face."""
+import numpy as np
+
+
+def distances(query, matrix):
+    """Euclidean distances from unit vector `query` [D] to every row of `matrix` [N,D] (unit rows)."""
+    if len(matrix) == 0:
+        return np.zeros(0, np.float32)
+    return np.sqrt(np.maximum(2.0 - 2.0 * (matrix @ query), 0.0))
+
+
+def rank_people(query, matrix, labels, k):
+    """[(label, distance)] of the k nearest people, nearest first (nearest face per person)."""
+    d = distances(query, matrix)
+    ranked, seen = [], set()
+    for i in np.argsort(d, kind="stable"):
+        label = labels[i]
+        if label not in seen:
+            seen.add(label)
+            ranked.append((label, float(d[i])))
+            if len(ranked) == k:
+                break
+    return ranked

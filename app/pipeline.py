@@ -1,0 +1,87 @@
+"""One frame through the face pipeline: decode -> detect -> crop -> embed (one batched call).
+
+    pipeline = FacePipeline(detector, embedder)
+    frame = pipeline.analyze(jpeg_bytes)      # every face: box, score, landmarks, embedding
+"""
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.imaging import crop_faces, decode_image
+
+DEFAULT_MAX_PIXELS = 50_000_000
+
+
+@dataclass
+class Face:
+    box: np.ndarray          # x1, y1, x2, y2 (pixels)
+    score: float
+    landmarks: np.ndarray    # [5,2]
+    embedding: np.ndarray | None = None   # [128], unit length
+
+    @property
+    def area(self):
+        return float((self.box[2] - self.box[0]) * (self.box[3] - self.box[1]))
+
+
+@dataclass
+class Frame:
+    width: int
+    height: int
+    faces: list[Face]
+    timing_ms: dict = field(default_factory=dict)
+
+    def largest_face(self):
+        return max(self.faces, key=lambda f: f.area) if self.faces else None
+
+
+@contextmanager
+def _timed(timings, stage):
+    start = time.perf_counter()
+    yield
+    timings[stage] = round((time.perf_counter() - start) * 1000.0, 2)
+
+
+class FacePipeline:
+    def __init__(self, detector, embedder, crop="box+10%", max_pixels=DEFAULT_MAX_PIXELS):
+        self.detector, self.embedder = detector, embedder
+        self.crop, self.max_pixels = crop, max_pixels
+
+    def analyze(self, data, embed=True):
+        """Every face in the encoded image `data`; embeddings unless embed=False."""
+        timings = {}
+        with _timed(timings, "decode"):
+            rgb = decode_image(data, self.max_pixels)
+        frame = self.analyze_rgb(rgb, embed, timings)
+        frame.timing_ms["total"] = round(sum(timings.values()), 2)
+        return frame
+
+    def analyze_rgb(self, rgb, embed=True, timings=None):
+        timings = {} if timings is None else timings
+        with _timed(timings, "detect"):
+            found = self.detector.detect(rgb)
+        faces = [Face(found.boxes[i], float(found.scores[i]), found.landmarks[i]) for i in range(len(found))]
+        if embed:
+            with _timed(timings, "embed"):
+                vectors = self.embed_boxes(rgb, found.boxes)
+            for face, vector in zip(faces, vectors):
+                face.embedding = vector
+        return Frame(rgb.shape[1], rgb.shape[0], faces, timings)
+
+    def embed_boxes(self, rgb, boxes, crop=None):
+        """[N,128] for the faces at `boxes`, in one embedder call (crop: see imaging.parse_crop)."""
+        return self.embedder.embed(crop_faces(rgb, boxes, crop or self.crop, self.embedder.image_size))
+
+
+def build_pipeline(settings):
+    """The pipeline the settings describe (backend, detector parameters, crop)."""
+    from app.detector import MtcnnDetector
+    from app.embedder import FacenetEmbedder
+    from app.model_client import open_model
+
+    detector = MtcnnDetector(open_model(settings, "mtcnn"), settings.mtcnn_min_size,
+                             settings.mtcnn_thresholds, settings.mtcnn_factor)
+    embedder = FacenetEmbedder(open_model(settings, "facenet"))
+    return FacePipeline(detector, embedder, settings.face_crop)

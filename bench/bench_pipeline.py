@@ -1,0 +1,87 @@
+"""Per-stage latency of the face pipeline, in-process and over gRPC side by side.
+
+    python -m bench.bench_pipeline [--repeat 20] [--out results/bench_pipeline.json]
+
+Frames: 640x480 JPEGs with one face and with three faces. Both backends run in this one
+process against the same SavedModels (gRPC through scripts/serve_models.py on loopback).
+Also FaceNet alone at batch 1, 8 and 16. Prints medians and ratios, writes JSON.
+"""
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from app.pipeline import build_pipeline
+from bench.frames import encode_jpeg, one_face_frame, three_face_frame
+from config import load_settings
+from scripts.pypi_assets import ROOT
+from scripts.serve_models import spawn
+
+STAGES = ("decode", "detect", "embed", "total")
+
+
+def stage_medians(pipeline, data, repeat):
+    pipeline.analyze(data)  # warm-up
+    runs = [pipeline.analyze(data).timing_ms for _ in range(repeat)]
+    return {stage: statistics.median(run[stage] for run in runs) for stage in STAGES}
+
+
+def batch_ms(embedder, batch, repeat):
+    crops = np.random.default_rng(0).integers(0, 256, (batch, 160, 160, 3), dtype=np.uint8)
+    embedder.embed(crops)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        embedder.embed(crops)
+        times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--out", default=str(ROOT / "results" / "bench_pipeline.json"))
+    args = parser.parse_args(argv)
+
+    server, addr = spawn()
+    try:
+        pipelines = {"local": build_pipeline(load_settings(model_backend="local")),
+                     "grpc": build_pipeline(load_settings(model_backend="grpc", mtcnn_addr=addr, facenet_addr=addr))}
+        frames = {"1 face": encode_jpeg(one_face_frame()), "3 faces": encode_jpeg(three_face_frame())}
+        results = {"frames": {}, "facenet_batch": {}}
+        for label, data in frames.items():
+            faces = len(pipelines["local"].analyze(data).faces)
+            per_backend = {b: stage_medians(p, data, args.repeat) for b, p in pipelines.items()}
+            ratio = {s: per_backend["grpc"][s] / per_backend["local"][s] for s in ("detect", "embed", "total")}
+            results["frames"][label] = {"faces_found": faces, "ms": per_backend, "grpc_over_local": ratio}
+        for batch in (1, 8, 16):
+            per_backend = {b: batch_ms(p.embedder, batch, max(3, args.repeat // 2)) for b, p in pipelines.items()}
+            results["facenet_batch"][batch] = {"ms_per_call": per_backend,
+                                               "ms_per_face": {b: v / batch for b, v in per_backend.items()}}
+    finally:
+        server.terminate()
+        server.wait()
+
+    print(f"640x480 frames, median of {args.repeat} runs (ms)")
+    print(f"{'frame':<8} {'backend':<6} " + " ".join(f"{s:>8}" for s in STAGES))
+    for label, r in results["frames"].items():
+        for backend, ms in r["ms"].items():
+            print(f"{label:<8} {backend:<6} " + " ".join(f"{ms[s]:>8.1f}" for s in STAGES))
+        print(f"{'':<8} {'ratio':<6} {'':>8} " + " ".join(f"{r['grpc_over_local'][s]:>7.2f}x"
+                                                         for s in ("detect", "embed", "total"))
+              + f"   (gRPC / in-process, {r['faces_found']} faces found)")
+    print("FaceNet alone (ms per face)")
+    one = results["facenet_batch"][1]["ms_per_face"]
+    for batch, r in results["facenet_batch"].items():
+        print(f"  batch {batch:>2}: " + ", ".join(f"{b} {v:.1f}" for b, v in r["ms_per_face"].items())
+              + f"   (per face vs batch 1: " + ", ".join(f"{b} {r['ms_per_face'][b] / one[b]:.2f}x" for b in one) + ")")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written {args.out}")
+
+
+if __name__ == "__main__":
+    main()

