@@ -51,3 +51,13 @@ class ImageError(FaceRecError):
 class ImageTooLarge(ImageError):
     status = 413
     code = "image_too_large"
+
+
+class NoFace(FaceRecError):
+    status = 422
+    code = "no_face"
+
+
+class RedisUnavailable(FaceRecError):
+    status = 503
+    code = "redis_unavailable"

@@ -74,3 +74,12 @@ def crop_faces(rgb, boxes, spec, size):
         shrink = face.shape[0] > size or face.shape[1] > size
         crops[i] = cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     return crops
+
+
+def jpeg_thumbnails(rgb, boxes, size=96, quality=80):
+    """Small JPEGs of the faces at `boxes` (for events and the gallery page)."""
+    thumbs = []
+    for crop in crop_faces(rgb, boxes, "box+10%", size):
+        ok, data = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        thumbs.append(data.tobytes() if ok else b"")
+    return thumbs

@@ -10,11 +10,9 @@ def distances(query, matrix):
     return np.sqrt(np.maximum(2.0 - 2.0 * (matrix @ query), 0.0))
 
 
-def rank_people(query, matrix, labels, k):
-    """[(label, distance)] of the k nearest people, nearest first (nearest face per person)."""
-    d = distances(query, matrix)
+def _first_per_label(order, d, labels, k):
     ranked, seen = [], set()
-    for i in np.argsort(d, kind="stable"):
+    for i in order:
         label = labels[i]
         if label not in seen:
             seen.add(label)
@@ -22,3 +20,16 @@ def rank_people(query, matrix, labels, k):
             if len(ranked) == k:
                 break
     return ranked
+
+
+def rank_people(query, matrix, labels, k):
+    """[(label, distance)] of the k nearest people, nearest first (nearest face per person)."""
+    d = distances(query, matrix)
+    # Sorting only the nearest few faces is enough unless they belong to fewer than k people.
+    few = min(len(d), 8 * k + 32)
+    if few < len(d):
+        nearest = np.argpartition(d, few - 1)[:few]
+        ranked = _first_per_label(nearest[np.argsort(d[nearest], kind="stable")], d, labels, k)
+        if len(ranked) == k:
+            return ranked
+    return _first_per_label(np.argsort(d, kind="stable"), d, labels, k)

@@ -32,6 +32,7 @@ class Frame:
     height: int
     faces: list[Face]
     timing_ms: dict = field(default_factory=dict)
+    rgb: np.ndarray | None = field(default=None, repr=False)   # the decoded frame, for crops
 
     def largest_face(self):
         return max(self.faces, key=lambda f: f.area) if self.faces else None
@@ -68,7 +69,7 @@ class FacePipeline:
                 vectors = self.embed_boxes(rgb, found.boxes)
             for face, vector in zip(faces, vectors):
                 face.embedding = vector
-        return Frame(rgb.shape[1], rgb.shape[0], faces, timings)
+        return Frame(rgb.shape[1], rgb.shape[0], faces, timings, rgb)
 
     def embed_boxes(self, rgb, boxes, crop=None):
         """[N,128] for the faces at `boxes`, in one embedder call (crop: see imaging.parse_crop)."""
@@ -84,4 +85,4 @@ def build_pipeline(settings):
     detector = MtcnnDetector(open_model(settings, "mtcnn"), settings.mtcnn_min_size,
                              settings.mtcnn_thresholds, settings.mtcnn_factor)
     embedder = FacenetEmbedder(open_model(settings, "facenet"))
-    return FacePipeline(detector, embedder, settings.face_crop)
+    return FacePipeline(detector, embedder, settings.face_crop, settings.max_image_pixels)

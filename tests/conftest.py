@@ -38,6 +38,122 @@ def model_server(exported, tmp_path_factory):
     log.close()
 
 
+class RedisServer:
+    """A real redis-server on a free loopback port, in its own folder; stop() and start()
+    let outage tests take it away and bring it back with its data (AOF, fsync always)."""
+
+    def __init__(self, folder):
+        from scripts.serve_models import free_port
+        self.port, self.folder = free_port(), folder
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self):
+        import subprocess
+        import time
+
+        import redis
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
+             "--save", "", "--appendonly", "yes", "--appendfsync", "always"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        client = redis.Redis(port=self.port)
+        for _ in range(100):
+            try:
+                client.ping()
+                return self
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server_settings(redis_server, model_server):
+    """Settings for an app on the real Redis and the real models over gRPC; each test gets
+    its own key prefix, so tests share one Redis without seeing each other's gallery."""
+    import uuid
+
+    def make(**overrides):
+        values = {"model_backend": "grpc", "mtcnn_addr": model_server, "facenet_addr": model_server,
+                  "redis_url": redis_server.url, "redis_prefix": f"test-{uuid.uuid4().hex[:8]}:", **overrides}
+        return load_settings(**values)
+    return make
+
+
+@pytest.fixture
+def make_client(server_settings):
+    from app import create_app
+
+    def make(**overrides):
+        return create_app(server_settings(**overrides)).test_client()
+    return make
+
+
+@pytest.fixture
+def client(make_client):
+    return make_client()
+
+
+class GunicornServer:
+    """The real server: Gunicorn with the app factory, on a free loopback port."""
+
+    def __init__(self, env, folder, workers=2):
+        from scripts.serve_models import free_port
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **env, "BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": str(workers),
+                    "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+        self.log = open(folder.parent / f"gunicorn-{self.port}.log", "w")
+        self.process = None
+
+    def start(self, timeout_s=120):
+        import subprocess
+        import sys
+        import time
+
+        import requests
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "app:create_app()"],
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {self.log.name}")
+            try:
+                if requests.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:  # workers still booting
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"gunicorn not ready after {timeout_s} s; see {self.log.name}")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=60)
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def gunicorn_server(redis_server, model_server, tmp_path_factory):
+    import uuid
+    env = {"MODEL_BACKEND": "grpc", "MTCNN_ADDR": model_server, "FACENET_ADDR": model_server,
+           "REDIS_URL": redis_server.url, "REDIS_PREFIX": f"gunicorn-{uuid.uuid4().hex[:8]}:"}
+    server = GunicornServer(env, tmp_path_factory.mktemp("metrics")).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def local_pipeline(exported):
     from app.pipeline import build_pipeline

@@ -1,0 +1,342 @@
+"""The enrolled gallery. Redis is the source of truth, shared by every worker and replica;
+each worker matches against an in-memory copy that it brings up to date before matching.
+
+Redis keys (under the prefix, default "fr:"):
+    person:{pid}          hash  name, created_at, updated_at
+    person:{pid}:faces    hash  face_id -> 128 x float32 little-endian (512 bytes)
+    person:{pid}:thumbs   hash  face_id -> small JPEG of the enrolled face
+    people                set   pids
+    names                 hash  name -> pid (names are unique)
+    gallery:version       int   +1 per change, in the same MULTI/EXEC as the change
+    gallery:log           stream, one entry per change: op (add|remove|remove_person|rename),
+                          pid, fid, name, vec. Workers apply these deltas; a worker whose
+                          deltas were trimmed away reloads everything.
+"""
+import threading
+import uuid
+from datetime import datetime, timezone
+
+import numpy as np
+import redis
+
+from app.errors import FaceRecError
+from app.matching import rank_people
+
+DIM = 128
+
+
+class PersonNotFound(FaceRecError):
+    status = 404
+    code = "person_not_found"
+
+
+class FaceNotFound(FaceRecError):
+    status = 404
+    code = "face_not_found"
+
+
+class NameTaken(FaceRecError):
+    status = 409
+    code = "name_taken"
+
+
+def _now():
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def encode_vector(vector):
+    return np.asarray(vector, "<f4").reshape(DIM).tobytes()
+
+
+def decode_vector(data):
+    return np.frombuffer(data, "<f4")
+
+
+class GalleryStore:
+    """Every gallery change, each one atomic and logged for the workers."""
+
+    def __init__(self, client, prefix="fr:", log_maxlen=100_000):
+        self.redis, self.prefix, self.log_maxlen = client, prefix, log_maxlen
+        self.people_key, self.names_key = prefix + "people", prefix + "names"
+        self.version_key, self.log_key = prefix + "gallery:version", prefix + "gallery:log"
+
+    def person_key(self, pid):
+        return f"{self.prefix}person:{pid}"
+
+    def _log(self, pipe, op, pid, fid="", name="", vec=b""):
+        pipe.incr(self.version_key)
+        pipe.xadd(self.log_key, {"op": op, "pid": pid, "fid": fid, "name": name, "vec": vec},
+                  maxlen=self.log_maxlen, approximate=True)
+
+    def _add_faces(self, pipe, pid, name, faces):
+        ids = []
+        for vector, thumbnail in faces:
+            fid = uuid.uuid4().hex
+            vec = encode_vector(vector)
+            pipe.hset(self.person_key(pid) + ":faces", fid, vec)
+            if thumbnail:
+                pipe.hset(self.person_key(pid) + ":thumbs", fid, thumbnail)
+            self._log(pipe, "add", pid, fid, name, vec)
+            ids.append(fid)
+        return ids
+
+    def create_person(self, name, faces):
+        """New person `name` with faces [(vector, thumbnail JPEG)] -> (pid, face ids)."""
+        pid = uuid.uuid4().hex
+        with self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(self.names_key)
+                    taken = pipe.hget(self.names_key, name)
+                    if taken is not None:
+                        raise NameTaken(f"a person named {name!r} exists (person_id {_text(taken)}); "
+                                        f"send person_id to add faces to them, or choose another name")
+                    pipe.multi()
+                    now = _now()
+                    pipe.hset(self.person_key(pid), mapping={"name": name, "created_at": now, "updated_at": now})
+                    pipe.sadd(self.people_key, pid)
+                    pipe.hset(self.names_key, name, pid)
+                    ids = self._add_faces(pipe, pid, name, faces)
+                    pipe.execute()
+                    return pid, ids
+                except redis.WatchError:
+                    continue
+
+    def add_faces(self, pid, faces):
+        """Faces [(vector, thumbnail)] added to an existing person -> (name, face ids)."""
+        key = self.person_key(pid)
+        with self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    name = pipe.hget(key, "name")
+                    if name is None:
+                        raise PersonNotFound(f"no person with id {pid!r}; GET /people lists them")
+                    pipe.multi()
+                    pipe.hset(key, "updated_at", _now())
+                    ids = self._add_faces(pipe, pid, _text(name), faces)
+                    pipe.execute()
+                    return _text(name), ids
+                except redis.WatchError:
+                    continue
+
+    def rename(self, pid, name):
+        key = self.person_key(pid)
+        with self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key, self.names_key)
+                    old = pipe.hget(key, "name")
+                    if old is None:
+                        raise PersonNotFound(f"no person with id {pid!r}; GET /people lists them")
+                    holder = pipe.hget(self.names_key, name)
+                    if holder is not None and _text(holder) != pid:
+                        raise NameTaken(f"a person named {name!r} exists (person_id {_text(holder)})")
+                    pipe.multi()
+                    pipe.hdel(self.names_key, old)
+                    pipe.hset(self.names_key, name, pid)
+                    pipe.hset(key, mapping={"name": name, "updated_at": _now()})
+                    self._log(pipe, "rename", pid, name=name)
+                    pipe.execute()
+                    return
+                except redis.WatchError:
+                    continue
+
+    def delete_person(self, pid):
+        key = self.person_key(pid)
+        with self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    name = pipe.hget(key, "name")
+                    if name is None:
+                        raise PersonNotFound(f"no person with id {pid!r}; GET /people lists them")
+                    pipe.multi()
+                    pipe.delete(key, key + ":faces", key + ":thumbs")
+                    pipe.srem(self.people_key, pid)
+                    pipe.hdel(self.names_key, name)
+                    self._log(pipe, "remove_person", pid)
+                    pipe.execute()
+                    return
+                except redis.WatchError:
+                    continue
+
+    def delete_face(self, pid, fid):
+        key = self.person_key(pid)
+        with self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key + ":faces")
+                    if not pipe.exists(key):
+                        raise PersonNotFound(f"no person with id {pid!r}; GET /people lists them")
+                    if not pipe.hexists(key + ":faces", fid):
+                        raise FaceNotFound(f"person {pid!r} has no face {fid!r}; GET /people/{pid} lists them")
+                    pipe.multi()
+                    pipe.hdel(key + ":faces", fid)
+                    pipe.hdel(key + ":thumbs", fid)
+                    pipe.hset(key, "updated_at", _now())
+                    self._log(pipe, "remove", pid, fid)
+                    pipe.execute()
+                    return
+                except redis.WatchError:
+                    continue
+
+    # --- reading ---------------------------------------------------------------------
+    def person(self, pid):
+        key = self.person_key(pid)
+        with self.redis.pipeline(transaction=True) as pipe:
+            record, faces = pipe.hgetall(key).hkeys(key + ":faces").execute()
+        if not record:
+            raise PersonNotFound(f"no person with id {pid!r}; GET /people lists them")
+        return {"person_id": pid, **{_text(k): _text(v) for k, v in record.items()},
+                "faces": sorted(_text(f) for f in faces)}
+
+    def people(self):
+        pids = sorted(_text(p) for p in self.redis.smembers(self.people_key))
+        with self.redis.pipeline(transaction=False) as pipe:
+            for pid in pids:
+                pipe.hgetall(self.person_key(pid))
+                pipe.hlen(self.person_key(pid) + ":faces")
+            replies = pipe.execute()
+        listed = []
+        for pid, record, count in zip(pids, replies[::2], replies[1::2]):
+            if record:  # deleted between the two reads
+                listed.append({"person_id": pid, **{_text(k): _text(v) for k, v in record.items()},
+                               "face_count": count})
+        return sorted(listed, key=lambda p: (p["name"].lower(), p["person_id"]))
+
+    def vectors(self, pid):
+        """[n,128] of the person's enrolled faces."""
+        key = self.person_key(pid)
+        with self.redis.pipeline(transaction=True) as pipe:
+            exists, faces = pipe.exists(key).hvals(key + ":faces").execute()
+        if not exists:
+            raise PersonNotFound(f"no person with id {pid!r}; GET /people lists them")
+        return np.array([decode_vector(v) for v in faces], np.float32).reshape(-1, DIM)
+
+    def thumbnail(self, pid, fid):
+        return self.redis.hget(self.person_key(pid) + ":thumbs", fid)
+
+    def read_changes(self, after_id):
+        """(version, log entries after `after_id`), read together in one MULTI/EXEC."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            version, entries = pipe.get(self.version_key).xrange(self.log_key, min=f"({after_id}").execute()
+        return int(version or 0), entries
+
+    def read_all(self):
+        """(version, last log id, {pid: (name, {fid: vector})}). The version and log position
+        are read first: changes made while the data is read are applied again later, which
+        is harmless because every logged change is idempotent."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            version, last, pids = pipe.get(self.version_key).xrevrange(self.log_key, count=1) \
+                .smembers(self.people_key).execute()
+        pids = [_text(p) for p in pids]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for pid in pids:
+                pipe.hget(self.person_key(pid), "name")
+                pipe.hgetall(self.person_key(pid) + ":faces")
+            replies = pipe.execute()
+        people = {pid: (_text(name), {_text(f): decode_vector(v) for f, v in faces.items()})
+                  for pid, name, faces in zip(pids, replies[::2], replies[1::2]) if name is not None}
+        return int(version or 0), (_text(last[0][0]) if last else "0-0"), people
+
+
+class GalleryIndex:
+    """This worker's copy of the gallery as one matrix, kept in step with Redis by applying
+    the logged changes since its last look (one round trip when nothing changed)."""
+
+    def __init__(self, store):
+        self.store = store
+        self.lock = threading.Lock()
+        self.version, self.last_id = -1, None
+        self.vectors = np.zeros((1024, DIM), np.float32)
+        self.count = 0
+        self.pids, self.fids = [], []
+        self.row = {}           # fid -> row in vectors
+        self.faces_of = {}      # pid -> set of fids
+        self.names = {}         # pid -> name
+
+    @property
+    def size(self):
+        return self.count
+
+    def sync(self):
+        with self.lock:
+            if self.last_id is None:
+                return self._reload()
+            version, entries = self.store.read_changes(self.last_id)
+            if version == self.version:
+                return "current"
+            if len(entries) != version - self.version:  # some deltas were trimmed away
+                return self._reload()
+            for entry_id, fields in entries:
+                self._apply({_text(k): v for k, v in fields.items()})
+                self.last_id = _text(entry_id)
+            self.version = version
+            return "updated"
+
+    def match(self, embedding, k):
+        """[(pid, name, distance)] of the k nearest people."""
+        with self.lock:
+            ranked = rank_people(embedding, self.vectors[: self.count], self.pids, k)
+            return [(pid, self.names.get(pid, ""), d) for pid, d in ranked]
+
+    def _reload(self):
+        version, last_id, people = self.store.read_all()
+        self.count = 0
+        self.pids, self.fids, self.row, self.faces_of, self.names = [], [], {}, {}, {}
+        for pid, (name, faces) in people.items():
+            self.names[pid] = name
+            for fid, vector in faces.items():
+                self._add(pid, fid, vector)
+        self.version, self.last_id = version, last_id
+        return "reloaded"
+
+    def _apply(self, entry):
+        op, pid, fid = _text(entry["op"]), _text(entry["pid"]), _text(entry.get("fid", b""))
+        if op == "add":
+            self.names[pid] = _text(entry["name"])
+            self._add(pid, fid, decode_vector(entry["vec"]))
+        elif op == "remove":
+            self._remove(fid)
+        elif op == "remove_person":
+            for face in list(self.faces_of.get(pid, ())):
+                self._remove(face)
+            self.names.pop(pid, None)
+        elif op == "rename":
+            self.names[pid] = _text(entry["name"])
+
+    def _add(self, pid, fid, vector):
+        if fid in self.row:
+            self.vectors[self.row[fid]] = vector
+            return
+        if self.count == len(self.vectors):
+            self.vectors = np.concatenate([self.vectors, np.zeros_like(self.vectors)])
+        self.vectors[self.count] = vector
+        self.row[fid] = self.count
+        self.pids.append(pid)
+        self.fids.append(fid)
+        self.faces_of.setdefault(pid, set()).add(fid)
+        self.count += 1
+
+    def _remove(self, fid):
+        """Swap the last row into the removed one: O(1)."""
+        i = self.row.pop(fid, None)
+        if i is None:
+            return
+        pid = self.pids[i]
+        self.faces_of[pid].discard(fid)
+        if not self.faces_of[pid]:
+            del self.faces_of[pid]
+        last = self.count - 1
+        if i != last:
+            self.vectors[i] = self.vectors[last]
+            self.pids[i], self.fids[i] = self.pids[last], self.fids[last]
+            self.row[self.fids[i]] = i
+        self.pids.pop()
+        self.fids.pop()
+        self.count -= 1

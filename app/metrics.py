@@ -1,0 +1,35 @@
+"""Prometheus metrics. Under Gunicorn every worker is a process, so when
+PROMETHEUS_MULTIPROC_DIR is set (config/gunicorn.conf.py sets it) the values are written
+there and /metrics adds up all workers (prometheus_client's multiprocess mode)."""
+import os
+
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
+                               generate_latest, multiprocess)
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+REQUESTS = Counter("facerec_http_requests_total", "HTTP requests", ["endpoint", "method", "status"])
+REQUEST_SECONDS = Histogram("facerec_http_request_seconds", "HTTP request latency", ["endpoint"],
+                            buckets=LATENCY_BUCKETS)
+STAGE_SECONDS = Histogram("facerec_stage_seconds", "Pipeline stage latency (decode, detect, embed, match)",
+                          ["stage"], buckets=LATENCY_BUCKETS)
+FACES = Counter("facerec_faces_total", "Faces found in recognized frames", ["result"])
+MODEL_ERRORS = Counter("facerec_model_errors_total", "Failed model calls", ["model", "code"])
+GALLERY_FACES = Gauge("facerec_gallery_faces", "Enrolled faces in this worker's copy of the gallery",
+                      multiprocess_mode="max")
+
+
+def observe_stages(timing_ms):
+    for stage, ms in timing_ms.items():
+        if stage != "total":
+            STAGE_SECONDS.labels(stage).observe(ms / 1000.0)
+
+
+def exposition():
+    """(body, content type) for GET /metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    from prometheus_client import REGISTRY
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -1,0 +1,79 @@
+"""For operators and orchestrators: liveness, readiness, metrics, the API description,
+and the recent recognition events."""
+import redis
+from flask import Blueprint, Response, current_app, request
+
+from app import metrics
+from app.errors import FaceRecError
+from app.http_input import BadRequest
+from app.openapi import documented, openapi_document
+from app.schemas import Health, Readiness
+from app.services import services
+
+bp = Blueprint("ops", __name__)
+
+
+@bp.get("/healthz")
+@documented("Liveness: the process answers (needs no API key)", Health)
+def healthz():
+    return Health(status="ok").model_dump()
+
+
+@bp.get("/readyz")
+@documented("Readiness: Redis and both models answer; 503 naming what does not", Readiness, errors=(401, 503))
+def readyz():
+    s = services()
+    checks = {}
+    try:
+        s.redis.ping()
+        checks["redis"] = "ok"
+    except redis.RedisError as e:
+        checks["redis"] = f"Redis at {s.redis_where} is unreachable: {e}"
+    for part in (s.pipeline.detector, s.pipeline.embedder):
+        try:
+            part.ready()
+            checks[part.name] = "ok"
+        except FaceRecError as e:
+            checks[part.name] = e.message
+    ready = all(v == "ok" for v in checks.values())
+    body = Readiness(ready=ready, checks=checks, preprocessor=s.pipeline.detector.name,
+                     model_backend=s.settings.model_backend)
+    return body.model_dump(), 200 if ready else 503
+
+
+@bp.get("/metrics")
+@documented("Prometheus metrics, all workers together", content_type="text/plain")
+def prometheus():
+    body, content_type = metrics.exposition()
+    return Response(body, content_type=content_type)
+
+
+@bp.get("/openapi.json")
+@documented("This API, as OpenAPI 3", content_type="application/json")
+def openapi():
+    return openapi_document(current_app)
+
+
+@bp.get("/events")
+@documented("The most recent recognition events, newest first (?count=, at most 500)",
+            content_type="application/json", errors=(400, 401, 503))
+def events():
+    count = request.args.get("count", "50")
+    if not count.isdigit() or not 1 <= int(count) <= 500:
+        raise BadRequest("`count` must be a number from 1 to 500")
+    return {"events": services().events.recent(int(count))}
+
+
+@bp.get("/events/thumbnails/<thumb_id>")
+@documented("A face thumbnail of an event (JPEG; they expire after THUMBNAIL_TTL_S)",
+            content_type="image/jpeg", errors=(401, 404, 503))
+def event_thumbnail(thumb_id):
+    jpeg = services().events.thumbnail(thumb_id)
+    if jpeg is None:
+        raise ThumbnailNotFound(f"no thumbnail {thumb_id!r} (thumbnails expire after THUMBNAIL_TTL_S)")
+    return Response(jpeg, mimetype="image/jpeg")
+
+
+class ThumbnailNotFound(FaceRecError):
+    status = 404
+    code = "thumbnail_not_found"

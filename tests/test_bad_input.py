@@ -1,0 +1,167 @@
+"""Bad input gets a clear JSON 4xx naming what was wrong, nothing is stored, and the app
+keeps serving. Outages of the model server or Redis get a 503 naming the part."""
+import base64
+import io
+
+import pytest
+
+from bench.frames import encode_jpeg, photo_bytes
+from images import png, png_header_only, truncated
+from scripts.serve_models import free_port
+
+
+def error_of(response, status, code):
+    assert response.status_code == status, response.json
+    assert response.is_json and set(response.json) == {"error"}
+    assert response.json["error"]["code"] == code
+    message = response.json["error"]["message"]
+    assert message and "Traceback" not in message
+    return message
+
+
+def still_serves_and_stored_nothing(client):
+    assert client.get("/people").json["count"] == 0
+    ok = client.post("/recognize", data=photo_bytes("madonna", 0), content_type="image/jpeg")
+    assert ok.status_code == 200 and len(ok.json["faces"]) == 1
+
+
+def post_enroll(client, image_bytes, **fields):
+    data = {**fields, "image": (io.BytesIO(image_bytes), "face.jpg")}
+    return client.post("/enroll", data=data, content_type="multipart/form-data")
+
+
+@pytest.mark.parametrize("endpoint", ["/recognize", "/enroll", "/detect"])
+def test_not_an_image(client, endpoint):
+    response = client.post(endpoint, data=b"this is a text file, not a photo", content_type="image/jpeg",
+                           query_string={"name": "Someone"})
+    assert "not an image" in error_of(response, 400, "invalid_image")
+    still_serves_and_stored_nothing(client)
+
+
+def test_empty_body(client):
+    assert "no body" in error_of(client.post("/recognize"), 400, "missing_image")
+    assert "empty" in error_of(client.post("/recognize", data=b"", content_type="image/jpeg"), 400, "invalid_image")
+    still_serves_and_stored_nothing(client)
+
+
+def test_truncated_jpeg(client):
+    message = error_of(post_enroll(client, truncated(photo_bytes("madonna", 0)), name="Madonna"), 400, "invalid_image")
+    assert "truncated JPEG" in message and "send a complete JPEG or PNG" in message
+    still_serves_and_stored_nothing(client)
+
+
+def test_decompression_bomb(client):
+    response = client.post("/recognize", data=png_header_only(20000, 20000), content_type="image/png")
+    assert "20000x20000" in error_of(response, 413, "image_too_large")
+    still_serves_and_stored_nothing(client)
+
+
+def test_enroll_with_no_face_writes_nothing(client):
+    faceless = encode_jpeg(__import__("numpy").full((300, 400, 3), 120, "uint8"))
+    message = error_of(post_enroll(client, faceless, name="Nobody"), 422, "no_face")
+    assert "no face found" in message
+    # several images: the one without a face is named, and none of the others is stored
+    data = {"name": "Madonna", "image": [(io.BytesIO(photo_bytes("madonna", 0)), "a.jpg"),
+                                         (io.BytesIO(faceless), "b.jpg")]}
+    response = client.post("/enroll", data=data, content_type="multipart/form-data")
+    assert "image 2 of 2" in error_of(response, 422, "no_face")
+    still_serves_and_stored_nothing(client)
+
+
+def test_enroll_with_a_tiny_image(client):
+    tiny = png(__import__("numpy").zeros((1, 1, 3), "uint8"))
+    error_of(post_enroll(client, tiny, name="Dot"), 422, "no_face")
+    still_serves_and_stored_nothing(client)
+
+
+def test_enroll_without_a_name(client):
+    assert "`name`" in error_of(post_enroll(client, photo_bytes("madonna", 0)), 400, "invalid_field")
+    assert "not both" in error_of(post_enroll(client, photo_bytes("madonna", 0), name="A", person_id="b"),
+                                  400, "invalid_field")
+    response = client.post("/enroll", json={"name": 42, "image": base64.b64encode(photo_bytes("madonna", 0)).decode()})
+    assert "must be a string" in error_of(response, 400, "invalid_field")
+    still_serves_and_stored_nothing(client)
+
+
+def test_unknown_person_id(client):
+    for response in (client.get("/people/nobody"), client.delete("/people/nobody"),
+                     client.patch("/people/nobody", json={"name": "X"}),
+                     client.delete("/people/nobody/faces/none"),
+                     post_enroll(client, photo_bytes("madonna", 0), person_id="nobody"),
+                     client.post("/verify", data=photo_bytes("madonna", 0), content_type="image/jpeg",
+                                 query_string={"person_id": "nobody"})):
+        assert "nobody" in error_of(response, 404, "person_not_found")
+    still_serves_and_stored_nothing(client)
+
+
+def test_invalid_base64(client):
+    response = client.post("/recognize", json={"image": "this is *not* base64!"})
+    assert "not valid base64" in error_of(response, 400, "invalid_base64")
+    response = client.post("/recognize", json={"image": ["a list"]})
+    error_of(response, 400, "invalid_field")
+    response = client.post("/recognize", data=b"{not json", content_type="application/json")
+    error_of(response, 400, "bad_request")
+    still_serves_and_stored_nothing(client)
+
+
+def test_wrong_content_type(client):
+    response = client.post("/recognize", data=b"hello", content_type="text/plain")
+    message = error_of(response, 415, "unsupported_media_type")
+    assert "text/plain" in message and "multipart/form-data" in message
+    still_serves_and_stored_nothing(client)
+
+
+def test_oversize_body(make_client):
+    client = make_client(max_content_length=64 * 1024)
+    big = photo_bytes("madonna", 0) * 20
+    response = client.post("/recognize", data=big, content_type="image/jpeg")
+    assert "MAX_CONTENT_LENGTH" in error_of(response, 413, "request_entity_too_large")
+    response = post_enroll(client, big, name="Big")
+    error_of(response, 413, "request_entity_too_large")
+    still_serves_and_stored_nothing(client)
+
+
+def test_unknown_route_and_method(client):
+    error_of(client.get("/nowhere"), 404, "not_found")
+    error_of(client.get("/recognize"), 405, "method_not_allowed")
+
+
+def test_model_server_down(make_client):
+    addr = f"127.0.0.1:{free_port()}"
+    client = make_client(mtcnn_addr=addr, grpc_timeout_s=2.0)
+    message = error_of(client.post("/recognize", data=photo_bytes("madonna", 0), content_type="image/jpeg"),
+                       503, "model_unavailable")
+    assert f"model 'mtcnn' at {addr} is unreachable" in message
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.json["ready"] is False
+    assert "mtcnn" in ready.json["checks"]["mtcnn"] and ready.json["checks"]["facenet"] == "ok"
+    assert client.get("/healthz").status_code == 200
+    assert 'facerec_model_errors_total{code="model_unavailable",model="mtcnn"}' in client.get("/metrics").data.decode()
+
+
+def test_redis_down(make_client):
+    client = make_client(redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_timeout_s=1.0)
+    for response in (client.post("/recognize", data=photo_bytes("madonna", 0), content_type="image/jpeg"),
+                     post_enroll(client, photo_bytes("madonna", 0), name="Madonna"),
+                     client.get("/people")):
+        assert "Redis at redis://127.0.0.1" in error_of(response, 503, "redis_unavailable")
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and "Redis" in ready.json["checks"]["redis"]
+    assert client.get("/healthz").status_code == 200
+
+
+def test_api_keys(make_client):
+    client = make_client(api_keys=("k-one", "k-two"))
+    assert client.get("/healthz").status_code == 200
+    assert "requires an X-API-Key" in error_of(client.get("/people"), 401, "unauthorized")
+    error_of(client.get("/people", headers={"X-API-Key": "wrong"}), 401, "unauthorized")
+    error_of(client.post("/recognize", data=photo_bytes("madonna", 0), content_type="image/jpeg"), 401, "unauthorized")
+    for key in ("k-one", "k-two"):
+        assert client.get("/people", headers={"X-API-Key": key}).status_code == 200
+    for rule in client.application.url_map.iter_rules():  # every route but /healthz needs the key
+        if rule.endpoint in ("static", "ops.healthz"):
+            continue
+        path = rule.rule.replace("<", "").replace(">", "")
+        method = sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
+        response = client.open(path, method=method)
+        assert response.status_code == 401, f"{method} {rule.rule} answered without a key"
