@@ -15,7 +15,8 @@ from app.errors import FaceRecError, ModelError
 from config import load_settings
 
 log = logging.getLogger("facerec")
-PUBLIC_ENDPOINTS = {"ops.healthz"}
+# The page and its static files hold no data; the page's own API calls carry the key.
+PUBLIC_ENDPOINTS = {"ops.healthz", "web.index", "static"}
 
 
 def create_app(settings=None, pipeline=None):
@@ -28,8 +29,8 @@ def create_app(settings=None, pipeline=None):
     app.json.sort_keys = False
     app.extensions["facerec"] = build_services(settings, pipeline)
 
-    from app import api, ops, people
-    for blueprint in (api.bp, people.bp, ops.bp):
+    from app import api, gallery_io, ops, people, web
+    for blueprint in (api.bp, people.bp, gallery_io.bp, ops.bp, web.bp):
         app.register_blueprint(blueprint)
     _register_hooks(app, settings)
     _register_error_handlers(app, app.extensions["facerec"])

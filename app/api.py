@@ -6,12 +6,13 @@ from flask import Blueprint
 
 from app import metrics
 from app.errors import FaceRecError, NoFace
+from app.gallery import NewFace
 from app.http_input import InvalidField, read_upload, single_image, text_field
 from app.imaging import jpeg_thumbnails
 from app.matching import distances
 from app.openapi import documented
-from app.schemas import (LANDMARKS, Box, Candidate, DetectedFace, DetectResponse, EnrolledFace, EnrollResponse,
-                         RecognizedFace, RecognizeResponse, VerifyResponse)
+from app.schemas import (LANDMARKS, Box, Candidate, DetectedFace, DetectResponse, EmbeddedFace, EmbedResponse,
+                         EnrolledFace, EnrollResponse, RecognizedFace, RecognizeResponse, VerifyResponse)
 from app.services import services
 
 bp = Blueprint("api", __name__)
@@ -120,7 +121,7 @@ def enroll():
     s.redis.ping()  # fail fast, before the models, when Redis is down
     frames = analyze_all(upload.images, embed=False)
     faces = embed_largest(frames)
-    entries = [(face.embedding, jpeg_thumbnails(frame.rgb, [face.box])[0]) for frame, face in zip(frames, faces)]
+    entries = [NewFace(face.embedding, jpeg_thumbnails(frame.rgb, [face.box])[0]) for frame, face in zip(frames, faces)]
     if name:
         pid, ids = s.store.create_person(name, entries)
     else:
@@ -140,6 +141,17 @@ def detect():
     metrics.observe_stages(frame.timing_ms)
     return DetectResponse(width=frame.width, height=frame.height, preprocessor=s.pipeline.detector.name,
                           faces=[detected(f) for f in frame.faces], timing_ms=frame.timing_ms).model_dump()
+
+
+@bp.post("/embed")
+@documented("Every face in an image with its embedding (for evaluations and integrations)", EmbedResponse,
+            body="image", errors=IMAGE_ERRORS)
+def embed():
+    s = services()
+    frame = s.pipeline.analyze(single_image(read_upload(s.settings.max_images_per_request)))
+    faces = [EmbeddedFace(**detected(f).model_dump(), embedding=[round(float(v), 7) for v in f.embedding])
+             for f in frame.faces]
+    return EmbedResponse(model=s.pipeline.model_id, width=frame.width, height=frame.height, faces=faces).model_dump()
 
 
 @bp.post("/verify")

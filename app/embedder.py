@@ -9,6 +9,7 @@ EMBEDDING_SIZE = 128
 class Embedder(Protocol):
     name: str
     image_size: int
+    model_id: str
 
     def embed(self, crops: np.ndarray) -> np.ndarray: ...
 
@@ -20,6 +21,8 @@ class FacenetEmbedder:
     Prewhitening and normalisation happen inside the served graph."""
     name = "facenet"
     image_size = 160
+    # Embeddings from another network (or checkpoint) cannot be compared with these.
+    model_id = "facenet-inception-resnet-v1-20170512-110547"
 
     def __init__(self, model):
         self.model = model

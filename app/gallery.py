@@ -14,6 +14,7 @@ Redis keys (under the prefix, default "fr:"):
 """
 import threading
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
@@ -38,6 +39,13 @@ class FaceNotFound(FaceRecError):
 class NameTaken(FaceRecError):
     status = 409
     code = "name_taken"
+
+
+@dataclass
+class NewFace:
+    vector: np.ndarray
+    thumbnail: bytes = b""
+    face_id: str | None = None   # kept when importing a gallery, made up otherwise
 
 
 def _now():
@@ -74,30 +82,33 @@ class GalleryStore:
 
     def _add_faces(self, pipe, pid, name, faces):
         ids = []
-        for vector, thumbnail in faces:
-            fid = uuid.uuid4().hex
-            vec = encode_vector(vector)
+        for face in faces:
+            fid = face.face_id or uuid.uuid4().hex
+            vec = encode_vector(face.vector)
             pipe.hset(self.person_key(pid) + ":faces", fid, vec)
-            if thumbnail:
-                pipe.hset(self.person_key(pid) + ":thumbs", fid, thumbnail)
+            if face.thumbnail:
+                pipe.hset(self.person_key(pid) + ":thumbs", fid, face.thumbnail)
             self._log(pipe, "add", pid, fid, name, vec)
             ids.append(fid)
         return ids
 
-    def create_person(self, name, faces):
-        """New person `name` with faces [(vector, thumbnail JPEG)] -> (pid, face ids)."""
-        pid = uuid.uuid4().hex
+    def create_person(self, name, faces, pid=None, created_at=None):
+        """New person `name` with faces [NewFace] -> (pid, face ids)."""
+        pid = pid or uuid.uuid4().hex
         with self.redis.pipeline() as pipe:
             while True:
                 try:
-                    pipe.watch(self.names_key)
+                    pipe.watch(self.names_key, self.person_key(pid))
                     taken = pipe.hget(self.names_key, name)
                     if taken is not None:
                         raise NameTaken(f"a person named {name!r} exists (person_id {_text(taken)}); "
                                         f"send person_id to add faces to them, or choose another name")
+                    if pipe.exists(self.person_key(pid)):
+                        raise NameTaken(f"person_id {pid} exists already")
                     pipe.multi()
                     now = _now()
-                    pipe.hset(self.person_key(pid), mapping={"name": name, "created_at": now, "updated_at": now})
+                    pipe.hset(self.person_key(pid), mapping={"name": name, "created_at": created_at or now,
+                                                             "updated_at": now})
                     pipe.sadd(self.people_key, pid)
                     pipe.hset(self.names_key, name, pid)
                     ids = self._add_faces(pipe, pid, name, faces)
@@ -107,7 +118,7 @@ class GalleryStore:
                     continue
 
     def add_faces(self, pid, faces):
-        """Faces [(vector, thumbnail)] added to an existing person -> (name, face ids)."""
+        """Faces [NewFace] added to an existing person -> (name, face ids)."""
         key = self.person_key(pid)
         with self.redis.pipeline() as pipe:
             while True:
@@ -208,6 +219,17 @@ class GalleryStore:
                 listed.append({"person_id": pid, **{_text(k): _text(v) for k, v in record.items()},
                                "face_count": count})
         return sorted(listed, key=lambda p: (p["name"].lower(), p["person_id"]))
+
+    def dump(self):
+        """Every person with their faces' vectors and thumbnails, for export."""
+        people = []
+        for summary in self.people():
+            key = self.person_key(summary["person_id"])
+            with self.redis.pipeline(transaction=True) as pipe:
+                faces, thumbs = pipe.hgetall(key + ":faces").hgetall(key + ":thumbs").execute()
+            people.append({**summary, "faces": [(_text(f), decode_vector(v), thumbs.get(f, b""))
+                                                for f, v in sorted(faces.items())]})
+        return people
 
     def vectors(self, pid):
         """[n,128] of the person's enrolled faces."""

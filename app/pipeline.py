@@ -50,6 +50,11 @@ class FacePipeline:
         self.detector, self.embedder = detector, embedder
         self.crop, self.max_pixels = crop, max_pixels
 
+    @property
+    def model_id(self):
+        """What made the embeddings: the network and the crop fed to it."""
+        return f"{self.embedder.model_id}/{self.crop}"
+
     def analyze(self, data, embed=True):
         """Every face in the encoded image `data`; embeddings unless embed=False."""
         timings = {}

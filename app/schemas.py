@@ -117,3 +117,39 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+class EmbeddedFace(DetectedFace):
+    embedding: list[float] = Field(description="128 floats, unit length")
+
+
+class EmbedResponse(BaseModel):
+    model: str = Field(description="what made the embeddings; compare only embeddings of the same model")
+    width: int
+    height: int
+    faces: list[EmbeddedFace]
+
+
+class GalleryFace(BaseModel):
+    face_id: str = Field(min_length=1, max_length=64)
+    embedding: str = Field(description="base64 of 128 float32, little-endian")
+    thumbnail: str = Field("", description="base64 JPEG, may be empty")
+
+
+class GalleryPerson(BaseModel):
+    person_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    created_at: str | None = None
+    faces: list[GalleryFace]
+
+
+class GalleryFile(BaseModel):
+    format: str = "facerec-gallery/1"
+    model: str
+    people: list[GalleryPerson]
+
+
+class ImportReport(BaseModel):
+    people_created: int
+    faces_added: int
+    skipped: list[str] = Field(description="what was not imported, and why")

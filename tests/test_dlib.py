@@ -11,7 +11,8 @@ from app.dlib_detector import DlibDetector
 from app.matching import rank_people
 from app.pipeline import FacePipeline
 from bench.frames import PEOPLE, encode_jpeg, photo, photo_files, three_face_frame
-from scripts.evaluate import evaluate
+from app.evaluation import evaluate
+from scripts.evaluate import local_embedder
 
 
 def iou(a, b):
@@ -126,7 +127,8 @@ def test_an_8000x6000_frame_is_answered_in_bounded_memory_with_the_same_people(
 
 
 def test_evaluation_with_dlib(dlib_pipeline, celebrities):
-    report = evaluate(dlib_pipeline, celebrities, ["box+10%"], threshold=1.10, preprocessor="dlib")
+    report = evaluate(local_embedder(dlib_pipeline, ["box+10%"]), celebrities, ["box+10%"], threshold=1.10,
+                      preprocessor="dlib")
     m = report["crops"]["box+10%"]
     assert m["rank1"] >= 24 and m["probes"] == 25
     assert m["eer"] <= 0.03 and m["far_at_threshold"] < 0.001

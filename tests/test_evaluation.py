@@ -3,12 +3,14 @@ import shutil
 
 import pytest
 
-from scripts.evaluate import equal_error_rate, evaluate, labelled_photos
+from app.evaluation import equal_error_rate, evaluate, labelled_photos
+from scripts.evaluate import local_embedder
 
 
 @pytest.fixture(scope="module")
 def report(local_pipeline, celebrities):
-    return evaluate(local_pipeline, celebrities, ["box+10%"], threshold=1.10, preprocessor="mtcnn")
+    return evaluate(local_embedder(local_pipeline, ["box+10%"]), celebrities, ["box+10%"], threshold=1.10,
+                    preprocessor="mtcnn")
 
 
 def test_rank1_and_eer(report):

@@ -1,0 +1,204 @@
+// The operators' page: every call goes to the JSON API, with X-API-Key when one is set.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let apiKey = localStorage.getItem("facerec-api-key") || "";
+const thumbCache = new Map();
+
+async function api(path, options = {}) {
+  const headers = Object.assign({}, options.headers || {}, apiKey ? { "X-API-Key": apiKey } : {});
+  const response = await fetch(path, Object.assign({}, options, { headers }));
+  if (response.status === 401) {
+    $("key-form").hidden = false;
+    throw new Error("this server needs an API key");
+  }
+  return response;
+}
+
+async function json(path, options) {
+  const response = await api(path, options);
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error ? body.error.message : response.statusText);
+  return body;
+}
+
+// Thumbnails need the key too, so they are fetched and shown as blob URLs.
+async function thumbnail(path) {
+  if (!thumbCache.has(path)) {
+    const response = await api(path);
+    thumbCache.set(path, response.ok ? URL.createObjectURL(await response.blob()) : "");
+  }
+  return thumbCache.get(path);
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  node.append(...children);
+  return node;
+}
+
+function status(text, isError) {
+  $("status").textContent = text;
+  $("status").className = isError ? "error" : "meta";
+}
+
+// --- recent recognitions ---------------------------------------------------------------
+async function refreshEvents() {
+  const { events } = await json("/events?count=20");
+  const items = [];
+  for (const event of events) {
+    const when = new Date(event.time * 1000).toLocaleTimeString();
+    for (const face of event.faces) {
+      const img = el("img", { class: "thumb", alt: "face" });
+      thumbnail(`/events/thumbnails/${face.thumbnail}`).then((url) => { img.src = url; });
+      const who = face.name
+        ? el("span", { class: "known event-name" }, face.name)
+        : el("span", { class: "unknown event-name" }, "unknown");
+      const distance = face.distance === null ? "" : `distance ${face.distance.toFixed(3)}`;
+      items.push(el("li", {}, img, who,
+        el("span", { class: "meta" }, `${distance} · camera ${event.camera_id || "-"} · ${when}`)));
+    }
+  }
+  $("events").replaceChildren(...items);
+}
+
+// --- people ----------------------------------------------------------------------------
+async function refreshPeople() {
+  const { people, count } = await json("/people");
+  $("people-count").textContent = `(${count})`;
+  const items = await Promise.all(people.map(async (person) => {
+    const detail = await json(`/people/${person.person_id}`);
+    const faces = el("span", { class: "faces" });
+    for (const faceId of detail.faces) {
+      const img = el("img", { class: "thumb", alt: person.name });
+      thumbnail(`/people/${person.person_id}/faces/${faceId}/thumbnail`).then((url) => { img.src = url; });
+      faces.append(el("span", { class: "face" }, img, el("button", {
+        title: "delete this face", class: "delete-face",
+        onclick: () => change(`/people/${person.person_id}/faces/${faceId}`, { method: "DELETE" }),
+      }, "×")));
+    }
+    return el("li", { "data-person": person.person_id },
+      el("strong", { class: "person-name" }, person.name),
+      el("span", { class: "meta" }, `${person.face_count} faces`), faces,
+      el("button", { class: "rename", onclick: () => rename(person) }, "rename"),
+      el("button", { class: "delete-person", onclick: () => {
+        if (confirm(`Delete ${person.name} and all their faces?`)) change(`/people/${person.person_id}`, { method: "DELETE" });
+      } }, "delete"));
+  }));
+  $("people").replaceChildren(...items);
+}
+
+async function rename(person) {
+  const name = prompt(`New name for ${person.name}`, person.name);
+  if (name && name.trim() && name !== person.name) {
+    await change(`/people/${person.person_id}`, {
+      method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name: name.trim() }),
+    });
+  }
+}
+
+async function change(path, options) {
+  try {
+    await json(path, options);
+    await refreshPeople();
+  } catch (error) {
+    status(error.message, true);
+  }
+}
+
+// --- enroll ----------------------------------------------------------------------------
+$("enroll-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = new FormData();
+  form.append("name", $("enroll-name").value);
+  for (const file of $("enroll-files").files) form.append("image", file);
+  const result = $("enroll-result");
+  try {
+    const body = await json("/enroll", { method: "POST", body: form });
+    result.className = "";
+    result.textContent = `Enrolled ${body.name}: ${body.faces.length} face(s) found.`;
+    $("enroll-form").reset();
+    await refreshPeople();
+  } catch (error) {
+    result.className = "error";
+    result.textContent = error.message;
+  }
+});
+
+// --- recognize -------------------------------------------------------------------------
+async function recognize(file) {
+  const result = $("recognize-result");
+  const form = new FormData();
+  form.append("image", file);
+  form.append("camera_id", "web page");
+  try {
+    const body = await json("/recognize", { method: "POST", body: form });
+    const names = body.faces.map((f) => (f.match ? f.match.name : "unknown"));
+    result.className = "";
+    result.textContent = body.faces.length ? `${body.faces.length} face(s): ${names.join(", ")}` : "No face found.";
+    await draw(file, body.faces);
+    refreshEvents();
+  } catch (error) {
+    result.className = "error";
+    result.textContent = error.message;
+  }
+}
+
+async function draw(file, faces) {
+  const image = await createImageBitmap(file);
+  const canvas = $("recognize-canvas");
+  canvas.width = image.width;
+  canvas.height = image.height;
+  const ctx = canvas.getContext("2d");
+  ctx.drawImage(image, 0, 0);
+  const line = Math.max(2, image.width / 300);
+  ctx.lineWidth = line;
+  ctx.font = `${Math.max(12, image.width / 40)}px sans-serif`;
+  for (const face of faces) {
+    const { x1, y1, x2, y2 } = face.box;
+    const label = face.match ? `${face.match.name} (${face.match.distance.toFixed(2)})` : "unknown";
+    ctx.strokeStyle = ctx.fillStyle = face.match ? "#10b981" : "#f59e0b";
+    ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
+    ctx.fillText(label, x1, Math.max(12, y1 - line * 2));
+  }
+  canvas.hidden = false;
+}
+
+$("recognize-file").addEventListener("change", (event) => {
+  if (event.target.files[0]) recognize(event.target.files[0]);
+});
+const drop = $("drop");
+drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (event) => {
+  event.preventDefault();
+  drop.classList.remove("over");
+  if (event.dataTransfer.files[0]) recognize(event.dataTransfer.files[0]);
+});
+
+// --- start -----------------------------------------------------------------------------
+$("key-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  apiKey = $("api-key").value.trim();
+  localStorage.setItem("facerec-api-key", apiKey);
+  $("key-form").hidden = true;
+  thumbCache.clear();
+  refresh();
+});
+
+async function refresh() {
+  try {
+    await Promise.all([refreshEvents(), refreshPeople()]);
+    status(`updated ${new Date().toLocaleTimeString()}`);
+  } catch (error) {
+    status(error.message, true);
+  }
+}
+
+refresh();
+// New recognitions arrive on their own; the gallery is read again after each change made here.
+setInterval(() => { if ($("key-form").hidden) refreshEvents().catch((error) => status(error.message, true)); }, 2000);

@@ -1,0 +1,123 @@
+"""The operators' command line against a live server over HTTP."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+import requests
+from click.testing import CliRunner
+
+from app.cli import cli, person_of
+from bench.frames import PEOPLE, encode_jpeg, photo_files
+from images import truncated
+
+KEY = "cli-test-key"
+
+
+@pytest.fixture
+def server(live_server):
+    return live_server(api_keys=(KEY,))
+
+
+def run(server, *args, key=KEY):
+    result = CliRunner().invoke(cli, ["--url", server.url, "--api-key", key, *args], catch_exceptions=False)
+    return result
+
+
+@pytest.fixture
+def enroll_folder(tmp_path):
+    """Two photos per person in subfolders, plus files the server must refuse."""
+    folder = tmp_path / "known_people"
+    for person in PEOPLE:
+        (folder / person).mkdir(parents=True)
+        for path in photo_files(person, "train")[:2]:
+            shutil.copy(path, folder / person / path.name)
+    (folder / "madonna" / "blank.jpg").write_bytes(encode_jpeg(np.full((200, 200, 3), 128, np.uint8)))
+    (folder / "madonna" / "cut.jpg").write_bytes(truncated(photo_files("madonna", "train")[3].read_bytes()))
+    (folder / "madonna" / "notes.txt").write_text("not a photo")
+    return folder
+
+
+def test_person_names_from_folders_or_file_stems(tmp_path):
+    assert person_of(tmp_path / "ada" / "x.jpg", tmp_path) == "ada"
+    assert person_of(tmp_path / "barack_01.jpg", tmp_path) == "barack"
+    assert person_of(tmp_path / "grace-hopper-2.png", tmp_path) == "grace-hopper"
+
+
+def test_enroll_dir_reports_bad_files_and_carries_on(server, enroll_folder):
+    result = run(server, "enroll-dir", str(enroll_folder))
+    assert result.exit_code == 0, result.output
+    assert "10 faces added for 5 people; 3 images skipped" in result.output
+    assert "skipped madonna/blank.jpg: no face found" in result.output
+    assert "skipped madonna/cut.jpg: truncated JPEG" in result.output
+    assert "skipped madonna/notes.txt: the data is not an image" in result.output
+    again = run(server, "enroll-dir", str(enroll_folder))  # a second run adds to the same people
+    assert "10 faces added for 5 people" in again.output
+    people = requests.get(f"{server.url}/people", headers={"X-API-Key": KEY}, timeout=10).json()
+    assert sorted((p["name"], p["face_count"]) for p in people["people"]) == [(p, 4) for p in PEOPLE]
+
+
+def test_recognize_dir_writes_results(server, enroll_folder, tmp_path):
+    run(server, "enroll-dir", str(enroll_folder))
+    unknown = tmp_path / "unknown_people"
+    unknown.mkdir()
+    for person in PEOPLE:
+        shutil.copy(photo_files(person, "val")[0], unknown / f"{person}.jpg")
+    (unknown / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    out, txt = tmp_path / "results.json", tmp_path / "results.txt"
+    result = run(server, "recognize-dir", str(unknown), "--out", str(out), "--txt", str(txt))
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["summary"]["images"] == 6 and report["summary"]["errors"] == 1
+    assert report["summary"]["p95_ms"] >= report["summary"]["p50_ms"] > 0
+    by_image = {r["image"]: r for r in report["results"]}
+    for person in PEOPLE:
+        assert by_image[f"{person}.jpg"]["faces"][0]["name"] == person
+    assert "not an image" in by_image["broken.jpg"]["error"]
+    lines = txt.read_text().splitlines()
+    assert lines[0] == "image\ttime_ms\tfaces" and len(lines) == 7
+    assert any(line.startswith("madonna.jpg\t") and line.endswith("\tmadonna") for line in lines)
+
+
+def test_export_and_import_move_a_gallery(live_server, enroll_folder, tmp_path):
+    source, target = live_server(api_keys=(KEY,)), live_server(api_keys=(KEY,))
+    run(source, "enroll-dir", str(enroll_folder))
+    backup = tmp_path / "gallery.json"
+    result = run(source, "export", str(backup))
+    assert "exported 5 people, 10 faces" in result.output
+    result = run(target, "import", str(backup), "--batch-bytes", "20000")  # several requests
+    assert result.exit_code == 0 and "imported 5 new people, 10 faces" in result.output
+    again = run(target, "import", str(backup))
+    assert "imported 0 new people, 0 faces" in again.output  # nothing twice
+    exported_again = tmp_path / "again.json"
+    run(target, "export", str(exported_again))
+    first, second = json.loads(backup.read_text()), json.loads(exported_again.read_text())
+    assert sorted((p["person_id"], p["name"], len(p["faces"])) for p in first["people"]) == \
+        sorted((p["person_id"], p["name"], len(p["faces"])) for p in second["people"])
+
+
+def test_import_refuses_another_model(server, tmp_path):
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"format": "facerec-gallery/1", "model": "arcface-r100/box", "people": []}))
+    result = run(server, "import", str(other))
+    assert result.exit_code != 0
+    assert "made by 'arcface-r100/box'" in result.output and "cannot be compared" in result.output
+
+
+def test_evaluate_over_http(server, celebrities, tmp_path):
+    folder = tmp_path / "photos"
+    for split in ("train", "val"):
+        for person in ("madonna", "jerry_seinfeld"):
+            shutil.copytree(celebrities / split / person, folder / split / person)
+    out = tmp_path / "eval.json"
+    result = run(server, "evaluate", str(folder), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    m = report["crops"]["server"]
+    assert m["rank1"] == m["probes"] == 10
+    assert report["model"].startswith("facenet-")
+
+
+def test_a_wrong_key_is_reported(server, tmp_path):
+    result = CliRunner().invoke(cli, ["--url", server.url, "--api-key", "nope", "export", str(tmp_path / "x.json")])
+    assert result.exit_code != 0 and "wants a valid API key" in result.output
