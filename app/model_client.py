@@ -24,6 +24,9 @@ SIGNATURE = "serving_default"
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 CHANNEL_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+# After a model server restarts, reconnect within ~2 s (gRPC's default backoff grows to 120 s).
+RECONNECT_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 200), ("grpc.min_reconnect_backoff_ms", 200),
+                     ("grpc.max_reconnect_backoff_ms", 2000)]
 
 _channels = {}
 _channels_pid = None
@@ -39,7 +42,7 @@ def channel_for(addr):
             _channels.clear()
             _channels_pid = os.getpid()
         if addr not in _channels:
-            _channels[addr] = grpc.insecure_channel(addr, options=CHANNEL_OPTIONS)
+            _channels[addr] = grpc.insecure_channel(addr, options=CHANNEL_OPTIONS + RECONNECT_OPTIONS)
         return _channels[addr]
 
 

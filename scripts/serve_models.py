@@ -165,7 +165,7 @@ def free_port():
 
 def spawn(port=None, config=None, timeout_s=120.0, log_file=None):
     """Start this stand-in in a child process; returns (process, "127.0.0.1:port") once it
-    reports both models AVAILABLE. Used by the tests, the benchmarks and scripts/run.sh."""
+    reports both models AVAILABLE. Used by the tests and the benchmarks."""
     import subprocess
     import time
 
