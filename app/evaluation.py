@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from app.matching import rank_people
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
@@ -64,22 +63,26 @@ def equal_error_rate(same, different):
 
 
 def metrics(train_labels, train, val_labels, val, threshold, val_photos):
-    """val_photos counts every val photo: one where no face was found is a rank-1 miss."""
-    rank1 = sum(rank_people(q, train, train_labels, 1)[0][0] == label for q, label in zip(val, val_labels))
+    """val_photos counts every val photo: one where no face was found is a rank-1 miss.
+    Distances are plain Euclidean, so embeddings need not be unit vectors (dlib's are not)."""
     everyone = np.concatenate([train, val])
     labels = np.asarray(train_labels + val_labels)
-    d = np.sqrt(np.maximum(2.0 - 2.0 * everyone @ everyone.T, 0.0))
+    squared = (everyone ** 2).sum(axis=1)
+    d = np.sqrt(np.maximum(squared[:, None] + squared[None, :] - 2.0 * everyone @ everyone.T, 0.0))
+    n_train = len(train)
+    probe_to_train = d[n_train:, :n_train]       # val rows against train columns
+    train_labels = np.asarray(train_labels)
+    rank1 = int(sum(train_labels[np.argmin(row)] == label for row, label in zip(probe_to_train, val_labels)))
     upper = np.triu_indices(len(everyone), k=1)
     same_mask = (labels[:, None] == labels[None, :])[upper]
     same, different = d[upper][same_mask], d[upper][~same_mask]
     eer, eer_threshold = equal_error_rate(same, different)
-    unknown = []
+    unknown = []  # open set: each person left out of enrollment in turn
     for person in sorted(set(train_labels)):
-        keep = [i for i, label in enumerate(train_labels) if label != person]
-        probes = [q for q, label in zip(val, val_labels) if label == person]
-        unknown += [rank_people(q, train[keep], [train_labels[i] for i in keep], 1)[0][1] > threshold for q in probes]
+        others = train_labels != person
+        unknown += [row[others].min() > threshold for row, label in zip(probe_to_train, val_labels) if label == person]
     return {
-        "rank1": int(rank1), "probes": val_photos, "rank1_rate": rank1 / max(val_photos, 1),
+        "rank1": rank1, "probes": val_photos, "rank1_rate": rank1 / max(val_photos, 1),
         "same_distance": {"mean": float(same.mean()), "std": float(same.std()), "pairs": int(len(same))},
         "different_distance": {"mean": float(different.mean()), "std": float(different.std()),
                                "pairs": int(len(different))},

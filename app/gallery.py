@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 import numpy as np
 import redis
 
+from app.candidates import CandidateIndex
 from app.errors import FaceRecError
 from app.matching import rank_people
 
@@ -271,8 +272,9 @@ class GalleryIndex:
     """This worker's copy of the gallery as one matrix, kept in step with Redis by applying
     the logged changes since its last look (one round trip when nothing changed)."""
 
-    def __init__(self, store):
+    def __init__(self, store, candidates=None):
         self.store = store
+        self.candidates = candidates or CandidateIndex()
         self.lock = threading.Lock()
         self.version, self.last_id = -1, None
         self.vectors = np.zeros((1024, DIM), np.float32)
@@ -304,12 +306,18 @@ class GalleryIndex:
     def match(self, embedding, k):
         """[(pid, name, distance)] of the k nearest people."""
         with self.lock:
-            ranked = rank_people(embedding, self.vectors[: self.count], self.pids, k)
+            matrix = self.vectors[: self.count]
+            rows = self.candidates.rows_for(embedding, self.vectors, self.count, k)
+            ranked = rank_people(embedding, matrix, self.pids, k, rows)
+            if rows is not None and ranked and ranked[0][1] > self.candidates.sure_distance:
+                rows = self.candidates.rows_for(embedding, self.vectors, self.count, k, wide=True)
+                ranked = rank_people(embedding, matrix, self.pids, k, rows)
             return [(pid, self.names.get(pid, ""), d) for pid, d in ranked]
 
     def _reload(self):
         version, last_id, people = self.store.read_all()
         self.count = 0
+        self.candidates.reset()
         self.pids, self.fids, self.row, self.faces_of, self.names = [], [], {}, {}, {}
         for pid, (name, faces) in people.items():
             self.names[pid] = name
@@ -335,10 +343,12 @@ class GalleryIndex:
     def _add(self, pid, fid, vector):
         if fid in self.row:
             self.vectors[self.row[fid]] = vector
+            self.candidates.mark(self.row[fid])
             return
         if self.count == len(self.vectors):
             self.vectors = np.concatenate([self.vectors, np.zeros_like(self.vectors)])
         self.vectors[self.count] = vector
+        self.candidates.mark(self.count)
         self.row[fid] = self.count
         self.pids.append(pid)
         self.fids.append(fid)
@@ -359,6 +369,7 @@ class GalleryIndex:
             self.vectors[i] = self.vectors[last]
             self.pids[i], self.fids[i] = self.pids[last], self.fids[last]
             self.row[self.fids[i]] = i
+            self.candidates.mark(i)
         self.pids.pop()
         self.fids.pop()
         self.count -= 1

@@ -22,8 +22,14 @@ def _first_per_label(order, d, labels, k):
     return ranked
 
 
-def rank_people(query, matrix, labels, k):
-    """[(label, distance)] of the k nearest people, nearest first (nearest face per person)."""
+def rank_people(query, matrix, labels, k, rows=None):
+    """[(label, distance)] of the k nearest people, nearest first (nearest face per person).
+    `rows`: only these rows of the matrix are looked at (candidates from app/candidates.py)."""
+    if rows is not None:
+        ranked = rank_people(query, matrix[rows], [labels[r] for r in rows], k)
+        if len(ranked) == k or len(rows) >= len(matrix):
+            return ranked
+        return rank_people(query, matrix, labels, k)  # fewer people among the candidates than asked
     d = distances(query, matrix)
     # Sorting only the nearest few faces is enough unless they belong to fewer than k people.
     few = min(len(d), 8 * k + 32)

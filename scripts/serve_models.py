@@ -26,6 +26,8 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
 from tensorflow_serving.config import model_server_config_pb2
 
 from app.model_client import CHANNEL_OPTIONS, SIGNATURE, latest_version, signature_mismatch, warmup_requests
+from scripts.batching import Batcher, read_batching_config
+from scripts.net import free_port
 
 log = logging.getLogger("serve_models")
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +42,18 @@ class ServedModel:
         self.signatures = dict(self.loaded.signatures)
         meta = saved_model_pb2.SavedModel.FromString((self.path / "saved_model.pb").read_bytes())
         self.signature_defs = meta.meta_graphs[0].signature_def
+        self.batcher = None
+
+    def enable_batching(self, max_batch_size, timeout_s, threads):
+        fn = self.signatures[SIGNATURE]
+        self.batcher = Batcher(lambda inputs: {k: v.numpy() for k, v in fn(**inputs).items()},
+                               max_batch_size, timeout_s, threads)
+
+    def call(self, signature, tensors, timeout_s=None):
+        """Run a signature; the default one through the batcher when batching is on."""
+        if self.batcher is not None and signature == SIGNATURE:
+            return self.batcher.submit({k: v.numpy() for k, v in tensors.items()}, timeout_s)
+        return {k: v.numpy() for k, v in self.signatures[signature](**tensors).items()}
 
     def warm_up(self, servicer):
         count = 0
@@ -75,7 +89,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             raise Aborted(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: {version}")
         return model
 
-    def run(self, model, request):
+    def run(self, model, request, timeout_s=None):
         name = request.model_spec.signature_name or SIGNATURE
         fn = model.signatures.get(name)
         if fn is None:
@@ -90,16 +104,16 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             raise Aborted(grpc.StatusCode.INVALID_ARGUMENT, problem)
         tensors = {key: tf.constant(value) for key, value in arrays.items()}
         try:
-            outputs = fn(**tensors)
+            outputs = model.call(name, tensors, timeout_s)
         except tf.errors.InvalidArgumentError as e:
             raise Aborted(grpc.StatusCode.INVALID_ARGUMENT, e.message) from None
         wanted = set(request.output_filter) or set(outputs)
-        return {key: value.numpy() for key, value in outputs.items() if key in wanted}
+        return {key: value for key, value in outputs.items() if key in wanted}
 
     def Predict(self, request, context):
         try:
             model = self.find(request.model_spec)
-            outputs = self.run(model, request)
+            outputs = self.run(model, request, context.time_remaining())
         except Aborted as e:
             context.abort(e.code, e.message)
         response = predict_pb2.PredictResponse()
@@ -142,8 +156,12 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
         return response
 
 
-def build_server(config, address, workers=16):
+def build_server(config, address, workers=16, batching=None, batching_models=()):
+    """batching: the parameters of read_batching_config, applied to `batching_models` (models
+    whose inputs all start with the batch dimension; MTCNN takes one frame per call)."""
     models = {name: ServedModel(name, base) for name, base in read_models_config(config)}
+    for name in batching_models if batching else ():
+        models[name].enable_batching(**batching)
     predictions = PredictionServicer(models)
     for model in models.values():
         log.info("loaded %s version %d from %s (%d warm-up requests)", model.name, model.version,
@@ -156,14 +174,7 @@ def build_server(config, address, workers=16):
     return server, models
 
 
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def spawn(port=None, config=None, timeout_s=120.0, log_file=None):
+def spawn(port=None, config=None, timeout_s=120.0, log_file=None, batching=False):
     """Start this stand-in in a child process; returns (process, "127.0.0.1:port") once it
     reports both models AVAILABLE. Used by the tests and the benchmarks."""
     import subprocess
@@ -176,6 +187,8 @@ def spawn(port=None, config=None, timeout_s=120.0, log_file=None):
     cmd = [sys.executable, "-m", "scripts.serve_models", "--port", str(port)]
     if config:
         cmd += ["--config", str(config)]
+    if batching:
+        cmd += ["--enable_batching"]
     process = subprocess.Popen(cmd, cwd=ROOT, stdout=log_file or subprocess.DEVNULL, stderr=subprocess.STDOUT)
     addr = f"127.0.0.1:{port}"
     deadline = time.monotonic() + timeout_s
@@ -196,11 +209,16 @@ def main(argv=None):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8500)
     parser.add_argument("--workers", type=int, default=16, help="gRPC handler threads")
+    parser.add_argument("--enable_batching", action="store_true", help="batch concurrent calls, as TF Serving")
+    parser.add_argument("--batching_parameters_file", default=str(ROOT / "serving_models" / "batching.config"))
+    parser.add_argument("--batching_models", default="facenet", help="comma-separated models to batch")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if not Path(args.config).exists():
         sys.exit(f"serve_models: {args.config} not found: run python -m scripts.export_models first")
-    server, models = build_server(args.config, f"{args.host}:{args.port}", args.workers)
+    batching = read_batching_config(args.batching_parameters_file) if args.enable_batching else None
+    server, models = build_server(args.config, f"{args.host}:{args.port}", args.workers, batching,
+                                  [m for m in args.batching_models.split(",") if m])
     server.start()
     log.info("serving %s on %s:%d", ", ".join(models), args.host, args.port)
     signal.signal(signal.SIGTERM, lambda *_: server.stop(grace=2))

