@@ -11,8 +11,20 @@ from app.http_input import InvalidField, read_upload, single_image, text_field
 from app.imaging import jpeg_thumbnails
 from app.matching import distances
 from app.openapi import documented
-from app.schemas import (LANDMARKS, Box, Candidate, DetectedFace, DetectResponse, EmbeddedFace, EmbedResponse,
-                         EnrolledFace, EnrollResponse, RecognizedFace, RecognizeResponse, VerifyResponse)
+from app.schemas import (
+    LANDMARKS,
+    Box,
+    Candidate,
+    DetectedFace,
+    DetectResponse,
+    EmbeddedFace,
+    EmbedResponse,
+    EnrolledFace,
+    EnrollResponse,
+    RecognizedFace,
+    RecognizeResponse,
+    VerifyResponse,
+)
 from app.services import services
 
 bp = Blueprint("api", __name__)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 

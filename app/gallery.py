@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
-import redis
 
 from app.candidates import CandidateIndex
 from app.errors import FaceRecError
@@ -93,109 +92,84 @@ class GalleryStore:
             ids.append(fid)
         return ids
 
+    def _atomically(self, change, *watched):
+        """change(pipe) reads under WATCH of `watched`, then queues its writes after pipe.multi();
+        redis-py runs it again when a watched key changed before EXEC."""
+        return self.redis.transaction(change, *watched, value_from_callable=True)
+
+    def _name_of(self, pipe, pid):
+        name = pipe.hget(self.person_key(pid), "name")
+        if name is None:
+            raise PersonNotFound(f"no person with id {pid!r}; GET /people lists them")
+        return _text(name)
+
     def create_person(self, name, faces, pid=None, created_at=None):
         """New person `name` with faces [NewFace] -> (pid, face ids)."""
         pid = pid or uuid.uuid4().hex
-        with self.redis.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(self.names_key, self.person_key(pid))
-                    taken = pipe.hget(self.names_key, name)
-                    if taken is not None:
-                        raise NameTaken(f"a person named {name!r} exists (person_id {_text(taken)}); "
-                                        f"send person_id to add faces to them, or choose another name")
-                    if pipe.exists(self.person_key(pid)):
-                        raise NameTaken(f"person_id {pid} exists already")
-                    pipe.multi()
-                    now = _now()
-                    pipe.hset(self.person_key(pid), mapping={"name": name, "created_at": created_at or now,
-                                                             "updated_at": now})
-                    pipe.sadd(self.people_key, pid)
-                    pipe.hset(self.names_key, name, pid)
-                    ids = self._add_faces(pipe, pid, name, faces)
-                    pipe.execute()
-                    return pid, ids
-                except redis.WatchError:
-                    continue
+        key = self.person_key(pid)
+
+        def change(pipe):
+            taken = pipe.hget(self.names_key, name)
+            if taken is not None:
+                raise NameTaken(f"a person named {name!r} exists (person_id {_text(taken)}); "
+                                f"send person_id to add faces to them, or choose another name")
+            if pipe.exists(key):
+                raise NameTaken(f"person_id {pid} exists already")
+            pipe.multi()
+            now = _now()
+            pipe.hset(key, mapping={"name": name, "created_at": created_at or now, "updated_at": now})
+            pipe.sadd(self.people_key, pid)
+            pipe.hset(self.names_key, name, pid)
+            return pid, self._add_faces(pipe, pid, name, faces)
+        return self._atomically(change, self.names_key, key)
 
     def add_faces(self, pid, faces):
         """Faces [NewFace] added to an existing person -> (name, face ids)."""
-        key = self.person_key(pid)
-        with self.redis.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(key)
-                    name = pipe.hget(key, "name")
-                    if name is None:
-                        raise PersonNotFound(f"no person with id {pid!r}; GET /people lists them")
-                    pipe.multi()
-                    pipe.hset(key, "updated_at", _now())
-                    ids = self._add_faces(pipe, pid, _text(name), faces)
-                    pipe.execute()
-                    return _text(name), ids
-                except redis.WatchError:
-                    continue
+        def change(pipe):
+            name = self._name_of(pipe, pid)
+            pipe.multi()
+            pipe.hset(self.person_key(pid), "updated_at", _now())
+            return name, self._add_faces(pipe, pid, name, faces)
+        return self._atomically(change, self.person_key(pid))
 
     def rename(self, pid, name):
-        key = self.person_key(pid)
-        with self.redis.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(key, self.names_key)
-                    old = pipe.hget(key, "name")
-                    if old is None:
-                        raise PersonNotFound(f"no person with id {pid!r}; GET /people lists them")
-                    holder = pipe.hget(self.names_key, name)
-                    if holder is not None and _text(holder) != pid:
-                        raise NameTaken(f"a person named {name!r} exists (person_id {_text(holder)})")
-                    pipe.multi()
-                    pipe.hdel(self.names_key, old)
-                    pipe.hset(self.names_key, name, pid)
-                    pipe.hset(key, mapping={"name": name, "updated_at": _now()})
-                    self._log(pipe, "rename", pid, name=name)
-                    pipe.execute()
-                    return
-                except redis.WatchError:
-                    continue
+        def change(pipe):
+            old = self._name_of(pipe, pid)
+            holder = pipe.hget(self.names_key, name)
+            if holder is not None and _text(holder) != pid:
+                raise NameTaken(f"a person named {name!r} exists (person_id {_text(holder)})")
+            pipe.multi()
+            pipe.hdel(self.names_key, old)
+            pipe.hset(self.names_key, name, pid)
+            pipe.hset(self.person_key(pid), mapping={"name": name, "updated_at": _now()})
+            self._log(pipe, "rename", pid, name=name)
+        self._atomically(change, self.person_key(pid), self.names_key)
 
     def delete_person(self, pid):
         key = self.person_key(pid)
-        with self.redis.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(key)
-                    name = pipe.hget(key, "name")
-                    if name is None:
-                        raise PersonNotFound(f"no person with id {pid!r}; GET /people lists them")
-                    pipe.multi()
-                    pipe.delete(key, key + ":faces", key + ":thumbs")
-                    pipe.srem(self.people_key, pid)
-                    pipe.hdel(self.names_key, name)
-                    self._log(pipe, "remove_person", pid)
-                    pipe.execute()
-                    return
-                except redis.WatchError:
-                    continue
+
+        def change(pipe):
+            name = self._name_of(pipe, pid)
+            pipe.multi()
+            pipe.delete(key, key + ":faces", key + ":thumbs")
+            pipe.srem(self.people_key, pid)
+            pipe.hdel(self.names_key, name)
+            self._log(pipe, "remove_person", pid)
+        self._atomically(change, key)
 
     def delete_face(self, pid, fid):
         key = self.person_key(pid)
-        with self.redis.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(key + ":faces")
-                    if not pipe.exists(key):
-                        raise PersonNotFound(f"no person with id {pid!r}; GET /people lists them")
-                    if not pipe.hexists(key + ":faces", fid):
-                        raise FaceNotFound(f"person {pid!r} has no face {fid!r}; GET /people/{pid} lists them")
-                    pipe.multi()
-                    pipe.hdel(key + ":faces", fid)
-                    pipe.hdel(key + ":thumbs", fid)
-                    pipe.hset(key, "updated_at", _now())
-                    self._log(pipe, "remove", pid, fid)
-                    pipe.execute()
-                    return
-                except redis.WatchError:
-                    continue
+
+        def change(pipe):
+            self._name_of(pipe, pid)
+            if not pipe.hexists(key + ":faces", fid):
+                raise FaceNotFound(f"person {pid!r} has no face {fid!r}; GET /people/{pid} lists them")
+            pipe.multi()
+            pipe.hdel(key + ":faces", fid)
+            pipe.hdel(key + ":thumbs", fid)
+            pipe.hset(key, "updated_at", _now())
+            self._log(pipe, "remove", pid, fid)
+        self._atomically(change, key, key + ":faces")
 
     # --- reading ---------------------------------------------------------------------
     def person(self, pid):

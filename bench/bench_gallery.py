@@ -24,8 +24,8 @@ import redis
 
 from app.gallery import GalleryIndex, GalleryStore, NewFace, encode_vector
 from app.matching import rank_people
-from scripts.pypi_assets import ROOT
 from scripts.net import free_port
+from scripts.pypi_assets import ROOT
 
 FACES_PER_PERSON = 5
 

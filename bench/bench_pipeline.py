@@ -77,7 +77,7 @@ def main(argv=None):
     one = results["facenet_batch"][1]["ms_per_face"]
     for batch, r in results["facenet_batch"].items():
         print(f"  batch {batch:>2}: " + ", ".join(f"{b} {v:.1f}" for b, v in r["ms_per_face"].items())
-              + f"   (per face vs batch 1: " + ", ".join(f"{b} {r['ms_per_face'][b] / one[b]:.2f}x" for b in one) + ")")
+              + "   (per face vs batch 1: " + ", ".join(f"{b} {r['ms_per_face'][b] / one[b]:.2f}x" for b in one) + ")")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(f"written {args.out}")

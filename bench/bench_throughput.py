@@ -6,8 +6,9 @@ For the one-face and the three-face frame and each N: frames/s, faces/s, p50/p95
 and errors, over a bounded time, against the real stack on loopback (Gunicorn with 2 workers,
 MODEL_BACKEND=grpc, the model server stand-in, Redis with three people enrolled). Measured
 side by side in one run: the stand-in without and with server-side batching of FaceNet calls
-(batching.config), both stacks up at once and measured in turns (A B B A per N). The ceiling is the same frames run back to back through the in-process
-pipeline in this process; each figure is reported as a ratio of it.
+(batching.config), both stacks up at once and measured in turns (A B B A per N). The
+ceiling is the same frames run back to back through the in-process pipeline in this
+process; each figure is reported as a ratio of it.
 """
 import argparse
 import json

@@ -1,8 +1,8 @@
 """Every setting of the server, read from environment variables and validated at start-up.
 
 A bad value stops the app with a message naming the variable (load_settings)."""
-from pathlib import Path
 import json
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator

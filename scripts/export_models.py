@@ -118,6 +118,7 @@ def warmup_records(path, model, inputs):
 def export_mtcnn(dest):
     import numpy as np
     import tensorflow as tf
+
     from serving_models.mtcnn_graph import MtcnnModule
 
     module = MtcnnModule(*load_mtcnn_weights())
@@ -130,6 +131,7 @@ def export_mtcnn(dest):
 def export_facenet(dest):
     import numpy as np
     import tensorflow as tf
+
     from serving_models.facenet_net import IMAGE_SIZE, FacenetModule, inception_resnet_v1, load_h5_weights
 
     h5 = extract("facenet", FACENET_H5)

@@ -21,8 +21,14 @@ import grpc
 import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow.core.protobuf import saved_model_pb2
-from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc,
-                                     predict_pb2, prediction_service_pb2_grpc, status_pb2)
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+    status_pb2,
+)
 from tensorflow_serving.config import model_server_config_pb2
 
 from app.model_client import CHANNEL_OPTIONS, SIGNATURE, latest_version, signature_mismatch, warmup_requests

@@ -3,7 +3,6 @@ import struct
 import zlib
 
 import cv2
-import numpy as np
 
 
 def png(rgb_or_gray):

@@ -3,7 +3,6 @@ import base64
 import io
 
 import numpy as np
-import pytest
 
 from app.schemas import DetectResponse, EnrollResponse, PeopleResponse, RecognizeResponse, VerifyResponse
 from bench.frames import encode_jpeg, photo, photo_bytes, three_face_frame

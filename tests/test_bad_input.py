@@ -4,9 +4,9 @@ import base64
 import io
 
 import pytest
+from images import png, png_header_only, truncated
 
 from bench.frames import encode_jpeg, photo_bytes
-from images import png, png_header_only, truncated
 from scripts.net import free_port
 
 

@@ -8,20 +8,8 @@ import redis
 from app.candidates import CandidateIndex
 from app.gallery import GalleryIndex, GalleryStore, NewFace
 from app.matching import rank_people
-
-
-def unit(rows, rng):
-    x = rng.standard_normal((rows, 128)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-
-def probe_near(vector, rng, distance=0.85):
-    """A query at about `distance` from `vector`, like a new photo of an enrolled person."""
-    noise = rng.standard_normal(128).astype(np.float32)
-    noise -= noise @ vector * vector
-    noise /= np.linalg.norm(noise)
-    angle = 2 * np.arcsin(distance / 2)
-    return (np.cos(angle) * vector + np.sin(angle) * noise).astype(np.float32)
+from bench.bench_gallery import near as probe_near
+from bench.bench_gallery import unit
 
 
 def test_candidates_give_the_brute_force_answer_through_changes():

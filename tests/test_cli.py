@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import requests
 from click.testing import CliRunner
+from images import truncated
 
 from app.cli import cli, person_of
 from bench.frames import PEOPLE, encode_jpeg, photo_files
-from images import truncated
 
 KEY = "cli-test-key"
 

@@ -5,21 +5,15 @@ import time
 import cv2
 import numpy as np
 import pytest
+from boxes import iou
 
 from app.detector import ScaledDetector
 from app.dlib_detector import DlibDetector
+from app.evaluation import evaluate
 from app.matching import rank_people
 from app.pipeline import FacePipeline
 from bench.frames import PEOPLE, encode_jpeg, photo, photo_files, three_face_frame
-from app.evaluation import evaluate
 from scripts.evaluate import local_embedder
-
-
-def iou(a, b):
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from h5_reference import facenet_from_h5
 
 from app.embedder import FacenetEmbedder
 from app.imaging import crop_faces
 from app.model_client import LocalModel
 from bench.frames import photo, three_face_frame
-from h5_reference import facenet_from_h5
 from scripts.pypi_assets import FACENET_H5, extract
 
 

@@ -1,11 +1,11 @@
 """Image validation and decoding, and the face crops."""
 import numpy as np
 import pytest
+from images import png, png_header_only, truncated
 
 from app.errors import ImageError, ImageTooLarge
 from app.imaging import crop_faces, decode_image, parse_crop
 from bench.frames import encode_jpeg, one_face_frame
-from images import png, png_header_only, truncated
 
 LIMIT = 50_000_000
 

@@ -3,16 +3,10 @@ import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
+from boxes import iou
 
 from app.detector import MtcnnDetector
 from app.model_client import LocalModel
-
-
-def iou(a, b):
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 @pytest.fixture(scope="module")
