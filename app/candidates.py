@@ -1,9 +1,9 @@
 """Candidate rows for large galleries, so matching stays fast at a million faces.
 
 Brute force reads the whole float32 matrix per query (~58 ms at 1M x 128 on 2 cores). Above
-`min_rows`, a faiss 4-bit product-quantization fast-scan index (16 bytes per face) proposes
-the few hundred nearest rows, and matching then computes exact distances for those rows only,
-so every distance reported is exact. The index is a snapshot of the rows: rows added or
+`min_rows`, a faiss 4-bit product-quantization fast-scan index (64 x 4 bits: 32 bytes per
+face) proposes the few hundred nearest rows, and matching then computes exact distances for
+those rows only, so every distance reported is exact. The index is a snapshot of the rows: rows added or
 changed since (appends, overwrites, the swap of a removal) are always candidates too, and the
 snapshot is rebuilt once those exceed `rebuild_fraction` of the gallery. A query whose
 nearest candidate is farther than `sure_distance` (a stranger, or a hard photo) is looked at
@@ -14,7 +14,7 @@ import numpy as np
 
 class CandidateIndex:
     def __init__(self, min_rows=50_000, candidates=256, wide=4096, sure_distance=1.0, rebuild_fraction=0.05,
-                 sub_quantizers=32):
+                 sub_quantizers=64):
         self.min_rows, self.candidates, self.wide, self.sure_distance = min_rows, candidates, wide, sure_distance
         self.rebuild_fraction, self.sub_quantizers = rebuild_fraction, sub_quantizers
         self.reset()

@@ -137,3 +137,13 @@ def test_preprocessor_is_configuration(make_client):
     assert response.json["preprocessor"] == "dlib" and len(response.json["faces"]) == 1
     assert make_client().post("/detect", data=photo_bytes("madonna", 0),
                               content_type="image/jpeg").json["preprocessor"] == "mtcnn"
+
+
+def test_the_cnn_detector_finds_the_same_face():
+    """DLIB_DETECTOR=cnn (MMOD): slow on a CPU, so one small photo."""
+    rgb = photo("jerry_seinfeld", 0)
+    hog = DlibDetector("hog", 1).detect(rgb)
+    cnn = DlibDetector("cnn", 0).detect(rgb)
+    assert len(cnn) == 1 and cnn.landmarks.shape == (1, 5, 2)
+    assert iou(cnn.boxes[0], hog.boxes[0]) >= 0.5
+    assert 0.5 < cnn.scores[0] <= 1.0
