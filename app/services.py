@@ -1,6 +1,6 @@
 """What each worker builds once, in the app factory: models, Redis, the gallery copy."""
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import redis
 from flask import current_app
@@ -23,9 +23,8 @@ class Services:
     def redis_where(self):
         """REDIS_URL without its password, for messages."""
         parts = urlsplit(self.settings.redis_url)
-        host = parts.hostname or parts.path
-        return urlunsplit((parts.scheme, f"{host}:{parts.port}" if parts.port else host, parts.path
-                           if parts.hostname else "", "", ""))
+        netloc = f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or "")
+        return f"{parts.scheme}://{netloc}{parts.path}"
 
 
 def build_services(settings, pipeline=None):
