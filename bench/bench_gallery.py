@@ -13,7 +13,6 @@ workers (their next sync).
 import argparse
 import json
 import statistics
-import subprocess
 import tempfile
 import time
 import uuid
@@ -24,7 +23,7 @@ import redis
 
 from app.gallery import GalleryIndex, GalleryStore, NewFace, encode_vector
 from app.matching import rank_people
-from scripts.net import free_port
+from scripts.net import free_port, start_redis
 from scripts.pypi_assets import ROOT
 
 FACES_PER_PERSON = 5
@@ -129,18 +128,10 @@ def main(argv=None):
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_gallery.json"))
     args = parser.parse_args(argv)
-    folder = tempfile.mkdtemp(prefix="bench-redis-")
     port = free_port()
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--dir", folder], stdout=subprocess.DEVNULL)
+    server = start_redis(tempfile.mkdtemp(prefix="bench-redis-"), port)
     try:
         client = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
         rng = np.random.default_rng(0)
         results = []
         for n in args.sizes:

@@ -25,16 +25,9 @@ import requests
 
 from bench.frames import encode_jpeg, one_face_frame, photo_bytes, three_face_frame
 from config import load_settings
-from scripts.net import free_port
+from scripts.net import free_port, start_redis
 from scripts.pypi_assets import ROOT
 from scripts.serve_models import spawn
-
-
-def start_redis(folder):
-    port = free_port()
-    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", folder], stdout=subprocess.DEVNULL)
-    return process, f"redis://127.0.0.1:{port}/0"
 
 
 def start_gunicorn(env, folder, log):
@@ -123,7 +116,8 @@ def main(argv=None):
     frames = {"1 face": encode_jpeg(one_face_frame()), "3 faces": encode_jpeg(three_face_frame())}
     folder = tempfile.mkdtemp(prefix="bench-throughput-")
     log = open(Path(folder) / "servers.log", "w")
-    redis_process, redis_url = start_redis(folder)
+    redis_port = free_port()
+    redis_process, redis_url = start_redis(folder, redis_port), f"redis://127.0.0.1:{redis_port}/0"
     results = {"ceiling_frames_per_s": ceiling(frames, args.seconds), "runs": {}}
     print(f"in-process ceiling, frames/s: {results['ceiling_frames_per_s']}", flush=True)
     stacks = {}

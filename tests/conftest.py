@@ -49,22 +49,9 @@ class RedisServer:
         self.process = None
 
     def start(self):
-        import subprocess
-        import time
-
-        import redis
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-             "--save", "", "--appendonly", "yes", "--appendfsync", "always"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        client = redis.Redis(port=self.port)
-        for _ in range(100):
-            try:
-                client.ping()
-                return self
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
+        from scripts.net import start_redis
+        self.process = start_redis(self.folder, self.port, persist=True)
+        return self
 
     def stop(self):
         self.process.terminate()
