@@ -170,6 +170,12 @@ def engine(tmp_path_factory):
     yield {"client": client, "host": f"unix://{sock}", "image": image, "folder": folder}
     service.terminate()
     service.wait(timeout=30)
+    # exec sessions leave their conmon monitors behind, and their exit starts podman cleanup
+    # processes: end whatever runs from the folder until nothing does
+    for _ in range(50):
+        if subprocess.run(["pkill", "-f", str(folder)], check=False).returncode == 1:  # none left
+            break
+        time.sleep(0.2)
     # podman mounts its overlay store on itself; unmount it so the folder can be deleted
     for mount in sorted((line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
                          if line.split()[1].startswith(str(folder))), reverse=True):
