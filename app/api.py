@@ -5,9 +5,9 @@ import time
 from flask import Blueprint
 
 from app import metrics
-from app.errors import FaceRecError, NoFace
+from app.errors import FaceRecError, InvalidField, NoFace
 from app.gallery import NewFace
-from app.http_input import InvalidField, read_upload, single_image, text_field
+from app.http_input import read_upload, single_image, text_field
 from app.imaging import jpeg_thumbnails
 from app.matching import distances
 from app.openapi import documented
@@ -107,7 +107,7 @@ def recognize():
     event_faces = [{"person_id": f.match.person_id if f.match else None, "name": f.match.name if f.match else None,
                     "distance": f.candidates[0].distance if f.candidates else None,
                     "box": [f.box.x1, f.box.y1, f.box.x2, f.box.y2]} for f in faces]
-    event_id, _ = s.events.record(camera_id, event_faces, jpeg_thumbnails(frame.rgb, [f.box for f in frame.faces]))
+    event_id = s.events.record(camera_id, event_faces, jpeg_thumbnails(frame.rgb, [f.box for f in frame.faces]))
     frame.timing_ms["total"] = round(sum(v for k, v in frame.timing_ms.items() if k != "total"), 2)
     metrics.observe_stages(frame.timing_ms)
     metrics.GALLERY_FACES.set(s.gallery.size)
@@ -127,7 +127,8 @@ def enroll():
     s = services()
     upload = read_upload(s.settings.max_images_per_request)
     name, pid = text_field(upload, "name"), text_field(upload, "person_id", max_length=64)
-    if bool(name) == bool(pid):
+    created = name is not None
+    if created == bool(pid):
         raise InvalidField("send `name` to enroll a new person, or `person_id` to add faces to an enrolled one"
                            + (" (not both)" if name else ""))
     s.redis.ping()  # fail fast, before the models, when Redis is down
@@ -138,7 +139,7 @@ def enroll():
         pid, ids = s.store.create_person(name, entries)
     else:
         name, ids = s.store.add_faces(pid, entries)
-    body = EnrollResponse(person_id=pid, name=name, created=bool(upload.fields.get("name")),
+    body = EnrollResponse(person_id=pid, name=name, created=created,
                           faces=[EnrolledFace(face_id=fid, box=box_of(face), score=round(face.score, 4))
                                  for fid, face in zip(ids, faces)])
     return body.model_dump(), 201 if body.created else 200

@@ -58,6 +58,56 @@ class NoFace(FaceRecError):
     code = "no_face"
 
 
-class RedisUnavailable(FaceRecError):
-    status = 503
-    code = "redis_unavailable"
+
+# --- the request ----------------------------------------------------------------------
+class BadRequest(FaceRecError):
+    status = 400
+    code = "bad_request"
+
+
+class MissingImage(BadRequest):
+    code = "missing_image"
+
+
+class InvalidBase64(BadRequest):
+    code = "invalid_base64"
+
+
+class InvalidField(BadRequest):
+    code = "invalid_field"
+
+
+class UnsupportedMediaType(FaceRecError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+# --- the gallery and the events --------------------------------------------------------
+class PersonNotFound(FaceRecError):
+    status = 404
+    code = "person_not_found"
+
+    @classmethod
+    def of(cls, pid):
+        return cls(f"no person with id {pid!r}; GET /people lists them")
+
+
+class FaceNotFound(FaceRecError):
+    status = 404
+    code = "face_not_found"
+
+
+class NameTaken(FaceRecError):
+    status = 409
+    code = "name_taken"
+
+
+class ModelMismatch(FaceRecError):
+    """Embeddings made by another network or crop: their distances to ours mean nothing."""
+    status = 409
+    code = "model_mismatch"
+
+
+class ThumbnailNotFound(FaceRecError):
+    status = 404
+    code = "thumbnail_not_found"

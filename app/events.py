@@ -15,7 +15,7 @@ class EventLog:
         return f"{self.prefix}thumb:{thumb_id}"
 
     def record(self, camera_id, faces, thumbnails):
-        """Append one frame's faces ([{person_id, name, distance, box}]) -> (event id, thumb ids)."""
+        """Append one frame's faces ([{person_id, name, distance, box}]) with their thumbnails -> event id."""
         thumb_ids = [uuid.uuid4().hex for _ in thumbnails]
         entry = [{**face, "thumbnail": tid} for face, tid in zip(faces, thumb_ids)]
         with self.redis.pipeline(transaction=False) as pipe:
@@ -24,7 +24,7 @@ class EventLog:
             pipe.xadd(self.key, {"camera_id": camera_id or "", "time": f"{time.time():.3f}",
                                  "faces": json.dumps(entry)}, maxlen=self.maxlen, approximate=True)
             event_id = pipe.execute()[-1]
-        return event_id.decode(), thumb_ids
+        return event_id.decode()
 
     def recent(self, count=50):
         """The newest events first: [{event_id, camera_id, time, faces}]."""

@@ -20,25 +20,10 @@ from datetime import datetime, timezone
 import numpy as np
 
 from app.candidates import CandidateIndex
-from app.errors import FaceRecError
+from app.errors import FaceNotFound, NameTaken, PersonNotFound
 from app.matching import rank_people
 
 DIM = 128
-
-
-class PersonNotFound(FaceRecError):
-    status = 404
-    code = "person_not_found"
-
-
-class FaceNotFound(FaceRecError):
-    status = 404
-    code = "face_not_found"
-
-
-class NameTaken(FaceRecError):
-    status = 409
-    code = "name_taken"
 
 
 @dataclass
@@ -100,7 +85,7 @@ class GalleryStore:
     def _name_of(self, pipe, pid):
         name = pipe.hget(self.person_key(pid), "name")
         if name is None:
-            raise PersonNotFound(f"no person with id {pid!r}; GET /people lists them")
+            raise PersonNotFound.of(pid)
         return _text(name)
 
     def create_person(self, name, faces, pid=None, created_at=None):
@@ -177,7 +162,7 @@ class GalleryStore:
         with self.redis.pipeline(transaction=True) as pipe:
             record, faces = pipe.hgetall(key).hkeys(key + ":faces").execute()
         if not record:
-            raise PersonNotFound(f"no person with id {pid!r}; GET /people lists them")
+            raise PersonNotFound.of(pid)
         return {"person_id": pid, **{_text(k): _text(v) for k, v in record.items()},
                 "faces": sorted(_text(f) for f in faces)}
 
@@ -212,7 +197,7 @@ class GalleryStore:
         with self.redis.pipeline(transaction=True) as pipe:
             exists, faces = pipe.exists(key).hvals(key + ":faces").execute()
         if not exists:
-            raise PersonNotFound(f"no person with id {pid!r}; GET /people lists them")
+            raise PersonNotFound.of(pid)
         return np.array([decode_vector(v) for v in faces], np.float32).reshape(-1, DIM)
 
     def thumbnail(self, pid, fid):

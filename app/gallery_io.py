@@ -9,19 +9,13 @@ import numpy as np
 from flask import Blueprint, request
 from pydantic import ValidationError
 
-from app.errors import FaceRecError
-from app.gallery import DIM, NameTaken, NewFace
-from app.http_input import BadRequest
+from app.errors import BadRequest, ModelMismatch, NameTaken, PersonNotFound
+from app.gallery import DIM, NewFace
 from app.openapi import documented
 from app.schemas import GalleryFace, GalleryFile, GalleryPerson, ImportReport
 from app.services import services
 
 bp = Blueprint("gallery", __name__, url_prefix="/gallery")
-
-
-class ModelMismatch(FaceRecError):
-    status = 409
-    code = "model_mismatch"
 
 
 def _b64(data):
@@ -71,7 +65,7 @@ def import_gallery():
         faces = faces_by_person[person.person_id]
         try:
             existing = set(s.store.person(person.person_id)["faces"])
-        except FaceRecError:
+        except PersonNotFound:
             existing = None
         try:
             if existing is None:

@@ -7,32 +7,10 @@ from dataclasses import dataclass
 
 from flask import request
 
-from app.errors import FaceRecError
+from app.errors import BadRequest, InvalidBase64, InvalidField, MissingImage, UnsupportedMediaType
 
 ACCEPTED = ("multipart/form-data with an `image` file field, a raw image/jpeg or image/png body, "
             "or application/json with a base64 `image` (or `images` list)")
-
-
-class BadRequest(FaceRecError):
-    status = 400
-    code = "bad_request"
-
-
-class MissingImage(BadRequest):
-    code = "missing_image"
-
-
-class InvalidBase64(BadRequest):
-    code = "invalid_base64"
-
-
-class InvalidField(BadRequest):
-    code = "invalid_field"
-
-
-class UnsupportedMediaType(FaceRecError):
-    status = 415
-    code = "unsupported_media_type"
 
 
 @dataclass

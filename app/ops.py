@@ -4,8 +4,7 @@ import redis
 from flask import Blueprint, Response, current_app, request
 
 from app import metrics
-from app.errors import FaceRecError
-from app.http_input import BadRequest
+from app.errors import BadRequest, FaceRecError, ThumbnailNotFound
 from app.openapi import documented, openapi_document
 from app.schemas import Health, Readiness
 from app.services import services
@@ -72,8 +71,3 @@ def event_thumbnail(thumb_id):
     if jpeg is None:
         raise ThumbnailNotFound(f"no thumbnail {thumb_id!r} (thumbnails expire after THUMBNAIL_TTL_S)")
     return Response(jpeg, mimetype="image/jpeg")
-
-
-class ThumbnailNotFound(FaceRecError):
-    status = 404
-    code = "thumbnail_not_found"

@@ -2,8 +2,7 @@
 from flask import Blueprint, Response, request
 from pydantic import ValidationError
 
-from app.gallery import FaceNotFound
-from app.http_input import BadRequest
+from app.errors import BadRequest, FaceNotFound
 from app.openapi import documented
 from app.schemas import Deleted, PeopleResponse, PersonDetail, PersonSummary, Rename
 from app.services import services

@@ -1,6 +1,6 @@
 """One frame through the face pipeline: decode -> detect -> crop -> embed (one batched call).
 
-    pipeline = FacePipeline(detector, embedder)
+    pipeline = build_pipeline(settings)       # or FacePipeline(detector, embedder, crop, max_pixels)
     frame = pipeline.analyze(jpeg_bytes)      # every face: box, score, landmarks, embedding
 """
 import time
@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app.imaging import crop_faces, decode_image
-
-DEFAULT_MAX_PIXELS = 50_000_000
 
 
 @dataclass
@@ -46,7 +44,8 @@ def _timed(timings, stage):
 
 
 class FacePipeline:
-    def __init__(self, detector, embedder, crop="box+10%", max_pixels=DEFAULT_MAX_PIXELS):
+    def __init__(self, detector, embedder, crop, max_pixels):
+        """crop: see imaging.parse_crop; max_pixels: decoding limit (FACE_CROP, MAX_IMAGE_PIXELS)."""
         self.detector, self.embedder = detector, embedder
         self.crop, self.max_pixels = crop, max_pixels
 

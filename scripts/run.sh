@@ -27,20 +27,12 @@ fi
 if [ "$MODEL_BACKEND" = grpc ] && [ -z "${MTCNN_ADDR:-}${FACENET_ADDR:-}" ]; then
   export MTCNN_ADDR=127.0.0.1:8500 FACENET_ADDR=127.0.0.1:8500
   echo "run.sh: starting the model server stand-in on 127.0.0.1:8500 (log in run/serve_models.log)"
-  $PY -m scripts.serve_models --host 127.0.0.1 --port 8500 > run/serve_models.log 2>&1 &
-  models_pid=$!
+  # spawn() returns once both models report AVAILABLE; the server outlives this python
+  models_pid=$($PY -c "
+from scripts.serve_models import spawn
+process, _ = spawn(port=8500, log_file=open('run/serve_models.log', 'w'))
+print(process.pid)")
   trap 'kill $models_pid 2>/dev/null || true' EXIT
-  $PY -c "
-from app.errors import ModelError
-from app.model_client import GrpcModel
-import time
-for _ in range(240):
-    try:
-        GrpcModel('mtcnn', '127.0.0.1:8500', 1.0, 0).ready(); GrpcModel('facenet', '127.0.0.1:8500', 1.0, 0).ready(); break
-    except ModelError:
-        time.sleep(0.5)
-else:
-    raise SystemExit('run.sh: the model server did not start, see run/serve_models.log')"
 fi
 
 echo "run.sh: API on http://0.0.0.0:5000 (MODEL_BACKEND=$MODEL_BACKEND, REDIS_URL=$REDIS_URL)"

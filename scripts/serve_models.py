@@ -51,15 +51,17 @@ class ServedModel:
         self.batcher = None
 
     def enable_batching(self, max_batch_size, timeout_s, threads):
-        fn = self.signatures[SIGNATURE]
-        self.batcher = Batcher(lambda inputs: {k: v.numpy() for k, v in fn(**inputs).items()},
-                               max_batch_size, timeout_s, threads)
+        self.batcher = Batcher(lambda arrays: self._run(SIGNATURE, arrays), max_batch_size, timeout_s, threads)
 
-    def call(self, signature, tensors, timeout_s=None):
-        """Run a signature; the default one through the batcher when batching is on."""
+    def call(self, signature, arrays, timeout_s=None):
+        """{name: ndarray} through a signature; the default one through the batcher when batching is on."""
         if self.batcher is not None and signature == SIGNATURE:
-            return self.batcher.submit({k: v.numpy() for k, v in tensors.items()}, timeout_s)
-        return {k: v.numpy() for k, v in self.signatures[signature](**tensors).items()}
+            return self.batcher.submit(arrays, timeout_s)
+        return self._run(signature, arrays)
+
+    def _run(self, signature, arrays):
+        outputs = self.signatures[signature](**{k: tf.constant(v) for k, v in arrays.items()})
+        return {k: v.numpy() for k, v in outputs.items()}
 
     def warm_up(self, servicer):
         count = 0
@@ -108,9 +110,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         problem = signature_mismatch(fn.structured_input_signature[1], arrays)
         if problem:
             raise Aborted(grpc.StatusCode.INVALID_ARGUMENT, problem)
-        tensors = {key: tf.constant(value) for key, value in arrays.items()}
         try:
-            outputs = model.call(name, tensors, timeout_s)
+            outputs = model.call(name, arrays, timeout_s)
         except tf.errors.InvalidArgumentError as e:
             raise Aborted(grpc.StatusCode.INVALID_ARGUMENT, e.message) from None
         wanted = set(request.output_filter) or set(outputs)
@@ -182,7 +183,7 @@ def build_server(config, address, workers=16, batching=None, batching_models=())
 
 def spawn(port=None, config=None, timeout_s=120.0, log_file=None, batching=False):
     """Start this stand-in in a child process; returns (process, "127.0.0.1:port") once it
-    reports both models AVAILABLE. Used by the tests and the benchmarks."""
+    reports both models AVAILABLE. Used by the tests, the benchmarks and scripts/run.sh."""
     import subprocess
     import time
 
