@@ -5,11 +5,11 @@ import uuid
 import numpy as np
 import redis
 
-from app.candidates import CandidateIndex
-from app.gallery import GalleryIndex, GalleryStore, NewFace
-from app.matching import rank_people
-from bench.bench_gallery import near as probe_near
-from bench.bench_gallery import unit
+from app.gallery import GalleryReplica, GalleryStore, NewFace
+from app.gallery.candidates import CandidateIndex
+from app.gallery.matching import rank_people
+from samples.vectors import near as probe_near
+from samples.vectors import unit
 
 
 def test_candidates_give_the_brute_force_answer_through_changes():
@@ -65,7 +65,7 @@ def test_gallery_index_matches_exactly_above_the_candidate_threshold(redis_serve
         vectors = unit(50, rng)
         pid, _ = store.create_person(f"person {p}", [NewFace(v) for v in vectors])
         people[pid] = vectors
-    index = GalleryIndex(store, CandidateIndex(min_rows=1000))
+    index = GalleryReplica(store, CandidateIndex(min_rows=1000))
     index.sync()
     assert index.size == 3000
     pids = list(people)
