@@ -106,6 +106,17 @@ class NameTaken(FaceRecError):
     code = "name_taken"
 
 
+class InvalidGallery(FaceRecError):
+    """A gallery file whose ids are malformed or repeated: importing it would corrupt the gallery."""
+    status = 422
+    code = "invalid_gallery"
+
+
+class FaceIdTaken(FaceRecError):
+    status = 409
+    code = "face_id_taken"
+
+
 class ModelMismatch(FaceRecError):
     """Embeddings made by another network or crop: their distances to ours mean nothing."""
     status = 409

@@ -79,12 +79,12 @@ def bench_size(client, n, queries, rng):
         t2 = time.perf_counter()
         fast_t.append(t1 - t0)
         brute_t.append(t2 - t1)
-        same = fast[0][0] == exact[0][0]
+        same = fast[0].person_id == exact[0][0]
         if i < len(probes):
             agree_known += same
         else:
             agree_strangers += same
-            same_decision += (fast[0][2] <= 1.10) == (exact[0][1] <= 1.10)
+            same_decision += (fast[0].distance <= 1.10) == (exact[0][1] <= 1.10)
 
     # a new enrollment, seen by two workers at their next sync
     other = GalleryReplica(store)

@@ -71,12 +71,13 @@ def test_gallery_index_matches_exactly_above_the_candidate_threshold(redis_serve
     pids = list(people)
     for pid in pids[:20]:
         query = probe_near(people[pid][int(rng.integers(0, 50))], rng)
-        assert index.match(query, 3)[0][0] == pid
+        assert index.match(query, 3)[0].person_id == pid
     assert index.candidates.index is not None  # the candidate path was taken
     store.delete_person(pids[0])
     newcomer, _ = store.create_person("newcomer", [NewFace(v) for v in unit(3, rng)])
     index.sync()
     assert index.size == 3000 - 50 + 3
-    assert index.match(probe_near(people[pids[0]][0], rng), 1)[0][0] != pids[0]
+    assert index.match(probe_near(people[pids[0]][0], rng), 1)[0].person_id != pids[0]
     newcomer_vectors = store.vectors(newcomer)
-    assert index.match(probe_near(newcomer_vectors[1], rng), 1)[0][0] == newcomer
+    match = index.match(probe_near(newcomer_vectors[1], rng), 1)[0]
+    assert match.person_id == newcomer and match.face_id in store.person(newcomer)["faces"]

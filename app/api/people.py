@@ -5,6 +5,7 @@ from app.api.openapi import documented
 from app.api.schemas import Deleted, PeopleResponse, PersonDetail, PersonSummary, Rename
 from app.api.uploads import json_body
 from app.errors import FaceNotFound
+from app.gallery.identity import clean_name
 from app.services import services
 
 bp = Blueprint("people", __name__, url_prefix="/people")
@@ -28,7 +29,7 @@ def get_person(pid):
 def rename_person(pid):
     rename = json_body(Rename, 'JSON {"name": "new name"}')
     store = services().store
-    store.rename(pid, rename.name.strip())
+    store.rename(pid, clean_name(rename.name))
     return PersonDetail(**store.person(pid)).model_dump()
 
 

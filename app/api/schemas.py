@@ -25,10 +25,12 @@ class Candidate(BaseModel):
     name: str
     distance: float = Field(description="Euclidean distance between unit embeddings, 0 (same) to 2")
     confidence: float = Field(description="1 / (1 + exp((distance - MATCH_THRESHOLD) / 0.1)): 0.5 at the threshold")
+    face_id: str = Field(description="the person's enrolled face nearest to this one (the one that matched)")
 
     @classmethod
     def of(cls, c: uc.Candidate) -> "Candidate":
-        return cls(person_id=c.person_id, name=c.name, distance=round(c.distance, 4), confidence=round(c.confidence, 4))
+        return cls(person_id=c.person_id, name=c.name, distance=round(c.distance, 4),
+                   confidence=round(c.confidence, 4), face_id=c.face_id)
 
 
 class DetectedFace(BaseModel):

@@ -4,6 +4,7 @@ the fields in the query string; JSON with base64 strings, `image` or an `images`
 JSON bodies validated by a pydantic model. Every problem is a 4xx naming what to send."""
 import base64
 import binascii
+import unicodedata
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -82,6 +83,8 @@ def text_field(upload: Upload, name: str, required: bool = False, max_length: in
     value = value.strip()
     if not value or len(value) > max_length:
         raise InvalidField(f"`{name}` must be 1 to {max_length} characters")
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):  # control characters, lone surrogates
+        raise InvalidField(f"`{name}` holds control or invalid characters; send plain text")
     return value
 
 

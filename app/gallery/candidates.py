@@ -22,8 +22,8 @@ class CandidateIndex:
         self.reset()
 
     def rank(self, query: np.ndarray, vectors: np.ndarray, count: int, labels: list, k: int) -> list[tuple]:
-        """[(label, distance)] of the k nearest labels among the first `count` rows, nearest
-        first, with exact distances. Widens the candidates once when the nearest is not sure."""
+        """[(label, distance, row)] of the k nearest labels among the first `count` rows,
+        nearest first, with exact distances. Widens the candidates once when the nearest is not sure."""
         matrix = vectors[:count]
         rows = self.rows_for(query, vectors, count, k)
         ranked = rank_people(query, matrix, labels, k, rows)

@@ -36,7 +36,7 @@ def _first_per_label(order, d, labels, k):
         label = labels[i]
         if label not in seen:
             seen.add(label)
-            ranked.append((label, float(d[i])))
+            ranked.append((label, float(d[i]), int(i)))
             if len(ranked) == k:
                 break
     return ranked
@@ -44,12 +44,13 @@ def _first_per_label(order, d, labels, k):
 
 def rank_people(query: np.ndarray, matrix: np.ndarray, labels: list, k: int,
                 rows: np.ndarray | None = None) -> list[tuple]:
-    """[(label, distance)] of the k nearest people, nearest first (nearest face per person).
-    `rows`: only these rows of the matrix are looked at (candidates from app/gallery/candidates.py)."""
+    """[(label, distance, row)] of the k nearest people, nearest first: each person's distance
+    is that of their nearest face, at `row` of the matrix. `rows`: only these rows of the
+    matrix are looked at (candidates from app/gallery/candidates.py)."""
     if rows is not None:
         ranked = rank_people(query, matrix[rows], [labels[r] for r in rows], k)
         if len(ranked) == k or len(rows) >= len(matrix):
-            return ranked
+            return [(label, d, int(rows[i])) for label, d, i in ranked]
         return rank_people(query, matrix, labels, k)  # fewer people among the candidates than asked
     d = distances(query, matrix)
     # Sorting only the nearest few faces is enough unless they belong to fewer than k people.

@@ -3,6 +3,7 @@ with Redis (app/gallery/store.py) by applying the logged changes since its last 
 round trip when nothing changed. Matching reads only this copy."""
 import logging
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -11,6 +12,15 @@ from app.gallery.codec import DIM, BadVector, decode_vector
 from app.gallery.store import GalleryStore, text
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Match:
+    """An enrolled person near a probe: their nearest face (`face_id`) and its distance."""
+    person_id: str
+    name: str
+    distance: float
+    face_id: str
 
 
 class GalleryReplica:
@@ -48,11 +58,17 @@ class GalleryReplica:
             self.version = version
             return "updated"
 
-    def match(self, embedding: np.ndarray, k: int) -> list[tuple[str, str, float]]:
-        """[(pid, name, distance)] of the k nearest people, nearest first."""
+    def match(self, embedding: np.ndarray, k: int) -> list[Match]:
+        """The k nearest people, nearest first."""
         with self.lock:
             ranked = self.candidates.rank(embedding, self.vectors, self._count, self.pids, k)
-            return [(pid, self.names.get(pid, ""), d) for pid, d in ranked]
+            return [Match(pid, self.names.get(pid, ""), d, self.fids[row]) for pid, d, row in ranked]
+
+    def person_of_face(self, fid: str) -> str | None:
+        """Who face `fid` belongs to in this copy, if anyone."""
+        with self.lock:
+            row = self.row.get(fid)
+            return None if row is None else self.pids[row]
 
     def _reload(self) -> str:
         snapshot = self.store.read_all()

@@ -7,12 +7,13 @@ Redis keys (under the prefix, default "fr:"):
     person:{pid}:faces    hash  face_id -> 128 x float32 little-endian (512 bytes)
     person:{pid}:thumbs   hash  face_id -> small JPEG of the enrolled face
     people                set   pids
-    names                 hash  name -> pid (names are unique)
+    name_index            hash  name key (case folded, app/gallery/identity.py) -> pid: names are unique
     gallery:version       int   +1 per change, in the same MULTI/EXEC as the change
     gallery:log           stream, one entry per change: op (add|remove|remove_person|rename),
                           pid, fid, name, vec. Workers apply these deltas; a worker whose
                           deltas were trimmed away reloads everything.
 """
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,6 +23,9 @@ import redis
 
 from app.errors import FaceNotFound, NameTaken, PersonNotFound
 from app.gallery.codec import DIM, BadVector, decode_vector, encode_vector
+from app.gallery.identity import is_valid_id, name_key
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,8 +58,9 @@ class GalleryStore:
 
     def __init__(self, client: redis.Redis, prefix: str = "fr:", log_maxlen: int = 100_000):
         self.redis, self.prefix, self.log_maxlen = client, prefix, log_maxlen
-        self.people_key, self.names_key = prefix + "people", prefix + "names"
+        self.people_key, self.names_key = prefix + "people", prefix + "name_index"
         self.version_key, self.log_key = prefix + "gallery:version", prefix + "gallery:log"
+        self._names_checked = False
 
     def person_key(self, pid: str) -> str:
         return f"{self.prefix}person:{pid}"
@@ -83,19 +88,42 @@ class GalleryStore:
         return self.redis.transaction(change, *watched, value_from_callable=True)
 
     def _name_of(self, pipe, pid):
-        name = pipe.hget(self.person_key(pid), "name")
+        name = pipe.hget(self.person_key(pid), "name") if is_valid_id(pid) else None
         if name is None:
             raise PersonNotFound.of(pid)
         return text(name)
+
+    def _index_names(self):
+        """Before the first change: galleries written before names were case-insensitive kept
+        an exact-name hash ("names"); index every name by its key once, in one transaction."""
+        if self._names_checked:
+            return
+        legacy = self.prefix + "names"
+
+        def change(pipe):
+            if pipe.exists(self.names_key) or not pipe.exists(legacy):
+                return
+            index = {}
+            for pid in (text(p) for p in pipe.smembers(self.people_key)):
+                name = pipe.hget(self.person_key(pid), "name")
+                if name is not None and index.setdefault(name_key(text(name)), pid) != pid:
+                    log.warning("gallery: %r and another person have the same name but for case", text(name))
+            pipe.multi()
+            if index:
+                pipe.hset(self.names_key, mapping=index)
+            pipe.delete(legacy)
+        self._atomically(change, self.names_key, legacy, self.people_key)
+        self._names_checked = True
 
     def create_person(self, name: str, faces: list[NewFace], pid: str | None = None,
                       created_at: str | None = None) -> tuple[str, list[str]]:
         """New person `name` with faces [NewFace] -> (pid, face ids)."""
         pid = pid or uuid.uuid4().hex
         key = self.person_key(pid)
+        self._index_names()
 
         def change(pipe):
-            taken = pipe.hget(self.names_key, name)
+            taken = pipe.hget(self.names_key, name_key(name))
             if taken is not None:
                 raise NameTaken(f"a person named {name!r} exists (person_id {text(taken)}); "
                                 f"send person_id to add faces to them, or choose another name")
@@ -105,7 +133,7 @@ class GalleryStore:
             now = _now()
             pipe.hset(key, mapping={"name": name, "created_at": created_at or now, "updated_at": now})
             pipe.sadd(self.people_key, pid)
-            pipe.hset(self.names_key, name, pid)
+            pipe.hset(self.names_key, name_key(name), pid)
             return pid, self._add_faces(pipe, pid, name, faces)
         return self._atomically(change, self.names_key, key)
 
@@ -119,14 +147,18 @@ class GalleryStore:
         return self._atomically(change, self.person_key(pid))
 
     def rename(self, pid: str, name: str) -> None:
+        self._index_names()
+
         def change(pipe):
             old = self._name_of(pipe, pid)
-            holder = pipe.hget(self.names_key, name)
+            holder = pipe.hget(self.names_key, name_key(name))
             if holder is not None and text(holder) != pid:
                 raise NameTaken(f"a person named {name!r} exists (person_id {text(holder)})")
+            old_holder = pipe.hget(self.names_key, name_key(old))
             pipe.multi()
-            pipe.hdel(self.names_key, old)
-            pipe.hset(self.names_key, name, pid)
+            if old_holder is not None and text(old_holder) == pid:
+                pipe.hdel(self.names_key, name_key(old))
+            pipe.hset(self.names_key, name_key(name), pid)
             pipe.hset(self.person_key(pid), mapping={"name": name, "updated_at": _now()})
             self._log(pipe, "rename", pid, name=name)
         self._atomically(change, self.person_key(pid), self.names_key)
@@ -136,12 +168,14 @@ class GalleryStore:
 
         def change(pipe):
             name = self._name_of(pipe, pid)
+            holder = pipe.hget(self.names_key, name_key(name))
             pipe.multi()
             pipe.delete(key, key + ":faces", key + ":thumbs")
             pipe.srem(self.people_key, pid)
-            pipe.hdel(self.names_key, name)
+            if holder is not None and text(holder) == pid:
+                pipe.hdel(self.names_key, name_key(name))
             self._log(pipe, "remove_person", pid)
-        self._atomically(change, key)
+        self._atomically(change, key, self.names_key)
 
     def delete_face(self, pid: str, fid: str) -> None:
         key = self.person_key(pid)
@@ -159,6 +193,8 @@ class GalleryStore:
 
     # --- reading ---------------------------------------------------------------------
     def person(self, pid: str) -> dict:
+        if not is_valid_id(pid):
+            raise PersonNotFound.of(pid)
         key = self.person_key(pid)
         with self.redis.pipeline(transaction=True) as pipe:
             record, faces = pipe.hgetall(key).hkeys(key + ":faces").execute()
@@ -200,6 +236,8 @@ class GalleryStore:
 
     def vectors(self, pid: str) -> np.ndarray:
         """[n,128] of the person's enrolled faces."""
+        if not is_valid_id(pid):
+            raise PersonNotFound.of(pid)
         key = self.person_key(pid)
         with self.redis.pipeline(transaction=True) as pipe:
             exists, faces = pipe.exists(key).hvals(key + ":faces").execute()
@@ -214,6 +252,8 @@ class GalleryStore:
         return np.array(readable, np.float32).reshape(-1, DIM)
 
     def thumbnail(self, pid: str, fid: str) -> bytes | None:
+        if not is_valid_id(pid):
+            return None
         return self.redis.hget(self.person_key(pid) + ":thumbs", fid)
 
     def read_changes(self, after_id: str) -> tuple[int, list]:

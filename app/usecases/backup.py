@@ -3,8 +3,11 @@ thumbnails), and back in. An import refuses embeddings made by another model (ne
 crop): distances between them and this server's would mean nothing."""
 from dataclasses import dataclass, field
 
-from app.errors import ModelMismatch, NameTaken, PersonNotFound
+from collections import Counter
+
+from app.errors import FaceIdTaken, InvalidField, InvalidGallery, ModelMismatch, NameTaken, PersonNotFound
 from app.gallery import NewFace
+from app.gallery.identity import clean_name, is_valid_id
 from app.services import Services
 
 
@@ -34,6 +37,7 @@ def import_people(s: Services, model: str, people: list[PersonRecord]) -> Import
     if model != s.pipeline.model_id:
         raise ModelMismatch(f"the file's embeddings were made by {model!r}, this server makes "
                             f"{s.pipeline.model_id!r}: they cannot be compared; enroll these people from photos")
+    people = _checked(s, people)
     result = ImportResult()
     for person in people:
         try:
@@ -53,3 +57,32 @@ def import_people(s: Services, model: str, people: list[PersonRecord]) -> Import
         except NameTaken as e:
             result.skipped.append(f"{person.person_id} ({person.name}): {e.message}")
     return result
+
+
+def _checked(s: Services, people: list[PersonRecord]) -> list[PersonRecord]:
+    """The records with clean names, or an error naming every id that is malformed, repeated
+    in the file, or already another person's face: nothing is written unless all are sound."""
+    bad = [p.person_id for p in people if not is_valid_id(p.person_id)]
+    bad += [f.face_id for p in people for f in p.faces if not is_valid_id(f.face_id)]
+    if bad:
+        raise InvalidGallery(f"ids must be 1 to 64 of A-Z a-z 0-9 _ -; these are not: {_listed(bad)}")
+    repeated = [i for i, n in Counter(p.person_id for p in people).items() if n > 1]
+    repeated += [i for i, n in Counter(f.face_id for p in people for f in p.faces).items() if n > 1]
+    if repeated:
+        raise InvalidGallery(f"ids repeated in the file: {_listed(repeated)}")
+    s.replica.sync()
+    taken = [f"{f.face_id} (of {owner})" for p in people for f in p.faces
+             if (owner := s.replica.person_of_face(f.face_id)) not in (None, p.person_id)]
+    if taken:
+        raise FaceIdTaken(f"face ids already used by other people: {_listed(taken)}; nothing was imported")
+    records = []
+    for p in people:
+        try:
+            records.append(PersonRecord(p.person_id, clean_name(p.name), p.created_at, p.faces))
+        except InvalidField as e:
+            raise InvalidField(f"person {p.person_id}: {e.message}") from None
+    return records
+
+
+def _listed(items: list[str], most: int = 10) -> str:
+    return ", ".join(items[:most]) + (f" and {len(items) - most} more" if len(items) > most else "")

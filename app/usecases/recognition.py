@@ -12,6 +12,7 @@ import numpy as np
 from app import metrics
 from app.errors import FaceRecError, InvalidField, NoFace
 from app.gallery import NewFace
+from app.gallery.identity import clean_name
 from app.gallery.matching import distances
 from app.pipeline import Face, Frame, Stopwatch
 from app.pipeline.imaging import jpeg_thumbnails
@@ -24,6 +25,7 @@ class Candidate:
     name: str
     distance: float
     confidence: float
+    face_id: str          # the person's enrolled face nearest to the probe
 
 
 @dataclass
@@ -101,6 +103,7 @@ def enroll(s: Services, images: list[bytes], name: str | None = None, person_id:
     if (name is None) == (person_id is None):
         raise InvalidField("send `name` to enroll a new person, or `person_id` to add faces to an enrolled one"
                            + (" (not both)" if name else ""))
+    name = clean_name(name) if name is not None else None
     s.redis.ping()  # fail fast, before the models, when Redis is down
     frames, faces = _largest_faces(s, images)
     entries = [NewFace(face.embedding, jpeg_thumbnails(frame.rgb, face.box[None])[0])
@@ -128,8 +131,8 @@ def verify(s: Services, images: list[bytes], person_id: str | None = None) -> Ve
 
 
 def _recognized(s: Services, face: Face) -> RecognizedFace:
-    candidates = [Candidate(pid, name, d, s.rule.confidence(d))
-                  for pid, name, d in s.replica.match(face.embedding, s.settings.top_k)]
+    candidates = [Candidate(m.person_id, m.name, m.distance, s.rule.confidence(m.distance), m.face_id)
+                  for m in s.replica.match(face.embedding, s.settings.top_k)]
     match = candidates[0] if candidates and s.rule.same_person(candidates[0].distance) else None
     return RecognizedFace(face, candidates, match)
 
