@@ -17,7 +17,7 @@ from config import Settings, load_settings
 def create_app(settings: Settings | None = None, pipeline=None) -> Flask:
     """settings default to the environment; `pipeline` lets tests share loaded models."""
     from app.api import BLUEPRINTS
-    from app.api.auth import require_api_keys
+    from app.api.auth import guard
     from app.api.error_handlers import register_error_handlers
     from app.services import build_services
 
@@ -27,15 +27,15 @@ def create_app(settings: Settings | None = None, pipeline=None) -> Flask:
     app.json.sort_keys = False
     services = build_services(settings, pipeline)
     app.extensions["facerec"] = services
-    _count_requests(app)
-    require_api_keys(app, settings.api_keys)
+    _count_requests(app, settings.worker_header)
+    guard(app, settings.api_keys, settings.allowed_origins)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     register_error_handlers(app, services.redis_where)
     return app
 
 
-def _count_requests(app: Flask) -> None:
+def _count_requests(app: Flask, worker_header: bool) -> None:
     worker = str(os.getpid())
 
     @app.before_request
@@ -48,5 +48,6 @@ def _count_requests(app: Flask) -> None:
         metrics.REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
         if "start" in g:
             metrics.REQUEST_SECONDS.labels(endpoint).observe(time.perf_counter() - g.start)
-        response.headers["X-Facerec-Worker"] = worker
+        if worker_header:
+            response.headers["X-Facerec-Worker"] = worker
         return response

@@ -53,6 +53,10 @@ class ImageTooLarge(ImageError):
     code = "image_too_large"
 
 
+class TooManyPixels(ImageTooLarge):
+    code = "too_many_pixels"
+
+
 class NoFace(FaceRecError):
     status = 422
     code = "no_face"
@@ -79,6 +83,11 @@ class InvalidField(BadRequest):
 class Unauthorized(FaceRecError):
     status = 401
     code = "unauthorized"
+
+
+class CrossSiteRequest(FaceRecError):
+    status = 403
+    code = "cross_site_request"
 
 
 class UnsupportedMediaType(FaceRecError):

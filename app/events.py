@@ -1,36 +1,88 @@
 """Recognition events: one entry per recognized frame in a capped Redis stream ("events"),
-with small JPEG thumbnails of the faces under their own keys (expiring), for the web page
-and for integrations that read the stream (XREAD)."""
+holding the faces (JSON) and a small JPEG thumbnail of each face, for the web page and for
+integrations that read the stream (XREAD).
+
+The thumbnails live inside the stream entries, so they are trimmed with them: the stream is
+capped by count (EVENTS_MAXLEN, on every append) and by total size (EVENTS_MAX_MB: every
+SIZE_CHECK_EVERY appends the stream's memory is measured and the oldest entries trimmed to
+fit). When Redis is full, a frame is still recognized and answered, without its event."""
 import json
+import logging
+import re
 import time
-import uuid
+
+import redis
+
+from app import metrics
+
+log = logging.getLogger(__name__)
+THUMBNAILS_PER_EVENT = 20            # faces beyond these have no thumbnail
+MAX_THUMBNAIL_BYTES = 16 * 1024      # a 96 px face is ~3 KB; a larger one is left out
+SIZE_CHECK_EVERY = 100
+THUMBNAIL_ID = re.compile(r"(\d{1,20}-\d{1,20})\.(\d{1,3})")
+LEGACY_THUMBNAIL_ID = re.compile(r"[0-9a-f]{32}")   # events written before thumbnails moved into the stream
 
 
 class EventLog:
-    def __init__(self, client, prefix="fr:", maxlen=10_000, thumbnail_ttl_s=7 * 24 * 3600):
+    def __init__(self, client: redis.Redis, prefix: str = "fr:", maxlen: int = 10_000, max_bytes: int = 256 << 20):
         self.redis, self.prefix = client, prefix
-        self.key, self.maxlen, self.ttl = prefix + "events", maxlen, thumbnail_ttl_s
+        self.key, self.maxlen, self.max_bytes = prefix + "events", maxlen, max_bytes
+        self._appended = 0
 
-    def thumbnail_key(self, thumb_id):
-        return f"{self.prefix}thumb:{thumb_id}"
+    def record(self, camera_id: str | None, faces: list[dict], thumbnails: list[bytes]) -> str | None:
+        """Append one frame's faces ([{person_id, name, distance, box, ...}]) and their
+        thumbnails -> the event id, or None when Redis has no room for it (counted)."""
+        fields = {"camera_id": camera_id or "", "time": f"{time.time():.3f}", "faces": json.dumps(faces)}
+        for i, jpeg in enumerate(thumbnails[:THUMBNAILS_PER_EVENT]):
+            if jpeg and len(jpeg) <= MAX_THUMBNAIL_BYTES:
+                fields[f"thumb:{i}"] = jpeg
+        try:
+            event_id = self.redis.xadd(self.key, fields, maxlen=self.maxlen, approximate=True).decode()
+        except redis.OutOfMemoryError:
+            log.warning("events: Redis is full (maxmemory); a recognition was answered without its event")
+            metrics.EVENTS_DROPPED.inc()
+            return None
+        self._appended += 1
+        if self._appended % SIZE_CHECK_EVERY == 0:
+            self.trim_to_size()
+        return event_id
 
-    def record(self, camera_id, faces, thumbnails):
-        """Append one frame's faces ([{person_id, name, distance, box}]) with their thumbnails -> event id."""
-        thumb_ids = [uuid.uuid4().hex for _ in thumbnails]
-        entry = [{**face, "thumbnail": tid} for face, tid in zip(faces, thumb_ids)]
+    def trim_to_size(self, budget: int | None = None) -> int:
+        """Trim the oldest events until the stream holds at most `budget` bytes (EVENTS_MAX_MB
+        by default); the number of events kept."""
+        budget = self.max_bytes if budget is None else budget
         with self.redis.pipeline(transaction=False) as pipe:
-            for tid, jpeg in zip(thumb_ids, thumbnails):
-                pipe.set(self.thumbnail_key(tid), jpeg, ex=self.ttl)
-            pipe.xadd(self.key, {"camera_id": camera_id or "", "time": f"{time.time():.3f}",
-                                 "faces": json.dumps(entry)}, maxlen=self.maxlen, approximate=True)
-            event_id = pipe.execute()[-1]
-        return event_id.decode()
+            used, length = pipe.memory_usage(self.key, samples=0).xlen(self.key).execute()
+        if used and used > budget and length:
+            keep = int(length * budget / used)
+            self.redis.xtrim(self.key, maxlen=keep, approximate=False)
+            return keep
+        return length
 
-    def recent(self, count=50):
-        """The newest events first: [{event_id, camera_id, time, faces}]."""
-        return [{"event_id": eid.decode(), "camera_id": f[b"camera_id"].decode(), "time": float(f[b"time"]),
-                 "faces": json.loads(f[b"faces"])}
-                for eid, f in self.redis.xrevrange(self.key, count=count)]
+    def recent(self, count: int = 50) -> list[dict]:
+        """The newest events first: [{event_id, camera_id, time, faces}], each face with the id
+        of its thumbnail (GET /events/thumbnails/{id}) when it has one."""
+        return [self._event(eid.decode(), fields) for eid, fields in self.redis.xrevrange(self.key, count=count)]
 
-    def thumbnail(self, thumb_id):
-        return self.redis.get(self.thumbnail_key(thumb_id))
+    def event(self, event_id: str) -> dict | None:
+        found = self.redis.xrange(self.key, event_id, event_id) if re.fullmatch(r"\d{1,20}-\d{1,20}", event_id) else []
+        return self._event(event_id, found[0][1]) if found else None
+
+    def thumbnail(self, thumb_id: str) -> bytes | None:
+        match = THUMBNAIL_ID.fullmatch(thumb_id)
+        if match:
+            found = self.redis.xrange(self.key, match[1], match[1])
+            return found[0][1].get(f"thumb:{int(match[2])}".encode()) if found else None
+        if LEGACY_THUMBNAIL_ID.fullmatch(thumb_id):
+            return self.redis.get(f"{self.prefix}thumb:{thumb_id}")
+        return None
+
+    @staticmethod
+    def _event(event_id: str, fields: dict) -> dict:
+        faces = json.loads(fields[b"faces"])
+        for i, face in enumerate(faces):
+            if f"thumb:{i}".encode() in fields:
+                face["thumbnail"] = f"{event_id}.{i}"
+            face.setdefault("thumbnail", None)
+        return {"event_id": event_id, "camera_id": fields[b"camera_id"].decode(), "time": float(fields[b"time"]),
+                "faces": faces}

@@ -22,6 +22,9 @@ STAGE_SECONDS = Histogram("facerec_stage_seconds", "Pipeline stage latency (deco
                           ["stage"], buckets=LATENCY_BUCKETS)
 FACES = Counter("facerec_faces_total", "Faces found in recognized frames", ["result"])
 MODEL_ERRORS = Counter("facerec_model_errors_total", "Failed model calls", ["model", "code"])
+GALLERY_UNREADABLE = Gauge("facerec_gallery_unreadable_faces", "Stored faces this worker could not read at its "
+                           "last load (skipped; see the log)", multiprocess_mode="max")
+EVENTS_DROPPED = Counter("facerec_events_dropped_total", "Recognitions answered without an event (Redis full)")
 GALLERY_FACES = Gauge("facerec_gallery_faces", "Enrolled faces in this worker's copy of the gallery",
                       multiprocess_mode="max")
 

@@ -39,7 +39,7 @@ def build_services(settings: Settings, pipeline: FacePipeline | None = None) -> 
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=settings.redis_timeout_s,
                                   socket_connect_timeout=settings.redis_timeout_s, health_check_interval=30)
     store = GalleryStore(client, settings.redis_prefix, settings.gallery_log_maxlen)
-    events = EventLog(client, settings.redis_prefix, settings.events_maxlen, settings.thumbnail_ttl_s)
+    events = EventLog(client, settings.redis_prefix, settings.events_maxlen, settings.events_max_mb << 20)
     return Services(settings, pipeline or build_pipeline(settings), client, store, GalleryReplica(store), events,
                     MatchRule(settings.match_threshold))
 

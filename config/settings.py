@@ -77,15 +77,24 @@ class Settings(BaseSettings):
     redis_prefix: str = "fr:"
     redis_timeout_s: float = Field(2.0, gt=0, le=60)
     gallery_log_maxlen: int = Field(100_000, ge=100)   # older deltas trimmed; a worker that fell behind reloads
-    events_maxlen: int = Field(10_000, ge=10)
-    thumbnail_ttl_s: int = Field(7 * 24 * 3600, ge=60)
+    events_maxlen: int = Field(10_000, ge=10)      # recognition events kept, thumbnails included
+    events_max_mb: int = Field(256, ge=1)           # and at most this much Redis memory for them
 
     # Requests
     max_content_length: int = Field(20 * 1024 * 1024, ge=1024)    # bytes of one request body
     max_image_pixels: int = Field(50_000_000, ge=1)                # refused from the header, before decoding
+    # All the images of one request together (their headers are read before any is decoded):
+    # ten small JPEGs whose headers each claim 50 M pixels would otherwise be decoded in full.
+    max_request_pixels: int = Field(60_000_000, ge=1)
     max_images_per_request: int = Field(10, ge=1, le=100)
     # Comma-separated; when set, every endpoint but /healthz needs X-API-Key.
     api_keys: Annotated[tuple[str, ...], NoDecode] = ()
+    # Web pages of other sites that may change the gallery (POST, PATCH, DELETE) from a
+    # browser without a key, e.g. "https://ha.example.org"; other sites are refused.
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    # Answer with X-Facerec-Worker: <pid> (for debugging and the multi-worker tests; it tells
+    # the world the workers' process ids, so it is off unless asked for).
+    worker_header: bool = False
 
     # Gunicorn (config/gunicorn.conf.py)
     bind: str = Field("0.0.0.0:5000", pattern=r"^(unix:.+|[^\s:]*:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5})$")
@@ -99,12 +108,20 @@ class Settings(BaseSettings):
             return json.loads(value) if value.lstrip().startswith("[") else value.split(",")
         return value
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "allowed_origins", mode="before")
     @classmethod
     def _keys(cls, value):
         if isinstance(value, str):
             return tuple(key.strip() for key in value.split(",") if key.strip())
         return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value):
+        for origin in value:
+            if not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(f"{origin!r} is not an origin like https://host[:port]")
+        return tuple(origin.lower() for origin in value)
 
     @field_validator("redis_url")
     @classmethod

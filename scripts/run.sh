@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fresh machine to a running server: set up (scripts/setup.sh), Redis (the one at REDIS_URL,
 # or a local redis-server started here with its data in run/), the model server stand-in on
-# :8500 (MODEL_BACKEND=grpc, as in production), then Gunicorn with the API on :5000.
-# Ctrl-C stops Gunicorn and the model server; a Redis started here keeps running.
+# :8500 (MODEL_BACKEND=grpc, as in production), Gunicorn on 127.0.0.1:5001, and nginx in
+# front of it on :5000 (PORT), buffering requests so that slow clients never hold Gunicorn's
+# threads. Ctrl-C stops Gunicorn, nginx and the model server; a Redis started here keeps running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,6 +11,8 @@ mkdir -p run
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 export MODEL_BACKEND=${MODEL_BACKEND:-grpc}
+export BIND=${BIND:-127.0.0.1:5001}
+PORT=${PORT:-5000}
 PY=.venv/bin/python
 
 redis_answers() {
@@ -25,16 +28,20 @@ wait_until(lambda: redis_answers(sys.argv[1]), 10, 'redis-server')" "$REDIS_URL"
     || { echo "run.sh: redis-server did not start, see run/redis.log" >&2; exit 1; }
 fi
 
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 if [ "$MODEL_BACKEND" = grpc ] && [ -z "${MTCNN_ADDR:-}${FACENET_ADDR:-}" ]; then
   export MTCNN_ADDR=127.0.0.1:8500 FACENET_ADDR=127.0.0.1:8500
   echo "run.sh: starting the model server stand-in on 127.0.0.1:8500 (log in run/serve_models.log)"
-  # spawn() returns once both models report AVAILABLE; the server outlives this python
-  models_pid=$($PY -c "
+  # spawn() returns once every model reports AVAILABLE; the server outlives this python
+  pids+=("$($PY -c "
 from scripts.serve_models import spawn
 process, _ = spawn(port=8500, log_file=open('run/serve_models.log', 'w'))
-print(process.pid)")
-  trap 'kill $models_pid 2>/dev/null || true' EXIT
+print(process.pid)")")
 fi
 
-echo "run.sh: API on http://0.0.0.0:5000 (MODEL_BACKEND=$MODEL_BACKEND, REDIS_URL=$REDIS_URL)"
+echo "run.sh: nginx on :$PORT in front of Gunicorn at $BIND (logs in run/nginx-*.log)"
+$PY -m scripts.nginx --run-dir run --listen "$PORT" --upstream "$BIND" &
+pids+=("$!")
+echo "run.sh: API on http://0.0.0.0:$PORT (MODEL_BACKEND=$MODEL_BACKEND, REDIS_URL=$REDIS_URL)"
 $PY -m gunicorn -c config/gunicorn.conf.py "app:create_app()"

@@ -5,14 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # redis-server: the tests start their own, and run.sh starts one when none answers.
-if ! command -v redis-server >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
-  else
-    echo "setup.sh: redis-server is missing; install it (Debian: sudo apt-get install redis-server)" >&2
-    exit 1
-  fi
-fi
+# nginx: the buffering front run.sh puts on :5000 (and the tests check).
+bash scripts/install_missing.sh redis-server:redis-server nginx:nginx
 
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

@@ -82,7 +82,8 @@ def server_settings(redis_server, model_server):
 # shares the session's loaded gRPC pipeline (the factory's `pipeline=` hook).
 PIPELINE_SETTINGS = {"model_backend", "model_dir", "mtcnn_addr", "facenet_addr", "grpc_timeout_s", "grpc_retries",
                      "preprocessor", "dlib_detector", "dlib_upsample", "detect_max_side", "detect_min_side",
-                     "mtcnn_min_size", "mtcnn_thresholds", "mtcnn_factor", "face_crop", "max_image_pixels"}
+                     "mtcnn_min_size", "mtcnn_thresholds", "mtcnn_factor", "face_crop", "max_image_pixels",
+                     "max_request_pixels"}
 
 
 @pytest.fixture
@@ -145,7 +146,8 @@ class GunicornServer:
         from scripts.processes import free_port
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env, "BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": str(workers),
+        self.env = {**os.environ, "WORKER_HEADER": "1", **env, "BIND": f"127.0.0.1:{self.port}",
+                    "WEB_CONCURRENCY": str(workers),
                     "PROMETHEUS_MULTIPROC_DIR": str(folder)}
         self.log = open(folder.parent / f"gunicorn-{self.port}.log", "w")
         self.process = None

@@ -21,3 +21,13 @@ def png_header_only(width, height):
 
 def truncated(data, keep=0.6):
     return data[: int(len(data) * keep)]
+
+
+def jpeg_claiming(width, height):
+    """A real, complete 16x16 JPEG (a few hundred bytes) whose frame header is rewritten to claim
+    width x height: decoders fill the missing pixels with gray, allocating all of them."""
+    import numpy as np
+    data = bytearray(cv2.imencode(".jpg", np.full((16, 16, 3), 100, np.uint8))[1].tobytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)

@@ -130,7 +130,7 @@ def test_health_readiness_metrics_and_openapi(client):
     assert client.get("/healthz").json == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json["ready"] is True
-    assert ready.json["checks"] == {"redis": "ok", "mtcnn": "ok", "facenet": "ok"}
+    assert ready.json["checks"] == {"redis": "ok", "gallery": "ok", "mtcnn": "ok", "facenet": "ok"}
     assert ready.json["preprocessor"] == "mtcnn" and ready.json["model_backend"] == "grpc"
     recognize(client, photo_bytes("madonna", 0))
     text = client.get("/metrics").data.decode()

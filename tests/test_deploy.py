@@ -23,7 +23,7 @@ from scripts.pypi_assets import ROOT
 BIN = Path(sys.executable).parent
 PLAN = yaml.safe_load((ROOT / "docker" / "network.yaml").read_text())
 COMPOSE = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())
-DOCKERFILES = ["Dockerfile.flask-app", "Dockerfile.serving-gpu", "Dockerfile.mtcnn-serving-gpu"]
+DOCKERFILES = ["Dockerfile.flask-app", "Dockerfile.serving-gpu", "Dockerfile.mtcnn-serving-gpu", "Dockerfile.nginx"]
 SERVING_DOCKERFILE = {"facenet": "Dockerfile.serving-gpu", "mtcnn": "Dockerfile.mtcnn-serving-gpu"}
 
 
@@ -74,6 +74,15 @@ def test_kubernetes_layout(rendered):
         assert serving["image"].endswith("-gpu") == (overlay == "gpu")
     redis = next(d for d in docs if d["kind"] == "StatefulSet")
     assert redis["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"]
+    # the front (nginx) is what the Service reaches; Gunicorn listens where the front sends
+    pod = deployments["app"]["spec"]["template"]["spec"]["containers"]
+    front = next(c for c in pod if c["name"] == "front")
+    bind = next(e["value"] for e in app["env"] if e["name"] == "BIND")
+    upstream = next(e["value"] for e in front["env"] if e["name"] == "FACEREC_UPSTREAM")
+    assert upstream.rsplit(":", 1)[1] == bind.rsplit(":", 1)[1] == str(app["ports"][0]["containerPort"])
+    service = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "app")
+    assert service["spec"]["ports"][0]["targetPort"] == front["ports"][0]["name"]
+    assert ("NetworkPolicy", "app-through-front-only") in kinds
 
 
 def test_one_source_of_truth_for_addresses(rendered):
@@ -86,6 +95,13 @@ def test_one_source_of_truth_for_addresses(rendered):
     plan_env = PLAN["services"]["app"]["env"]
     compose_env = COMPOSE["services"]["app"]["environment"]
     assert {k: compose_env[k] for k in plan_env} == plan_env
+    # only the front is published, and it forwards to the app's address
+    front, app = PLAN["services"]["front"], PLAN["services"]["app"]
+    assert front["env"]["FACEREC_UPSTREAM"] == COMPOSE["services"]["front"]["environment"]["FACEREC_UPSTREAM"] \
+        == f"{app['ip']}:{app['port']}"
+    assert COMPOSE["services"]["front"]["ports"] == [f"{k}:{v}" for k, v in front["publish"].items()]
+    assert "ports" not in COMPOSE["services"]["app"] and "publish" not in app
+    assert f"FACEREC_UPSTREAM={app['ip']}:{app['port']}" in (ROOT / "Dockerfile.nginx").read_text()
     dockerfile = (ROOT / "Dockerfile.flask-app").read_text()
     for key in ("MTCNN_ADDR", "FACENET_ADDR", "REDIS_URL"):
         assert f"{key}={plan_env[key]}" in dockerfile

@@ -118,7 +118,8 @@ def test_multipart_forms(fuzz_client, endpoint, images, fields):
     check(fuzz_client.post(endpoint, data=data, content_type="multipart/form-data"))
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+any_text = st.text(st.characters(exclude_categories=()), max_size=40)  # lone surrogates and controls included
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | any_text,
                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
                                                                                        max_size=4), max_leaves=12)
 base64ish = st.one_of(image_bytes.map(lambda b: base64.b64encode(b).decode()),

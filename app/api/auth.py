@@ -1,13 +1,23 @@
-"""API keys: with API_KEYS set, every request needs a valid X-API-Key header, except the
-endpoints that hold no data (liveness, the page and its static files; the page's own API
-calls carry the key). Keys are compared in constant time against every configured key."""
+"""Who may call: API keys, and browsers of other sites.
+
+With API_KEYS set, every request needs a valid X-API-Key header, except the endpoints that
+hold no data (liveness, the page and its static files; the page's own API calls carry the
+key). Keys are compared in constant time against every configured key.
+
+A request that changes the gallery (POST, PUT, PATCH, DELETE) and carries an Origin header of
+another site is refused unless it carries a valid key or the origin is in ALLOWED_ORIGINS: a
+form on any web page could otherwise enroll or delete people through a visitor's browser
+when the server runs without keys (a browser always sends Origin on such requests; camera
+nodes and integrations send none)."""
 import hmac
+from urllib.parse import urlsplit
 
 from flask import Flask, request
 
-from app.errors import Unauthorized
+from app.errors import CrossSiteRequest, Unauthorized
 
 PUBLIC_ENDPOINTS = {"ops.healthz", "web.index", "static"}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def given_key() -> str:
@@ -15,20 +25,33 @@ def given_key() -> str:
     return request.headers.get("X-API-Key", "")
 
 
-def require_api_keys(app: Flask, keys: tuple[str, ...]) -> None:
-    """Refuse every non-public request without one of `keys` (nothing when there are none)."""
-    if not keys:
-        return
+def key_is_valid(expected: list[bytes], given: str) -> bool:
+    valid = False
+    for key in expected:  # compare with every key, in constant time each: no early exit
+        valid |= hmac.compare_digest(key, given.encode())
+    return valid
+
+
+def guard(app: Flask, keys: tuple[str, ...], allowed_origins: tuple[str, ...]) -> None:
+    """Refuse requests without a valid key (when there are keys) and cross-site writes."""
     expected = [k.encode() for k in keys]
 
     @app.before_request
-    def check_api_key():
-        if request.endpoint in PUBLIC_ENDPOINTS:
-            return
-        given = given_key().encode()
-        valid = False
-        for key in expected:  # compare with every key, in constant time each: no early exit
-            valid |= hmac.compare_digest(key, given)
-        if not valid:
-            raise Unauthorized("a valid X-API-Key header is required" if given
-                               else "this server requires an X-API-Key header")
+    def check_caller():
+        if keys and request.endpoint not in PUBLIC_ENDPOINTS:
+            given = given_key()
+            if not key_is_valid(expected, given):
+                raise Unauthorized("a valid X-API-Key header is required" if given
+                                   else "this server requires an X-API-Key header")
+            return  # a valid key: whatever page the request comes from, its sender holds the key
+        origin = request.headers.get("Origin")
+        if request.method not in SAFE_METHODS and origin is not None and not _same_site(origin, allowed_origins):
+            raise CrossSiteRequest(f"a {request.method} from a page of another site ({origin[:100]}) is refused; "
+                                   "send an X-API-Key, or add the site to ALLOWED_ORIGINS")
+
+
+def _same_site(origin: str, allowed: tuple[str, ...]) -> bool:
+    if origin.lower() in allowed:
+        return True
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == request.host.lower()

@@ -27,10 +27,17 @@ def register_error_handlers(app: Flask, redis_where: str) -> None:
         return ErrorResponse.body("redis_unavailable", f"Redis at {redis_where} is unreachable ({e}); the gallery "
                                                        "cannot be read or changed, try again shortly"), 503
 
+    @app.errorhandler(redis.OutOfMemoryError)
+    def redis_full(e):
+        log.error("Redis is full: %s", e)
+        return ErrorResponse.body("redis_full", f"Redis at {redis_where} is full (maxmemory) and stores nothing "
+                                                "more; delete people, or give Redis more memory"), 507
+
     @app.errorhandler(redis.RedisError)
     def redis_error(e):
-        log.exception("Redis error")
-        return ErrorResponse.body("redis_error", f"Redis at {redis_where} failed: {e}"), 503
+        log.exception("Redis error")  # the command and keys go to the log, not to the client
+        return ErrorResponse.body("redis_error", f"Redis at {redis_where} refused the operation; the server "
+                                                 "log has the details"), 503
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):

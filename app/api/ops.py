@@ -20,7 +20,8 @@ def healthz():
 
 
 @bp.get("/readyz")
-@documented("Readiness: Redis and both models answer; 503 naming what does not", Readiness, errors=(401, 503))
+@documented("Readiness: Redis answers, the gallery loads, both models answer; 503 naming what does not", Readiness,
+            errors=(401, 503))
 def readyz():
     s = services()
     checks = readiness_checks(s)
@@ -54,10 +55,11 @@ def events():
 
 
 @bp.get("/events/thumbnails/<thumb_id>")
-@documented("A face thumbnail of an event (JPEG; they expire after THUMBNAIL_TTL_S)",
+@documented("A face thumbnail of an event (JPEG; trimmed with the events, EVENTS_MAXLEN and EVENTS_MAX_MB)",
             content_type="image/jpeg", errors=(401, 404, 503))
 def event_thumbnail(thumb_id):
     jpeg = services().events.thumbnail(thumb_id)
     if jpeg is None:
-        raise ThumbnailNotFound(f"no thumbnail {thumb_id!r} (thumbnails expire after THUMBNAIL_TTL_S)")
+        raise ThumbnailNotFound(f"no thumbnail {thumb_id!r} (thumbnails go with their events: EVENTS_MAXLEN, "
+                                f"EVENTS_MAX_MB)")
     return Response(jpeg, mimetype="image/jpeg")

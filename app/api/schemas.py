@@ -55,7 +55,7 @@ class RecognizedFace(DetectedFace):
 
 class RecognizeResponse(BaseModel):
     camera_id: str | None
-    event_id: str
+    event_id: str | None = Field(description="the event recorded (GET /events); null when Redis had no room for it")
     width: int
     height: int
     preprocessor: str
@@ -177,7 +177,7 @@ class EventFace(BaseModel):
     name: str | None
     distance: float | None = Field(description="to the nearest enrolled person; null with an empty gallery")
     box: list[float] = Field(description="x1, y1, x2, y2")
-    thumbnail: str = Field(description="id for GET /events/thumbnails/{id}")
+    thumbnail: str | None = Field(description="id for GET /events/thumbnails/{id}; null when it was left out")
 
 
 class Event(BaseModel):

@@ -8,8 +8,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TypeVar
 
-from flask import request
+from flask import current_app, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.errors import BadRequest, InvalidBase64, InvalidField, MissingImage, UnsupportedMediaType
 
@@ -36,8 +37,29 @@ def image_from_base64(value: object, where: str) -> bytes:
         raise InvalidBase64(f"{where} is not valid base64; send the image file's bytes base64-encoded") from None
 
 
+def body_bytes() -> bytes:
+    """The request body. Werkzeug stops reading a chunked body (no Content-Length) at
+    MAX_CONTENT_LENGTH without saying so; a body that reaches the limit is refused like one
+    whose Content-Length says it is too large (413), not parsed cut short."""
+    data = request.get_data(cache=True)
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        raise RequestEntityTooLarge()
+    return data
+
+
+def parsed_json() -> object:
+    """The request's JSON body, or None when it is not JSON; a body nested too deeply for the
+    parser (RecursionError) is not JSON either."""
+    body_bytes()
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
+
+
 def _from_json():
-    body = request.get_json(silent=True)
+    body = parsed_json()
     if not isinstance(body, dict):
         raise BadRequest("the body is not a JSON object; send {\"image\": \"<base64>\", ...}")
     images = []
@@ -60,7 +82,7 @@ def read_upload(max_images: int) -> Upload:
     elif mimetype == "application/json":
         upload = _from_json()
     elif mimetype.startswith("image/") or mimetype == "application/octet-stream":
-        upload = Upload([request.get_data()], request.args.to_dict())
+        upload = Upload([body_bytes()], request.args.to_dict())
     elif not mimetype and not request.content_length:
         raise MissingImage(f"the request has no body; send {ACCEPTED}")
     else:
@@ -97,7 +119,7 @@ def single_image(upload: Upload) -> bytes:
 def json_body(model: type[Model], example: str) -> Model:
     """The request's JSON body as `model`, or 400 saying what is wrong and to send `example`."""
     try:
-        return model.model_validate(request.get_json(silent=True))
+        return model.model_validate(parsed_json())
     except ValidationError as e:
         problem = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors()[:5])
         raise BadRequest(f"send {example} ({problem})") from None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app import metrics
 from app.gallery.candidates import CandidateIndex
 from app.gallery.codec import DIM, BadVector, decode_vector
 from app.gallery.store import GalleryStore, text
@@ -80,6 +81,7 @@ class GalleryReplica:
             for fid, vector in faces.items():
                 self._add(pid, fid, vector)
         self.problems = snapshot.problems
+        metrics.GALLERY_UNREADABLE.set(len(self.problems))
         for problem in self.problems:
             log.error("gallery: skipped a stored face that cannot be read: %s", problem)
         self.version, self.last_id = snapshot.version, snapshot.last_id

@@ -43,6 +43,19 @@ def text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def decoded_faces(pid: str, faces: dict, problems: list[str] | None = None) -> dict[str, np.ndarray]:
+    """{face id: vector} of a person's stored faces that are embeddings; the others are left
+    out, and named in `problems` when given."""
+    vectors = {}
+    for fid, data in faces.items():
+        try:
+            vectors[text(fid)] = decode_vector(data)
+        except BadVector as e:
+            if problems is not None:
+                problems.append(f"face {text(fid)} of person {pid}: {e}")
+    return vectors
+
+
 @dataclass
 class GallerySnapshot:
     """Everything a replica needs: {pid: (name, {fid: vector})} at `version` / log entry `last_id`,
@@ -191,11 +204,20 @@ class GalleryStore:
             self._log(pipe, "remove", pid, fid)
         self._atomically(change, key, key + ":faces")
 
+    def trim_log(self, keep: int = 100) -> None:
+        """Drop all but the newest `keep` log entries (to free memory); a replica whose next
+        entries were dropped reloads the whole gallery."""
+        self.redis.xtrim(self.log_key, maxlen=keep, approximate=False)
+
     # --- reading ---------------------------------------------------------------------
-    def person(self, pid: str) -> dict:
+    def _key_of(self, pid: str) -> str:
+        """The person's key; PersonNotFound for an id no person can have."""
         if not is_valid_id(pid):
             raise PersonNotFound.of(pid)
-        key = self.person_key(pid)
+        return self.person_key(pid)
+
+    def person(self, pid: str) -> dict:
+        key = self._key_of(pid)
         with self.redis.pipeline(transaction=True) as pipe:
             record, faces = pipe.hgetall(key).hkeys(key + ":faces").execute()
         if not record:
@@ -204,7 +226,9 @@ class GalleryStore:
                 "faces": sorted(text(f) for f in faces)}
 
     def people(self) -> list[dict]:
-        pids = sorted(text(p) for p in self.redis.smembers(self.people_key))
+        """Every person: id, name, created_at, updated_at, face_count, sorted by name. An id
+        that is not one (a damaged gallery) is left out."""
+        pids = sorted(pid for pid in (text(p) for p in self.redis.smembers(self.people_key)) if is_valid_id(pid))
         with self.redis.pipeline(transaction=False) as pipe:
             for pid in pids:
                 pipe.hgetall(self.person_key(pid))
@@ -212,9 +236,10 @@ class GalleryStore:
             replies = pipe.execute()
         listed = []
         for pid, record, count in zip(pids, replies[::2], replies[1::2]):
-            if record:  # deleted between the two reads
-                listed.append({"person_id": pid, **{text(k): text(v) for k, v in record.items()},
-                               "face_count": count})
+            record = {text(k): text(v) for k, v in record.items()}
+            if "name" in record:  # else deleted between the two reads
+                listed.append({"person_id": pid, "name": record["name"], "created_at": record.get("created_at", ""),
+                               "updated_at": record.get("updated_at", ""), "face_count": count})
         return sorted(listed, key=lambda p: (p["name"].lower(), p["person_id"]))
 
     def dump(self) -> list[dict]:
@@ -225,31 +250,19 @@ class GalleryStore:
             key = self.person_key(summary["person_id"])
             with self.redis.pipeline(transaction=True) as pipe:
                 faces, thumbs = pipe.hgetall(key + ":faces").hgetall(key + ":thumbs").execute()
-            readable = []
-            for fid, data in sorted(faces.items()):
-                try:
-                    readable.append((text(fid), decode_vector(data), thumbs.get(fid, b"")))
-                except BadVector:
-                    continue
-            people.append({**summary, "faces": readable})
+            vectors = decoded_faces(summary["person_id"], faces)
+            people.append({**summary, "faces": [(fid, vector, thumbs.get(fid.encode(), b""))
+                                                for fid, vector in sorted(vectors.items())]})
         return people
 
     def vectors(self, pid: str) -> np.ndarray:
         """[n,128] of the person's enrolled faces."""
-        if not is_valid_id(pid):
-            raise PersonNotFound.of(pid)
-        key = self.person_key(pid)
+        key = self._key_of(pid)
         with self.redis.pipeline(transaction=True) as pipe:
-            exists, faces = pipe.exists(key).hvals(key + ":faces").execute()
+            exists, faces = pipe.exists(key).hgetall(key + ":faces").execute()
         if not exists:
             raise PersonNotFound.of(pid)
-        readable = []
-        for data in faces:
-            try:
-                readable.append(decode_vector(data))
-            except BadVector:  # reported by read_all
-                continue
-        return np.array(readable, np.float32).reshape(-1, DIM)
+        return np.array(list(decoded_faces(pid, faces).values()), np.float32).reshape(-1, DIM)
 
     def thumbnail(self, pid: str, fid: str) -> bytes | None:
         if not is_valid_id(pid):
@@ -277,13 +290,6 @@ class GalleryStore:
             replies = pipe.execute()
         people, problems = {}, []
         for pid, name, faces in zip(pids, replies[::2], replies[1::2]):
-            if name is None:
-                continue
-            vectors = {}
-            for fid, data in faces.items():
-                try:
-                    vectors[text(fid)] = decode_vector(data)
-                except BadVector as e:
-                    problems.append(f"face {text(fid)} of person {pid}: {e}")
-            people[pid] = (text(name), vectors)
+            if name is not None:
+                people[pid] = (text(name), decoded_faces(pid, faces, problems))
         return GallerySnapshot(int(version or 0), text(last[0][0]) if last else "0-0", people, problems)

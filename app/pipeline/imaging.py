@@ -11,11 +11,18 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from app.errors import ImageError, ImageTooLarge
+from app.errors import ImageError, ImageTooLarge, TooManyPixels
 from config import FaceCrop
 
 SEND_INSTEAD = "send a complete JPEG or PNG file"
 THUMBNAIL_CROP = FaceCrop(0.10)
+# The most pixels a file of each format can plausibly hold per byte. A JPEG spends at least a
+# few bits on every 8x8 block (a uniform 7000x7000 frame is 768 KB baseline; progressive with
+# runs of empty blocks can go ~3x smaller); deflate (PNG) stops at ~1000:1 of the raw bytes.
+# A file far below that is cut short or lies in its header, and decoding it would still
+# allocate every pixel it claims (a 689-byte "7000x7000" JPEG decodes to 147 MB of gray).
+MAX_PIXELS_PER_BYTE = {"JPEG": 2_000, "PNG": 10_000}
+OTHER_MAX_PIXELS_PER_BYTE = 50_000
 
 
 def read_any_header_size() -> None:
@@ -41,7 +48,28 @@ def image_size(data: bytes, max_pixels: int) -> tuple[str, int, int]:
     if width * height > max_pixels:
         raise ImageTooLarge(f"the image header says {width}x{height} pixels, more than the limit of "
                             f"{max_pixels} (MAX_IMAGE_PIXELS); send a smaller image")
+    if width * height > len(data) * MAX_PIXELS_PER_BYTE.get(fmt, OTHER_MAX_PIXELS_PER_BYTE):
+        raise ImageError(f"the {fmt} header says {width}x{height} pixels, far more than {len(data)} bytes can hold: "
+                         f"the file is cut short or damaged; {SEND_INSTEAD}")
     return fmt, width, height
+
+
+def request_pixels(images: list[bytes], max_pixels: int, max_total: int) -> int:
+    """The pixels all `images` will decode to, from their headers alone: 413 over max_total
+    (MAX_REQUEST_PIXELS), each image also checked as decode_image will (an error names the image)."""
+    total = 0
+    for i, data in enumerate(images):
+        try:
+            _, width, height = image_size(data, max_pixels) if data else ("", 0, 0)
+        except ImageError as e:
+            if len(images) > 1:
+                e.message = f"image {i + 1} of {len(images)}: {e.message}"
+            raise
+        total += width * height
+    if total > max_total:
+        raise TooManyPixels(f"the {len(images)} images of this request hold {total} pixels together, more than "
+                            f"the limit of {max_total} (MAX_REQUEST_PIXELS); send fewer or smaller images")
+    return total
 
 
 def _check_complete(fmt: str, data: bytes) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from app.pipeline.detectors import Detector
 from app.pipeline.embedders import Embedder
-from app.pipeline.imaging import crop_faces, decode_image
+from app.pipeline.imaging import crop_faces, decode_image, request_pixels
 from app.pipeline.timing import Stopwatch
 from config import FaceCrop, Settings
 
@@ -38,10 +38,17 @@ class Frame:
 
 
 class FacePipeline:
-    def __init__(self, detector: Detector, embedder: Embedder, crop: FaceCrop, max_pixels: int):
-        """crop: what is fed to the embedder (FACE_CROP); max_pixels: decoding limit (MAX_IMAGE_PIXELS)."""
+    def __init__(self, detector: Detector, embedder: Embedder, crop: FaceCrop, max_pixels: int,
+                 max_request_pixels: int | None = None):
+        """crop: what is fed to the embedder (FACE_CROP); max_pixels: decoding limit per image
+        (MAX_IMAGE_PIXELS); max_request_pixels: all the images of one request (MAX_REQUEST_PIXELS)."""
         self.detector, self.embedder = detector, embedder
         self.crop, self.max_pixels = crop, max_pixels
+        self.max_request_pixels = max_request_pixels or max_pixels
+
+    def check_request(self, images: list[bytes]) -> None:
+        """Refuse, from the headers alone, a request whose images cannot all be decoded."""
+        request_pixels(images, self.max_pixels, self.max_request_pixels)
 
     @property
     def model_id(self) -> str:
@@ -105,4 +112,5 @@ def build_pipeline(settings: Settings, channels=None) -> FacePipeline:
     if settings.model_backend == "grpc" and channels is None:
         channels = ModelChannels(settings.grpc_retries)
     embedder = FacenetEmbedder(open_model(settings, "facenet", channels))
-    return FacePipeline(build_detector(settings, channels), embedder, settings.face_crop, settings.max_image_pixels)
+    return FacePipeline(build_detector(settings, channels), embedder, settings.face_crop, settings.max_image_pixels,
+                        settings.max_request_pixels)

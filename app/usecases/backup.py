@@ -1,9 +1,8 @@
 """Backup and migration of the whole gallery: every person out (with their embeddings and
 thumbnails), and back in. An import refuses embeddings made by another model (network or
 crop): distances between them and this server's would mean nothing."""
-from dataclasses import dataclass, field
-
 from collections import Counter
+from dataclasses import dataclass, field
 
 from app.errors import FaceIdTaken, InvalidField, InvalidGallery, ModelMismatch, NameTaken, PersonNotFound
 from app.gallery import NewFace

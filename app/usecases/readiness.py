@@ -14,6 +14,12 @@ def readiness_checks(s: Services) -> dict[str, str]:
         checks["redis"] = "ok"
     except redis.RedisError as e:
         checks["redis"] = f"Redis at {s.redis_where} is unreachable: {e}"
+    else:
+        try:
+            s.replica.sync()
+            checks["gallery"] = "ok"
+        except redis.RedisError as e:  # the data in Redis is not a gallery this server can read
+            checks["gallery"] = f"the gallery cannot be loaded from Redis ({type(e).__name__}); see the server log"
     for part in (s.pipeline.detector, s.pipeline.embedder):
         try:
             part.ready()

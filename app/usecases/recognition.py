@@ -71,6 +71,7 @@ class Verification:
 def recognize(s: Services, image: bytes, camera_id: str | None = None, record: bool = True) -> Recognition:
     """Every face of one frame with the nearest enrolled people; appended to the event log
     unless record=False."""
+    s.pipeline.check_request([image])
     stopwatch = Stopwatch()
     with stopwatch.stage("sync"):
         s.replica.sync()  # Redis first: when it is down, answer before spending model time
@@ -84,6 +85,7 @@ def recognize(s: Services, image: bytes, camera_id: str | None = None, record: b
 
 
 def detect(s: Services, image: bytes) -> Analysis:
+    s.pipeline.check_request([image])
     stopwatch = Stopwatch()
     frame = s.pipeline.analyze(image, embed=False, stopwatch=stopwatch)
     timing = stopwatch.finish()
@@ -92,6 +94,7 @@ def detect(s: Services, image: bytes) -> Analysis:
 
 
 def embed(s: Services, image: bytes) -> Analysis:
+    s.pipeline.check_request([image])
     stopwatch = Stopwatch()
     frame = s.pipeline.analyze(image, stopwatch=stopwatch)
     return Analysis(frame, stopwatch.finish())
@@ -105,9 +108,8 @@ def enroll(s: Services, images: list[bytes], name: str | None = None, person_id:
                            + (" (not both)" if name else ""))
     name = clean_name(name) if name is not None else None
     s.redis.ping()  # fail fast, before the models, when Redis is down
-    frames, faces = _largest_faces(s, images)
-    entries = [NewFace(face.embedding, jpeg_thumbnails(frame.rgb, face.box[None])[0])
-               for frame, face in zip(frames, faces)]
+    faces, thumbnails = _largest_faces(s, images, thumbnails=True)
+    entries = [NewFace(face.embedding, thumbnail) for face, thumbnail in zip(faces, thumbnails)]
     created = name is not None
     if created:
         person_id, ids = s.store.create_person(name, entries)
@@ -123,7 +125,7 @@ def verify(s: Services, images: list[bytes], person_id: str | None = None) -> Ve
     enrolled = s.store.vectors(person_id) if person_id else None
     if enrolled is not None and len(enrolled) == 0:
         raise NoFace(f"person {person_id!r} has no enrolled face; enroll one first")
-    _, faces = _largest_faces(s, images)
+    faces, _ = _largest_faces(s, images)
     other = enrolled if person_id else faces[1].embedding[None]
     distance = float(distances(faces[0].embedding, other).min())
     return Verification(distance, s.rule.same_person(distance), s.rule.confidence(distance), s.rule.threshold,
@@ -144,10 +146,12 @@ def _record_event(s: Services, camera_id: str | None, frame: Frame, faces: list[
     return s.events.record(camera_id, entries, jpeg_thumbnails(frame.rgb, np.array([f.face.box for f in faces])))
 
 
-def _largest_faces(s: Services, images: list[bytes]) -> tuple[list[Frame], list[Face]]:
-    """The largest face of each image, embedded; 422 naming the image without one. An error
-    about one of several images says which."""
-    frames, faces = [], []
+def _largest_faces(s: Services, images: list[bytes], thumbnails: bool = False) -> tuple[list[Face], list[bytes]]:
+    """The largest face of each image, embedded (and its thumbnail); 422 naming the image
+    without one. Every header is checked before any image is decoded, and each decoded image
+    is let go before the next, so a request holds one frame at a time."""
+    s.pipeline.check_request(images)
+    faces, thumbs = [], []
     for i, data in enumerate(images):
         which = f"image {i + 1} of {len(images)}" if len(images) > 1 else "the image"
         try:
@@ -160,8 +164,8 @@ def _largest_faces(s: Services, images: list[bytes]) -> tuple[list[Frame], list[
         if face is None:
             raise NoFace(f"no face found in {which} ({frame.width}x{frame.height}); send a photo in which the "
                          f"face is clearly visible and at least {s.settings.mtcnn_min_size:.0f} px wide")
-        frames.append(frame)
-        faces.append(face)
-    for frame, face in zip(frames, faces):
         s.pipeline.embed_faces(frame, [face])
-    return frames, faces
+        faces.append(face)
+        if thumbnails:
+            thumbs.append(jpeg_thumbnails(frame.rgb, face.box[None])[0])
+    return faces, thumbs
