@@ -36,7 +36,7 @@ class CandidateIndex:
         if self.index is not None and row < self.snapshot_rows:
             self.touched.add(row)
 
-    def reset(self):
+    def reset(self) -> None:
         self.index, self.snapshot_rows, self.touched = None, 0, set()
 
     def rows_for(self, query: np.ndarray, vectors: np.ndarray, count: int, k: int,

@@ -3,11 +3,24 @@
 Two backends with the same two methods (predict, ready), so detectors and embedders never
 know which: GrpcModel (TensorFlow Serving over gRPC) and LocalModel (the same SavedModel in
 this process)."""
+from typing import Protocol
+
+import numpy as np
+
 from app.model_clients.grpc_model import GrpcModel, ModelChannels
 from config import Settings
 
 
-def open_model(settings: Settings, name: str, channels: ModelChannels | None = None):
+class Model(Protocol):
+    """What detectors and embedders call, whichever backend serves the model."""
+    name: str
+
+    def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+    def ready(self) -> bool: ...
+
+
+def open_model(settings: Settings, name: str, channels: ModelChannels | None = None) -> Model:
     """The backend the settings choose for model `name` ("mtcnn" or "facenet")."""
     if settings.model_backend == "local":
         from app.model_clients.local_model import LocalModel

@@ -4,6 +4,7 @@
     frame = pipeline.analyze(jpeg_bytes)      # every face: box, score, landmarks, embedding
 """
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,6 +13,9 @@ from app.pipeline.embedders import Embedder
 from app.pipeline.imaging import crop_faces, decode_image, request_pixels
 from app.pipeline.timing import Stopwatch
 from config import FaceCrop, Settings
+
+if TYPE_CHECKING:  # the model clients (and TensorFlow) load only when a pipeline is built
+    from app.model_clients import ModelChannels
 
 
 @dataclass
@@ -89,7 +93,7 @@ class FacePipeline:
         return self.embedder.embed(crop_faces(rgb, boxes, crop or self.crop, self.embedder.image_size))
 
 
-def build_detector(settings: Settings, channels=None) -> Detector:
+def build_detector(settings: Settings, channels: "ModelChannels | None" = None) -> Detector:
     """PREPROCESSOR: MTCNN (served model) or dlib (in-process), both on frames of any size."""
     from app.model_clients import open_model
     from app.pipeline.detectors import MtcnnDetector, ScaledDetector
@@ -103,7 +107,7 @@ def build_detector(settings: Settings, channels=None) -> Detector:
     return ScaledDetector(detector, settings.detect_max_side, settings.detect_min_side)
 
 
-def build_pipeline(settings: Settings, channels=None) -> FacePipeline:
+def build_pipeline(settings: Settings, channels: "ModelChannels | None" = None) -> FacePipeline:
     """The pipeline the settings describe (preprocessor, backend, crop); `channels`: the
     worker's gRPC channels (app.model_clients.ModelChannels), made here when not given."""
     from app.model_clients import ModelChannels, open_model
