@@ -218,21 +218,30 @@ class GalleryStore:
         return sorted(listed, key=lambda p: (p["name"].lower(), p["person_id"]))
 
     def dump(self) -> list[dict]:
-        """Every person with their faces' (face id, vector, thumbnail), for export; a stored
-        vector that is not one is left out (read_all reports it)."""
-        people = []
-        for summary in self.people():
-            key = self.person_key(summary["person_id"])
-            with self.redis.pipeline(transaction=True) as pipe:
-                faces, thumbs = pipe.hgetall(key + ":faces").hgetall(key + ":thumbs").execute()
-            readable = []
-            for fid, data in sorted(faces.items()):
-                try:
-                    readable.append((text(fid), decode_vector(data), thumbs.get(fid, b"")))
-                except BadVector:
-                    continue
-            people.append({**summary, "faces": readable})
-        return people
+        """Every person with their faces' (face id, vector, thumbnail), for export."""
+        return [{**summary, "faces": self.faces(summary["person_id"])} for summary in self.people()]
+
+    def faces(self, pid: str) -> list[tuple[str, np.ndarray, bytes]]:
+        """(face id, vector, thumbnail) of the person's faces, by face id ([] for no such person);
+        a stored vector that is not one is left out (read_all reports it)."""
+        if not is_valid_id(pid):
+            return []
+        key = self.person_key(pid)
+        with self.redis.pipeline(transaction=True) as pipe:
+            faces, thumbs = pipe.hgetall(key + ":faces").hgetall(key + ":thumbs").execute()
+        readable = []
+        for fid, data in sorted(faces.items()):
+            try:
+                readable.append((text(fid), decode_vector(data), thumbs.get(fid, b"")))
+            except BadVector:
+                continue
+        return readable
+
+    def find_person(self, name: str) -> str | None:
+        """The pid of the person called `name`, whatever its case (the name index), or None."""
+        self._index_names()
+        pid = self.redis.hget(self.names_key, name_key(name))
+        return None if pid is None else text(pid)
 
     def vectors(self, pid: str) -> np.ndarray:
         """[n,128] of the person's enrolled faces."""
