@@ -147,7 +147,9 @@ def _record_event(s: Services, camera_id: str | None, frame: Frame, faces: list[
     entries = [{"person_id": f.match.person_id if f.match else None, "name": f.match.name if f.match else None,
                 "distance": round(f.candidates[0].distance, 4) if f.candidates else None,
                 "box": [round(float(v), 1) for v in f.face.box]} for f in faces]
-    return s.events.record(camera_id, entries, jpeg_thumbnails(frame.rgb, np.array([f.face.box for f in faces])))
+    event_id = s.events.record(camera_id, entries, jpeg_thumbnails(frame.rgb, np.array([f.face.box for f in faces])))
+    s.publisher.publish_event(event_id, camera_id, entries)  # MQTT: queued, never waited on
+    return event_id
 
 
 def _largest_faces(s: Services, images: list[bytes]) -> tuple[list[Frame], list[Face]]:
