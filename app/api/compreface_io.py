@@ -5,6 +5,7 @@ key check, its error shape {"message", "code"}, its query options, its images (m
 Keys: the `x-api-key` header (the same header as our X-API-Key). With API_KEYS set, a missing
 header is 400 code 20 and a wrong key 404 code 10, as CompreFace answers; with none set any
 key (or none) is accepted."""
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,7 +87,9 @@ def _number(name: str, kind, default, low, high=None):
     try:
         number = kind(value)
     except ValueError:
-        raise InvalidField(f"{name} must be a number, got {value!r}") from None
+        number = math.nan
+    if not math.isfinite(number):
+        raise InvalidField(f"{name} must be a number, got {value!r}")
     if number < low or (high is not None and number > high):
         raise InvalidField(f"{name} should be between {low} and {high}" if high is not None
                            else f"{name} should be equal or greater than {low}")

@@ -12,6 +12,7 @@ the use cases; what differs from DeepStack is deliberate:
   a 4xx/5xx status (DeepStack's strings where it had one); no face is 200 with no predictions.
 - `api_key` is read from the form, the query or the X-API-Key header.
 """
+import math
 import time
 
 from flask import Blueprint, request
@@ -77,7 +78,9 @@ def min_confidence(default: float | None) -> float | None:
     try:
         number = float(value)
     except ValueError:
-        raise InvalidField("Invalid value for min_confidence") from None
+        number = math.nan
+    if not math.isfinite(number):
+        raise InvalidField("Invalid value for min_confidence")
     if not 0.0 <= number <= 1.0:
         raise InvalidField("min_confidence cannot be greater than 1" if number > 1 else
                            "min_confidence cannot be negative")
