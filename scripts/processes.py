@@ -66,9 +66,11 @@ def port_answers(port: int) -> bool:
         return True
 
 
-def start_mosquitto(folder, port: int, users: dict[str, str] | None = None) -> subprocess.Popen:
+def start_mosquitto(folder, port: int, users: dict[str, str] | None = None,
+                    tls: tuple[str, str, str] | None = None) -> subprocess.Popen:
     """A mosquitto MQTT broker on 127.0.0.1:port with its configuration in `folder`, returned once
-    it accepts connections. users: {name: password} (then anonymous clients are refused)."""
+    it accepts connections. users: {name: password} (then anonymous clients are refused); tls:
+    (CA file, certificate file, key file) for a TLS listener."""
     import getpass
     from pathlib import Path
     folder = Path(folder)
@@ -80,6 +82,8 @@ def start_mosquitto(folder, port: int, users: dict[str, str] | None = None) -> s
         for name, password in users.items():
             subprocess.run(["mosquitto_passwd", "-b", str(passwords), name, password], check=True, capture_output=True)
         lines.append(f"password_file {passwords}")
+    if tls:
+        lines += [f"cafile {tls[0]}", f"certfile {tls[1]}", f"keyfile {tls[2]}"]
     config = folder / f"mosquitto-{port}.conf"
     config.write_text("\n".join(lines) + "\n")
     return start_process(["mosquitto", "-c", str(config)], lambda: port_answers(port), 10,

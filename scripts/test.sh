@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the test suite on a fresh machine: set up (scripts/setup.sh), the system packages the
 # deployment, browser and MQTT tests use (podman serving the Docker API, runc, busybox, kubectl,
-# chromium, mosquitto), the venv of the client libraries the compatibility APIs are tested with
+# chromium, mosquitto, openssl), the venv of the client libraries the compatibility APIs are tested with
 # (scripts/setup_clients.sh), then pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +9,7 @@ bash scripts/setup.sh
 
 missing=()
 for cmd in podman:podman runc:runc busybox:busybox-static kubectl:kubernetes-client chromium:chromium \
-           mosquitto:mosquitto; do
+           mosquitto:mosquitto openssl:openssl; do
   command -v "${cmd%%:*}" >/dev/null || missing+=("${cmd#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -24,13 +24,13 @@ from scripts.pypi_assets import ROOT
 
 
 class Broker:
-    def __init__(self, folder, users=None):
-        self.folder, self.users, self.port = folder, users, free_port()
-        self.url = f"mqtt://127.0.0.1:{self.port}"
+    def __init__(self, folder, users=None, tls=None):
+        self.folder, self.users, self.tls, self.port = folder, users, tls, free_port()
+        self.url = f"{'mqtts' if tls else 'mqtt'}://127.0.0.1:{self.port}"
         self.process = None
 
     def start(self):
-        self.process = start_mosquitto(self.folder, self.port, self.users)
+        self.process = start_mosquitto(self.folder, self.port, self.users, self.tls)
         return self
 
     def stop(self):
@@ -55,9 +55,11 @@ def prefixes():
 class Subscriber:
     """A client that records every message under `topics`: [(topic, payload text, retained)]."""
 
-    def __init__(self, port, *topics):
+    def __init__(self, port, *topics, ca=None):
         self.messages, self.lock = [], threading.Condition()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex[:8]}")
+        if ca:
+            self.client.tls_set(ca_certs=str(ca))
         self.client.on_message = self._record
         self.client.on_connect = lambda c, *_: c.subscribe([(t, 1) for t in topics])
         self.client.connect("127.0.0.1", port)
@@ -266,6 +268,40 @@ def test_user_and_password(make_client, tmp_path, prefixes):
         assert not wrong.application.extensions["facerec"].publisher.connected
         assert wrong.post("/recognize", data=photo_bytes("madonna", 0), content_type="image/jpeg").status_code == 200
         for c in (right, wrong):
+            c.application.extensions["facerec"].close()
+    finally:
+        broker.stop()
+
+
+def certificates(folder):
+    """A CA, and a certificate it signed for 127.0.0.1 (openssl): (CA file, certificate, key)."""
+    def openssl(*args):
+        subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True, cwd=folder)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+            "-subj", "/CN=facerec test CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj",
+            "/CN=127.0.0.1")
+    (folder / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+            "server.crt", "-days", "2", "-extfile", "san.cnf")
+    return tuple(str(folder / name) for name in ("ca.crt", "server.crt", "server.key"))
+
+
+def test_tls(make_client, tmp_path, prefixes):
+    ca, cert, key = certificates(tmp_path)
+    broker = Broker(tmp_path, tls=(ca, cert, key)).start()
+    prefix = prefixes[0]
+    try:
+        trusted = make_client(mqtt_url=broker.url, mqtt_tls_ca=ca, mqtt_topic_prefix=prefix)
+        connected(trusted.application.extensions["facerec"].publisher)
+        watch = Subscriber(broker.port, f"{prefix}/events/#", ca=ca)
+        trusted.post("/recognize?camera_id=tls", data=photo_bytes("madonna", 0), content_type="image/jpeg")
+        assert json.loads(watch.wait(f"{prefix}/events/tls")[0][1])["count"] == 1
+        watch.close()
+        unknown_ca = make_client(mqtt_url=broker.url, mqtt_topic_prefix=prefix)   # the system's CAs: refused
+        time.sleep(1.5)
+        assert not unknown_ca.application.extensions["facerec"].publisher.connected
+        for c in (trusted, unknown_ca):
             c.application.extensions["facerec"].close()
     finally:
         broker.stop()

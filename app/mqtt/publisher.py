@@ -40,6 +40,9 @@ from app.mqtt.messages import Message, camera_discovery, event_messages, event_p
 
 log = logging.getLogger(__name__)
 _STOP = object()
+# Discovery configs this worker announces at most: camera ids come from clients, and every
+# announced camera stays retained on the broker (events of more cameras are still published).
+MAX_ANNOUNCED = 1000
 
 
 class MqttPublisher:
@@ -176,7 +179,7 @@ class MqttPublisher:
             return cameras + [m for n in sorted(self.people) for m in person_discovery(self.discovery, self.prefix, n)]
         event = event_payload(*item, confidence=self.confidence)
         announce = []
-        if self.discovery and event["camera_id"] not in self.cameras:
+        if self.discovery and event["camera_id"] not in self.cameras and len(self.cameras) < MAX_ANNOUNCED:
             self.cameras.add(event["camera_id"])
             announce += camera_discovery(self.discovery, self.prefix, event["camera_id"])
         for name in event["names"]:
