@@ -62,6 +62,12 @@ class NoFace(FaceRecError):
     code = "no_face"
 
 
+class SeveralFaces(FaceRecError):
+    """One face was asked for (a CompreFace example, a verification source) and there are more."""
+    status = 422
+    code = "several_faces"
+
+
 # --- the request ----------------------------------------------------------------------
 class BadRequest(FaceRecError):
     status = 400

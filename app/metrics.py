@@ -27,6 +27,10 @@ GALLERY_UNREADABLE = Gauge("facerec_gallery_unreadable_faces", "Stored faces thi
 EVENTS_DROPPED = Counter("facerec_events_dropped_total", "Recognitions answered without an event (Redis full)")
 GALLERY_FACES = Gauge("facerec_gallery_faces", "Enrolled faces in this worker's copy of the gallery",
                       multiprocess_mode="max")
+MQTT_PUBLISHED = Counter("facerec_mqtt_published_total", "MQTT messages handed to the broker connection")
+MQTT_DROPPED = Counter("facerec_mqtt_dropped_total", "MQTT messages dropped (queue full, broker unreachable)",
+                       ["reason"])
+MQTT_CONNECTED = Gauge("facerec_mqtt_connected", "Workers connected to the MQTT broker", multiprocess_mode="livesum")
 
 
 def observe_stages(timing_ms):

@@ -9,6 +9,7 @@ from flask import current_app
 
 from app.events import EventLog
 from app.gallery import GalleryReplica, GalleryStore, MatchRule
+from app.mqtt import MqttPublisher, NoPublisher, build_publisher
 from app.pipeline import FacePipeline, build_pipeline
 from app.pipeline.imaging import read_any_header_size
 from config import Settings
@@ -23,6 +24,7 @@ class Services:
     replica: GalleryReplica
     events: EventLog
     rule: MatchRule
+    publisher: MqttPublisher | NoPublisher   # recognition events to MQTT (MQTT_URL), never waited on
 
     @property
     def redis_where(self) -> str:
@@ -30,6 +32,10 @@ class Services:
         parts = urlsplit(self.settings.redis_url)
         netloc = f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or "")
         return f"{parts.scheme}://{netloc}{parts.path}"
+
+    def close(self) -> None:
+        """When the worker exits (config/gunicorn.conf.py worker_exit): the MQTT goodbye."""
+        self.publisher.close()
 
 
 def build_services(settings: Settings, pipeline: FacePipeline | None = None) -> Services:
@@ -40,8 +46,9 @@ def build_services(settings: Settings, pipeline: FacePipeline | None = None) -> 
                                   socket_connect_timeout=settings.redis_timeout_s, health_check_interval=30)
     store = GalleryStore(client, settings.redis_prefix, settings.gallery_log_maxlen)
     events = EventLog(client, settings.redis_prefix, settings.events_maxlen, settings.events_max_mb << 20)
+    rule = MatchRule(settings.match_threshold)
     return Services(settings, pipeline or build_pipeline(settings), client, store, GalleryReplica(store), events,
-                    MatchRule(settings.match_threshold))
+                    rule, build_publisher(settings, rule.confidence))
 
 
 def services() -> Services:

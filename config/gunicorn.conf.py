@@ -34,3 +34,11 @@ errorlog = "-"
 def child_exit(server, worker):
     from prometheus_client import multiprocess
     multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server, worker):
+    # the worker's clean goodbye to the MQTT broker (app/mqtt/publisher.py); the app is only
+    # looked at, never imported (config imports nothing from app/)
+    services = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("facerec")
+    if services is not None:
+        services.close()

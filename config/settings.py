@@ -101,6 +101,16 @@ class Settings(BaseSettings):
     web_concurrency: int = Field(2, ge=1, le=64)   # worker processes
     threads: int = Field(4, ge=1, le=64)           # threads per worker
 
+    # MQTT events and Home Assistant discovery (app/mqtt/): off while MQTT_URL is empty.
+    mqtt_url: str = ""                                 # mqtt://user:pass@host:1883, mqtts://host:8883 (TLS)
+    mqtt_topic_prefix: str = "facerec"
+    mqtt_discovery_prefix: str = "homeassistant"      # empty: no discovery
+    mqtt_client_id: str = ""                           # prefix; each worker adds its pid (default facerec-<host>)
+    mqtt_keepalive_s: int = Field(30, ge=5, le=3600)   # the broker sends the last will after 1.5x this
+    mqtt_queue_size: int = Field(1000, ge=1, le=1_000_000)   # messages waiting per worker; more are dropped
+    mqtt_tls_ca: str = ""                              # CA file for mqtts:// (default: the system's)
+    mqtt_tls_insecure: bool = False                    # mqtts:// without checking the host name
+
     @field_validator("mtcnn_thresholds", mode="before")
     @classmethod
     def _comma_separated(cls, value):
@@ -128,6 +138,20 @@ class Settings(BaseSettings):
     def _redis_url(cls, value):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, value):
+        if value and not re.fullmatch(r"mqtts?://([^@/\s]*@)?[^@/:\s]+(:\d{1,5})?/?", value):
+            raise ValueError("must be empty or mqtt://[user:password@]host[:port] (mqtts:// for TLS)")
+        return value
+
+    @field_validator("mqtt_topic_prefix", "mqtt_discovery_prefix")
+    @classmethod
+    def _topic_prefix(cls, value, info):
+        if (value or info.field_name == "mqtt_topic_prefix") and not re.fullmatch(r"[^/+#\s]+(/[^/+#\s]+)*", value):
+            raise ValueError("must be topic levels separated by '/', without '+', '#', spaces or empty levels")
         return value
 
     @field_validator("mtcnn_thresholds")

@@ -69,3 +69,32 @@ def start_redis(folder, port: int, persist: bool = False) -> subprocess.Popen:
 def http_answers(url: str) -> bool:
     import requests
     return requests.get(url, timeout=2).status_code == 200
+
+
+def port_answers(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+
+
+def start_mosquitto(folder, port: int, users: dict[str, str] | None = None,
+                    tls: tuple[str, str, str] | None = None) -> subprocess.Popen:
+    """A mosquitto MQTT broker on 127.0.0.1:port with its configuration in `folder`, returned once
+    it accepts connections. users: {name: password} (then anonymous clients are refused); tls:
+    (CA file, certificate file, key file) for a TLS listener."""
+    import getpass
+    from pathlib import Path
+    folder = Path(folder)
+    lines = [f"listener {port} 127.0.0.1", "persistence false", f"allow_anonymous {'false' if users else 'true'}",
+             f"user {getpass.getuser()}"]   # as root, mosquitto would switch to a user that cannot read `folder`
+    if users:
+        passwords = folder / f"passwords-{port}"
+        passwords.touch(mode=0o600)
+        for name, password in users.items():
+            subprocess.run(["mosquitto_passwd", "-b", str(passwords), name, password], check=True, capture_output=True)
+        lines.append(f"password_file {passwords}")
+    if tls:
+        lines += [f"cafile {tls[0]}", f"certfile {tls[1]}", f"keyfile {tls[2]}"]
+    config = folder / f"mosquitto-{port}.conf"
+    config.write_text("\n".join(lines) + "\n")
+    return start_process(["mosquitto", "-c", str(config)], lambda: port_answers(port), 10,
+                         f"mosquitto on port {port}", stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)

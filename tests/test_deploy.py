@@ -37,8 +37,23 @@ def test_dockerfiles_pass_hadolint():
 
 
 def test_compose_file_matches_the_compose_schema():
-    done = run(BIN / "check-jsonschema", "--builtin-schema", "vendor.compose-spec", "docker/compose.yaml")
+    done = run(BIN / "check-jsonschema", "--builtin-schema", "vendor.compose-spec", "docker/compose.yaml",
+               "docker/compose.cameras.yaml")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_camera_nodes_use_the_plan():
+    """Each camera node of docker/compose.cameras.yaml: the app's image, the front's address and
+    port (the API as users get it), its own address in the plan's camera range."""
+    cameras = yaml.safe_load((ROOT / "docker" / "compose.cameras.yaml").read_text())["services"]
+    app, front, nodes = PLAN["services"]["app"], PLAN["services"]["front"], ipaddress.ip_network(PLAN["camera_nodes"])
+    assert nodes.subnet_of(ipaddress.ip_network(PLAN["subnet"]))
+    addresses = [spec["networks"]["facerec"]["ipv4_address"] for spec in cameras.values()]
+    assert len(set(addresses)) == len(addresses) and all(ipaddress.ip_address(a) in nodes for a in addresses)
+    for spec in cameras.values():
+        assert spec["image"] == app["image"] and spec["command"][:5] == ["python", "-m", "app.cli", "--url",
+                                                                          f"http://{front['ip']}:{front['port']}"]
+        assert spec["command"][5] == "camera" and "--camera-id" in spec["command"]
 
 
 @pytest.fixture(scope="module", params=["cpu", "gpu"])

@@ -112,3 +112,23 @@ def test_celebrities_end_to_end_over_http(gunicorn_server, celebrities):
     results = {person: recognized(person) for person in PEOPLE}
     correct = sum(name == person for person, names in results.items() for name in names)
     assert (correct, sum(len(v) for v in results.values())) == (25, 25), results
+
+
+def test_double_take_chunked_uploads_through_gunicorn(gunicorn_server):
+    """Double Take's uploads (axios: Transfer-Encoding chunked, no Content-Length) through the
+    production server, to both compatibility APIs."""
+    from compat import double_take_post
+    url = gunicorn_server.url
+    for person in requests.get(f"{url}/people", timeout=10).json()["people"]:  # earlier tests' people
+        assert requests.delete(f"{url}/people/{person['person_id']}", timeout=10).status_code == 200
+    image = ("frame.jpg", photo_bytes("jerry_seinfeld", 1, "train"), "image/jpeg")
+    trained = double_take_post(f"{url}/v1/vision/face/register", {"image": image, "userid": "jerry chunked"})
+    assert trained.status_code == 200 and trained.json()["success"] is True, trained.text
+    probe = ("probe.jpg", photo_bytes("jerry_seinfeld", 0), "image/jpeg")
+    deepstack = double_take_post(f"{url}/v1/vision/face/recognize", {"image": probe}).json()
+    assert [p["userid"] for p in deepstack["predictions"]] == ["jerry chunked"]
+    compreface = double_take_post(f"{url}/api/v1/recognition/recognize?face_plugins=undefined&det_prob_threshold=0.8",
+                                  {"file": probe}, {"x-api-key": "any"}).json()
+    assert [f["subjects"][0]["subject"] for f in compreface["result"]] == ["jerry chunked"]
+    assert double_take_post(f"{url}/api/v1/recognition/faces?subject=jerry+chunked", {}, {"x-api-key": "any"},
+                            method="DELETE").json() == {"deleted": 1}

@@ -33,6 +33,12 @@ def test_values_come_from_the_environment(monkeypatch):
     ("WEB_CONCURRENCY", "two"),
     ("THREADS", "-4"),
     ("GRPC_RETRIES", "5"),
+    ("MQTT_URL", "http://broker:1883"),
+    ("MQTT_URL", "mqtt://"),
+    ("MQTT_TOPIC_PREFIX", "facerec/#"),
+    ("MQTT_TOPIC_PREFIX", "/facerec"),
+    ("MQTT_DISCOVERY_PREFIX", "home assistant"),
+    ("MQTT_KEEPALIVE_S", "1"),
 ])
 def test_a_bad_value_names_its_variable(monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)

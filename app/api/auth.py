@@ -2,7 +2,9 @@
 
 With API_KEYS set, every request needs a valid X-API-Key header, except the endpoints that
 hold no data (liveness, the page and its static files; the page's own API calls carry the
-key). Keys are compared in constant time against every configured key.
+key). Keys are compared in constant time against every configured key. The compatibility
+APIs check the same keys where their clients send them, and answer in their own error shapes
+(OWN_KEY_CHECK: app/api/deepstack.py, app/api/compreface_io.py).
 
 A request that changes the gallery (POST, PUT, PATCH, DELETE) and carries an Origin header of
 another site is refused unless it carries a valid key or the origin is in ALLOWED_ORIGINS: a
@@ -17,6 +19,7 @@ from flask import Flask, request
 from app.errors import CrossSiteRequest, Unauthorized
 
 PUBLIC_ENDPOINTS = {"ops.healthz", "web.index", "static"}
+OWN_KEY_CHECK = {"deepstack", "compreface", "compreface_gallery"}   # blueprints checking keys themselves
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
@@ -25,25 +28,28 @@ def given_key() -> str:
     return request.headers.get("X-API-Key", "")
 
 
-def key_is_valid(expected: list[bytes], given: str) -> bool:
+def key_is_valid(given: str, keys: tuple[str, ...]) -> bool:
+    """`given` is one of `keys` (any key when there are none)."""
+    if not keys:
+        return True
     valid = False
-    for key in expected:  # compare with every key, in constant time each: no early exit
-        valid |= hmac.compare_digest(key, given.encode())
+    for key in keys:  # compare with every key, in constant time each: no early exit
+        valid |= hmac.compare_digest(key.encode(), given.encode())
     return valid
 
 
 def guard(app: Flask, keys: tuple[str, ...], allowed_origins: tuple[str, ...]) -> None:
     """Refuse requests without a valid key (when there are keys) and cross-site writes."""
-    expected = [k.encode() for k in keys]
 
     @app.before_request
     def check_caller():
-        if keys and request.endpoint not in PUBLIC_ENDPOINTS:
-            given = given_key()
-            if not key_is_valid(expected, given):
-                raise Unauthorized("a valid X-API-Key header is required" if given
+        if request.endpoint in PUBLIC_ENDPOINTS:
+            return
+        if keys:
+            if request.blueprint not in OWN_KEY_CHECK and not key_is_valid(given_key(), keys):
+                raise Unauthorized("a valid X-API-Key header is required" if given_key()
                                    else "this server requires an X-API-Key header")
-            return  # a valid key: whatever page the request comes from, its sender holds the key
+            return  # a valid key is needed: whatever page the request comes from, its sender holds it
         origin = request.headers.get("Origin")
         if request.method not in SAFE_METHODS and origin is not None and not _same_site(origin, allowed_origins):
             raise CrossSiteRequest(f"a {request.method} from a page of another site ({origin[:100]}) is refused; "

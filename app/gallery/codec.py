@@ -44,3 +44,21 @@ def vector_from_text(text: str) -> np.ndarray:
         return decode_vector(base64.b64decode(text, validate=True))
     except (binascii.Error, ValueError) as e:
         raise BadVector(str(e) if isinstance(e, BadVector) else "the embedding is not base64") from None
+
+
+def text(value: bytes | str) -> str:
+    """A Redis reply as text."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def decoded_faces(pid: str, faces: dict, problems: list[str] | None = None) -> dict[str, np.ndarray]:
+    """{face id: vector} of a person's stored faces that are embeddings; the others are left
+    out, and named in `problems` when given."""
+    vectors = {}
+    for fid, data in faces.items():
+        try:
+            vectors[text(fid)] = decode_vector(data)
+        except BadVector as e:
+            if problems is not None:
+                problems.append(f"face {text(fid)} of person {pid}: {e}")
+    return vectors

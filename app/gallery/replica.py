@@ -9,8 +9,8 @@ import numpy as np
 
 from app import metrics
 from app.gallery.candidates import CandidateIndex
-from app.gallery.codec import DIM, BadVector, decode_vector
-from app.gallery.store import GalleryStore, text
+from app.gallery.codec import DIM, BadVector, decode_vector, text
+from app.gallery.store import GalleryStore
 
 log = logging.getLogger(__name__)
 

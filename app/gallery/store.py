@@ -22,7 +22,7 @@ import numpy as np
 import redis
 
 from app.errors import FaceNotFound, NameTaken, PersonNotFound
-from app.gallery.codec import DIM, BadVector, decode_vector, encode_vector
+from app.gallery.codec import DIM, decoded_faces, encode_vector, text
 from app.gallery.identity import is_valid_id, name_key
 
 log = logging.getLogger(__name__)
@@ -37,23 +37,6 @@ class NewFace:
 
 def _now():
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def decoded_faces(pid: str, faces: dict, problems: list[str] | None = None) -> dict[str, np.ndarray]:
-    """{face id: vector} of a person's stored faces that are embeddings; the others are left
-    out, and named in `problems` when given."""
-    vectors = {}
-    for fid, data in faces.items():
-        try:
-            vectors[text(fid)] = decode_vector(data)
-        except BadVector as e:
-            if problems is not None:
-                problems.append(f"face {text(fid)} of person {pid}: {e}")
-    return vectors
 
 
 @dataclass
@@ -243,17 +226,25 @@ class GalleryStore:
         return sorted(listed, key=lambda p: (p["name"].lower(), p["person_id"]))
 
     def dump(self) -> list[dict]:
-        """Every person with their faces' (face id, vector, thumbnail), for export; a stored
-        vector that is not one is left out (read_all reports it)."""
-        people = []
-        for summary in self.people():
-            key = self.person_key(summary["person_id"])
-            with self.redis.pipeline(transaction=True) as pipe:
-                faces, thumbs = pipe.hgetall(key + ":faces").hgetall(key + ":thumbs").execute()
-            vectors = decoded_faces(summary["person_id"], faces)
-            people.append({**summary, "faces": [(fid, vector, thumbs.get(fid.encode(), b""))
-                                                for fid, vector in sorted(vectors.items())]})
-        return people
+        """Every person with their faces' (face id, vector, thumbnail), for export."""
+        return [{**summary, "faces": self.faces(summary["person_id"])} for summary in self.people()]
+
+    def faces(self, pid: str) -> list[tuple[str, np.ndarray, bytes]]:
+        """(face id, vector, thumbnail) of the person's faces, by face id ([] for no such person);
+        a stored vector that is not one is left out (read_all reports it)."""
+        if not is_valid_id(pid):
+            return []
+        key = self.person_key(pid)
+        with self.redis.pipeline(transaction=True) as pipe:
+            faces, thumbs = pipe.hgetall(key + ":faces").hgetall(key + ":thumbs").execute()
+        vectors = decoded_faces(pid, faces)
+        return [(fid, vector, thumbs.get(fid.encode(), b"")) for fid, vector in sorted(vectors.items())]
+
+    def find_person(self, name: str) -> str | None:
+        """The pid of the person called `name`, whatever its case (the name index), or None."""
+        self._index_names()
+        pid = self.redis.hget(self.names_key, name_key(name))
+        return None if pid is None else text(pid)
 
     def vectors(self, pid: str) -> np.ndarray:
         """[n,128] of the person's enrolled faces."""

@@ -5,6 +5,7 @@ decoded request values and returns domain objects; views only parse and serialis
     result = recognize(services, jpeg_bytes, camera_id="door")
     for face in result.faces: face.match and face.match.name
 """
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,16 +69,21 @@ class Verification:
     faces: list[Face]               # the largest face of each image used
 
 
-def recognize(s: Services, image: bytes, camera_id: str | None = None, record: bool = True) -> Recognition:
+def recognize(s: Services, image: bytes, camera_id: str | None = None, record: bool = True,
+              top_k: int | None = None, select: Callable[[Frame], list[Face]] | None = None) -> Recognition:
     """Every face of one frame with the nearest enrolled people; appended to the event log
-    unless record=False."""
+    unless record=False. top_k: candidates per face (default TOP_K); select: the faces to
+    keep, given the detected frame (the compatibility APIs' limits and thresholds)."""
     s.pipeline.check_request([image])
     stopwatch = Stopwatch()
     with stopwatch.stage("sync"):
         s.replica.sync()  # Redis first: when it is down, answer before spending model time
-    frame = s.pipeline.analyze(image, stopwatch=stopwatch)
+    frame = s.pipeline.analyze(image, embed=select is None, stopwatch=stopwatch)
+    if select is not None:
+        frame.faces = select(frame)
+        s.pipeline.embed_faces(frame, frame.faces, stopwatch)
     with stopwatch.stage("match"):
-        faces = [_recognized(s, face) for face in frame.faces]
+        faces = [_recognized(s, face, top_k or s.settings.top_k) for face in frame.faces]
     event_id = _record_event(s, camera_id, frame, faces) if record else None
     timing = stopwatch.finish()
     metrics.observe_recognition(timing, [f.match is not None for f in faces], s.replica.size)
@@ -132,9 +138,9 @@ def verify(s: Services, images: list[bytes], person_id: str | None = None) -> Ve
                         person_id, faces)
 
 
-def _recognized(s: Services, face: Face) -> RecognizedFace:
+def _recognized(s: Services, face: Face, top_k: int) -> RecognizedFace:
     candidates = [Candidate(m.person_id, m.name, m.distance, s.rule.confidence(m.distance), m.face_id)
-                  for m in s.replica.match(face.embedding, s.settings.top_k)]
+                  for m in s.replica.match(face.embedding, top_k)]
     match = candidates[0] if candidates and s.rule.same_person(candidates[0].distance) else None
     return RecognizedFace(face, candidates, match)
 
@@ -143,7 +149,9 @@ def _record_event(s: Services, camera_id: str | None, frame: Frame, faces: list[
     entries = [{"person_id": f.match.person_id if f.match else None, "name": f.match.name if f.match else None,
                 "distance": round(f.candidates[0].distance, 4) if f.candidates else None,
                 "box": [round(float(v), 1) for v in f.face.box]} for f in faces]
-    return s.events.record(camera_id, entries, jpeg_thumbnails(frame.rgb, np.array([f.face.box for f in faces])))
+    event_id = s.events.record(camera_id, entries, jpeg_thumbnails(frame.rgb, np.array([f.face.box for f in faces])))
+    s.publisher.publish_event(event_id, camera_id, entries)  # MQTT: queued, never waited on
+    return event_id
 
 
 def _largest_faces(s: Services, images: list[bytes], thumbnails: bool = False) -> tuple[list[Face], list[bytes]]:
