@@ -1,6 +1,7 @@
 """What each worker builds once, in the app factory: the model clients and their gRPC
 channels, the Redis connection, the gallery store and this worker's replica of it, the event
-log and the matching rule. Use cases receive this; nothing is made at import."""
+log and the matching rule; the unknown visitors (store and this worker's index of them) and
+the negative examples. Use cases receive this; nothing is made at import."""
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -9,6 +10,9 @@ from flask import current_app
 
 from app.events import EventLog
 from app.gallery import GalleryReplica, GalleryStore, MatchRule
+from app.gallery.negatives import Negatives
+from app.gallery.visitor_index import VisitorIndex
+from app.gallery.visitors import VisitorStore
 from app.pipeline import FacePipeline, build_pipeline
 from app.pipeline.imaging import read_any_header_size
 from config import Settings
@@ -23,6 +27,9 @@ class Services:
     replica: GalleryReplica
     events: EventLog
     rule: MatchRule
+    visitors: VisitorStore
+    visitor_index: VisitorIndex
+    negatives: Negatives
 
     @property
     def redis_where(self) -> str:
@@ -40,8 +47,11 @@ def build_services(settings: Settings, pipeline: FacePipeline | None = None) -> 
                                   socket_connect_timeout=settings.redis_timeout_s, health_check_interval=30)
     store = GalleryStore(client, settings.redis_prefix, settings.gallery_log_maxlen)
     events = EventLog(client, settings.redis_prefix, settings.events_maxlen, settings.thumbnail_ttl_s)
+    visitors = VisitorStore(client, settings.redis_prefix, settings.visitor_max_sightings, settings.visitor_max_age_s,
+                            settings.gallery_log_maxlen)
+    negatives = Negatives(client, settings.redis_prefix, settings.negatives_per_person, settings.correction_margin)
     return Services(settings, pipeline or build_pipeline(settings), client, store, GalleryReplica(store), events,
-                    MatchRule(settings.match_threshold))
+                    MatchRule(settings.match_threshold), visitors, VisitorIndex(visitors), negatives)
 
 
 def services() -> Services:

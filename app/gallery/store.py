@@ -236,20 +236,24 @@ class GalleryStore:
 
     def vectors(self, pid: str) -> np.ndarray:
         """[n,128] of the person's enrolled faces."""
+        return np.array(list(self.face_vectors(pid).values()), np.float32).reshape(-1, DIM)
+
+    def face_vectors(self, pid: str) -> dict[str, np.ndarray]:
+        """{face id: vector} of the person's readable faces (one that is not is reported by read_all)."""
         if not is_valid_id(pid):
             raise PersonNotFound.of(pid)
         key = self.person_key(pid)
         with self.redis.pipeline(transaction=True) as pipe:
-            exists, faces = pipe.exists(key).hvals(key + ":faces").execute()
+            exists, faces = pipe.exists(key).hgetall(key + ":faces").execute()
         if not exists:
             raise PersonNotFound.of(pid)
-        readable = []
-        for data in faces:
+        readable = {}
+        for fid, data in faces.items():
             try:
-                readable.append(decode_vector(data))
-            except BadVector:  # reported by read_all
+                readable[text(fid)] = decode_vector(data)
+            except BadVector:
                 continue
-        return np.array(readable, np.float32).reshape(-1, DIM)
+        return readable
 
     def thumbnail(self, pid: str, fid: str) -> bytes | None:
         if not is_valid_id(pid):
