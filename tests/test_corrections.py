@@ -140,3 +140,42 @@ def test_gallery_health_lists_look_alikes(make_client):
     enroll(client, "Elton", "elton_john", range(5))
     too_large = client.get("/gallery/health")
     assert too_large.status_code == 409 and "HEALTH_MAX_FACES" in too_large.json["error"]["message"]
+
+
+def test_negatives_are_capped_and_dropped_with_their_person(make_client):
+    client = make_client(negatives_per_person=2, match_threshold=1.5)
+    ben = enroll(client, "Ben", "ben_afflek", [0, 1])["person_id"]
+    events = [recognize(client, "jerry_seinfeld", i)["event_id"] for i in range(3)]
+    counts = [correct(client, event_id=e, face_index=0, not_person_id=ben)["negatives"] for e in events]
+    assert counts == [1, 2, 2]  # the oldest goes beyond NEGATIVES_PER_PERSON
+    s = client.application.extensions["facerec"]
+    assert s.redis.zcard(s.negatives.key(ben) + ":order") == 2
+    client.delete(f"/people/{ben}")
+    from app.usecases import housekeeping
+    assert housekeeping.run_once(s).pruned_people == 1
+    assert not s.redis.exists(s.negatives.key(ben), s.negatives.key(ben) + ":order")
+    assert s.redis.scard(s.negatives.people_key) == 0
+
+
+def test_generated_bad_input_never_gets_a_5xx(client):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+                          lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                      max_size=3), max_leaves=8)
+    ids = st.text(min_size=1, max_size=70).filter(lambda s: not set(s) & set("/?#%"))
+    event_ids = st.one_of(ids, st.from_regex(r"\A[0-9]{1,25}-[0-9]{1,25}\Z"), values)
+    bodies = st.fixed_dictionaries({}, optional={"event_id": event_ids, "face_index": values, "not_person_id": values,
+                                                 "person_id": values, "name": values})
+    statuses = []
+
+    @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(body=st.one_of(bodies, values), vid=ids, method=st.sampled_from(["GET", "DELETE", "POST"]),
+           suffix=st.sampled_from(["", "/name", "/sightings/x/thumbnail"]))
+    def probe(body, vid, method, suffix):
+        for response in (client.post("/corrections", json=body),
+                         client.open(f"/visitors/{vid}{suffix}", method=method, json=body)):
+            statuses.append(response.status_code)
+            assert response.status_code < 500 and set(response.json) == {"error"}, (body, vid, response.json)
+    probe()
+    assert len(statuses) == 300 and client.get("/people").json["count"] == 0

@@ -101,7 +101,8 @@ class FaceReport(BaseModel):
     face_id: str
     nearest_other: float | None = Field(description="distance to the person's nearest other face")
     median_other: float | None = Field(description="median distance to the person's other faces")
-    outlier: bool = Field(description="median_other over MATCH_THRESHOLD with 3 faces or more: likely a wrong photo")
+    outlier: bool = Field(description="nearest_other over MATCH_THRESHOLD (none of the person's other faces would "
+                                      "match it), with 3 faces or more: likely a wrong photo")
 
     @classmethod
     def of(cls, r: huc.FaceReport) -> "FaceReport":

