@@ -141,6 +141,13 @@ class Settings(BaseSettings):
             raise ValueError("each threshold must be between 0 and 1")
         return value
 
+    @field_validator("housekeeping_interval_s")
+    @classmethod
+    def _interval(cls, value):
+        if 0 < value < 0.5:
+            raise ValueError("must be 0 (never) or at least 0.5 seconds")
+        return value
+
     @field_validator("face_crop", mode="before")
     @classmethod
     def _crop(cls, value):

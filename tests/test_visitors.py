@@ -46,6 +46,16 @@ def test_sightings_join_a_visitor_or_start_one(client):
     assert [e["faces"][0]["visitor_id"] for e in events] == [other, first, first]
 
 
+def test_every_worker_sees_the_same_visitors(make_app):
+    import uuid
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    first, second = (make_app(redis_prefix=prefix).test_client() for _ in range(2))
+    mindy = visitor_of(second, "mindy_kaling", 0)  # the second worker's copy is loaded ...
+    elton = visitor_of(first, "elton_john", 1)
+    assert visitor_of(second, "elton_john", 2) == elton != mindy  # ... and follows the first's sighting
+    assert visitor_of(first, "mindy_kaling", 1) == mindy
+
+
 def test_two_faces_of_one_frame_are_two_visitors(client):
     faces = client.post("/recognize", data=encode_jpeg(three_face_frame()), content_type="image/jpeg").json["faces"]
     ids = [f["visitor_id"] for f in faces]
@@ -197,7 +207,8 @@ def test_housekeeping_runs_in_one_worker_at_a_time(make_app):
 
 @pytest.mark.parametrize("variable, value", [("VISITOR_DISTANCE", "0"), ("VISITOR_DISTANCE", "3"),
                                              ("VISITOR_MAX_SIGHTINGS", "5"), ("VISITOR_MIN_SCORE", "1.5"),
-                                             ("HOUSEKEEPING_INTERVAL_S", "-1"), ("CORRECTION_MARGIN", "x")])
+                                             ("HOUSEKEEPING_INTERVAL_S", "-1"), ("HOUSEKEEPING_INTERVAL_S", "0.01"),
+                                             ("CORRECTION_MARGIN", "x"), ("NEGATIVES_PER_PERSON", "0")])
 def test_visitor_settings_are_validated(monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError, match=variable):
