@@ -181,7 +181,13 @@ class VisitorStore:
         with self.redis.pipeline(transaction=True) as pipe:
             vectors, thumbs = pipe.hmget(self.key("visitors:vec"), sighting_ids) \
                 .hmget(self.key("visitors:thumb"), sighting_ids).execute()
-        return [(decode_vector(v), t or b"") for v, t in zip(vectors, thumbs) if v is not None]
+        faces = []
+        for vector, thumb in zip(vectors, thumbs):
+            try:
+                faces.append((decode_vector(vector), thumb or b""))
+            except (BadVector, TypeError):  # gone meanwhile (None), or not a vector: not enrolled
+                continue
+        return faces
 
     def thumbnail(self, visitor_id: str, sighting_id: str) -> bytes | None:
         if not (is_valid_id(visitor_id) and is_valid_id(sighting_id)):

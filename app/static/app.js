@@ -56,7 +56,7 @@ async function refreshEvents() {
     event.faces.forEach((face, index) => {
       const img = el("img", { class: "thumb", alt: "face" });
       thumbnail(`/events/thumbnails/${face.thumbnail}`).then((url) => { img.src = url; });
-      const who = face.name
+      const label = face.name
         ? el("span", { class: "known event-name" }, face.name)
         : el("span", { class: "unknown event-name" }, "unknown");
       const visitor = face.visitor_id ? el("span", { class: "visitor-tag" }, `visitor ${face.visitor_id.slice(0, 6)}`) : "";
@@ -69,7 +69,7 @@ async function refreshEvents() {
       }
       actions.append(el("button", { class: "this-is", title: "say who this is",
         onclick: () => thisIs(target) }, "this is…"));
-      items.push(el("li", {}, img, who, visitor,
+      items.push(el("li", {}, img, label, visitor,
         el("span", { class: "meta" }, `${distance} · camera ${event.camera_id || "-"} · ${when}`), actions));
     });
   }
