@@ -27,6 +27,9 @@ def create_app(settings: Settings | None = None, pipeline=None) -> Flask:
     app.json.sort_keys = False
     services = build_services(settings, pipeline)
     app.extensions["facerec"] = services
+    if settings.housekeeping_interval_s > 0:  # re-clustering visitors and trimming, off the request path
+        from app.usecases import housekeeping
+        app.extensions["facerec-housekeeping"] = housekeeping.start(services)
     _count_requests(app, settings.worker_header)
     guard(app, settings.api_keys, settings.allowed_origins)
     for blueprint in BLUEPRINTS:

@@ -141,3 +141,30 @@ class ModelMismatch(FaceRecError):
 class ThumbnailNotFound(FaceRecError):
     status = 404
     code = "thumbnail_not_found"
+
+
+# --- unknown visitors and corrections ---------------------------------------------------
+class VisitorNotFound(FaceRecError):
+    status = 404
+    code = "visitor_not_found"
+
+    @classmethod
+    def of(cls, vid):
+        return cls(f"no visitor with id {vid!r} (named, forgotten, merged into another, or aged out); "
+                   f"GET /visitors lists them")
+
+
+class EventNotFound(FaceRecError):
+    status = 404
+    code = "event_not_found"
+
+
+class NotCorrectable(FaceRecError):
+    """An event face whose embedding was not kept (recorded before corrections existed)."""
+    status = 409
+    code = "not_correctable"
+
+
+class GalleryTooLarge(FaceRecError):
+    status = 409
+    code = "gallery_too_large"

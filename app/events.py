@@ -1,6 +1,8 @@
 """Recognition events: one entry per recognized frame in a capped Redis stream ("events"),
 holding the faces (JSON) and a small JPEG thumbnail of each face, for the web page and for
-integrations that read the stream (XREAD).
+integrations that read the stream (XREAD). The faces' embeddings ride in the same entry, in a
+binary field of their own (never in the JSON that is listed or published), so a correction
+can name a face of a recent event for as long as the event is kept.
 
 The thumbnails live inside the stream entries, so they are trimmed with them: the stream is
 capped by count (EVENTS_MAXLEN, on every append) and by total size (EVENTS_MAX_MB: every
@@ -11,6 +13,7 @@ import logging
 import re
 import time
 
+import numpy as np
 import redis
 
 from app import metrics
@@ -19,6 +22,7 @@ log = logging.getLogger(__name__)
 THUMBNAILS_PER_EVENT = 20            # faces beyond these have no thumbnail
 MAX_THUMBNAIL_BYTES = 16 * 1024      # a 96 px face is ~3 KB; a larger one is left out
 SIZE_CHECK_EVERY = 100
+EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
 THUMBNAIL_ID = re.compile(r"(\d{1,20}-\d{1,20})\.(\d{1,3})")
 LEGACY_THUMBNAIL_ID = re.compile(r"[0-9a-f]{32}")   # events written before thumbnails moved into the stream
 
@@ -29,10 +33,14 @@ class EventLog:
         self.key, self.maxlen, self.max_bytes = prefix + "events", maxlen, max_bytes
         self._appended = 0
 
-    def record(self, camera_id: str | None, faces: list[dict], thumbnails: list[bytes]) -> str | None:
-        """Append one frame's faces ([{person_id, name, distance, box, ...}]) and their
-        thumbnails -> the event id, or None when Redis has no room for it (counted)."""
+    def record(self, camera_id: str | None, faces: list[dict], thumbnails: list[bytes],
+               embeddings: np.ndarray | None = None) -> str | None:
+        """Append one frame's faces ([{person_id, name, distance, box, visitor_id}]) with their
+        thumbnails and embeddings ([N,D] float32) -> the event id, or None when Redis has no room
+        for it (counted)."""
         fields = {"camera_id": camera_id or "", "time": f"{time.time():.3f}", "faces": json.dumps(faces)}
+        if embeddings is not None and len(embeddings):
+            fields["embeddings"] = np.asarray(embeddings, "<f4").tobytes()
         for i, jpeg in enumerate(thumbnails[:THUMBNAILS_PER_EVENT]):
             if jpeg and len(jpeg) <= MAX_THUMBNAIL_BYTES:
                 fields[f"thumb:{i}"] = jpeg
@@ -64,9 +72,20 @@ class EventLog:
         of its thumbnail (GET /events/thumbnails/{id}) when it has one."""
         return [self._event(eid.decode(), fields) for eid, fields in self.redis.xrevrange(self.key, count=count)]
 
-    def event(self, event_id: str) -> dict | None:
-        found = self.redis.xrange(self.key, event_id, event_id) if re.fullmatch(r"\d{1,20}-\d{1,20}", event_id) else []
-        return self._event(event_id, found[0][1]) if found else None
+    def face(self, event_id: str, index: int) -> tuple[dict, np.ndarray | None] | None:
+        """(face entry, its embedding or None) of face `index` of event `event_id`; None when
+        the event or the face is not there (trimmed, or never was)."""
+        found = self.redis.xrange(self.key, event_id, event_id) if EVENT_ID.fullmatch(event_id) else []
+        if not found:
+            return None
+        fields = found[0][1]
+        faces = self._event(event_id, fields)["faces"]
+        if not 0 <= index < len(faces):
+            return None
+        vectors = np.frombuffer(fields.get(b"embeddings", b""), "<f4")
+        vector = vectors.reshape(len(faces), -1)[index].copy() if len(vectors) and len(vectors) % len(faces) == 0 \
+            else None
+        return faces[index], vector
 
     def thumbnail(self, thumb_id: str) -> bytes | None:
         match = THUMBNAIL_ID.fullmatch(thumb_id)

@@ -1,6 +1,7 @@
 """What each worker builds once, in the app factory: the model clients and their gRPC
 channels, the Redis connection, the gallery store and this worker's replica of it, the event
-log and the matching rule. Use cases receive this; nothing is made at import."""
+log and the matching rule; the unknown visitors (store and this worker's index of them) and
+the negative examples. Use cases receive this; nothing is made at import."""
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -10,6 +11,9 @@ from flask import current_app
 from app.events import EventLog
 from app.gallery import GalleryReplica, GalleryStore, MatchRule
 from app.mqtt import MqttPublisher, NoPublisher, build_publisher
+from app.gallery.negatives import Negatives
+from app.gallery.visitor_index import VisitorIndex
+from app.gallery.visitors import VisitorStore
 from app.pipeline import FacePipeline, build_pipeline
 from app.pipeline.imaging import read_any_header_size
 from config import Settings
@@ -25,6 +29,9 @@ class Services:
     events: EventLog
     rule: MatchRule
     publisher: MqttPublisher | NoPublisher   # recognition events to MQTT (MQTT_URL), never waited on
+    visitors: VisitorStore
+    visitor_index: VisitorIndex
+    negatives: Negatives
 
     @property
     def redis_where(self) -> str:
@@ -47,8 +54,11 @@ def build_services(settings: Settings, pipeline: FacePipeline | None = None) -> 
     store = GalleryStore(client, settings.redis_prefix, settings.gallery_log_maxlen)
     events = EventLog(client, settings.redis_prefix, settings.events_maxlen, settings.events_max_mb << 20)
     rule = MatchRule(settings.match_threshold)
+    visitors = VisitorStore(client, settings.redis_prefix, settings.visitor_max_sightings, settings.visitor_max_age_s,
+                            settings.gallery_log_maxlen)
+    negatives = Negatives(client, settings.redis_prefix, settings.negatives_per_person, settings.correction_margin)
     return Services(settings, pipeline or build_pipeline(settings), client, store, GalleryReplica(store), events,
-                    rule, build_publisher(settings, rule.confidence))
+                    rule, build_publisher(settings, rule.confidence), visitors, VisitorIndex(visitors), negatives)
 
 
 def services() -> Services:

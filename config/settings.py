@@ -80,6 +80,27 @@ class Settings(BaseSettings):
     events_maxlen: int = Field(10_000, ge=10)      # recognition events kept, thumbnails included
     events_max_mb: int = Field(256, ge=1)           # and at most this much Redis memory for them
 
+    # Unknown visitors (README "Unknown visitors"): an unknown face is kept when its detection
+    # score and the shorter side of its box reach these (embeddings of faces under ~32 px drift
+    # far from their person's: measured by bench/bench_visitors.py) ...
+    visitor_min_score: float = Field(0.90, ge=0, le=1)
+    visitor_min_face_px: int = Field(32, ge=12, le=2000)
+    # ... and joins the visitor with a sighting within this distance (also DBSCAN's eps), else
+    # starts one. 1.0: no two of the 5 celebrities grouped, the nearest pair of them is 1.13.
+    visitor_distance: float = Field(1.0, gt=0, le=1.5)
+    visitor_min_samples: int = Field(3, ge=1, le=100)   # DBSCAN: neighbours that make a core sighting
+    visitor_max_sightings: int = Field(5000, ge=10, le=1_000_000)   # the oldest are dropped beyond this
+    visitor_max_age_s: int = Field(30 * 24 * 3600, ge=60)
+    visitor_enroll_faces: int = Field(5, ge=1, le=50)   # best faces enrolled when a visitor is named
+    # One worker at a time (Redis lock), this often: sightings trimmed by age, visitors re-clustered,
+    # corrections of deleted people dropped. 0: never.
+    housekeeping_interval_s: float = Field(300.0, ge=0, le=86400)
+    # Corrections: a person is refused when the probe is nearer to one of their negative examples
+    # than to their nearest face plus this margin (measured: bench/bench_visitors.py).
+    correction_margin: float = Field(0.2, ge=0, le=1.0)
+    negatives_per_person: int = Field(50, ge=1, le=1000)   # the oldest are dropped beyond this
+    health_max_faces: int = Field(20_000, ge=10, le=1_000_000)   # GET /gallery/health reads every face
+
     # Requests
     max_content_length: int = Field(20 * 1024 * 1024, ge=1024)    # bytes of one request body
     max_image_pixels: int = Field(50_000_000, ge=1)                # refused from the header, before decoding
@@ -159,6 +180,13 @@ class Settings(BaseSettings):
     def _probabilities(cls, value):
         if not all(0.0 < t < 1.0 for t in value):
             raise ValueError("each threshold must be between 0 and 1")
+        return value
+
+    @field_validator("housekeeping_interval_s")
+    @classmethod
+    def _interval(cls, value):
+        if 0 < value < 0.5:
+            raise ValueError("must be 0 (never) or at least 0.5 seconds")
         return value
 
     @field_validator("face_crop", mode="before")

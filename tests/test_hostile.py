@@ -185,8 +185,12 @@ def test_a_full_redis_still_recognizes_and_lets_people_be_deleted(make_client, s
         pass
     else:
         pytest.fail("Redis never filled up")
+    raw.config_set("maxmemory", raw.info("memory")["used_memory"] - 100_000)  # over the limit: no MULTI, no writes
     recognized = client.post("/recognize", data=photo_bytes("madonna", 0), content_type="image/jpeg")
     assert recognized.status_code == 200 and recognized.json["event_id"] is None
+    fresh = make_client(redis_url=url, redis_prefix="full:")  # a worker starting now loads the gallery
+    assert fresh.post("/recognize", data=photo_bytes("madonna", 0), content_type="image/jpeg").status_code == 200
+    assert fresh.get("/people").status_code == 200 and fresh.get(f"/people/{pid}").status_code == 200
     assert recognized.json["faces"][0]["match"]["person_id"] == pid
     full = error_of(client.post("/enroll", data={"name": "Jerry", "image": (io.BytesIO(photo_bytes(
         "jerry_seinfeld", 0, "train")), "f.jpg")}, content_type="multipart/form-data"), 507, "redis_full")

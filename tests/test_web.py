@@ -82,3 +82,34 @@ def test_enroll_recognize_and_manage_people_through_the_page(page, tmp_path):
     expect(madonna.locator(".meta")).to_have_text("1 faces")
     madonna.locator("button.delete-person").click()
     expect(page.locator("#people .person-name")).to_have_text(["Jerry"])
+
+
+def test_visitors_and_corrections_through_the_page(page, tmp_path):
+    from playwright.sync_api import expect
+
+    page.fill("#api-key", KEY)
+    page.click("#key-form button")
+    enroll(page, "Madonna", photo_files("madonna", "train")[:2])
+    expect(page.locator("#enroll-result")).to_have_text("Enrolled Madonna: 2 face(s) found.")
+    frame = tmp_path / "door.jpg"
+    frame.write_bytes(encode_jpeg(three_face_frame()))  # Ben and Jerry unknown: two visitors; Madonna known
+    page.set_input_files("#recognize-file", str(frame))
+    expect(page.locator("#visitors-count")).to_have_text("(2)")
+    expect(page.locator("#visitors > li").first).to_contain_text("1 sighting(s) · camera web page")
+    expect(page.locator("#events .visitor-tag")).to_have_count(2)
+
+    page.locator("#events li", has_text="Madonna").locator("button.not-person").click()
+    expect(page.locator("#status")).to_have_text("Noted: not Madonna (1 negative example(s)).")
+    page.dialog_answer = "madonna"  # an enrolled person's name, any case: the face is added to her
+    page.locator("#events li", has_text="unknown").first.locator("button.this-is").click()
+    expect(page.locator("#status")).to_have_text("Added to Madonna.")
+    expect(page.locator("#people > li", has_text="Madonna").locator(".meta")).to_have_text("3 faces")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-page-visitors.png"), full_page=True)
+
+    page.dialog_answer = "Visitor One"  # a new name: the visitor becomes a person
+    page.locator("#visitors > li").first.locator("button.name-visitor").click()
+    expect(page.locator("#visitors-count")).to_have_text("(1)")
+    expect(page.locator("#people .person-name")).to_have_text(["Madonna", "Visitor One"])
+    page.locator("#visitors > li").first.locator("button.forget-visitor").click()
+    expect(page.locator("#visitors-count")).to_have_text("(0)")

@@ -3,10 +3,11 @@ from flask import Blueprint, Response
 
 from app.api.openapi import documented
 from app.api.schemas import Deleted, PeopleResponse, PersonDetail, PersonSummary, Rename
+from app.api.schemas_visitors import FaceReport
 from app.api.uploads import json_body
 from app.errors import FaceNotFound
 from app.services import services
-from app.usecases import people
+from app.usecases import gallery_health, people
 
 bp = Blueprint("people", __name__, url_prefix="/people")
 
@@ -19,9 +20,11 @@ def list_people():
 
 
 @bp.get("/<pid>")
-@documented("One person and their face ids", PersonDetail, errors=(401, 404, 503))
+@documented("One person, their face ids, and per face its distances to their other faces (outliers flagged)",
+            PersonDetail, errors=(401, 404, 503))
 def get_person(pid):
-    return PersonDetail(**services().store.person(pid)).model_dump()
+    person, report = gallery_health.person_report(services(), pid)
+    return PersonDetail(**person, face_report=[FaceReport.of(r) for r in report]).model_dump()
 
 
 @bp.patch("/<pid>")

@@ -3,6 +3,7 @@ these (so it matches them), and /openapi.json is generated from them. The `of` c
 turn the use cases' domain objects into responses."""
 from pydantic import BaseModel, Field
 
+from app.api.schemas_visitors import FaceReport
 from app.pipeline import Face
 from app.usecases import recognition as uc  # the use cases' domain objects
 
@@ -51,6 +52,7 @@ class DetectedFace(BaseModel):
 class RecognizedFace(DetectedFace):
     match: Candidate | None = Field(description="the nearest enrolled person within MATCH_THRESHOLD; null = unknown")
     candidates: list[Candidate] = Field(description="the TOP_K nearest people, nearest first")
+    visitor_id: str | None = Field(None, description="an unknown face kept: the visitor it is (GET /visitors/{id})")
 
 
 class RecognizeResponse(BaseModel):
@@ -65,7 +67,8 @@ class RecognizeResponse(BaseModel):
     @classmethod
     def of(cls, r: uc.Recognition, preprocessor: str) -> "RecognizeResponse":
         faces = [RecognizedFace(**DetectedFace.fields_of(f.face), match=f.match and Candidate.of(f.match),
-                                   candidates=[Candidate.of(c) for c in f.candidates]) for f in r.faces]
+                                   candidates=[Candidate.of(c) for c in f.candidates], visitor_id=f.visitor_id)
+                 for f in r.faces]
         return cls(camera_id=r.camera_id, event_id=r.event_id, width=r.frame.width, height=r.frame.height,
                    preprocessor=preprocessor, faces=faces, timing_ms=r.timing_ms)
 
@@ -151,6 +154,8 @@ class PersonDetail(BaseModel):
     created_at: str
     updated_at: str
     faces: list[str]
+    face_report: list[FaceReport] = Field([], description="per face: distances to the person's other faces, "
+                                                          "and whether it is an outlier (likely a wrong photo)")
 
 
 class Rename(BaseModel):
@@ -178,6 +183,7 @@ class EventFace(BaseModel):
     distance: float | None = Field(description="to the nearest enrolled person; null with an empty gallery")
     box: list[float] = Field(description="x1, y1, x2, y2")
     thumbnail: str | None = Field(description="id for GET /events/thumbnails/{id}; null when it was left out")
+    visitor_id: str | None = Field(None, description="an unknown face kept: its visitor")
 
 
 class Event(BaseModel):

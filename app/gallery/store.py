@@ -24,6 +24,7 @@ import redis
 from app.errors import FaceNotFound, NameTaken, PersonNotFound
 from app.gallery.codec import DIM, decoded_faces, encode_vector, text
 from app.gallery.identity import is_valid_id, name_key
+from app.gallery.log_reads import version_and_changes, version_and_position
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ class GalleryStore:
 
     def person(self, pid: str) -> dict:
         key = self._key_of(pid)
-        with self.redis.pipeline(transaction=True) as pipe:
+        with self.redis.pipeline(transaction=False) as pipe:
             record, faces = pipe.hgetall(key).hkeys(key + ":faces").execute()
         if not record:
             raise PersonNotFound.of(pid)
@@ -235,7 +236,7 @@ class GalleryStore:
         if not is_valid_id(pid):
             return []
         key = self.person_key(pid)
-        with self.redis.pipeline(transaction=True) as pipe:
+        with self.redis.pipeline(transaction=False) as pipe:
             faces, thumbs = pipe.hgetall(key + ":faces").hgetall(key + ":thumbs").execute()
         vectors = decoded_faces(pid, faces)
         return [(fid, vector, thumbs.get(fid.encode(), b"")) for fid, vector in sorted(vectors.items())]
@@ -248,12 +249,16 @@ class GalleryStore:
 
     def vectors(self, pid: str) -> np.ndarray:
         """[n,128] of the person's enrolled faces."""
+        return np.array(list(self.face_vectors(pid).values()), np.float32).reshape(-1, DIM)
+
+    def face_vectors(self, pid: str) -> dict[str, np.ndarray]:
+        """{face id: vector} of the person's readable faces (one that is not is reported by read_all)."""
         key = self._key_of(pid)
-        with self.redis.pipeline(transaction=True) as pipe:
+        with self.redis.pipeline(transaction=False) as pipe:
             exists, faces = pipe.exists(key).hgetall(key + ":faces").execute()
         if not exists:
             raise PersonNotFound.of(pid)
-        return np.array(list(decoded_faces(pid, faces).values()), np.float32).reshape(-1, DIM)
+        return decoded_faces(pid, faces)
 
     def thumbnail(self, pid: str, fid: str) -> bytes | None:
         if not is_valid_id(pid):
@@ -261,19 +266,15 @@ class GalleryStore:
         return self.redis.hget(self.person_key(pid) + ":thumbs", fid)
 
     def read_changes(self, after_id: str) -> tuple[int, list]:
-        """(version, log entries after `after_id`), read together in one MULTI/EXEC."""
-        with self.redis.pipeline(transaction=True) as pipe:
-            version, entries = pipe.get(self.version_key).xrange(self.log_key, min=f"({after_id}").execute()
-        return int(version or 0), entries
+        """(version, log entries after `after_id`), read together."""
+        return version_and_changes(self.redis, self.version_key, self.log_key, after_id)
 
     def read_all(self) -> GallerySnapshot:
         """The whole gallery. The version and log position are read first: changes made while
         the data is read are applied again later, which is harmless because every logged
         change is idempotent. A stored vector that is not one is skipped and reported."""
-        with self.redis.pipeline(transaction=True) as pipe:
-            version, last, pids = pipe.get(self.version_key).xrevrange(self.log_key, count=1) \
-                .smembers(self.people_key).execute()
-        pids = [text(p) for p in pids]
+        version, last_id = version_and_position(self.redis, self.version_key, self.log_key)
+        pids = [text(p) for p in self.redis.smembers(self.people_key)]
         with self.redis.pipeline(transaction=False) as pipe:
             for pid in pids:
                 pipe.hget(self.person_key(pid), "name")
@@ -283,4 +284,4 @@ class GalleryStore:
         for pid, name, faces in zip(pids, replies[::2], replies[1::2]):
             if name is not None:
                 people[pid] = (text(name), decoded_faces(pid, faces, problems))
-        return GallerySnapshot(int(version or 0), text(last[0][0]) if last else "0-0", people, problems)
+        return GallerySnapshot(version, last_id, people, problems)

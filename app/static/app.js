@@ -4,6 +4,7 @@
 const $ = (id) => document.getElementById(id);
 let apiKey = localStorage.getItem("facerec-api-key") || "";
 const thumbCache = new Map();
+const peopleByName = new Map();   // lower-cased name -> person id, for "this is…" and naming visitors
 
 async function api(path, options = {}) {
   const headers = Object.assign({}, options.headers || {}, apiKey ? { "X-API-Key": apiKey } : {});
@@ -52,24 +53,101 @@ async function refreshEvents() {
   const items = [];
   for (const event of events) {
     const when = new Date(event.time * 1000).toLocaleTimeString();
-    for (const face of event.faces) {
+    event.faces.forEach((face, index) => {
       const img = el("img", { class: "thumb", alt: "face" });
       thumbnail(`/events/thumbnails/${face.thumbnail}`).then((url) => { img.src = url; });
-      const who = face.name
+      const label = face.name
         ? el("span", { class: "known event-name" }, face.name)
         : el("span", { class: "unknown event-name" }, "unknown");
+      const visitor = face.visitor_id ? el("span", { class: "visitor-tag" }, `visitor ${face.visitor_id.slice(0, 6)}`) : "";
       const distance = face.distance === null ? "" : `distance ${face.distance.toFixed(3)}`;
-      items.push(el("li", {}, img, who,
-        el("span", { class: "meta" }, `${distance} · camera ${event.camera_id || "-"} · ${when}`)));
-    }
+      const actions = el("span", { class: "actions" });
+      const target = { event_id: event.event_id, face_index: index };
+      if (face.person_id) {
+        actions.append(el("button", { class: "not-person", title: `this face is not ${face.name}`,
+          onclick: () => correct(Object.assign({ not_person_id: face.person_id }, target)) }, `not ${face.name}`));
+      }
+      actions.append(el("button", { class: "this-is", title: "say who this is",
+        onclick: () => thisIs(target) }, "this is…"));
+      items.push(el("li", {}, img, label, visitor,
+        el("span", { class: "meta" }, `${distance} · camera ${event.camera_id || "-"} · ${when}`), actions));
+    });
   }
   $("events").replaceChildren(...items);
+}
+
+// A name typed for a face or a visitor: an enrolled person's (any case) or a new person.
+function who(name) {
+  const id = peopleByName.get(name.trim().toLowerCase());
+  return id ? { person_id: id } : { name: name.trim() };
+}
+
+async function thisIs(target) {
+  const name = prompt("Who is this? An enrolled person's name, or a new name");
+  if (name && name.trim()) await correct(Object.assign(who(name), target));
+}
+
+async function correct(body) {
+  try {
+    const result = await json("/corrections", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    status(result.correction === "not_person"
+      ? `Noted: not ${result.name} (${result.negatives} negative example(s)).`
+      : `Added to ${result.name}.`);
+    await Promise.all([refreshPeople(), refreshEvents()]);
+  } catch (error) {
+    status(error.message, true);
+  }
+}
+
+// --- unknown visitors ------------------------------------------------------------------
+async function refreshVisitors() {
+  const { visitors, count } = await json("/visitors?count=20");
+  $("visitors-count").textContent = `(${count})`;
+  $("visitors").replaceChildren(...visitors.map((visitor) => {
+    const faces = el("span", { class: "faces" });
+    for (const sighting of visitor.thumbnails) {
+      const img = el("img", { class: "thumb", alt: "visitor" });
+      thumbnail(`/visitors/${visitor.visitor_id}/sightings/${sighting}/thumbnail`).then((url) => { img.src = url; });
+      faces.append(img);
+    }
+    const seen = new Date(visitor.last_seen * 1000).toLocaleString();
+    return el("li", { "data-visitor": visitor.visitor_id }, faces,
+      el("strong", { class: "visitor-name" }, `visitor ${visitor.visitor_id.slice(0, 6)}`),
+      el("span", { class: "meta" },
+        `${visitor.sightings} sighting(s) · camera ${visitor.cameras.join(", ") || "-"} · last seen ${seen}`),
+      el("button", { class: "name-visitor", onclick: () => nameVisitor(visitor) }, "name"),
+      el("button", { class: "forget-visitor", onclick: () => {
+        if (confirm("Forget this visitor and all its sightings?")) visitorChange(`/visitors/${visitor.visitor_id}`, { method: "DELETE" });
+      } }, "forget"));
+  }));
+}
+
+async function nameVisitor(visitor) {
+  const name = prompt("Who is this visitor? An enrolled person's name, or a new name");
+  if (name && name.trim()) {
+    await visitorChange(`/visitors/${visitor.visitor_id}/name`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(who(name)),
+    });
+  }
+}
+
+async function visitorChange(path, options) {
+  try {
+    await json(path, options);
+    await Promise.all([refreshVisitors(), refreshPeople()]);
+  } catch (error) {
+    status(error.message, true);
+  }
 }
 
 // --- people ----------------------------------------------------------------------------
 async function refreshPeople() {
   const { people, count } = await json("/people");
   $("people-count").textContent = `(${count})`;
+  peopleByName.clear();
+  for (const person of people) peopleByName.set(person.name.toLowerCase(), person.person_id);
   const items = await Promise.all(people.map(async (person) => {
     const detail = await json(`/people/${person.person_id}`);
     const faces = el("span", { class: "faces" });
@@ -142,6 +220,7 @@ async function recognize(file) {
     result.textContent = body.faces.length ? `${body.faces.length} face(s): ${names.join(", ")}` : "No face found.";
     await draw(file, body.faces);
     refreshEvents();
+    refreshVisitors();
   } catch (error) {
     result.className = "error";
     result.textContent = error.message;
@@ -192,7 +271,7 @@ $("key-form").addEventListener("submit", (event) => {
 
 async function refresh() {
   try {
-    await Promise.all([refreshEvents(), refreshPeople()]);
+    await Promise.all([refreshEvents(), refreshPeople(), refreshVisitors()]);
     status(`updated ${new Date().toLocaleTimeString()}`);
   } catch (error) {
     status(error.message, true);
@@ -200,5 +279,7 @@ async function refresh() {
 }
 
 refresh();
-// New recognitions arrive on their own; the gallery is read again after each change made here.
-setInterval(() => { if ($("key-form").hidden) refreshEvents().catch((error) => status(error.message, true)); }, 2000);
+// New recognitions and visitors arrive on their own; the gallery is read again after each change made here.
+setInterval(() => {
+  if ($("key-form").hidden) Promise.all([refreshEvents(), refreshVisitors()]).catch((error) => status(error.message, true));
+}, 2000);

@@ -18,6 +18,7 @@ from app.gallery.matching import distances
 from app.pipeline import Face, Frame, Stopwatch
 from app.pipeline.imaging import jpeg_thumbnails
 from app.services import Services
+from app.usecases import visitors
 
 
 @dataclass
@@ -33,7 +34,8 @@ class Candidate:
 class RecognizedFace:
     face: Face
     candidates: list[Candidate]     # the TOP_K nearest people, nearest first
-    match: Candidate | None         # the nearest, when the rule says "same person"; None = unknown
+    match: Candidate | None         # the nearest the rule calls "same person" and no correction refuses; None = unknown
+    visitor_id: str | None = None   # an unknown face kept as a sighting: the visitor it belongs to
 
 
 @dataclass
@@ -84,7 +86,7 @@ def recognize(s: Services, image: bytes, camera_id: str | None = None, record: b
         s.pipeline.embed_faces(frame, frame.faces, stopwatch)
     with stopwatch.stage("match"):
         faces = [_recognized(s, face, top_k or s.settings.top_k) for face in frame.faces]
-    event_id = _record_event(s, camera_id, frame, faces) if record else None
+    event_id = _record(s, camera_id, frame, faces, stopwatch) if record else None
     timing = stopwatch.finish()
     metrics.observe_recognition(timing, [f.match is not None for f in faces], s.replica.size)
     return Recognition(camera_id, event_id, frame, faces, timing)
@@ -141,15 +143,26 @@ def verify(s: Services, images: list[bytes], person_id: str | None = None) -> Ve
 def _recognized(s: Services, face: Face, top_k: int) -> RecognizedFace:
     candidates = [Candidate(m.person_id, m.name, m.distance, s.rule.confidence(m.distance), m.face_id)
                   for m in s.replica.match(face.embedding, top_k)]
-    match = candidates[0] if candidates and s.rule.same_person(candidates[0].distance) else None
+    match = next((c for c in candidates if s.rule.same_person(c.distance) and not _refused(s, c, face)), None)
     return RecognizedFace(face, candidates, match)
 
 
-def _record_event(s: Services, camera_id: str | None, frame: Frame, faces: list[RecognizedFace]) -> str:
+def _refused(s: Services, candidate: Candidate, face: Face) -> bool:
+    """A correction said a face like this one is not this person (app/gallery/negatives.py)."""
+    s.negatives.sync()
+    return s.negatives.refuses(candidate.person_id, face.embedding, candidate.distance)
+
+
+def _record(s: Services, camera_id: str | None, frame: Frame, faces: list[RecognizedFace],
+            stopwatch: Stopwatch) -> str:
+    """Unknown faces kept as visitors' sightings, then the event (with each face's embedding, for corrections)."""
+    thumbnails = jpeg_thumbnails(frame.rgb, np.array([f.face.box for f in faces]).reshape(-1, 4))
+    with stopwatch.stage("visitors"):
+        visitors.observe(s, faces, thumbnails, camera_id)
     entries = [{"person_id": f.match.person_id if f.match else None, "name": f.match.name if f.match else None,
-                "distance": round(f.candidates[0].distance, 4) if f.candidates else None,
-                "box": [round(float(v), 1) for v in f.face.box]} for f in faces]
-    event_id = s.events.record(camera_id, entries, jpeg_thumbnails(frame.rgb, np.array([f.face.box for f in faces])))
+                "distance": round((f.match or f.candidates[0]).distance, 4) if f.candidates else None,
+                "box": [round(float(v), 1) for v in f.face.box], "visitor_id": f.visitor_id} for f in faces]
+    event_id = s.events.record(camera_id, entries, thumbnails, np.array([f.face.embedding for f in faces]))
     s.publisher.publish_event(event_id, camera_id, entries)  # MQTT: queued, never waited on
     return event_id
 

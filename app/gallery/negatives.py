@@ -1,0 +1,123 @@
+"""Negative examples: faces an operator said are NOT a person ("this is not Alice"), kept beside
+the gallery, never inside it. Matching refuses a person when the probe is nearer to one of
+their negatives than to their nearest enrolled face plus a margin (CORRECTION_MARGIN), so the
+look-alike stops matching on their other photos while the person's own photos still match.
+
+Redis keys (under the prefix):
+    negatives:{pid}         hash  negative id -> 512-byte vector
+    negatives:{pid}:order   zset  negative id -> time added (the oldest go beyond NEGATIVES_PER_PERSON)
+    negatives:people        set   pids with negatives
+    negatives:version       int   +1 per change: each worker reloads its copy when it moved
+
+Corrections are rare and manual, so a worker reloads all negatives when the version moved
+(one GET when it did not), only when some face is within the threshold of someone."""
+import threading
+import time
+
+import numpy as np
+import redis
+
+from app.gallery.codec import DIM, BadVector, decode_vector, encode_vector, text
+from app.gallery.matching import distances
+
+
+class Negatives:
+    def __init__(self, client: redis.Redis, prefix: str = "fr:", per_person: int = 50, margin: float = 0.2):
+        self.redis, self.prefix, self.per_person, self.margin = client, prefix, per_person, margin
+        self.people_key, self.version_key = prefix + "negatives:people", prefix + "negatives:version"
+        self.lock = threading.Lock()
+        self.version = -1
+        self.of: dict[str, np.ndarray] = {}   # this worker's copy: pid -> [n,128]
+
+    def key(self, pid: str) -> str:
+        return f"{self.prefix}negatives:{pid}"
+
+    # --- changes ---------------------------------------------------------------------
+    def add(self, pid: str, nid: str, vector: np.ndarray) -> int:
+        """Negative `nid` of person `pid` (again: replaced) -> how many they have; the oldest
+        beyond the cap are dropped."""
+        key = self.key(pid)
+
+        def change(pipe):
+            after = pipe.zcard(key + ":order") + (pipe.zscore(key + ":order", nid) is None)
+            old = [text(n) for n in pipe.zrange(key + ":order", 0, after - self.per_person - 1)] \
+                if after > self.per_person else []
+            old = [n for n in old if n != nid]
+            pipe.multi()
+            pipe.hset(key, nid, encode_vector(vector))
+            pipe.zadd(key + ":order", {nid: time.time()})
+            if old:
+                pipe.hdel(key, *old)
+                pipe.zrem(key + ":order", *old)
+            pipe.sadd(self.people_key, pid)
+            pipe.incr(self.version_key)
+            pipe.hlen(key)
+        return self.redis.transaction(change, key + ":order", value_from_callable=False)[-1]
+
+    def remove(self, pid: str, nid: str) -> bool:
+        """Negative `nid` of `pid` withdrawn -> whether there was one."""
+        key = self.key(pid)
+
+        def change(pipe):
+            if not pipe.hexists(key, nid):
+                return False
+            left = pipe.hlen(key) - 1
+            pipe.multi()
+            pipe.hdel(key, nid)
+            pipe.zrem(key + ":order", nid)
+            if left == 0:
+                pipe.srem(self.people_key, pid)
+            pipe.incr(self.version_key)
+            return True
+        return self.redis.transaction(change, key, value_from_callable=True)
+
+    def prune(self, is_person) -> int:
+        """The negatives of people no longer enrolled (`is_person(pid)` False) dropped -> how many people."""
+        gone = [pid for pid in (text(p) for p in self.redis.smembers(self.people_key)) if not is_person(pid)]
+        if gone:
+            with self.redis.pipeline(transaction=True) as pipe:
+                for pid in gone:
+                    pipe.delete(self.key(pid), self.key(pid) + ":order")
+                pipe.srem(self.people_key, *gone)
+                pipe.incr(self.version_key)
+                pipe.execute()
+        return len(gone)
+
+    def count(self, pid: str) -> int:
+        return self.redis.hlen(self.key(pid))
+
+    # --- this worker's copy ----------------------------------------------------------
+    def sync(self) -> None:
+        version = int(self.redis.get(self.version_key) or 0)
+        if version == self.version:
+            return
+        with self.lock:
+            if version == self.version:
+                return
+            # the version first, then the data (not in a MULTI, which Redis refuses when full): a
+            # change in between is read now and again at the next sync, never missed
+            pids = sorted(text(p) for p in self.redis.smembers(self.people_key))
+            with self.redis.pipeline(transaction=False) as pipe:
+                for pid in pids:
+                    pipe.hvals(self.key(pid))
+                stored = pipe.execute()
+            self.of = {pid: self._matrix(vectors) for pid, vectors in zip(pids, stored) if vectors}
+            self.version = version
+
+    @staticmethod
+    def _matrix(stored: list[bytes]) -> np.ndarray:
+        rows = []
+        for data in stored:
+            try:
+                rows.append(decode_vector(data))
+            except BadVector:
+                continue
+        return np.array(rows, np.float32).reshape(-1, DIM)
+
+    def refuses(self, pid: str, embedding: np.ndarray, distance: float) -> bool:
+        """Whether `pid`, nearest at `distance`, is refused for this probe: one of their negatives
+        is nearer than distance + margin. Call sync() first."""
+        negatives = self.of.get(pid)
+        if negatives is None or len(negatives) == 0:
+            return False
+        return float(distances(embedding, negatives).min()) < distance + self.margin

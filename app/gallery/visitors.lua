@@ -1,0 +1,88 @@
+-- Every change to the unknown visitors, each one atomic (app/gallery/visitors.py).
+-- ARGV[1] key prefix, ARGV[2] log cap, ARGV[3] command, then the command's arguments.
+-- Keys are built from the prefix, so this runs on one Redis (not a cluster), as the gallery does.
+local P, LOGMAX, CMD = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+
+local function logged(op, sid, vid, vec)
+  redis.call('INCR', P .. 'visitors:version')
+  redis.call('XADD', P .. 'visitors:log', 'MAXLEN', '~', LOGMAX, '*', 'op', op, 'sid', sid, 'vid', vid, 'vec', vec)
+end
+
+-- a visitor's last sighting orders the list; a visitor without sightings is gone
+local function refresh(vid)
+  local last = redis.call('ZRANGE', P .. 'visitor:' .. vid, -1, -1, 'WITHSCORES')
+  if #last == 0 then
+    redis.call('ZREM', P .. 'visitors', vid)
+  else
+    redis.call('ZADD', P .. 'visitors', last[2], vid)
+  end
+end
+
+local function remove(sid)
+  local vid = redis.call('HGET', P .. 'visitors:of', sid)
+  if not vid then return 0 end
+  for _, hash in ipairs({'vec', 'thumb', 'meta', 'of'}) do redis.call('HDEL', P .. 'visitors:' .. hash, sid) end
+  redis.call('ZREM', P .. 'visitors:seen', sid)
+  redis.call('ZREM', P .. 'visitor:' .. vid, sid)
+  refresh(vid)
+  logged('remove', sid, vid, '')
+  return 1
+end
+
+-- the caps: sightings older than the cutoff, then the oldest beyond the count; at most 64
+-- per call so that no call blocks Redis for long (each sighting added removes one when full)
+local function trim(cutoff, maxcount)
+  local n = 0
+  for _, sid in ipairs(redis.call('ZRANGEBYSCORE', P .. 'visitors:seen', '-inf', '(' .. cutoff, 'LIMIT', 0, 64)) do
+    n = n + remove(sid)
+  end
+  local over = redis.call('ZCARD', P .. 'visitors:seen') - maxcount
+  if over > 0 then
+    for _, sid in ipairs(redis.call('ZRANGE', P .. 'visitors:seen', 0, math.min(over, 64) - 1)) do
+      n = n + remove(sid)
+    end
+  end
+  return n
+end
+
+if CMD == 'add' then
+  -- sid, vid, new ('1': start visitor vid), vec, thumb, meta, time, cutoff, max count
+  local sid, vid, new, vec, time = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[10]
+  local exists = redis.call('EXISTS', P .. 'visitor:' .. vid) == 1
+  if exists ~= (new == '0') then return -1 end  -- joined a visitor merged or forgotten meanwhile
+  redis.call('HSET', P .. 'visitors:vec', sid, vec)
+  redis.call('HSET', P .. 'visitors:thumb', sid, ARGV[8])
+  redis.call('HSET', P .. 'visitors:meta', sid, ARGV[9])
+  redis.call('HSET', P .. 'visitors:of', sid, vid)
+  redis.call('ZADD', P .. 'visitors:seen', time, sid)
+  redis.call('ZADD', P .. 'visitor:' .. vid, time, sid)
+  refresh(vid)
+  logged('add', sid, vid, vec)
+  return trim(ARGV[11], tonumber(ARGV[12]))
+elseif CMD == 'move' then
+  -- vid, then the sightings that move to it
+  local vid, from, moved = ARGV[4], {}, 0
+  for i = 5, #ARGV do
+    local sid = ARGV[i]
+    local old = redis.call('HGET', P .. 'visitors:of', sid)
+    if old and old ~= vid then
+      redis.call('ZREM', P .. 'visitor:' .. old, sid)
+      redis.call('ZADD', P .. 'visitor:' .. vid, redis.call('ZSCORE', P .. 'visitors:seen', sid), sid)
+      redis.call('HSET', P .. 'visitors:of', sid, vid)
+      from[old] = true
+      moved = moved + 1
+      logged('move', sid, vid, '')
+    end
+  end
+  for old in pairs(from) do refresh(old) end
+  if moved > 0 then refresh(vid) end
+  return moved
+elseif CMD == 'forget' then
+  -- vid: every sighting of it
+  local n = 0
+  for _, sid in ipairs(redis.call('ZRANGE', P .. 'visitor:' .. ARGV[4], 0, -1)) do n = n + remove(sid) end
+  return n
+elseif CMD == 'trim' then
+  return trim(ARGV[4], tonumber(ARGV[5]))
+end
+return redis.error_reply('unknown command ' .. CMD)

@@ -1,0 +1,197 @@
+"""Unknown visitors in Redis: every unknown face worth keeping (a sighting: embedding, small
+thumbnail, camera, time) belongs to one visitor, a stranger with a persistent id. Bounded by
+count and age (the oldest sightings are dropped; a visitor without sightings is gone). Every
+change is one Lua script (visitors.lua), atomic, and logged for the workers' indexes
+(app/gallery/visitor_index.py), as the gallery's changes are.
+
+Redis keys (under the prefix):
+    visitors:vec, :thumb, :meta, :of   hashes  sighting id -> 512-byte vector, JPEG, JSON
+                                       {camera, time, score, size, quality}, visitor id
+    visitors:seen                      zset    sighting id -> time (the caps read it)
+    visitors                           zset    visitor id -> time of its last sighting
+    visitor:{vid}                      zset    its sighting ids -> time
+    visitors:version, visitors:log     +1 and one entry (op add|move|remove, sid, vid, vec) per change
+"""
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import redis
+
+from app.gallery.codec import DIM, BadVector, decode_vector, encode_vector, text
+from app.gallery.identity import is_valid_id
+from app.gallery.log_reads import version_and_changes, version_and_position
+
+SCRIPT = Path(__file__).with_name("visitors.lua")
+THUMBNAILS_LISTED = 3
+
+
+@dataclass
+class Sighting:
+    sighting_id: str
+    camera_id: str
+    time: float
+    score: float        # detection score
+    size: float         # shorter side of the face box, pixels
+    quality: float      # how good a face to enroll: score x size (capped at FaceNet's 160 px)
+
+
+@dataclass
+class Visitor:
+    visitor_id: str
+    sightings: int
+    first_seen: float
+    last_seen: float
+    cameras: list[str]
+    best: list[Sighting]             # by quality, best first
+    recent: list[Sighting]           # newest first
+
+
+@dataclass
+class VisitorSnapshot:
+    version: int
+    last_id: str
+    sightings: list[str]
+    visitors: list[str]
+    vectors: np.ndarray
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def quality_of(score: float, size: float) -> float:
+    return round(score * min(size, 160.0), 3)
+
+
+class VisitorStore:
+    def __init__(self, client: redis.Redis, prefix: str = "fr:", max_sightings: int = 5000,
+                 max_age_s: float = 30 * 24 * 3600, log_maxlen: int = 100_000):
+        self.redis, self.prefix = client, prefix
+        self.max_sightings, self.max_age_s, self.log_maxlen = max_sightings, max_age_s, log_maxlen
+        self.log_key, self.version_key = prefix + "visitors:log", prefix + "visitors:version"
+        self._script = client.register_script(SCRIPT.read_text())
+
+    def key(self, name: str) -> str:
+        return self.prefix + name
+
+    def _run(self, command: str, *args) -> int:
+        return int(self._script(args=[self.prefix, self.log_maxlen, command, *args]))
+
+    def _cutoff(self, now: float) -> str:
+        return f"{now - self.max_age_s:.3f}"
+
+    # --- changes ---------------------------------------------------------------------
+    def add(self, sighting: Sighting, visitor_id: str, new: bool, vector: np.ndarray, thumbnail: bytes) -> bool:
+        """Store a sighting in visitor `visitor_id` (a new one when `new`); False when that
+        visitor was merged or forgotten meanwhile (nothing stored). Trims to the caps."""
+        meta = json.dumps({"camera": sighting.camera_id, "time": sighting.time, "score": sighting.score,
+                           "size": sighting.size, "quality": sighting.quality})
+        done = self._run("add", sighting.sighting_id, visitor_id, "1" if new else "0", encode_vector(vector),
+                         thumbnail, meta, f"{sighting.time:.3f}", self._cutoff(sighting.time), self.max_sightings)
+        return done >= 0
+
+    def move(self, visitor_id: str, sighting_ids: list[str]) -> int:
+        """Sightings moved to `visitor_id` (those that still exist); visitors left empty are gone."""
+        return self._run("move", visitor_id, *sighting_ids) if sighting_ids else 0
+
+    def forget(self, visitor_id: str) -> int:
+        """Every sighting of the visitor removed -> how many (0: no such visitor)."""
+        return self._run("forget", visitor_id) if is_valid_id(visitor_id) else 0
+
+    def trim(self, now: float | None = None) -> int:
+        """Sightings beyond the age and count caps removed (at most 64 a call) -> how many."""
+        return self._run("trim", self._cutoff(now or time.time()), self.max_sightings)
+
+    # --- for the workers' indexes ----------------------------------------------------
+    def read_changes(self, after_id: str) -> tuple[int, list]:
+        return version_and_changes(self.redis, self.version_key, self.log_key, after_id)
+
+    def read_all(self) -> VisitorSnapshot:
+        """Every sighting's vector and visitor. The version and log position are read first:
+        changes made while the rest is read are applied again later (they are idempotent)."""
+        version, last_id = version_and_position(self.redis, self.version_key, self.log_key)
+        with self.redis.pipeline(transaction=False) as pipe:
+            vectors, owners = pipe.hgetall(self.key("visitors:vec")).hgetall(self.key("visitors:of")).execute()
+        sids, vids, rows = [], [], []
+        for sid, data in vectors.items():
+            vid = owners.get(sid)
+            try:
+                vector = decode_vector(data)
+            except BadVector:
+                continue
+            if vid is not None:
+                sids.append(text(sid))
+                vids.append(text(vid))
+                rows.append(vector)
+        matrix = np.array(rows, np.float32).reshape(-1, DIM)
+        return VisitorSnapshot(version, last_id, sids, vids, matrix)
+
+    # --- reading ---------------------------------------------------------------------
+    def count(self) -> int:
+        return self.redis.zcard(self.key("visitors"))
+
+    def page(self, offset: int, count: int) -> tuple[int, list[Visitor]]:
+        """(how many visitors, those at offset.. offset+count, the most recently seen first)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            total, vids = pipe.zcard(self.key("visitors")).zrevrange(self.key("visitors"), offset,
+                                                                     offset + count - 1).execute()
+        return total, [v for v in self._visitors([text(v) for v in vids]) if v is not None]
+
+    def visitor(self, visitor_id: str, recent: int = 100) -> Visitor | None:
+        if not is_valid_id(visitor_id):
+            return None
+        return self._visitors([visitor_id], recent)[0]
+
+    def _visitors(self, vids: list[str], recent: int = 0) -> list[Visitor | None]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for vid in vids:
+                pipe.zrange(self.key("visitor:" + vid), 0, -1, withscores=True)
+            members = pipe.execute()
+        sids = [text(sid) for found in members for sid, _ in found]
+        metas = dict(zip(sids, self.redis.hmget(self.key("visitors:meta"), sids))) if sids else {}
+        visitors = []
+        for vid, found in zip(vids, members):
+            sightings = [self._sighting(text(sid), metas.get(text(sid))) for sid, _ in found]
+            sightings = [s for s in sightings if s is not None]
+            if not sightings:
+                visitors.append(None)
+                continue
+            best = sorted(sightings, key=lambda s: (-s.quality, -s.time))
+            visitors.append(Visitor(vid, len(sightings), sightings[0].time, sightings[-1].time,
+                                    sorted({s.camera_id for s in sightings}), best[:max(THUMBNAILS_LISTED, recent)],
+                                    sightings[::-1][:recent]))
+        return visitors
+
+    @staticmethod
+    def _sighting(sid: str, meta: bytes | None) -> Sighting | None:
+        if meta is None:  # removed between the two reads
+            return None
+        m = json.loads(meta)
+        return Sighting(sid, m["camera"], m["time"], m["score"], m["size"], m["quality"])
+
+    def faces(self, sighting_ids: list[str]) -> list[tuple[np.ndarray, bytes]]:
+        """(vector, thumbnail) of each sighting that still exists."""
+        if not sighting_ids:
+            return []
+        with self.redis.pipeline(transaction=False) as pipe:
+            vectors, thumbs = pipe.hmget(self.key("visitors:vec"), sighting_ids) \
+                .hmget(self.key("visitors:thumb"), sighting_ids).execute()
+        faces = []
+        for vector, thumb in zip(vectors, thumbs):
+            try:
+                faces.append((decode_vector(vector), thumb or b""))
+            except (BadVector, TypeError):  # gone meanwhile (None), or not a vector: not enrolled
+                continue
+        return faces
+
+    def thumbnail(self, visitor_id: str, sighting_id: str) -> bytes | None:
+        if not (is_valid_id(visitor_id) and is_valid_id(sighting_id)):
+            return None
+        with self.redis.pipeline(transaction=False) as pipe:
+            owner, jpeg = pipe.hget(self.key("visitors:of"), sighting_id) \
+                .hget(self.key("visitors:thumb"), sighting_id).execute()
+        return jpeg if owner is not None and text(owner) == visitor_id else None

@@ -1,0 +1,85 @@
+"""Corrections of recent recognitions, by event and face index (GET /events):
+
+    correct(s, event_id, 0, not_person_id=alice)   # that face is NOT Alice: a negative example of
+                                                   # her; her look-alike stops matching as her
+    correct(s, event_id, 1, person_id=bob)         # that face (unknown, or a wrong match) IS Bob:
+                                                   # added to his faces
+    correct(s, event_id, 1, name="Carol")          # ... a new person, Carol, from that face
+
+The face's embedding comes from the event itself (kept beside it while the event is kept), so
+no image is sent again. The face added to a person gets the id e{event id}-{index}: the same
+correction twice adds nothing, one face never goes to two people (409), and "not X" on a face
+once added to X takes it back out."""
+import re
+from dataclasses import dataclass
+
+from app.errors import EventNotFound, FaceIdTaken, InvalidField, NotCorrectable, PersonNotFound
+from app.gallery import NewFace
+from app.gallery.identity import clean_name, is_valid_id
+from app.services import Services
+
+EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
+
+
+@dataclass
+class Correction:
+    event_id: str
+    face_index: int
+    correction: str             # "not_person" or "is_person"
+    person_id: str
+    name: str
+    face_id: str                # the event face's id in the gallery (or as a negative example)
+    created: bool = False       # a new person was made from the face
+    negatives: int = 0          # the person's negative examples now
+
+
+def correct(s: Services, event_id: str, face_index: int, not_person_id: str | None = None,
+            person_id: str | None = None, name: str | None = None) -> Correction:
+    if sum(v is not None for v in (not_person_id, person_id, name)) != 1:
+        raise InvalidField("send exactly one of `not_person_id` (the face is not this person), `person_id` "
+                           "(the face is this enrolled person) or `name` (the face is a new person)")
+    if not EVENT_ID.fullmatch(event_id) or any(int(part) >= 2 ** 64 for part in event_id.split("-")):
+        raise InvalidField(f"`event_id` {event_id!r} is not an event id; GET /events lists them (e.g. 1795321261849-0)")
+    name = clean_name(name) if name is not None else None
+    found = s.events.face(event_id, face_index)
+    if found is None:
+        raise EventNotFound(f"no face {face_index} in event {event_id} (events are kept up to EVENTS_MAXLEN; "
+                            f"faces are numbered from 0 in the order GET /events lists them)")
+    entry, vector = found
+    if vector is None:
+        raise NotCorrectable(f"event {event_id} was recorded without its faces' embeddings (before corrections "
+                             f"existed); correct a newer event")
+    face_id = f"e{event_id}-{face_index}"
+    s.replica.sync()
+    if not_person_id is not None:
+        return _not_person(s, event_id, face_index, face_id, not_person_id, vector)
+    holder = s.replica.person_of_face(face_id)
+    if holder is not None and (name is not None or holder != person_id):
+        raise FaceIdTaken(f"face {face_index} of event {event_id} was added to person {holder} already")
+    if holder is not None:  # the same correction again
+        return Correction(event_id, face_index, "is_person", holder, s.store.person(holder)["name"], face_id,
+                          negatives=s.negatives.count(holder))
+    face = NewFace(vector, s.events.thumbnail(entry.get("thumbnail", "")) or b"", face_id)
+    created = name is not None
+    if created:
+        person_id, _ = s.store.create_person(name, [face])
+    else:
+        _check_id(person_id)
+        name, _ = s.store.add_faces(person_id, [face])
+    s.negatives.remove(person_id, face_id)  # "this is X" wins over an earlier "not X" for the same face
+    return Correction(event_id, face_index, "is_person", person_id, name, face_id, created,
+                      s.negatives.count(person_id))
+
+
+def _not_person(s: Services, event_id: str, face_index: int, face_id: str, pid: str, vector) -> Correction:
+    _check_id(pid)
+    person = s.store.person(pid)  # 404 when there is no such person
+    if s.replica.person_of_face(face_id) == pid:
+        s.store.delete_face(pid, face_id)  # it had been added to them by an earlier correction
+    count = s.negatives.add(pid, face_id, vector)
+    return Correction(event_id, face_index, "not_person", pid, person["name"], face_id, negatives=count)
+
+
+def _check_id(pid: str) -> None:
+    if not is_valid_id(pid):
+        raise PersonNotFound.of(pid)

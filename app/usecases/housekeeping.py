@@ -1,0 +1,83 @@
+"""Work off the request path, every HOUSEKEEPING_INTERVAL_S, by one worker at a time (a Redis
+lock, redis-py's Lock): sightings over the age cap dropped (the count cap is kept as each one
+is added), the unknown visitors re-clustered when they changed, and the negative examples of
+people no longer enrolled dropped.
+
+    start(services)            # the app factory, in each worker: a daemon thread
+    run_once(services)         # what the thread runs (tests and operators may call it)
+"""
+import logging
+import random
+import threading
+from dataclasses import dataclass
+
+import redis
+
+from app.errors import PersonNotFound
+from app.gallery.clustering import Reclustering, recluster
+from app.services import Services
+
+log = logging.getLogger(__name__)
+LOCK_TIMEOUT_S = 600        # a worker that dies holding the lock frees it after this
+
+
+@dataclass
+class Housekeeping:
+    ran: bool                           # False: another worker held the lock
+    trimmed: int = 0
+    reclustering: Reclustering | None = None   # None: nothing changed since the last one
+    pruned_people: int = 0
+
+
+def _is_person(s: Services, pid: str) -> bool:
+    try:
+        s.store.person(pid)
+        return True
+    except PersonNotFound:
+        return False
+
+
+def run_once(s: Services) -> Housekeeping:
+    lock = s.redis.lock(s.settings.redis_prefix + "housekeeping:lock", timeout=LOCK_TIMEOUT_S, blocking=False)
+    if not lock.acquire():
+        return Housekeeping(ran=False)
+    try:
+        trimmed = 0
+        while (n := s.visitors.trim()) > 0:
+            trimmed += n
+        done_key = s.settings.redis_prefix + "visitors:clustered_version"
+        version, done = s.redis.mget(s.visitors.version_key, done_key)
+        reclustering = None
+        if version != done:  # its own moves change the version: one more run finds nothing to move, and rests
+            reclustering = recluster(s.visitors, s.settings.visitor_distance, s.settings.visitor_min_samples)
+            s.redis.set(done_key, version or 0)
+        pruned = s.negatives.prune(lambda pid: _is_person(s, pid))
+        return Housekeeping(True, trimmed, reclustering, pruned)
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:  # held past its timeout: another worker may have it now
+            pass
+
+
+def start(s: Services) -> threading.Thread:
+    """A daemon thread running run_once every HOUSEKEEPING_INTERVAL_S (first after a random
+    part of it, so the workers do not all wake together); errors are logged, never raised."""
+    interval = s.settings.housekeeping_interval_s
+
+    def loop():
+        wait = interval * random.uniform(0.5, 1.0)
+        while not stop.wait(wait):
+            try:
+                result = run_once(s)
+                if result.reclustering and result.reclustering.moved:
+                    log.info("visitors re-clustered: %s", result.reclustering)
+            except Exception:  # Redis down, for one: try again next time
+                log.exception("housekeeping failed")
+            wait = interval
+
+    stop = threading.Event()
+    thread = threading.Thread(target=loop, name="facerec-housekeeping", daemon=True)
+    thread.stop = stop.set
+    thread.start()
+    return thread

@@ -1,0 +1,103 @@
+"""Unknown visitors: a stranger who comes back gets the same visitor id each time, so an
+operator can see "visitor 3f2a…: 14 sightings, door and garage, last seen 10:02" and name them
+in one call.
+
+    observe(s, faces, thumbnails, "door")          # recognize() calls it: each unknown face worth
+                                                   # keeping gets face.visitor_id
+    name_visitor(s, vid, name="Ada")               # enrolls their best faces, retires the visitor
+"""
+import time
+from dataclasses import dataclass
+
+from app.errors import InvalidField, VisitorNotFound
+from app.gallery import NewFace
+from app.gallery.identity import clean_name
+from app.gallery.visitors import Sighting, Visitor, new_id, quality_of
+from app.pipeline import Face
+from app.services import Services
+
+
+@dataclass
+class NamedVisitor:
+    visitor_id: str
+    person_id: str
+    name: str
+    created: bool
+    face_ids: list[str]
+
+
+def worth_keeping(s: Services, face: Face) -> bool:
+    """Good enough to be useful: detection score and face size over VISITOR_MIN_SCORE and
+    VISITOR_MIN_FACE_PX (smaller faces give embeddings too far from their person's)."""
+    return face.score >= s.settings.visitor_min_score and _side(face) >= s.settings.visitor_min_face_px
+
+
+def observe(s: Services, faces: list, thumbnails: list[bytes], camera_id: str | None) -> None:
+    """Every unknown face worth keeping (of recognition.RecognizedFace `faces`, thumbnails in
+    the same order) stored as a sighting of the nearest visitor within VISITOR_DISTANCE, or of
+    a new one; its `visitor_id` is set. Two faces of one frame are never the same visitor."""
+    keep = [i for i, f in enumerate(faces) if f.match is None and worth_keeping(s, f.face)]
+    if not keep:
+        return
+    s.visitor_index.sync()
+    taken: set[str] = set()
+    now = time.time()
+    for i in keep:
+        faces[i].visitor_id = _sighted(s, faces[i].face, thumbnails[i], camera_id or "", now, taken)
+        taken.add(faces[i].visitor_id)
+
+
+def _side(face: Face) -> float:
+    return float(min(face.box[2] - face.box[0], face.box[3] - face.box[1]))
+
+
+def _sighted(s: Services, face: Face, thumbnail: bytes, camera: str, now: float, taken: set[str]) -> str:
+    side = round(_side(face), 1)
+    sighting = Sighting(new_id(), camera, now, round(face.score, 4), side, quality_of(face.score, side))
+    for attempt in range(3):
+        nearest = s.visitor_index.nearest(face.embedding, taken) if attempt < 2 else None
+        joins = nearest is not None and nearest[1] <= s.settings.visitor_distance
+        vid = nearest[0] if joins else new_id()
+        if s.visitors.add(sighting, vid, not joins, face.embedding, thumbnail):
+            return vid
+        s.visitor_index.sync()  # that visitor was merged or forgotten meanwhile: look again
+    raise RuntimeError("a new visitor could not be stored")  # a new uuid4 taken: never in practice
+
+
+def list_visitors(s: Services, offset: int, count: int) -> tuple[int, list[Visitor]]:
+    """(how many visitors there are, `count` of them from `offset`), the most recently seen first."""
+    return s.visitors.page(offset, count)
+
+
+def get_visitor(s: Services, vid: str) -> Visitor:
+    visitor = s.visitors.visitor(vid)
+    if visitor is None:
+        raise VisitorNotFound.of(vid)
+    return visitor
+
+
+def name_visitor(s: Services, vid: str, name: str | None = None, person_id: str | None = None) -> NamedVisitor:
+    """The visitor's best faces (up to VISITOR_ENROLL_FACES, by quality) enrolled as a new person
+    `name` or added to `person_id`, then the visitor retired."""
+    if (name is None) == (person_id is None):
+        raise InvalidField("send `name` to enroll the visitor as a new person, or `person_id` to add them to an "
+                           "enrolled one" + (" (not both)" if name is not None else ""))
+    name = clean_name(name) if name is not None else None
+    visitor = get_visitor(s, vid)
+    best = [sighting.sighting_id for sighting in visitor.best[:s.settings.visitor_enroll_faces]]
+    faces = [NewFace(vector, thumbnail) for vector, thumbnail in s.visitors.faces(best)]
+    if not faces:
+        raise VisitorNotFound.of(vid)  # its sightings aged out between the two reads
+    created = name is not None
+    if created:
+        person_id, ids = s.store.create_person(name, faces)
+    else:
+        name, ids = s.store.add_faces(person_id, faces)
+    s.visitors.forget(vid)
+    return NamedVisitor(vid, person_id, name, created, ids)
+
+
+def forget_visitor(s: Services, vid: str) -> None:
+    """Every sighting of the visitor deleted (thumbnails and embeddings with them)."""
+    if s.visitors.forget(vid) == 0:
+        raise VisitorNotFound.of(vid)
