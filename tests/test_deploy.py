@@ -25,6 +25,8 @@ PLAN = yaml.safe_load((ROOT / "docker" / "network.yaml").read_text())
 COMPOSE = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())
 DOCKERFILES = ["Dockerfile.flask-app", "Dockerfile.serving-gpu", "Dockerfile.mtcnn-serving-gpu"]
 SERVING_DOCKERFILE = {"facenet": "Dockerfile.serving-gpu", "mtcnn": "Dockerfile.mtcnn-serving-gpu"}
+# Exported and served by scripts/serve_models.py, no container of their own yet (issue 14 phase 2).
+NOT_YET_CONTAINERISED = {"yunet", "sface"}
 
 
 def run(*cmd, **kwargs):
@@ -67,7 +69,7 @@ def test_kubernetes_layout(rendered):
     assert app["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert {"name": "API_KEYS", "valueFrom": {"secretKeyRef": {"name": app["env"][-1]["valueFrom"]["secretKeyRef"][
         "name"], "key": "API_KEYS"}}} in app["env"]
-    for model in MODELS:
+    for model in SERVING_DOCKERFILE:
         serving = deployments[model]["spec"]["template"]["spec"]["containers"][0]
         gpus = serving["resources"].get("limits", {}).get("nvidia.com/gpu")
         assert gpus == (1 if overlay == "gpu" else None)
@@ -105,7 +107,10 @@ def test_models_config_names_the_exported_models_and_the_dockerfiles_copy_them(e
     config = model_server_config_pb2.ModelServerConfig()
     text_format.Parse((exported / "models.config").read_text(), config)
     assert sorted(c.name for c in config.model_config_list.config) == sorted(MODELS)
+    assert set(MODELS) == set(SERVING_DOCKERFILE) | NOT_YET_CONTAINERISED
     for entry in config.model_config_list.config:
+        if entry.name in NOT_YET_CONTAINERISED:
+            continue
         dockerfile = (ROOT / SERVING_DOCKERFILE[entry.name]).read_text()
         assert f"COPY --from=export /build/serving_models/{entry.name} {entry.base_path}" in dockerfile
         assert f"--model_base_path={entry.base_path}" in dockerfile
