@@ -15,6 +15,7 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -34,11 +35,11 @@ YUNET_THRESHOLDS = (0.9, 0.7, 0.5)  # 0.9 is OpenCV's default
 FACE_WIDTHS = (20, 28, 40, 64, 100)
 
 
-def mtcnn_fn(model):
+def mtcnn_fn(model) -> Callable[[np.ndarray], dict]:
     return lambda rgb: model.predict({"image": np.ascontiguousarray(rgb), **MTCNN_PARAMS})
 
 
-def yunet_fn(model, threshold=0.9):
+def yunet_fn(model, threshold: float = 0.9) -> Callable[[np.ndarray], dict]:
     params = {"score_threshold": np.float32(threshold), "nms_threshold": np.float32(0.3)}
     return lambda rgb: model.predict({"image": np.ascontiguousarray(rgb), **params})
 
@@ -57,7 +58,7 @@ def alternating_medians(calls: dict, repeat: int, rounds: int = 5) -> dict:
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def detection_times(models, repeat):
+def detection_times(models: dict, repeat: int) -> dict:
     onnx_file = save_float_model(zoo_model(YUNET_ONNX), Path(tempfile.mkdtemp()) / "yunet.onnx")
     opencv = cv2.FaceDetectorYN.create(str(onnx_file), "", (640, 480), 0.9, 0.3, 5000)
     out = {}
@@ -73,7 +74,7 @@ def detection_times(models, repeat):
     return out
 
 
-def embedding_times(models, repeat):
+def embedding_times(models: dict, repeat: int) -> dict:
     rng = np.random.default_rng(0)
     out = {}
     for batch in (1, 8):
@@ -85,7 +86,7 @@ def embedding_times(models, repeat):
     return out
 
 
-def recall(models, photos):
+def recall(models: dict, photos: list) -> dict:
     local = models["local"]
     detectors = {"mtcnn": mtcnn_fn(local["mtcnn"])}
     detectors.update({f"yunet@{t}": yunet_fn(local["yunet"], t) for t in YUNET_THRESHOLDS})
@@ -106,7 +107,7 @@ def recall(models, photos):
     return out
 
 
-def print_report(r):
+def print_report(r: dict) -> None:
     print("Detection, ms per 640x480 frame (median)")
     for label, d in r["detection_ms"].items():
         print(f"  {label}: " + ", ".join(f"{k} {v:.1f}" for k, v in d["ms"].items()) + "   YuNet/MTCNN: "
@@ -132,7 +133,7 @@ def print_report(r):
         for t in ev["fusion"]["weights_tried"]))
 
 
-def main(argv=None):
+def main(argv: list | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_models.json"))

@@ -20,7 +20,7 @@ WEIGHTS = [round(w, 2) for w in np.linspace(0.0, 1.0, 11)]
 THRESHOLDS = {"facenet": 1.10, "sface": 1.128}
 
 
-def largest(found):
+def largest(found: dict) -> tuple | None:
     boxes = found["boxes"].reshape(-1, 4)
     if not len(boxes):
         return None
@@ -28,7 +28,7 @@ def largest(found):
     return boxes[i], found["landmarks"].reshape(-1, 5, 2)[i]
 
 
-def embed_set(photos, mtcnn, yunet, facenet, sface):
+def embed_set(photos: dict, mtcnn, yunet, facenet, sface) -> dict:
     """{split: {"labels": [...], "facenet", "sface_mtcnn": [N,128]}} plus YuNet's own subset."""
     out = {}
     for split, items in photos.items():
@@ -48,7 +48,7 @@ def embed_set(photos, mtcnn, yunet, facenet, sface):
     return out
 
 
-def pair_distances(vectors, labels):
+def pair_distances(vectors: np.ndarray, labels: list) -> tuple[np.ndarray, np.ndarray]:
     """(same-person, different-person) Euclidean distances over all pairs, as metrics() takes them."""
     sq = (vectors ** 2).sum(axis=1)
     d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * vectors @ vectors.T, 0.0))
@@ -58,24 +58,24 @@ def pair_distances(vectors, labels):
     return d[upper][same], d[upper][~same]
 
 
-def zero_fa(same, different):
+def zero_fa(same: np.ndarray, different: np.ndarray) -> tuple[float, float]:
     """(threshold just under the nearest different-person pair, share of same pairs rejected there)."""
     threshold = float(np.nextafter(np.float32(different.min()), np.float32(0)))
     return threshold, float(np.mean(same > threshold))
 
 
-def score(train_labels, train, val_labels, val, threshold, probes):
+def score(train_labels, train, val_labels, val, threshold: float, probes: int) -> dict:
     report = metrics(list(train_labels), train, list(val_labels), val, threshold, probes)
     same, different = pair_distances(np.concatenate([train, val]), list(train_labels) + list(val_labels))
     report["zero_fa_threshold"], report["frr_at_zero_fa"] = zero_fa(same, different)
     return report
 
 
-def fused(a, b, weight, spread_a, spread_b):
+def fused(a: np.ndarray, b: np.ndarray, weight: float, spread_a: float, spread_b: float) -> np.ndarray:
     return np.concatenate([a * np.sqrt(weight / spread_a), b * np.sqrt((1.0 - weight) / spread_b)], axis=1)
 
 
-def evaluate_embedders(folder, mtcnn, yunet, facenet, sface):
+def evaluate_embedders(folder, mtcnn, yunet, facenet, sface) -> dict:
     photos = labelled_photos(folder)
     probes = len(photos["val"])
     data = embed_set(photos, mtcnn, yunet, facenet, sface)

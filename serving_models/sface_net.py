@@ -81,7 +81,7 @@ class SfaceModule(tf.Module):
         # instead of 4; only conv_1 and conv_2_dw have slopes above 1 and need the general form.
         self.slopes_at_most_1 = {name: bool(np.all(weights[f"{name}/alpha"] <= 1.0)) for name, _, _ in LAYERS}
 
-    def network(self, x):
+    def network(self, x: tf.Tensor) -> tf.Tensor:
         x = (x - self.w["input/shift"]) * self.w["input/scale"]
         for name, depthwise, stride in LAYERS:
             kernel, bias, alpha = (self.w[f"{name}/{p}"] for p in ("kernel", "bias", "alpha"))

@@ -121,7 +121,7 @@ class YunetModule(tf.Module):
                         [s[0], s[1] * 2, s[2] * 2, s[3]])
         return large + up
 
-    def network(self, x):
+    def network(self, x: tf.Tensor) -> list[tf.Tensor]:
         """[1,H,W,3] float RGB 0..255, H and W multiples of 32 -> the merged heads at strides 8, 16, 32."""
         # PyTorch pads the stride-2 stem by 1 on every side; TF's SAME would pad 0 before, 1 after.
         x = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, self.stem[0], 2, [[0, 0], [1, 1], [1, 1], [0, 0]]), self.stem[1]))
