@@ -6,7 +6,7 @@ class FaceRecError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message):
+    def __init__(self, message: str):
         super().__init__(message)
         self.message = message
 
@@ -58,7 +58,6 @@ class NoFace(FaceRecError):
     code = "no_face"
 
 
-
 # --- the request ----------------------------------------------------------------------
 class BadRequest(FaceRecError):
     status = 400
@@ -75,6 +74,11 @@ class InvalidBase64(BadRequest):
 
 class InvalidField(BadRequest):
     code = "invalid_field"
+
+
+class Unauthorized(FaceRecError):
+    status = 401
+    code = "unauthorized"
 
 
 class UnsupportedMediaType(FaceRecError):
@@ -100,6 +104,17 @@ class FaceNotFound(FaceRecError):
 class NameTaken(FaceRecError):
     status = 409
     code = "name_taken"
+
+
+class InvalidGallery(FaceRecError):
+    """A gallery file whose ids are malformed or repeated: importing it would corrupt the gallery."""
+    status = 422
+    code = "invalid_gallery"
+
+
+class FaceIdTaken(FaceRecError):
+    status = 409
+    code = "face_id_taken"
 
 
 class ModelMismatch(FaceRecError):

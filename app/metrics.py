@@ -32,6 +32,14 @@ def observe_stages(timing_ms):
             STAGE_SECONDS.labels(stage).observe(ms / 1000.0)
 
 
+def observe_recognition(timing_ms, matched, gallery_size):
+    """One recognized frame: its stage times, each face known or unknown, the gallery's size."""
+    observe_stages(timing_ms)
+    GALLERY_FACES.set(gallery_size)
+    for known in matched:
+        FACES.labels("known" if known else "unknown").inc()
+
+
 def exposition():
     """(body, content type) for GET /metrics."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

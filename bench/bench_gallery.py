@@ -21,25 +21,14 @@ from pathlib import Path
 import numpy as np
 import redis
 
-from app.gallery import GalleryIndex, GalleryStore, NewFace, encode_vector
-from app.matching import rank_people
-from scripts.net import free_port, start_redis
+from app.gallery import GalleryReplica, GalleryStore, NewFace
+from app.gallery.codec import encode_vector
+from app.gallery.matching import rank_people
+from samples.vectors import near, unit
+from scripts.processes import free_port, start_redis
 from scripts.pypi_assets import ROOT
 
 FACES_PER_PERSON = 5
-
-
-def unit(rows, rng):
-    x = rng.standard_normal((rows, 128)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-
-def near(vector, rng, distance=0.85):
-    noise = rng.standard_normal(128).astype(np.float32)
-    noise -= noise @ vector * vector
-    noise /= np.linalg.norm(noise)
-    angle = 2 * np.arcsin(distance / 2)
-    return (np.cos(angle) * vector + np.sin(angle) * noise).astype(np.float32)
 
 
 def rss():
@@ -71,7 +60,7 @@ def bench_size(client, n, queries, rng):
     vectors = unit(n, rng)
     bulk_load(client, store, vectors, rng)
     base = rss()
-    worker = GalleryIndex(store)
+    worker = GalleryReplica(store)
     start = time.perf_counter()
     worker.sync()
     load_s = time.perf_counter() - start
@@ -80,7 +69,7 @@ def bench_size(client, n, queries, rng):
     worker.match(probes[0], 3)  # builds the candidate index when the gallery is large
     memory = rss() - base
 
-    matrix, labels = worker.vectors[: worker.count], worker.pids
+    matrix, labels = worker.vectors[: worker.size], worker.pids
     fast_t, brute_t, agree_known, agree_strangers, same_decision = [], [], 0, 0, 0
     for i, q in enumerate(probes + strangers):
         t0 = time.perf_counter()
@@ -90,15 +79,15 @@ def bench_size(client, n, queries, rng):
         t2 = time.perf_counter()
         fast_t.append(t1 - t0)
         brute_t.append(t2 - t1)
-        same = fast[0][0] == exact[0][0]
+        same = fast[0].person_id == exact[0][0]
         if i < len(probes):
             agree_known += same
         else:
             agree_strangers += same
-            same_decision += (fast[0][2] <= 1.10) == (exact[0][1] <= 1.10)
+            same_decision += (fast[0].distance <= 1.10) == (exact[0][1] <= 1.10)
 
     # a new enrollment, seen by two workers at their next sync
-    other = GalleryIndex(store)
+    other = GalleryReplica(store)
     other.sync()
     start = time.perf_counter()
     store.create_person("newcomer", [NewFace(unit(1, rng)[0])])

@@ -21,10 +21,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.model_client import GrpcModel, LocalModel
+from app.model_clients.grpc_model import GrpcModel
+from app.model_clients.local_model import LocalModel
 from bench import collages
 from bench.embedder_eval import evaluate_embedders
-from bench.frames import one_face_frame, three_face_frame
+from samples.photos import one_face_frame, three_face_frame
 from scripts.pypi_assets import ROOT, YUNET_ONNX, celebrity_dataset, zoo_model
 from scripts.serve_models import spawn
 from serving_models.onnx_weights import save_float_model

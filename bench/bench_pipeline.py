@@ -14,18 +14,24 @@ from pathlib import Path
 
 import numpy as np
 
-from app.pipeline import build_pipeline
-from bench.frames import encode_jpeg, one_face_frame, three_face_frame
+from app.pipeline import Stopwatch, build_pipeline
 from config import load_settings
+from samples.photos import encode_jpeg, one_face_frame, three_face_frame
 from scripts.pypi_assets import ROOT
 from scripts.serve_models import spawn
 
 STAGES = ("decode", "detect", "embed", "total")
 
 
+def timed(pipeline, data):
+    stopwatch = Stopwatch()
+    pipeline.analyze(data, stopwatch=stopwatch)
+    return stopwatch.finish()
+
+
 def stage_medians(pipeline, data, repeat):
     pipeline.analyze(data)  # warm-up
-    runs = [pipeline.analyze(data).timing_ms for _ in range(repeat)]
+    runs = [timed(pipeline, data) for _ in range(repeat)]
     return {stage: statistics.median(run[stage] for run in runs) for stage in STAGES}
 
 

@@ -12,6 +12,7 @@ process; each figure is reported as a ratio of it.
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -23,28 +24,22 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from bench.frames import encode_jpeg, one_face_frame, photo_bytes, three_face_frame
 from config import load_settings
-from scripts.net import free_port, start_redis
+from samples.photos import encode_jpeg, one_face_frame, photo_bytes, three_face_frame
+from scripts.processes import free_port, http_answers, start_process, start_redis
 from scripts.pypi_assets import ROOT
 from scripts.serve_models import spawn
 
 
 def start_gunicorn(env, folder, log):
     port = free_port()
-    env = {**__import__("os").environ, **env, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", "THREADS": "8",
+    env = {**os.environ, **env, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", "THREADS": "8",
            "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(dir=folder)}
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "app:create_app()"],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if requests.get(url + "/readyz", timeout=2).status_code == 200:
-                return process, url
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("gunicorn did not become ready")
+    process = start_process([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "app:create_app()"],
+                            lambda: http_answers(url + "/readyz"), 120, "gunicorn",
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return process, url
 
 
 def merge(a, b):

@@ -11,9 +11,10 @@ lowest EER) and reported on all pairs as the single networks are.
 """
 import numpy as np
 
-from app.alignment import aligned_faces
 from app.evaluation import equal_error_rate, labelled_photos, metrics
-from app.imaging import crop_faces, decode_image
+from app.pipeline.alignment import aligned_faces
+from app.pipeline.imaging import crop_faces, decode_image
+from config import FaceCrop
 
 WEIGHTS = [round(w, 2) for w in np.linspace(0.0, 1.0, 11)]
 # OpenCV Zoo's SFace demo: cosine 0.363, i.e. 1.128 between unit vectors.
@@ -38,7 +39,7 @@ def embed_set(photos: dict, mtcnn, yunet, facenet, sface) -> dict:
             face = largest(mtcnn(rgb))
             if face is not None:
                 rows["labels"].append(person)
-                rows["facenet"].append(facenet(crop_faces(rgb, face[0][None], "box+10%", 160))[0])
+                rows["facenet"].append(facenet(crop_faces(rgb, face[0][None], FaceCrop(0.1), 160))[0])
                 rows["sface_mtcnn"].append(sface(aligned_faces(rgb, face[1][None]))[0])
             face = largest(yunet(rgb))
             if face is not None:

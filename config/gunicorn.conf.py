@@ -14,12 +14,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from config import load_settings  # noqa: E402
 
-settings = load_settings()  # a bad variable stops the server here, named
+settings = load_settings()  # a bad variable (BIND, WEB_CONCURRENCY and THREADS included) stops the server here, named
 
-bind = os.environ.get("BIND", "0.0.0.0:5000")
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+bind = settings.bind
+workers = settings.web_concurrency
 worker_class = "gthread"
-threads = int(os.environ.get("THREADS", "4"))
+threads = settings.threads
 # two model calls (detect, embed), each bounded by GRPC_TIMEOUT_S retries included, a few
 # Redis round trips, plus decoding: well under this.
 timeout = int(max(30, 2 * settings.grpc_timeout_s + 4 * settings.redis_timeout_s + 15))

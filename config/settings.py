@@ -1,7 +1,10 @@
 """Every setting of the server, read from environment variables and validated at start-up.
 
-A bad value stops the app with a message naming the variable (load_settings)."""
+A bad value stops the app with a message naming the variable (load_settings). This package
+imports nothing from app/: the Gunicorn master loads it without Flask, OpenCV or the models."""
 import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -15,6 +18,29 @@ class SettingsError(ValueError):
     pass
 
 
+@dataclass(frozen=True)
+class FaceCrop:
+    """The crop fed to the embedder: the detector's box widened by `fraction` of its size and
+    by `pixels`, per side. Written "box", "box+N%" or "box+Npx"; str() gives that text back."""
+    fraction: float = 0.0
+    pixels: float = 0.0
+
+    @classmethod
+    def parse(cls, spec: str) -> "FaceCrop":
+        match = re.fullmatch(r"box(?:\+(\d+(?:\.\d+)?)(%|px))?", spec.strip())
+        if not match:
+            raise ValueError(f"crop {spec!r} is not 'box', 'box+N%' or 'box+Npx'")
+        amount, unit = match.groups()
+        if amount is None:
+            return cls()
+        return cls(float(amount) / 100.0) if unit == "%" else cls(0.0, float(amount))
+
+    def __str__(self) -> str:
+        if self.fraction:
+            return f"box+{self.fraction * 100:g}%"
+        return f"box+{self.pixels:g}px" if self.pixels else "box"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
 
@@ -24,7 +50,7 @@ class Settings(BaseSettings):
     mtcnn_addr: str = "127.0.0.1:8500"
     facenet_addr: str = "127.0.0.1:8500"
     grpc_timeout_s: float = Field(5.0, gt=0, le=120)
-    grpc_retries: int = Field(2, ge=0, le=10)
+    grpc_retries: int = Field(2, ge=0, le=4)   # gRPC allows 5 attempts in all
 
     # Detection
     preprocessor: Literal["mtcnn", "dlib"] = "mtcnn"
@@ -39,7 +65,7 @@ class Settings(BaseSettings):
     mtcnn_thresholds: Annotated[tuple[float, float, float], NoDecode] = (0.6, 0.7, 0.8)
     mtcnn_factor: float = Field(0.709, ge=0.5, le=0.9)
     # Face crop fed to FaceNet: "box", "box+N%" (of the box size, per side) or "box+Npx".
-    face_crop: str = "box+10%"
+    face_crop: Annotated[FaceCrop, NoDecode] = FaceCrop(0.10)
 
     # Matching: a face farther than this from every enrolled face is unknown (see README,
     # Accuracy: 0 false accepts on the 5-celebrity pairs at 1.10, EER threshold ~1.25).
@@ -60,6 +86,11 @@ class Settings(BaseSettings):
     max_images_per_request: int = Field(10, ge=1, le=100)
     # Comma-separated; when set, every endpoint but /healthz needs X-API-Key.
     api_keys: Annotated[tuple[str, ...], NoDecode] = ()
+
+    # Gunicorn (config/gunicorn.conf.py)
+    bind: str = Field("0.0.0.0:5000", pattern=r"^(unix:.+|[^\s:]*:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5})$")
+    web_concurrency: int = Field(2, ge=1, le=64)   # worker processes
+    threads: int = Field(4, ge=1, le=64)           # threads per worker
 
     @field_validator("mtcnn_thresholds", mode="before")
     @classmethod
@@ -89,12 +120,10 @@ class Settings(BaseSettings):
             raise ValueError("each threshold must be between 0 and 1")
         return value
 
-    @field_validator("face_crop")
+    @field_validator("face_crop", mode="before")
     @classmethod
     def _crop(cls, value):
-        from app.imaging import parse_crop  # one parser for the setting and the evaluation
-        parse_crop(value)
-        return value
+        return FaceCrop.parse(value) if isinstance(value, str) else value
 
 
 def load_settings(**overrides):

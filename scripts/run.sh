@@ -13,15 +13,16 @@ export MODEL_BACKEND=${MODEL_BACKEND:-grpc}
 PY=.venv/bin/python
 
 redis_answers() {
-  $PY -c "import redis, sys; redis.Redis.from_url(sys.argv[1], socket_connect_timeout=1).ping()" "$REDIS_URL" 2>/dev/null
+  $PY -c "import sys; from scripts.processes import redis_answers; redis_answers(sys.argv[1])" "$REDIS_URL" 2>/dev/null
 }
 if ! redis_answers; then
   port=$($PY -c "import sys; from urllib.parse import urlsplit; print(urlsplit(sys.argv[1]).port or 6379)" "$REDIS_URL")
   echo "run.sh: no Redis at $REDIS_URL; starting redis-server on 127.0.0.1:$port (data and log in run/)"
   redis-server --port "$port" --bind 127.0.0.1 --dir "$PWD/run" --appendonly yes --daemonize yes \
     --pidfile "$PWD/run/redis.pid" --logfile "$PWD/run/redis.log"
-  for _ in $(seq 50); do redis_answers && break; sleep 0.1; done
-  redis_answers || { echo "run.sh: redis-server did not start, see run/redis.log" >&2; exit 1; }
+  $PY -c "import sys; from scripts.processes import redis_answers, wait_until
+wait_until(lambda: redis_answers(sys.argv[1]), 10, 'redis-server')" "$REDIS_URL" \
+    || { echo "run.sh: redis-server did not start, see run/redis.log" >&2; exit 1; }
 fi
 
 if [ "$MODEL_BACKEND" = grpc ] && [ -z "${MTCNN_ADDR:-}${FACENET_ADDR:-}" ]; then

@@ -31,9 +31,10 @@ from tensorflow_serving.apis import (
 )
 from tensorflow_serving.config import model_server_config_pb2
 
-from app.model_client import CHANNEL_OPTIONS, SIGNATURE, latest_version, signature_mismatch, warmup_requests
+from app.model_clients.grpc_model import CHANNEL_OPTIONS
+from app.model_clients.savedmodel import SERVING_SIGNATURE, latest_version, signature_mismatch, warmup_requests
 from scripts.batching import Batcher, read_batching_config
-from scripts.net import free_port
+from scripts.processes import free_port, start_process
 
 log = logging.getLogger("serve_models")
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,11 +52,11 @@ class ServedModel:
         self.batcher = None
 
     def enable_batching(self, max_batch_size, timeout_s, threads):
-        self.batcher = Batcher(lambda arrays: self._run(SIGNATURE, arrays), max_batch_size, timeout_s, threads)
+        self.batcher = Batcher(lambda arrays: self._run(SERVING_SIGNATURE, arrays), max_batch_size, timeout_s, threads)
 
     def call(self, signature, arrays, timeout_s=None):
         """{name: ndarray} through a signature; the default one through the batcher when batching is on."""
-        if self.batcher is not None and signature == SIGNATURE:
+        if self.batcher is not None and signature == SERVING_SIGNATURE:
             return self.batcher.submit(arrays, timeout_s)
         return self._run(signature, arrays)
 
@@ -98,7 +99,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         return model
 
     def run(self, model, request, timeout_s=None):
-        name = request.model_spec.signature_name or SIGNATURE
+        name = request.model_spec.signature_name or SERVING_SIGNATURE
         fn = model.signatures.get(name)
         if fn is None:
             raise Aborted(grpc.StatusCode.FAILED_PRECONDITION,
@@ -126,7 +127,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         response = predict_pb2.PredictResponse()
         response.model_spec.name = model.name
         response.model_spec.version.value = model.version
-        response.model_spec.signature_name = request.model_spec.signature_name or SIGNATURE
+        response.model_spec.signature_name = request.model_spec.signature_name or SERVING_SIGNATURE
         for key, value in outputs.items():
             response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
         return response
@@ -185,10 +186,8 @@ def spawn(port=None, config=None, timeout_s=120.0, log_file=None, batching=False
     """Start this stand-in in a child process; returns (process, "127.0.0.1:port") once it
     reports both models AVAILABLE. Used by the tests, the benchmarks and scripts/run.sh."""
     import subprocess
-    import time
 
-    from app.errors import ModelError
-    from app.model_client import GrpcModel
+    from app.model_clients.grpc_model import GrpcModel, model_channel
 
     port = port or free_port()
     cmd = [sys.executable, "-m", "scripts.serve_models", "--port", str(port)]
@@ -196,18 +195,16 @@ def spawn(port=None, config=None, timeout_s=120.0, log_file=None, batching=False
         cmd += ["--config", str(config)]
     if batching:
         cmd += ["--enable_batching"]
-    process = subprocess.Popen(cmd, cwd=ROOT, stdout=log_file or subprocess.DEVNULL, stderr=subprocess.STDOUT)
     addr = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            if all(GrpcModel(name, addr, timeout_s=1.0, retries=0).ready() for name in ("mtcnn", "facenet")):
-                return process, addr
-        except ModelError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"the model server on {addr} did not start (exit code {process.poll()})")
-            time.sleep(0.5)
+    channel = model_channel(addr, retries=0)
+    models = [GrpcModel(name, addr, channel, timeout_s=1.0) for name, _ in read_models_config(
+        config or ROOT / "serving_models" / "models.config")]
+    try:
+        process = start_process(cmd, lambda: all(m.ready() for m in models), timeout_s, f"the model server on {addr}",
+                                cwd=ROOT, stdout=log_file or subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    finally:
+        channel.close()
+    return process, addr
 
 
 def main(argv=None):

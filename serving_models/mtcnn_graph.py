@@ -26,7 +26,7 @@ ONET_SHAPES = [(3, 3, 3, 32), (32,), (1, 1, 32), (3, 3, 32, 64), (64,), (1, 1, 6
                (3, 3, 64, 64), (64,), (1, 1, 64), (2, 2, 64, 128), (128,), (1, 1, 128),
                (1152, 256), (256,), (256,), (256, 4), (4,), (256, 10), (10,), (256, 2), (2,)]
 
-SIGNATURE = [
+INPUT_SIGNATURE = [
     tf.TensorSpec([None, None, 3], tf.uint8, name="image"),
     tf.TensorSpec([], tf.float32, name="min_size"),
     tf.TensorSpec([3], tf.float32, name="thresholds"),
@@ -206,7 +206,7 @@ class MtcnnModule(tf.Module):
                                                   tf.boolean_mask(landmarks, keep))
         return _nms(boxes, scores, ONET_NMS, landmarks, over_min_area=True)
 
-    @tf.function(input_signature=SIGNATURE)
+    @tf.function(input_signature=INPUT_SIGNATURE)
     def detect(self, image, min_size, thresholds, factor):
         min_size = tf.maximum(min_size, CELL)
         factor = tf.clip_by_value(factor, 0.5, 0.9)

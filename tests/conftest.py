@@ -59,13 +59,13 @@ class RedisServer:
     let outage tests take it away and bring it back with its data (AOF, fsync always)."""
 
     def __init__(self, folder):
-        from scripts.net import free_port
+        from scripts.processes import free_port
         self.port, self.folder = free_port(), folder
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process = None
 
     def start(self):
-        from scripts.net import start_redis
+        from scripts.processes import start_redis
         self.process = start_redis(self.folder, self.port, persist=True)
         return self
 
@@ -94,12 +94,27 @@ def server_settings(redis_server, model_server):
     return make
 
 
+# Settings that change what the face pipeline is; an app whose overrides touch none of them
+# shares the session's loaded gRPC pipeline (the factory's `pipeline=` hook).
+PIPELINE_SETTINGS = {"model_backend", "model_dir", "mtcnn_addr", "facenet_addr", "grpc_timeout_s", "grpc_retries",
+                     "preprocessor", "dlib_detector", "dlib_upsample", "detect_max_side", "detect_min_side",
+                     "mtcnn_min_size", "mtcnn_thresholds", "mtcnn_factor", "face_crop", "max_image_pixels"}
+
+
 @pytest.fixture
-def make_client(server_settings):
+def make_app(server_settings, grpc_pipeline):
     from app import create_app
 
     def make(**overrides):
-        return create_app(server_settings(**overrides)).test_client()
+        shared = None if set(overrides) & PIPELINE_SETTINGS else grpc_pipeline
+        return create_app(server_settings(**overrides), pipeline=shared)
+    return make
+
+
+@pytest.fixture
+def make_client(make_app):
+    def make(**overrides):
+        return make_app(**overrides).test_client()
     return make
 
 
@@ -127,13 +142,12 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(server_settings):
+def live_server(make_app):
     """make(**settings) -> LiveServer; stopped after the test."""
-    from app import create_app
     servers = []
 
     def make(**overrides):
-        servers.append(LiveServer(create_app(server_settings(**overrides))))
+        servers.append(LiveServer(make_app(**overrides)))
         return servers[-1]
     yield make
     for server in servers:
@@ -144,7 +158,7 @@ class GunicornServer:
     """The real server: Gunicorn with the app factory, on a free loopback port."""
 
     def __init__(self, env, folder, workers=2):
-        from scripts.net import free_port
+        from scripts.processes import free_port
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env, "BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": str(workers),
@@ -155,23 +169,13 @@ class GunicornServer:
     def start(self, timeout_s=120):
         import subprocess
         import sys
-        import time
 
-        import requests
-        self.process = subprocess.Popen(
+        from scripts.processes import http_answers, start_process
+        self.process = start_process(
             [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "app:create_app()"],
+            lambda: http_answers(self.url + "/readyz"), timeout_s, f"gunicorn (see {self.log.name})",
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {self.log.name}")
-            try:
-                if requests.get(self.url + "/readyz", timeout=2).status_code == 200:
-                    return self
-            except requests.RequestException:  # workers still booting
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"gunicorn not ready after {timeout_s} s; see {self.log.name}")
+        return self
 
     def stop(self):
         self.process.terminate()

@@ -4,8 +4,8 @@ import io
 
 import numpy as np
 
-from app.schemas import DetectResponse, EnrollResponse, PeopleResponse, RecognizeResponse, VerifyResponse
-from bench.frames import encode_jpeg, photo, photo_bytes, three_face_frame
+from app.api.schemas import DetectResponse, EnrollResponse, PeopleResponse, RecognizeResponse, VerifyResponse
+from samples.photos import encode_jpeg, photo, photo_bytes, three_face_frame
 
 
 def enroll(client, name, *images, status=201):
@@ -30,7 +30,9 @@ def test_enroll_then_recognize(client):
     face = result.faces[0]
     assert face.match is not None and face.match.name == "Madonna" and face.match.person_id == body.person_id
     assert face.match.confidence > 0.5 and face.candidates[0] == face.match
-    assert set(result.timing_ms) == {"decode", "detect", "embed", "match", "total"}
+    assert set(result.timing_ms) == {"sync", "decode", "detect", "embed", "match", "total"}
+    stages = sum(v for k, v in result.timing_ms.items() if k != "total")
+    assert abs(result.timing_ms["total"] - stages) < 0.05  # the total is the stages, computed once
     assert set(face.landmarks) == {"left_eye", "right_eye", "nose", "mouth_left", "mouth_right"}
 
 
@@ -137,6 +139,18 @@ def test_health_readiness_metrics_and_openapi(client):
     spec = client.get("/openapi.json").json
     assert spec["openapi"].startswith("3.")
     assert "RecognizeResponse" in spec["components"]["schemas"]
+
+
+def test_the_openapi_document_is_valid_and_says_what_is_sent(client):
+    from openapi_spec_validator import validate
+    spec = client.get("/openapi.json").json
+    validate(spec)  # raises on an invalid OpenAPI document
+    enroll_form = spec["paths"]["/enroll"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert {"image", "name", "person_id"} <= set(enroll_form["properties"])  # form fields, not only query
+    events = spec["paths"]["/events"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert events == {"$ref": "#/components/schemas/EventsResponse"}
+    rename = spec["paths"]["/people/{pid}"]["patch"]["requestBody"]["content"]["application/json"]["schema"]
+    assert rename == {"$ref": "#/components/schemas/Rename"}
 
 
 def test_every_route_is_in_the_openapi_document(client):

@@ -6,8 +6,8 @@ import io
 import pytest
 from images import png, png_header_only, truncated
 
-from bench.frames import encode_jpeg, photo_bytes
-from scripts.net import free_port
+from samples.photos import encode_jpeg, photo_bytes
+from scripts.processes import free_port
 
 
 def error_of(response, status, code):

@@ -44,7 +44,7 @@ def test_batching_config_is_read(exported):
 
 
 def test_batched_stand_in_answers_like_the_plain_one(exported, grpc_pipeline):
-    from app.model_client import GrpcModel
+    from app.model_clients.grpc_model import GrpcModel
     from scripts.serve_models import spawn
     process, addr = spawn(batching=True)
     try:

@@ -5,11 +5,11 @@ import uuid
 import numpy as np
 import redis
 
-from app.candidates import CandidateIndex
-from app.gallery import GalleryIndex, GalleryStore, NewFace
-from app.matching import rank_people
-from bench.bench_gallery import near as probe_near
-from bench.bench_gallery import unit
+from app.gallery import GalleryReplica, GalleryStore, NewFace
+from app.gallery.candidates import CandidateIndex
+from app.gallery.matching import rank_people
+from samples.vectors import near as probe_near
+from samples.vectors import unit
 
 
 def test_candidates_give_the_brute_force_answer_through_changes():
@@ -65,18 +65,19 @@ def test_gallery_index_matches_exactly_above_the_candidate_threshold(redis_serve
         vectors = unit(50, rng)
         pid, _ = store.create_person(f"person {p}", [NewFace(v) for v in vectors])
         people[pid] = vectors
-    index = GalleryIndex(store, CandidateIndex(min_rows=1000))
+    index = GalleryReplica(store, CandidateIndex(min_rows=1000))
     index.sync()
     assert index.size == 3000
     pids = list(people)
     for pid in pids[:20]:
         query = probe_near(people[pid][int(rng.integers(0, 50))], rng)
-        assert index.match(query, 3)[0][0] == pid
+        assert index.match(query, 3)[0].person_id == pid
     assert index.candidates.index is not None  # the candidate path was taken
     store.delete_person(pids[0])
     newcomer, _ = store.create_person("newcomer", [NewFace(v) for v in unit(3, rng)])
     index.sync()
     assert index.size == 3000 - 50 + 3
-    assert index.match(probe_near(people[pids[0]][0], rng), 1)[0][0] != pids[0]
+    assert index.match(probe_near(people[pids[0]][0], rng), 1)[0].person_id != pids[0]
     newcomer_vectors = store.vectors(newcomer)
-    assert index.match(probe_near(newcomer_vectors[1], rng), 1)[0][0] == newcomer
+    match = index.match(probe_near(newcomer_vectors[1], rng), 1)[0]
+    assert match.person_id == newcomer and match.face_id in store.person(newcomer)["faces"]

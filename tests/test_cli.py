@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from images import truncated
 
 from app.cli import cli, person_of
-from bench.frames import PEOPLE, encode_jpeg, photo_files
+from samples.photos import PEOPLE, encode_jpeg, photo_files
 
 KEY = "cli-test-key"
 

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from boxes import iou
 
-from app.detector import ScaledDetector
-from app.dlib_detector import DlibDetector
 from app.evaluation import evaluate
-from app.matching import rank_people
+from app.gallery.matching import rank_people
 from app.pipeline import FacePipeline
-from bench.frames import PEOPLE, encode_jpeg, photo, photo_files, three_face_frame
+from app.pipeline.detectors import ScaledDetector
+from app.pipeline.dlib_detector import DlibDetector
+from samples.photos import PEOPLE, encode_jpeg, photo, photo_files, three_face_frame
 from scripts.evaluate import local_embedder
 
 
@@ -129,7 +129,7 @@ def test_evaluation_with_dlib(dlib_pipeline, celebrities):
 
 
 def test_preprocessor_is_configuration(make_client):
-    from bench.frames import photo_bytes
+    from samples.photos import photo_bytes
     client = make_client(preprocessor="dlib")
     ready = client.get("/readyz").json
     assert ready["preprocessor"] == "dlib" and ready["checks"]["dlib"] == "ok" and "mtcnn" not in ready["checks"]

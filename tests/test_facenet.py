@@ -4,10 +4,11 @@ import pytest
 import tensorflow as tf
 from h5_reference import facenet_from_h5
 
-from app.embedder import FacenetEmbedder
-from app.imaging import crop_faces
-from app.model_client import LocalModel
-from bench.frames import photo, three_face_frame
+from app.model_clients.local_model import LocalModel
+from app.pipeline.embedders import FacenetEmbedder
+from app.pipeline.imaging import crop_faces
+from config import FaceCrop
+from samples.photos import photo, three_face_frame
 from scripts.pypi_assets import FACENET_H5, extract
 
 
@@ -17,7 +18,7 @@ def face_crops(local_pipeline):
     boxes = local_pipeline.detector.detect(frame).boxes
     assert len(boxes) == 3
     noise = np.random.default_rng(1).integers(0, 256, (1, 160, 160, 3), dtype=np.uint8)
-    return np.concatenate([crop_faces(frame, boxes, "box+10%", 160), noise])
+    return np.concatenate([crop_faces(frame, boxes, FaceCrop(0.1), 160), noise])
 
 
 def test_savedmodel_equals_the_h5_network(exported, face_crops):

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from images import png_header_only
 
-from bench.frames import encode_jpeg, photo
+from samples.photos import encode_jpeg, photo
 
 EXAMPLES = 300  # per test: 4 x 300 = 1200 requests, plus the follow-up checks
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,

@@ -3,7 +3,7 @@ import threading
 
 import requests
 
-from bench.frames import photo_bytes
+from samples.photos import photo_bytes
 
 PEOPLE = ["ben_afflek", "elton_john", "jerry_seinfeld", "madonna", "mindy_kaling"]
 

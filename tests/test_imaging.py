@@ -4,8 +4,9 @@ import pytest
 from images import png, png_header_only, truncated
 
 from app.errors import ImageError, ImageTooLarge
-from app.imaging import crop_faces, decode_image, parse_crop
-from bench.frames import encode_jpeg, one_face_frame
+from app.pipeline.imaging import crop_faces, decode_image, read_any_header_size
+from config import FaceCrop
+from samples.photos import encode_jpeg, one_face_frame
 
 LIMIT = 50_000_000
 
@@ -58,26 +59,32 @@ def test_truncated_png_is_refused():
         decode_image(truncated(png(image)), LIMIT)
 
 
-def test_decompression_bomb_is_refused_from_its_header():
+def test_decompression_bomb_is_refused_from_its_header(monkeypatch):
+    from PIL import Image
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 89_478_485)  # Pillow's own limit, as imported
+    with pytest.raises(ImageTooLarge, match="MAX_IMAGE_PIXELS"):
+        decode_image(png_header_only(20000, 20000), LIMIT)
+    read_any_header_size()  # as the app factory does: our limit, naming the size
     with pytest.raises(ImageTooLarge, match="20000x20000") as info:
         decode_image(png_header_only(20000, 20000), LIMIT)
     assert info.value.status == 413
 
 
 def test_parse_crop():
-    assert parse_crop("box") == (0.0, 0.0)
-    assert parse_crop("box+10%") == (0.1, 0.0)
-    assert parse_crop("box+16px") == (0.0, 16.0)
+    assert FaceCrop.parse("box") == FaceCrop(0.0, 0.0)
+    assert FaceCrop.parse("box+10%") == FaceCrop(0.1, 0.0)
+    assert FaceCrop.parse("box+16px") == FaceCrop(0.0, 16.0)
+    assert [str(FaceCrop.parse(s)) for s in ("box", "box+10%", "box+16px")] == ["box", "box+10%", "box+16px"]
     with pytest.raises(ValueError):
-        parse_crop("square")
+        FaceCrop.parse("square")
 
 
 def test_crops_are_widened_clipped_and_resized():
     rgb = np.zeros((100, 200, 3), np.uint8)
     rgb[40:60, 90:110] = 255  # a white square "face"
     boxes = np.array([[90, 40, 110, 60], [-20, -20, 10, 10], [195, 95, 199, 99]], np.float32)
-    crops = crop_faces(rgb, boxes, "box", 32)
+    crops = crop_faces(rgb, boxes, FaceCrop(), 32)
     assert crops.shape == (3, 32, 32, 3)
     assert crops[0].min() == 255  # exactly the square
-    wide = crop_faces(rgb, boxes[:1], "box+50%", 32)[0]
+    wide = crop_faces(rgb, boxes[:1], FaceCrop(0.5), 32)[0]
     assert wide[0, 0].max() == 0 and wide[16, 16].min() == 255  # black border around the square

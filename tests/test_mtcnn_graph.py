@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 from boxes import iou
 
-from app.detector import MtcnnDetector
-from app.model_client import LocalModel
+from app.model_clients.local_model import LocalModel
+from app.pipeline.detectors import MtcnnDetector
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import uuid
 import pytest
 import requests
 
-from bench.frames import photo_bytes
+from samples.photos import photo_bytes
 
 PROBE = None
 

@@ -27,8 +27,33 @@ def test_values_come_from_the_environment(monkeypatch):
     ("GRPC_TIMEOUT_S", "soon"),
     ("FACE_CROP", "box+ten%"),
     ("MATCH_THRESHOLD", "-1"),
+    ("BIND", "localhost"),
+    ("BIND", "0.0.0.0:5000 extra"),
+    ("WEB_CONCURRENCY", "0"),
+    ("WEB_CONCURRENCY", "two"),
+    ("THREADS", "-4"),
+    ("GRPC_RETRIES", "5"),
 ])
 def test_a_bad_value_names_its_variable(monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError, match=variable):
         load_settings()
+
+
+def test_gunicorn_refuses_a_bad_bind_naming_it(tmp_path):
+    """The Gunicorn master loads the same settings: a bad value stops it, named."""
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "THREADS": "lots", "BIND": "nowhere", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "--check-config",
+                           "app:create_app()"], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode != 0 and "THREADS: " in done.stderr and "BIND: " in done.stderr
+
+
+def test_settings_give_gunicorn_its_values(monkeypatch):
+    monkeypatch.setenv("BIND", "127.0.0.1:5055")
+    monkeypatch.setenv("THREADS", "8")
+    settings = load_settings()
+    assert (settings.bind, settings.threads, settings.web_concurrency) == ("127.0.0.1:5055", 8, 2)
+    assert str(settings.face_crop) == "box+10%" and settings.face_crop.fraction == 0.1

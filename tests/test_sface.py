@@ -3,8 +3,9 @@ it is fed are aligned as OpenCV's alignCrop aligns them (app/alignment.py)."""
 import numpy as np
 import pytest
 
-from app.alignment import TEMPLATE_112, aligned_faces, similarity_transform
-from app.model_client import GrpcModel, LocalModel
+from app.model_clients.grpc_model import GrpcModel
+from app.model_clients.local_model import LocalModel
+from app.pipeline.alignment import TEMPLATE_112, aligned_faces, similarity_transform
 
 # Measured on the faces below: cosine >= 0.9999999 and at most 6e-7 apart per component
 # (unit vectors); alignment: at most 1 grey level apart (rounding), 0.0005 on average.

@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from bench.frames import encode_jpeg, photo_files, three_face_frame
+from samples.photos import encode_jpeg, photo_files, three_face_frame
 from scripts.pypi_assets import ROOT
 
 KEY = "web-test-key"

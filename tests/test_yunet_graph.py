@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from boxes import iou
 
-from app.model_client import GrpcModel, LocalModel
+from app.model_clients.grpc_model import GrpcModel
+from app.model_clients.local_model import LocalModel
 
 # Measured: on the 118 photos and the collages below the graph and OpenCV agree to IoU
 # >= 0.99999, landmarks within 1e-4 px and scores within 1e-6 (float rounding between two

@@ -1,10 +1,11 @@
 """Gallery management: /people and /people/{id}[/faces/{face_id}]."""
-from flask import Blueprint, Response, request
-from pydantic import ValidationError
+from flask import Blueprint, Response
 
-from app.errors import BadRequest, FaceNotFound
-from app.openapi import documented
-from app.schemas import Deleted, PeopleResponse, PersonDetail, PersonSummary, Rename
+from app.api.openapi import documented
+from app.api.schemas import Deleted, PeopleResponse, PersonDetail, PersonSummary, Rename
+from app.api.uploads import json_body
+from app.errors import FaceNotFound
+from app.gallery.identity import clean_name
 from app.services import services
 
 bp = Blueprint("people", __name__, url_prefix="/people")
@@ -26,13 +27,9 @@ def get_person(pid):
 @bp.patch("/<pid>")
 @documented("Rename a person: JSON {\"name\": \"...\"}", PersonDetail, body=Rename, errors=(400, 401, 404, 409, 503))
 def rename_person(pid):
-    try:
-        rename = Rename.model_validate(request.get_json(silent=True))
-    except ValidationError as e:
-        problem = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors())
-        raise BadRequest(f"send JSON {{\"name\": \"new name\"}} ({problem})") from None
+    rename = json_body(Rename, 'JSON {"name": "new name"}')
     store = services().store
-    store.rename(pid, rename.name.strip())
+    store.rename(pid, clean_name(rename.name))
     return PersonDetail(**store.person(pid)).model_dump()
 
 

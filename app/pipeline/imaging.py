@@ -1,33 +1,50 @@
-"""Image bytes in, RGB arrays out: validation and decoding, and the face crops fed to FaceNet.
+"""Image bytes in, RGB arrays out: validation and decoding, and the face crops fed to the embedder.
 
 Decoding is refused, with a message saying what to send instead, when the bytes are not
 an image, when the header announces more than max_pixels (before anything is allocated),
 or when a JPEG or PNG is cut short (OpenCV would otherwise fill the missing part with gray).
 """
 import io
-import re
+import warnings
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from app.errors import ImageError, ImageTooLarge
+from config import FaceCrop
 
 SEND_INSTEAD = "send a complete JPEG or PNG file"
-# Pillow only reads headers here; the limit that applies is decode_image's max_pixels.
-Image.MAX_IMAGE_PIXELS = None
+THUMBNAIL_CROP = FaceCrop(0.10)
 
 
-def image_size(data):
-    """(format, width, height) from the header alone."""
+def read_any_header_size() -> None:
+    """Let Pillow read the size of any header. Pillow refuses to even open a header over its
+    own limit (2 x 89 M pixels), before telling the size; here Pillow only reads headers, and
+    the limit that applies is decode_image's max_pixels (MAX_IMAGE_PIXELS), whose error names
+    the size. A process-wide Pillow setting: made by the app factory, never at import."""
+    Image.MAX_IMAGE_PIXELS = None
+
+
+def image_size(data: bytes, max_pixels: int) -> tuple[str, int, int]:
+    """(format, width, height) from the header alone; ImageTooLarge above max_pixels."""
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            return im.format, im.width, im.height
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our limit is checked below
+            with Image.open(io.BytesIO(data)) as im:
+                fmt, width, height = im.format, im.width, im.height
+    except Image.DecompressionBombError:  # Pillow's own limit, when read_any_header_size was not called
+        raise ImageTooLarge(f"the image header announces far more than the limit of {max_pixels} pixels "
+                            f"(MAX_IMAGE_PIXELS); send a smaller image") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise ImageError(f"the data is not an image that can be read ({len(data)} bytes); {SEND_INSTEAD}") from None
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"the image header says {width}x{height} pixels, more than the limit of "
+                            f"{max_pixels} (MAX_IMAGE_PIXELS); send a smaller image")
+    return fmt, width, height
 
 
-def _check_complete(fmt, data):
+def _check_complete(fmt: str, data: bytes) -> None:
     if fmt == "JPEG" and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
         # No end-of-image marker after the last scan: the file was cut short.
         raise ImageError(f"truncated JPEG: the data ends inside the image ({len(data)} bytes); {SEND_INSTEAD}")
@@ -35,14 +52,11 @@ def _check_complete(fmt, data):
         raise ImageError(f"truncated PNG: the data ends before the IEND chunk ({len(data)} bytes); {SEND_INSTEAD}")
 
 
-def decode_image(data, max_pixels):
+def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
     """RGB uint8 [H,W,3] from encoded bytes (grayscale and alpha converted, EXIF rotation applied)."""
     if not data:
         raise ImageError(f"the image is empty (0 bytes); {SEND_INSTEAD}")
-    fmt, width, height = image_size(data)
-    if width * height > max_pixels:
-        raise ImageTooLarge(f"the image header says {width}x{height} pixels, more than the limit of "
-                            f"{max_pixels} (MAX_IMAGE_PIXELS); send a smaller image")
+    fmt, _, _ = image_size(data, max_pixels)
     _check_complete(fmt, data)
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
@@ -50,24 +64,12 @@ def decode_image(data, max_pixels):
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def parse_crop(spec):
-    """'box' | 'box+N%' (of the box's width/height, per side) | 'box+Npx' -> (fraction, pixels)."""
-    match = re.fullmatch(r"box(?:\+(\d+(?:\.\d+)?)(%|px))?", spec.strip())
-    if not match:
-        raise ValueError(f"crop {spec!r} is not 'box', 'box+N%' or 'box+Npx'")
-    amount, unit = match.groups()
-    if amount is None:
-        return 0.0, 0.0
-    return (float(amount) / 100.0, 0.0) if unit == "%" else (0.0, float(amount))
-
-
-def crop_faces(rgb, boxes, spec, size):
-    """uint8 [N,size,size,3]: each box widened as `spec` says, clipped to the frame, resized."""
-    fraction, pixels = parse_crop(spec)
+def crop_faces(rgb: np.ndarray, boxes: np.ndarray, crop: FaceCrop, size: int) -> np.ndarray:
+    """uint8 [N,size,size,3]: each box widened as `crop` says, clipped to the frame, resized."""
     height, width = rgb.shape[:2]
     crops = np.zeros((len(boxes), size, size, 3), np.uint8)
     for i, (x1, y1, x2, y2) in enumerate(np.asarray(boxes, np.float64)):
-        dx, dy = (x2 - x1) * fraction + pixels, (y2 - y1) * fraction + pixels
+        dx, dy = (x2 - x1) * crop.fraction + crop.pixels, (y2 - y1) * crop.fraction + crop.pixels
         left, top = int(np.clip(np.floor(x1 - dx), 0, width - 1)), int(np.clip(np.floor(y1 - dy), 0, height - 1))
         right, bottom = int(np.clip(np.ceil(x2 + dx), left + 1, width)), int(np.clip(np.ceil(y2 + dy), top + 1, height))
         face = rgb[top:bottom, left:right]
@@ -76,10 +78,10 @@ def crop_faces(rgb, boxes, spec, size):
     return crops
 
 
-def jpeg_thumbnails(rgb, boxes, size=96, quality=80):
+def jpeg_thumbnails(rgb: np.ndarray, boxes: np.ndarray, size: int = 96, quality: int = 80) -> list[bytes]:
     """Small JPEGs of the faces at `boxes` (for events and the gallery page)."""
     thumbs = []
-    for crop in crop_faces(rgb, boxes, "box+10%", size):
+    for crop in crop_faces(rgb, boxes, THUMBNAIL_CROP, size):
         ok, data = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
         thumbs.append(data.tobytes() if ok else b"")
     return thumbs

@@ -1,15 +1,16 @@
 """For operators and orchestrators: liveness, readiness, metrics, the API description,
 and the recent recognition events."""
-import redis
 from flask import Blueprint, Response, current_app, request
 
 from app import metrics
-from app.errors import BadRequest, FaceRecError, ThumbnailNotFound
-from app.openapi import documented, openapi_document
-from app.schemas import Health, Readiness
+from app.api.openapi import documented, openapi_document
+from app.api.schemas import EventsResponse, Health, Readiness
+from app.errors import BadRequest, ThumbnailNotFound
 from app.services import services
+from app.usecases.readiness import readiness_checks
 
 bp = Blueprint("ops", __name__)
+MAX_EVENTS = 500
 
 
 @bp.get("/healthz")
@@ -22,18 +23,7 @@ def healthz():
 @documented("Readiness: Redis and both models answer; 503 naming what does not", Readiness, errors=(401, 503))
 def readyz():
     s = services()
-    checks = {}
-    try:
-        s.redis.ping()
-        checks["redis"] = "ok"
-    except redis.RedisError as e:
-        checks["redis"] = f"Redis at {s.redis_where} is unreachable: {e}"
-    for part in (s.pipeline.detector, s.pipeline.embedder):
-        try:
-            part.ready()
-            checks[part.name] = "ok"
-        except FaceRecError as e:
-            checks[part.name] = e.message
+    checks = readiness_checks(s)
     ready = all(v == "ok" for v in checks.values())
     body = Readiness(ready=ready, checks=checks, preprocessor=s.pipeline.detector.name,
                      model_backend=s.settings.model_backend)
@@ -54,13 +44,13 @@ def openapi():
 
 
 @bp.get("/events")
-@documented("The most recent recognition events, newest first (?count=, at most 500)",
-            content_type="application/json", errors=(400, 401, 503))
+@documented(f"The most recent recognition events, newest first (?count=, at most {MAX_EVENTS})", EventsResponse,
+            query=[("count", f"how many, 1 to {MAX_EVENTS} (default 50)", False)], errors=(400, 401, 503))
 def events():
     count = request.args.get("count", "50")
-    if not count.isdigit() or not 1 <= int(count) <= 500:
-        raise BadRequest("`count` must be a number from 1 to 500")
-    return {"events": services().events.recent(int(count))}
+    if not (count.isascii() and count.isdigit() and 1 <= int(count) <= MAX_EVENTS):
+        raise BadRequest(f"`count` must be a number from 1 to {MAX_EVENTS}")
+    return EventsResponse(events=services().events.recent(int(count))).model_dump()
 
 
 @bp.get("/events/thumbnails/<thumb_id>")

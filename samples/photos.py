@@ -1,4 +1,4 @@
-"""Camera-like test frames composed from the 5-celebrity photos (fetched by pip, never committed)."""
+"""Camera-like frames composed from the 5-celebrity photos (fetched by pip, never committed)."""
 import cv2
 import numpy as np
 

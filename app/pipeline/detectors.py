@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 
@@ -11,11 +12,11 @@ class Detections:
     scores: np.ndarray      # [N] float32
     landmarks: np.ndarray   # [N,5,2] float32 (x, y): left eye, right eye, nose, mouth left, mouth right
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.scores)
 
     @classmethod
-    def empty(cls):
+    def empty(cls) -> "Detections":
         return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
 
 
@@ -31,17 +32,18 @@ class MtcnnDetector:
     """MTCNN served as one graph: the whole cascade is one predict() call."""
     name = "mtcnn"
 
-    def __init__(self, model, min_size=20.0, thresholds=(0.6, 0.7, 0.8), factor=0.709):
+    def __init__(self, model, min_size: float = 20.0, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8),
+                 factor: float = 0.709):
         self.model = model
         self.params = {"min_size": np.float32(min_size), "thresholds": np.asarray(thresholds, np.float32),
                        "factor": np.float32(factor)}
 
-    def detect(self, rgb):
+    def detect(self, rgb: np.ndarray) -> Detections:
         out = self.model.predict({"image": np.ascontiguousarray(rgb, np.uint8), **self.params})
         return Detections(out["boxes"].reshape(-1, 4), out["scores"].reshape(-1),
                           out["landmarks"].reshape(-1, 5, 2))
 
-    def ready(self):
+    def ready(self) -> bool:
         return self.model.ready()
 
 
@@ -54,19 +56,18 @@ class ScaledDetector:
     it (at most 4x) so that their faces reach the detector's minimum size. Crops are still
     taken from the full-resolution frame."""
 
-    def __init__(self, inner, max_side=1024, min_side=0):
+    def __init__(self, inner: Detector, max_side: int = 1024, min_side: int = 0):
         self.inner, self.max_side, self.min_side = inner, max_side, min_side
         self.name = inner.name
 
-    def scale_for(self, height, width):
+    def scale_for(self, height: int, width: int) -> float:
         if max(height, width) > self.max_side:
             return self.max_side / max(height, width)
         if self.min_side and min(height, width) < self.min_side:
             return min(self.min_side / min(height, width), 4.0)
         return 1.0
 
-    def detect(self, rgb):
-        import cv2
+    def detect(self, rgb: np.ndarray) -> Detections:
         scale = self.scale_for(*rgb.shape[:2])
         if scale == 1.0:
             return self.inner.detect(rgb)
@@ -75,5 +76,5 @@ class ScaledDetector:
         found = self.inner.detect(copy)
         return Detections(found.boxes / scale, found.scores, found.landmarks / scale)
 
-    def ready(self):
+    def ready(self) -> bool:
         return self.inner.ready()

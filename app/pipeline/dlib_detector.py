@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 
-from app.detector import Detections
+from app.pipeline.detectors import Detections
 
 # Mean face (ArcFace's 112x112 alignment template): left eye, right eye, nose, mouth left, mouth right.
 MEAN_FACE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
@@ -27,7 +27,7 @@ def _similarity(src, dst):
     return np.array([[a, -b, tx], [b, a, ty]])
 
 
-def five_landmarks(points):
+def five_landmarks(points: np.ndarray) -> np.ndarray:
     """dlib's 5 points (two corners of each eye, nose bottom) -> our 5 (eyes, nose, mouth corners)."""
     eyes = sorted([points[0:2].mean(axis=0), points[2:4].mean(axis=0)], key=lambda p: p[0])
     known = np.array([eyes[0], eyes[1], points[4]])
@@ -39,7 +39,7 @@ def five_landmarks(points):
 class DlibDetector:
     name = "dlib"
 
-    def __init__(self, kind="hog", upsample=1):
+    def __init__(self, kind: str = "hog", upsample: int = 1):
         import face_recognition_models as models
         self.kind, self.upsample = kind, upsample
         self._detector_path = models.cnn_face_detector_model_location()
@@ -55,7 +55,7 @@ class DlibDetector:
             self._local.predictor = dlib.shape_predictor(self._predictor_path)
         return self._local.detector, self._local.predictor
 
-    def detect(self, rgb):
+    def detect(self, rgb: np.ndarray) -> Detections:
         detector, predictor = self._parts()
         rgb = np.ascontiguousarray(rgb, np.uint8)
         if self.kind == "hog":
@@ -74,5 +74,5 @@ class DlibDetector:
         order = np.argsort(-scores, kind="stable")
         return Detections(boxes[order], scores[order].astype(np.float32), landmarks[order])
 
-    def ready(self):
+    def ready(self) -> bool:
         return True

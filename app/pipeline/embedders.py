@@ -27,10 +27,10 @@ class FacenetEmbedder:
     def __init__(self, model):
         self.model = model
 
-    def embed(self, crops):
+    def embed(self, crops: np.ndarray) -> np.ndarray:
         if len(crops) == 0:
             return np.zeros((0, EMBEDDING_SIZE), np.float32)
         return self.model.predict({"images": np.ascontiguousarray(crops, np.uint8)})["embeddings"]
 
-    def ready(self):
+    def ready(self) -> bool:
         return self.model.ready()

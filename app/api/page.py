@@ -3,7 +3,7 @@ Plain HTML and JavaScript in app/static (no build step); it calls the same JSON 
 once for an API key when the server wants one."""
 from flask import Blueprint, current_app
 
-from app.openapi import documented
+from app.api.openapi import documented
 
 bp = Blueprint("web", __name__)
 

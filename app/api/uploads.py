@@ -1,13 +1,19 @@
-"""Reading a request's images and fields, whichever way the client sent them:
-multipart/form-data (field `image`, repeatable), a raw image/jpeg or image/png body (fields
-in the query string), or JSON with base64 strings (`image`, or `images` as a list)."""
+"""Reading a request: its images and fields, whichever way the client sent them
+(multipart/form-data with `image` files, repeatable; a raw image/jpeg or image/png body with
+the fields in the query string; JSON with base64 strings, `image` or an `images` list), and
+JSON bodies validated by a pydantic model. Every problem is a 4xx naming what to send."""
 import base64
 import binascii
+import unicodedata
 from dataclasses import dataclass
+from typing import TypeVar
 
 from flask import request
+from pydantic import BaseModel, ValidationError
 
 from app.errors import BadRequest, InvalidBase64, InvalidField, MissingImage, UnsupportedMediaType
+
+Model = TypeVar("Model", bound=BaseModel)
 
 ACCEPTED = ("multipart/form-data with an `image` file field, a raw image/jpeg or image/png body, "
             "or application/json with a base64 `image` (or `images` list)")
@@ -15,11 +21,11 @@ ACCEPTED = ("multipart/form-data with an `image` file field, a raw image/jpeg or
 
 @dataclass
 class Upload:
-    images: list
+    images: list[bytes]
     fields: dict
 
 
-def _b64(value, where):
+def image_from_base64(value: object, where: str) -> bytes:
     if not isinstance(value, str):
         raise InvalidField(f"{where} must be a base64 string, got {type(value).__name__}")
     if value.startswith("data:") and "," in value:  # data URL: data:image/jpeg;base64,....
@@ -36,16 +42,16 @@ def _from_json():
         raise BadRequest("the body is not a JSON object; send {\"image\": \"<base64>\", ...}")
     images = []
     if "image" in body:
-        images.append(_b64(body["image"], "`image`"))
+        images.append(image_from_base64(body["image"], "`image`"))
     if "images" in body:
         if not isinstance(body["images"], list):
             raise InvalidField("`images` must be a list of base64 strings")
-        images += [_b64(v, f"`images[{i}]`") for i, v in enumerate(body["images"])]
+        images += [image_from_base64(v, f"`images[{i}]`") for i, v in enumerate(body["images"])]
     fields = {k: v for k, v in body.items() if k not in ("image", "images")}
     return Upload(images, fields)
 
 
-def read_upload(max_images):
+def read_upload(max_images: int) -> Upload:
     """The request's images (bytes) and other fields; raises a 4xx error naming what to send."""
     mimetype = request.mimetype
     if mimetype == "multipart/form-data":
@@ -66,7 +72,7 @@ def read_upload(max_images):
     return upload
 
 
-def text_field(upload, name, required=False, max_length=200):
+def text_field(upload: Upload, name: str, required: bool = False, max_length: int = 200) -> str | None:
     value = upload.fields.get(name)
     if value is None or value == "":
         if required:
@@ -77,10 +83,21 @@ def text_field(upload, name, required=False, max_length=200):
     value = value.strip()
     if not value or len(value) > max_length:
         raise InvalidField(f"`{name}` must be 1 to {max_length} characters")
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):  # control characters, lone surrogates
+        raise InvalidField(f"`{name}` holds control or invalid characters; send plain text")
     return value
 
 
-def single_image(upload):
+def single_image(upload: Upload) -> bytes:
     if len(upload.images) != 1:
         raise BadRequest(f"{len(upload.images)} images sent; this endpoint takes exactly one")
     return upload.images[0]
+
+
+def json_body(model: type[Model], example: str) -> Model:
+    """The request's JSON body as `model`, or 400 saying what is wrong and to send `example`."""
+    try:
+        return model.model_validate(request.get_json(silent=True))
+    except ValidationError as e:
+        problem = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors()[:5])
+        raise BadRequest(f"send {example} ({problem})") from None

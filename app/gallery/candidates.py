@@ -11,6 +11,8 @@ again with `wide` candidates: near-equidistant neighbours are where the PQ ranki
 """
 import numpy as np
 
+from app.gallery.matching import rank_people
+
 
 class CandidateIndex:
     def __init__(self, min_rows=50_000, candidates=256, wide=4096, sure_distance=1.0, rebuild_fraction=0.05,
@@ -19,7 +21,17 @@ class CandidateIndex:
         self.rebuild_fraction, self.sub_quantizers = rebuild_fraction, sub_quantizers
         self.reset()
 
-    def mark(self, row):
+    def rank(self, query: np.ndarray, vectors: np.ndarray, count: int, labels: list, k: int) -> list[tuple]:
+        """[(label, distance, row)] of the k nearest labels among the first `count` rows,
+        nearest first, with exact distances. Widens the candidates once when the nearest is not sure."""
+        matrix = vectors[:count]
+        rows = self.rows_for(query, vectors, count, k)
+        ranked = rank_people(query, matrix, labels, k, rows)
+        if rows is not None and ranked and ranked[0][1] > self.sure_distance:
+            ranked = rank_people(query, matrix, labels, k, self.rows_for(query, vectors, count, k, wide=True))
+        return ranked
+
+    def mark(self, row: int) -> None:
         """Row `row` of the matrix got new content (rows past the snapshot are candidates anyway)."""
         if self.index is not None and row < self.snapshot_rows:
             self.touched.add(row)
@@ -27,7 +39,8 @@ class CandidateIndex:
     def reset(self):
         self.index, self.snapshot_rows, self.touched = None, 0, set()
 
-    def rows_for(self, query, vectors, count, k, wide=False):
+    def rows_for(self, query: np.ndarray, vectors: np.ndarray, count: int, k: int,
+                 wide: bool = False) -> np.ndarray | None:
         """Row numbers worth an exact look, or None when the whole matrix should be scanned."""
         if count < self.min_rows:
             self.reset()

@@ -1,0 +1,230 @@
+"""The JSON the native API answers with, as pydantic models: every response is built through
+these (so it matches them), and /openapi.json is generated from them. The `of` constructors
+turn the use cases' domain objects into responses."""
+from pydantic import BaseModel, Field
+
+from app.pipeline import Face
+from app.usecases import recognition as uc  # the use cases' domain objects
+
+LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+
+class Box(BaseModel):
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    @classmethod
+    def of(cls, box) -> "Box":
+        return cls(**dict(zip(("x1", "y1", "x2", "y2"), (round(float(v), 1) for v in box))))
+
+
+class Candidate(BaseModel):
+    person_id: str
+    name: str
+    distance: float = Field(description="Euclidean distance between unit embeddings, 0 (same) to 2")
+    confidence: float = Field(description="1 / (1 + exp((distance - MATCH_THRESHOLD) / 0.1)): 0.5 at the threshold")
+    face_id: str = Field(description="the person's enrolled face nearest to this one (the one that matched)")
+
+    @classmethod
+    def of(cls, c: uc.Candidate) -> "Candidate":
+        return cls(person_id=c.person_id, name=c.name, distance=round(c.distance, 4),
+                   confidence=round(c.confidence, 4), face_id=c.face_id)
+
+
+class DetectedFace(BaseModel):
+    box: Box
+    score: float
+    landmarks: dict[str, tuple[float, float]] = Field(description="x, y of " + ", ".join(LANDMARKS))
+
+    @classmethod
+    def fields_of(cls, face: Face) -> dict:
+        marks = {name: (round(float(x), 1), round(float(y), 1)) for name, (x, y) in zip(LANDMARKS, face.landmarks)}
+        return {"box": Box.of(face.box), "score": round(face.score, 4), "landmarks": marks}
+
+    @classmethod
+    def of(cls, face: Face) -> "DetectedFace":
+        return cls(**cls.fields_of(face))
+
+
+class RecognizedFace(DetectedFace):
+    match: Candidate | None = Field(description="the nearest enrolled person within MATCH_THRESHOLD; null = unknown")
+    candidates: list[Candidate] = Field(description="the TOP_K nearest people, nearest first")
+
+
+class RecognizeResponse(BaseModel):
+    camera_id: str | None
+    event_id: str
+    width: int
+    height: int
+    preprocessor: str
+    faces: list[RecognizedFace]
+    timing_ms: dict[str, float] = Field(description="decode, sync (the gallery), detect, embed, match, total")
+
+    @classmethod
+    def of(cls, r: uc.Recognition, preprocessor: str) -> "RecognizeResponse":
+        faces = [RecognizedFace(**DetectedFace.fields_of(f.face), match=f.match and Candidate.of(f.match),
+                                   candidates=[Candidate.of(c) for c in f.candidates]) for f in r.faces]
+        return cls(camera_id=r.camera_id, event_id=r.event_id, width=r.frame.width, height=r.frame.height,
+                   preprocessor=preprocessor, faces=faces, timing_ms=r.timing_ms)
+
+
+class DetectResponse(BaseModel):
+    width: int
+    height: int
+    preprocessor: str
+    faces: list[DetectedFace]
+    timing_ms: dict[str, float]
+
+    @classmethod
+    def of(cls, a: uc.Analysis, preprocessor: str) -> "DetectResponse":
+        return cls(width=a.frame.width, height=a.frame.height, preprocessor=preprocessor,
+                   faces=[DetectedFace.of(f) for f in a.frame.faces], timing_ms=a.timing_ms)
+
+
+class EmbeddedFace(DetectedFace):
+    embedding: list[float] = Field(description="128 floats, unit length")
+
+
+class EmbedResponse(BaseModel):
+    model: str = Field(description="what made the embeddings; compare only embeddings of the same model")
+    width: int
+    height: int
+    faces: list[EmbeddedFace]
+
+    @classmethod
+    def of(cls, a: uc.Analysis, model: str) -> "EmbedResponse":
+        faces = [EmbeddedFace(**DetectedFace.fields_of(f), embedding=[round(float(v), 7) for v in f.embedding])
+                 for f in a.frame.faces]
+        return cls(model=model, width=a.frame.width, height=a.frame.height, faces=faces)
+
+
+class EnrolledFace(BaseModel):
+    face_id: str
+    box: Box
+    score: float
+
+
+class EnrollResponse(BaseModel):
+    person_id: str
+    name: str
+    created: bool = Field(description="true when this request created the person")
+    faces: list[EnrolledFace]
+
+    @classmethod
+    def of(cls, e: uc.Enrollment) -> "EnrollResponse":
+        return cls(person_id=e.person_id, name=e.name, created=e.created,
+                   faces=[EnrolledFace(face_id=fid, box=Box.of(f.box), score=round(f.score, 4)) for fid, f in e.faces])
+
+
+class VerifyResponse(BaseModel):
+    distance: float
+    same_person: bool
+    confidence: float
+    threshold: float
+    person_id: str | None = None
+    faces: list[DetectedFace] = Field(description="the largest face of each image used")
+
+    @classmethod
+    def of(cls, v: uc.Verification) -> "VerifyResponse":
+        return cls(distance=round(v.distance, 4), same_person=v.same_person, confidence=round(v.confidence, 4),
+                   threshold=v.threshold, person_id=v.person_id, faces=[DetectedFace.of(f) for f in v.faces])
+
+
+class PersonSummary(BaseModel):
+    person_id: str
+    name: str
+    created_at: str
+    updated_at: str
+    face_count: int
+
+
+class PeopleResponse(BaseModel):
+    count: int
+    people: list[PersonSummary]
+
+
+class PersonDetail(BaseModel):
+    person_id: str
+    name: str
+    created_at: str
+    updated_at: str
+    faces: list[str]
+
+
+class Rename(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class Deleted(BaseModel):
+    deleted: str
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, str]
+    preprocessor: str
+    model_backend: str
+
+
+class EventFace(BaseModel):
+    person_id: str | None
+    name: str | None
+    distance: float | None = Field(description="to the nearest enrolled person; null with an empty gallery")
+    box: list[float] = Field(description="x1, y1, x2, y2")
+    thumbnail: str = Field(description="id for GET /events/thumbnails/{id}")
+
+
+class Event(BaseModel):
+    event_id: str
+    camera_id: str
+    time: float = Field(description="Unix time")
+    faces: list[EventFace]
+
+
+class EventsResponse(BaseModel):
+    events: list[Event]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every error of the native API has this shape."""
+    error: ErrorBody
+
+    @classmethod
+    def body(cls, code: str, message: str) -> dict:
+        return cls(error=ErrorBody(code=code, message=message)).model_dump()
+
+
+class GalleryFace(BaseModel):
+    face_id: str = Field(min_length=1, max_length=64)
+    embedding: str = Field(description="base64 of 128 float32, little-endian")
+    thumbnail: str = Field("", description="base64 JPEG, may be empty")
+
+
+class GalleryPerson(BaseModel):
+    person_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    created_at: str | None = None
+    faces: list[GalleryFace]
+
+
+class GalleryFile(BaseModel):
+    format: str = "facerec-gallery/1"
+    model: str
+    people: list[GalleryPerson]
+
+
+class ImportReport(BaseModel):
+    people_created: int
+    faces_added: int
+    skipped: list[str] = Field(description="what was not imported, and why")

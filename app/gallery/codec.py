@@ -1,0 +1,46 @@
+"""How an embedding is stored: 128 float32 little-endian (512 bytes), unit length. The one
+codec for the Redis store, the replicas and gallery import/export, so a malformed vector is
+refused the same way wherever it comes from."""
+import base64
+import binascii
+
+import numpy as np
+
+DIM = 128
+UNIT_TOLERANCE = 1e-3
+
+
+class BadVector(ValueError):
+    """Bytes or numbers that are not an embedding of this gallery."""
+
+
+def checked_vector(vector: np.ndarray) -> np.ndarray:
+    """float32 [128], finite and of unit length, or BadVector saying what is wrong."""
+    vector = np.asarray(vector, np.float32)
+    if vector.shape != (DIM,):
+        raise BadVector(f"an embedding has {DIM} values, this one has shape {list(vector.shape)}")
+    if not np.all(np.isfinite(vector)) or abs(float(np.linalg.norm(vector)) - 1.0) > UNIT_TOLERANCE:
+        raise BadVector("an embedding must be finite and of unit length")
+    return vector
+
+
+def encode_vector(vector: np.ndarray) -> bytes:
+    return checked_vector(vector).astype("<f4").tobytes()
+
+
+def decode_vector(data: bytes) -> np.ndarray:
+    if len(data) != DIM * 4:
+        raise BadVector(f"an embedding is {DIM * 4} bytes, this one is {len(data)}")
+    return checked_vector(np.frombuffer(data, "<f4"))
+
+
+def vector_to_text(vector: np.ndarray) -> str:
+    """base64 of the stored bytes (the gallery file's `embedding`)."""
+    return base64.b64encode(encode_vector(vector)).decode()
+
+
+def vector_from_text(text: str) -> np.ndarray:
+    try:
+        return decode_vector(base64.b64decode(text, validate=True))
+    except (binascii.Error, ValueError) as e:
+        raise BadVector(str(e) if isinstance(e, BadVector) else "the embedding is not base64") from None

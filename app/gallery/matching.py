@@ -1,0 +1,63 @@
+"""Matching embeddings against enrolled faces: Euclidean distance between unit vectors,
+a person's distance being that of their nearest enrolled face, and the one rule that says
+whether a distance means "same person"."""
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class MatchRule:
+    """Same person when the distance is at most `threshold` (MATCH_THRESHOLD), decided on the
+    exact distance everywhere (recognize, verify, the compatibility APIs). `confidence` maps
+    the distance to (0, 1): 0.5 at the threshold, falling from 0.73 to 0.27 over `scale`
+    around it."""
+    threshold: float
+    scale: float = 0.1
+
+    def same_person(self, distance: float) -> bool:
+        return distance <= self.threshold
+
+    def confidence(self, distance: float) -> float:
+        return 1.0 / (1.0 + math.exp((distance - self.threshold) / self.scale))
+
+
+def distances(query: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Euclidean distances from unit vector `query` [D] to every row of `matrix` [N,D] (unit rows)."""
+    if len(matrix) == 0:
+        return np.zeros(0, np.float32)
+    return np.sqrt(np.maximum(2.0 - 2.0 * (matrix @ query), 0.0))
+
+
+def _first_per_label(order, d, labels, k):
+    ranked, seen = [], set()
+    for i in order:
+        label = labels[i]
+        if label not in seen:
+            seen.add(label)
+            ranked.append((label, float(d[i]), int(i)))
+            if len(ranked) == k:
+                break
+    return ranked
+
+
+def rank_people(query: np.ndarray, matrix: np.ndarray, labels: list, k: int,
+                rows: np.ndarray | None = None) -> list[tuple]:
+    """[(label, distance, row)] of the k nearest people, nearest first: each person's distance
+    is that of their nearest face, at `row` of the matrix. `rows`: only these rows of the
+    matrix are looked at (candidates from app/gallery/candidates.py)."""
+    if rows is not None:
+        ranked = rank_people(query, matrix[rows], [labels[r] for r in rows], k)
+        if len(ranked) == k or len(rows) >= len(matrix):
+            return [(label, d, int(rows[i])) for label, d, i in ranked]
+        return rank_people(query, matrix, labels, k)  # fewer people among the candidates than asked
+    d = distances(query, matrix)
+    # Sorting only the nearest few faces is enough unless they belong to fewer than k people.
+    few = min(len(d), 8 * k + 32)
+    if few < len(d):
+        nearest = np.argpartition(d, few - 1)[:few]
+        ranked = _first_per_label(nearest[np.argsort(d[nearest], kind="stable")], d, labels, k)
+        if len(ranked) == k:
+            return ranked
+    return _first_per_label(np.argsort(d, kind="stable"), d, labels, k)

@@ -1,0 +1,17 @@
+"""Calling a served model: `predict(inputs) -> outputs` with NumPy arrays on both sides.
+
+Two backends with the same two methods (predict, ready), so detectors and embedders never
+know which: GrpcModel (TensorFlow Serving over gRPC) and LocalModel (the same SavedModel in
+this process)."""
+from app.model_clients.grpc_model import GrpcModel, ModelChannels
+from config import Settings
+
+
+def open_model(settings: Settings, name: str, channels: ModelChannels | None = None):
+    """The backend the settings choose for model `name` ("mtcnn" or "facenet")."""
+    if settings.model_backend == "local":
+        from app.model_clients.local_model import LocalModel
+        return LocalModel(name, settings.model_dir)
+    addr = {"mtcnn": settings.mtcnn_addr, "facenet": settings.facenet_addr}[name]
+    channels = channels or ModelChannels(settings.grpc_retries)
+    return GrpcModel(name, addr, channels.for_address(addr), settings.grpc_timeout_s)

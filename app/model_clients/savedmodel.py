@@ -1,0 +1,42 @@
+"""What the in-process backend and the TF Serving stand-in (scripts/serve_models.py) both need
+to know about an exported SavedModel: its version folders, its serving signature's inputs and
+its TF Serving warm-up requests."""
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+# The signature every exported model serves (the one TF Serving calls when a request names none).
+SERVING_SIGNATURE = "serving_default"
+
+
+def latest_version(base: Path | str) -> int:
+    """The highest numbered version folder under `base` (TF Serving's layout)."""
+    versions = [int(p.name) for p in Path(base).iterdir() if p.is_dir() and p.name.isdigit()]
+    if not versions:
+        raise FileNotFoundError(f"{base} holds no numbered version folder")
+    return max(versions)
+
+
+def signature_mismatch(specs: Mapping[str, tf.TensorSpec], inputs: Mapping[str, np.ndarray]) -> str | None:
+    """Why `inputs` do not fit the signature's input specs, or None. Both the in-process
+    backend and the stand-in check this, so they refuse exactly the same tensors."""
+    if set(inputs) != set(specs):
+        return f"expected inputs {sorted(specs)}, got {sorted(inputs)}"
+    for key, spec in specs.items():
+        value = inputs[key]
+        if tf.as_dtype(value.dtype) != spec.dtype or not spec.shape.is_compatible_with(value.shape):
+            return (f"input '{key}' is {value.dtype.name}{list(value.shape)}, the signature "
+                    f"expects {spec.dtype.name}{spec.shape.as_list()}")
+    return None
+
+
+def warmup_requests(version_dir: Path | str) -> Iterator:
+    """The PredictRequests TF Serving replays at load (assets.extra/tf_serving_warmup_requests)."""
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    records = Path(version_dir) / "assets.extra" / "tf_serving_warmup_requests"
+    if records.exists():
+        for raw in tf.data.TFRecordDataset(str(records)):
+            yield prediction_log_pb2.PredictionLog.FromString(raw.numpy()).predict_log.request

@@ -1,0 +1,108 @@
+"""One image through the face pipeline: decode -> detect -> crop -> embed (one batched call).
+
+    pipeline = build_pipeline(settings)       # or FacePipeline(detector, embedder, crop, max_pixels)
+    frame = pipeline.analyze(jpeg_bytes)      # every face: box, score, landmarks, embedding
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.pipeline.detectors import Detector
+from app.pipeline.embedders import Embedder
+from app.pipeline.imaging import crop_faces, decode_image
+from app.pipeline.timing import Stopwatch
+from config import FaceCrop, Settings
+
+
+@dataclass
+class Face:
+    box: np.ndarray          # x1, y1, x2, y2 (pixels)
+    score: float
+    landmarks: np.ndarray    # [5,2]
+    embedding: np.ndarray | None = None   # [128], unit length
+
+    @property
+    def area(self) -> float:
+        return float((self.box[2] - self.box[0]) * (self.box[3] - self.box[1]))
+
+
+@dataclass
+class Frame:
+    width: int
+    height: int
+    faces: list[Face]
+    rgb: np.ndarray = field(repr=False)   # the decoded image, for crops and thumbnails
+
+    def largest_face(self) -> Face | None:
+        return max(self.faces, key=lambda f: f.area) if self.faces else None
+
+
+class FacePipeline:
+    def __init__(self, detector: Detector, embedder: Embedder, crop: FaceCrop, max_pixels: int):
+        """crop: what is fed to the embedder (FACE_CROP); max_pixels: decoding limit (MAX_IMAGE_PIXELS)."""
+        self.detector, self.embedder = detector, embedder
+        self.crop, self.max_pixels = crop, max_pixels
+
+    @property
+    def model_id(self) -> str:
+        """What made the embeddings: the network and the crop fed to it."""
+        return f"{self.embedder.model_id}/{self.crop}"
+
+    def decode(self, data: bytes, stopwatch: Stopwatch | None = None) -> np.ndarray:
+        with (stopwatch or Stopwatch()).stage("decode"):
+            return decode_image(data, self.max_pixels)
+
+    def analyze(self, data: bytes, embed: bool = True, stopwatch: Stopwatch | None = None) -> Frame:
+        """Every face in the encoded image `data`; embeddings unless embed=False."""
+        stopwatch = stopwatch or Stopwatch()
+        return self.analyze_rgb(self.decode(data, stopwatch), embed, stopwatch)
+
+    def analyze_rgb(self, rgb: np.ndarray, embed: bool = True, stopwatch: Stopwatch | None = None) -> Frame:
+        stopwatch = stopwatch or Stopwatch()
+        frame = self.detect(rgb, stopwatch)
+        if embed:
+            self.embed_faces(frame, frame.faces, stopwatch)
+        return frame
+
+    def detect(self, rgb: np.ndarray, stopwatch: Stopwatch | None = None) -> Frame:
+        with (stopwatch or Stopwatch()).stage("detect"):
+            found = self.detector.detect(rgb)
+        faces = [Face(found.boxes[i], float(found.scores[i]), found.landmarks[i]) for i in range(len(found))]
+        return Frame(rgb.shape[1], rgb.shape[0], faces, rgb)
+
+    def embed_faces(self, frame: Frame, faces: list[Face], stopwatch: Stopwatch | None = None) -> None:
+        """Fill in the embedding of each of `faces` (faces of `frame`), in one embedder call."""
+        with (stopwatch or Stopwatch()).stage("embed"):
+            vectors = self.embed_boxes(frame.rgb, np.asarray([f.box for f in faces]).reshape(-1, 4))
+        for face, vector in zip(faces, vectors):
+            face.embedding = vector
+
+    def embed_boxes(self, rgb: np.ndarray, boxes: np.ndarray, crop: FaceCrop | None = None) -> np.ndarray:
+        """[N,128] for the faces at `boxes`, in one embedder call."""
+        return self.embedder.embed(crop_faces(rgb, boxes, crop or self.crop, self.embedder.image_size))
+
+
+def build_detector(settings: Settings, channels=None) -> Detector:
+    """PREPROCESSOR: MTCNN (served model) or dlib (in-process), both on frames of any size."""
+    from app.model_clients import open_model
+    from app.pipeline.detectors import MtcnnDetector, ScaledDetector
+
+    if settings.preprocessor == "dlib":
+        from app.pipeline.dlib_detector import DlibDetector
+        detector = DlibDetector(settings.dlib_detector, settings.dlib_upsample)
+    else:
+        detector = MtcnnDetector(open_model(settings, "mtcnn", channels), settings.mtcnn_min_size,
+                                 settings.mtcnn_thresholds, settings.mtcnn_factor)
+    return ScaledDetector(detector, settings.detect_max_side, settings.detect_min_side)
+
+
+def build_pipeline(settings: Settings, channels=None) -> FacePipeline:
+    """The pipeline the settings describe (preprocessor, backend, crop); `channels`: the
+    worker's gRPC channels (app.model_clients.ModelChannels), made here when not given."""
+    from app.model_clients import ModelChannels, open_model
+    from app.pipeline.embedders import FacenetEmbedder
+
+    if settings.model_backend == "grpc" and channels is None:
+        channels = ModelChannels(settings.grpc_retries)
+    embedder = FacenetEmbedder(open_model(settings, "facenet", channels))
+    return FacePipeline(build_detector(settings, channels), embedder, settings.face_crop, settings.max_image_pixels)
