@@ -25,10 +25,10 @@ wait_until(lambda: redis_answers(sys.argv[1]), 10, 'redis-server')" "$REDIS_URL"
     || { echo "run.sh: redis-server did not start, see run/redis.log" >&2; exit 1; }
 fi
 
-if [ "$MODEL_BACKEND" = grpc ] && [ -z "${MTCNN_ADDR:-}${FACENET_ADDR:-}" ]; then
-  export MTCNN_ADDR=127.0.0.1:8500 FACENET_ADDR=127.0.0.1:8500
+if [ "$MODEL_BACKEND" = grpc ] && [ -z "${MTCNN_ADDR:-}${FACENET_ADDR:-}${YUNET_ADDR:-}${SFACE_ADDR:-}" ]; then
+  export MTCNN_ADDR=127.0.0.1:8500 FACENET_ADDR=127.0.0.1:8500 YUNET_ADDR=127.0.0.1:8500 SFACE_ADDR=127.0.0.1:8500
   echo "run.sh: starting the model server stand-in on 127.0.0.1:8500 (log in run/serve_models.log)"
-  # spawn() returns once both models report AVAILABLE; the server outlives this python
+  # spawn() returns once every model of models.config reports AVAILABLE; the server outlives this python
   models_pid=$($PY -c "
 from scripts.serve_models import spawn
 process, _ = spawn(port=8500, log_file=open('run/serve_models.log', 'w'))

@@ -88,7 +88,7 @@ def server_settings(redis_server, model_server):
     import uuid
 
     def make(**overrides):
-        values = {"model_backend": "grpc", "mtcnn_addr": model_server, "facenet_addr": model_server,
+        values = {"model_backend": "grpc", **{f"{m}_addr": model_server for m in ("mtcnn", "facenet", "yunet", "sface")},
                   "redis_url": redis_server.url, "redis_prefix": f"test-{uuid.uuid4().hex[:8]}:", **overrides}
         return load_settings(**values)
     return make
@@ -96,9 +96,10 @@ def server_settings(redis_server, model_server):
 
 # Settings that change what the face pipeline is; an app whose overrides touch none of them
 # shares the session's loaded gRPC pipeline (the factory's `pipeline=` hook).
-PIPELINE_SETTINGS = {"model_backend", "model_dir", "mtcnn_addr", "facenet_addr", "grpc_timeout_s", "grpc_retries",
-                     "preprocessor", "dlib_detector", "dlib_upsample", "detect_max_side", "detect_min_side",
-                     "mtcnn_min_size", "mtcnn_thresholds", "mtcnn_factor", "face_crop", "max_image_pixels"}
+PIPELINE_SETTINGS = {"model_backend", "model_dir", "mtcnn_addr", "facenet_addr", "yunet_addr", "sface_addr",
+                     "grpc_timeout_s", "grpc_retries", "preprocessor", "dlib_detector", "dlib_upsample",
+                     "detect_max_side", "detect_min_side", "mtcnn_min_size", "mtcnn_thresholds", "mtcnn_factor",
+                     "yunet_score_threshold", "embedder", "face_crop", "max_image_pixels"}
 
 
 @pytest.fixture
@@ -186,7 +187,7 @@ class GunicornServer:
 @pytest.fixture(scope="module")
 def gunicorn_server(redis_server, model_server, tmp_path_factory):
     import uuid
-    env = {"MODEL_BACKEND": "grpc", "MTCNN_ADDR": model_server, "FACENET_ADDR": model_server,
+    env = {"MODEL_BACKEND": "grpc", **{f"{m}_ADDR": model_server for m in ("MTCNN", "FACENET", "YUNET", "SFACE")},
            "REDIS_URL": redis_server.url, "REDIS_PREFIX": f"gunicorn-{uuid.uuid4().hex[:8]}:"}
     server = GunicornServer(env, tmp_path_factory.mktemp("metrics")).start()
     yield server
@@ -202,4 +203,5 @@ def local_pipeline(exported):
 @pytest.fixture(scope="session")
 def grpc_pipeline(model_server):
     from app.pipeline import build_pipeline
-    return build_pipeline(load_settings(model_backend="grpc", mtcnn_addr=model_server, facenet_addr=model_server))
+    return build_pipeline(load_settings(model_backend="grpc", **{f"{m}_addr": model_server for m in (
+        "mtcnn", "facenet", "yunet", "sface")}))
