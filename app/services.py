@@ -8,7 +8,7 @@ import redis
 from flask import current_app
 
 from app.events import EventLog
-from app.gallery import GalleryReplica, GalleryStore, MatchRule
+from app.gallery import GalleryModel, GalleryReplica, GalleryStore, MatchRule
 from app.pipeline import FacePipeline, build_pipeline
 from app.pipeline.imaging import read_any_header_size
 from config import Settings
@@ -38,9 +38,12 @@ def build_services(settings: Settings, pipeline: FacePipeline | None = None) -> 
     read_any_header_size()
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=settings.redis_timeout_s,
                                   socket_connect_timeout=settings.redis_timeout_s, health_check_interval=30)
-    store = GalleryStore(client, settings.redis_prefix, settings.gallery_log_maxlen)
+    pipeline = pipeline or build_pipeline(settings)
+    # the gallery is this worker's for its embedder's model: another model's gallery is refused (409)
+    model = GalleryModel(pipeline.embedder.model_id, pipeline.embedder.dim)
+    store = GalleryStore(client, settings.redis_prefix, settings.gallery_log_maxlen, model)
     events = EventLog(client, settings.redis_prefix, settings.events_maxlen, settings.thumbnail_ttl_s)
-    return Services(settings, pipeline or build_pipeline(settings), client, store, GalleryReplica(store), events,
+    return Services(settings, pipeline, client, store, GalleryReplica(store), events,
                     MatchRule(settings.match_threshold))
 
 

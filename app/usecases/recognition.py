@@ -15,6 +15,7 @@ from app.gallery import NewFace
 from app.gallery.identity import clean_name
 from app.gallery.matching import distances
 from app.pipeline import Face, Frame, Stopwatch
+from app.pipeline.enrolled_crop import enrolled_crop
 from app.pipeline.imaging import jpeg_thumbnails
 from app.services import Services
 
@@ -98,15 +99,17 @@ def embed(s: Services, image: bytes) -> Analysis:
 
 
 def enroll(s: Services, images: list[bytes], name: str | None = None, person_id: str | None = None) -> Enrollment:
-    """A new person `name`, or faces added to `person_id`: the largest face of each image.
-    Nothing is stored unless every image has a face."""
+    """A new person `name`, or faces added to `person_id`: the largest face of each image,
+    with its thumbnail and the crop a later re-embedding needs. Nothing is stored unless every
+    image has a face; 409 before any model work when the gallery is of another model."""
     if (name is None) == (person_id is None):
         raise InvalidField("send `name` to enroll a new person, or `person_id` to add faces to an enrolled one"
                            + (" (not both)" if name else ""))
     name = clean_name(name) if name is not None else None
-    s.redis.ping()  # fail fast, before the models, when Redis is down
+    s.store.check_model(writing=True)  # fail fast, before the models, when Redis is down or the model differs
     frames, faces = _largest_faces(s, images)
-    entries = [NewFace(face.embedding, jpeg_thumbnails(frame.rgb, face.box[None])[0])
+    entries = [NewFace(face.embedding, jpeg_thumbnails(frame.rgb, face.box[None])[0],
+                       crop=enrolled_crop(frame.rgb, face.box, face.landmarks).to_bytes())
                for frame, face in zip(frames, faces)]
     created = name is not None
     if created:
@@ -120,7 +123,7 @@ def verify(s: Services, images: list[bytes], person_id: str | None = None) -> Ve
     """Two images, or one image and an enrolled person: are they the same person?"""
     if len(images) != (1 if person_id else 2):
         raise InvalidField(f"{len(images)} images sent; send two images, or one image and `person_id`")
-    enrolled = s.store.vectors(person_id) if person_id else None
+    enrolled = s.store.vectors(person_id) if person_id else None   # 409 when the gallery's model differs
     if enrolled is not None and len(enrolled) == 0:
         raise NoFace(f"person {person_id!r} has no enrolled face; enroll one first")
     _, faces = _largest_faces(s, images)
@@ -144,6 +147,10 @@ def _record_event(s: Services, camera_id: str | None, frame: Frame, faces: list[
     return s.events.record(camera_id, entries, jpeg_thumbnails(frame.rgb, np.array([f.face.box for f in faces])))
 
 
+def _min_face(s: Services) -> float:
+    return {"mtcnn": s.settings.mtcnn_min_size, "yunet": 20.0}.get(s.settings.preprocessor, 40.0)
+
+
 def _largest_faces(s: Services, images: list[bytes]) -> tuple[list[Frame], list[Face]]:
     """The largest face of each image, embedded; 422 naming the image without one. An error
     about one of several images says which."""
@@ -159,7 +166,7 @@ def _largest_faces(s: Services, images: list[bytes]) -> tuple[list[Frame], list[
         face = frame.largest_face()
         if face is None:
             raise NoFace(f"no face found in {which} ({frame.width}x{frame.height}); send a photo in which the "
-                         f"face is clearly visible and at least {s.settings.mtcnn_min_size:.0f} px wide")
+                         f"face is clearly visible and at least {_min_face(s):.0f} px wide")
         frames.append(frame)
         faces.append(face)
     for frame, face in zip(frames, faces):
