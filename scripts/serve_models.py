@@ -184,7 +184,7 @@ def build_server(config, address, workers=16, batching=None, batching_models=())
 
 def spawn(port=None, config=None, timeout_s=120.0, log_file=None, batching=False):
     """Start this stand-in in a child process; returns (process, "127.0.0.1:port") once it
-    reports both models AVAILABLE. Used by the tests, the benchmarks and scripts/run.sh."""
+    reports every model of its config AVAILABLE. Used by the tests, the benchmarks and scripts/run.sh."""
     import subprocess
 
     from app.model_clients.grpc_model import GrpcModel, model_channel

@@ -11,6 +11,7 @@ from scripts.export_models import export  # noqa: E402
 from scripts.pypi_assets import ROOT, celebrity_dataset  # noqa: E402
 
 MODEL_DIR = ROOT / "serving_models"
+MODEL_NAMES = ("mtcnn", "facenet", "yunet", "sface")
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +89,7 @@ def server_settings(redis_server, model_server):
     import uuid
 
     def make(**overrides):
-        values = {"model_backend": "grpc", **{f"{m}_addr": model_server for m in ("mtcnn", "facenet", "yunet", "sface")},
+        values = {"model_backend": "grpc", **{f"{m}_addr": model_server for m in MODEL_NAMES},
                   "redis_url": redis_server.url, "redis_prefix": f"test-{uuid.uuid4().hex[:8]}:", **overrides}
         return load_settings(**values)
     return make

@@ -27,10 +27,12 @@ def test_tf_serving_layout(exported):
         assert (version / "saved_model.pb").is_file()
         assert (version / "variables" / "variables.index").is_file()
         assert (version / "assets.extra" / "tf_serving_warmup_requests").is_file()
-    config = model_server_config_pb2.ModelServerConfig()
-    text_format.Parse((exported / "models.config").read_text(), config)
-    entries = {c.name: c.base_path for c in config.model_config_list.config}
-    assert entries == {name: f"/models/{name}" for name in ("mtcnn", "facenet", "yunet", "sface")}
+    for file, names in (("models.config", MODELS), ("detectors.config", ("mtcnn", "yunet")),
+                        ("embedders.config", ("facenet", "sface"))):
+        config = model_server_config_pb2.ModelServerConfig()
+        text_format.Parse((exported / file).read_text(), config)
+        entries = {c.name: c.base_path for c in config.model_config_list.config}
+        assert entries == {name: f"/models/{name}" for name in names}, file
     batching = (exported / "batching.config").read_text()
     assert "max_batch_size { value: 32 }" in batching
 
