@@ -98,6 +98,7 @@ def test_export_and_import_move_a_gallery(live_server, enroll_folder, tmp_path):
 
 def test_import_refuses_another_model_into_a_gallery(server, tmp_path):
     import base64
+
     from samples.photos import photo_bytes
     enrolled = requests.post(f"{server.url}/enroll", headers={"X-API-Key": KEY}, data={"name": "Madonna"},
                              files={"image": ("m.jpg", photo_bytes("madonna", 0, "train"))}, timeout=30)

@@ -8,7 +8,6 @@ from config import load_settings
 from config.settings import DEFAULT_MATCH_THRESHOLDS
 from scripts.evaluate import local_embedder
 
-
 EMBEDDERS = ("facenet", "sface", "facenet+sface")
 
 

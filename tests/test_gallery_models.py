@@ -233,3 +233,25 @@ def test_a_malformed_crop_in_an_import_is_refused(workers, make_client):
         code, message = error_code(target.post("/gallery/import", json=body), 400)
         assert expected in message
     assert target.get("/people").json["count"] == 0
+
+
+def test_the_command_line_reembeds_and_waits(live_server):
+    from click.testing import CliRunner
+
+    from app.cli import cli
+    prefix = f"cli-{uuid.uuid4().hex[:8]}:"
+    facenet, sface = live_server(embedder="facenet", redis_prefix=prefix), live_server(embedder="sface",
+                                                                                       redis_prefix=prefix)
+    import requests
+    for person in ("madonna", "elton_john"):
+        requests.post(f"{facenet.url}/enroll", data={"name": person}, timeout=30,
+                      files={"image": ("f.jpg", photo_bytes(person, 0, "train"))}).raise_for_status()
+    result = CliRunner().invoke(cli, ["--url", sface.url, "reembed", "--poll", "0.1"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "re-embedding 2 people to sface-" in result.output and "2 faces of 2 people re-embedded" in result.output
+    again = CliRunner().invoke(cli, ["--url", sface.url, "reembed"], catch_exceptions=False)
+    assert again.exit_code == 0 and "nothing to do" in again.output
+    assert requests.get(f"{facenet.url}/readyz", timeout=10).json()["ready"] is False
+    back = CliRunner().invoke(cli, ["--url", facenet.url, "reembed", "--poll", "0.1"], catch_exceptions=False)
+    assert back.exit_code == 0 and "2 faces of 2 people re-embedded" in back.output   # and back to FaceNet
+    assert requests.get(f"{facenet.url}/readyz", timeout=10).json()["ready"] is True

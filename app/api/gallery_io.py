@@ -48,7 +48,7 @@ def import_gallery():
 @bp.post("/reembed")
 @documented("Re-embed every enrolled face with this server's model, in the background (resumes an interrupted "
             "run); 202 when started, 200 when there is nothing to do or a run is under way", ReembedStatus,
-            status=202, errors=(401, 409, 503))
+            status=202, errors=(401, 503))
 def start_reembed():
     status, started = reembed.start_reembed(services())
     return ReembedStatus(**status).model_dump(), 202 if started else 200
