@@ -255,3 +255,21 @@ def test_the_command_line_reembeds_and_waits(live_server):
     back = CliRunner().invoke(cli, ["--url", facenet.url, "reembed", "--poll", "0.1"], catch_exceptions=False)
     assert back.exit_code == 0 and "2 faces of 2 people re-embedded" in back.output   # and back to FaceNet
     assert requests.get(f"{facenet.url}/readyz", timeout=10).json()["ready"] is True
+
+
+def test_a_run_whose_worker_died_says_interrupted_and_resumes(workers, redis_server):
+    """A worker killed mid-run leaves the state "running" and its lock to expire: without the
+    lock the state reads "interrupted", and the next POST takes the run over."""
+    import redis
+    facenet, sface = workers("facenet"), workers("sface")
+    enroll_everyone(facenet, per_person=1)
+    s = sface.application.extensions["facerec"]
+    from app.gallery.model_record import REEMBEDDING, ModelRecord
+    from app.usecases.reembed import Keys, _begin
+    _begin(s, Keys.of(s), s.store.model_record()[0])      # what a worker does before its thread starts
+    assert s.store.model_record()[0].state == REEMBEDDING
+    assert sface.get("/gallery/reembed").json["status"] == "interrupted"   # no thread, no lock
+    assert redis.Redis.from_url(redis_server.url).exists(Keys.of(s).lock) == 0
+    _, done = reembed_and_wait(sface)
+    assert done["status"] == "done" and done["faces_done"] == 5 and done["people_done"] == 5
+    assert s.store.model_record()[0] == ModelRecord(s.store.model, generation=s.store.model_record()[0].generation)

@@ -67,8 +67,9 @@ def reembed_status(s: Services) -> dict:
     state = {_text(k): _text(v) for k, v in state.items()}
     record, people = s.store.model_record()
     status = state.get("status", "idle")
-    if status == "running" and not locked:
-        status = "interrupted"   # its worker stopped without saying so; a POST resumes
+    if status == "running" and not locked:   # its worker stopped without saying so
+        finished = record is not None and record.state == READY and record.model.id == state.get("target")
+        status = "done" if finished else "interrupted"   # (stopped after its last write) or: a POST resumes
     counts = {k: int(state.get(k, 0)) for k in ("people_total", "people_done", "faces_done", "from_thumbnails")}
     return {"status": status, "worker_model": s.store.model.id,
             "gallery": record.describe() if record else None, "people": people,
