@@ -115,6 +115,8 @@ def _begin(s: Services, keys: Keys, record: ModelRecord) -> None:
 def _run(s: Services, keys: Keys, lock) -> None:
     try:
         run_reembed(s, keys, lock)
+    except redis.exceptions.LockError:   # its lock expired and another run took over: that one reports
+        log.warning("reembed: this run lost its lock to another one and stopped")
     except (FaceRecError, redis.RedisError, ValueError) as e:
         message = getattr(e, "message", None) or str(e)
         log.error("reembed stopped: %s", message)
