@@ -4,8 +4,10 @@
 
     enroll-dir DIR        one subfolder per person (or files named person_01.jpg ...)
     recognize-dir DIR     every image: faces, names, time; --out results.json, --txt results.txt
-    export FILE           the whole gallery (people, names, embeddings, model id) as JSON
-    import FILE           a file from export; refused when made by another model
+    export FILE           the whole gallery (people, names, embeddings, face crops, model id) as JSON
+    import FILE           a file from export; refused when the gallery is of another model
+    reembed               every enrolled face embedded again with the server's model (after a
+                          change of EMBEDDER or FACE_CROP); resumes an interrupted run
     evaluate DIR          accuracy on labelled photos (train/ and val/, or person folders)
     camera SOURCE         a camera node: frames from SOURCE to /recognize (app/camera_node.py)
 """
@@ -185,6 +187,38 @@ def import_(server, file, batch_bytes):
         for line in body["skipped"]:
             click.echo(f"  skipped {line}")
     click.echo(f"imported {created} new people, {added} faces")
+
+
+@cli.command("reembed")
+@click.option("--poll", default=1.0, show_default=True, help="seconds between progress reads")
+@click.pass_obj
+def reembed(server, poll):
+    """Re-embed every enrolled face with the server's model, and wait until it is done."""
+    status, body = server.call("POST", "/gallery/reembed")
+    if status not in (200, 202):
+        raise click.ClickException(error_text(body))
+    gallery = body["gallery"] or {}
+    if body["status"] != "running" and gallery.get("model") in (None, body["worker_model"]) \
+            and gallery.get("state", "ready") == "ready":
+        click.echo(f"nothing to do: the gallery's embeddings are the server's model ({body['worker_model']})")
+        return
+    click.echo(f"re-embedding {body['people_total']} people to {body['worker_model']}")
+    with click.progressbar(length=max(body["people_total"], 1), label="re-embedding", file=sys.stderr) as bar:
+        done = 0
+        while body["status"] == "running":
+            time.sleep(poll)
+            status, body = server.call("GET", "/gallery/reembed")
+            if status != 200:
+                raise click.ClickException(error_text(body))
+            bar.update(max(0, min(body["people_done"], bar.length) - done))
+            done = min(body["people_done"], bar.length)
+    click.echo(f"{body['faces_done']} faces of {body['people_done']} people re-embedded "
+               f"({body['from_thumbnails']} from their thumbnail, no crop having been kept)")
+    for face in body["not_reembedded"]:
+        click.echo(f"  removed face {face['face_id']} of person {face['person_id']}: {face['reason']}")
+    if body["status"] != "done":
+        raise click.ClickException(f"re-embedding {body['status']}: {body.get('error') or ''} "
+                                   f"(run `reembed` again to resume)")
 
 
 @cli.command("evaluate")

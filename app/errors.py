@@ -138,6 +138,22 @@ class ModelMismatch(FaceRecError):
     code = "model_mismatch"
 
 
+class GalleryModelMismatch(FaceRecError):
+    """The gallery's embeddings were made by another model than this worker's (or are being
+    re-embedded): matching against them would be meaningless until `reembed` has run."""
+    status = 409
+    code = "gallery_model_mismatch"
+
+    def __init__(self, message: str, gallery_model: str, worker_model: str):
+        super().__init__(message)
+        self.gallery_model, self.worker_model = gallery_model, worker_model
+
+
+class ReembedRunning(FaceRecError):
+    status = 409
+    code = "reembed_running"
+
+
 class ThumbnailNotFound(FaceRecError):
     status = 404
     code = "thumbnail_not_found"

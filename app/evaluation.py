@@ -3,10 +3,11 @@ pipeline (scripts/evaluate.py) or a running server over HTTP (python -m app.cli 
 
 Layout: train/<person>/*.jpg and val/<person>/*.jpg, or just <person>/*.jpg (then the last
 quarter of each person's photos, at least one, is the val split). Train photos are enrolled,
-val photos probed, the largest face of each photo used. Reported: rank-1 (a val photo without
-a face is a miss), all-pairs same/different distances, EER and its threshold, FAR/FRR at the
-match threshold and, leaving each person out of enrollment in turn, the share of their
-photos reported unknown (open set).
+val photos probed, the largest face of each photo used. Reported per variant (an embedder, a
+crop): rank-1 (a val photo without a face is a miss), all-pairs same/different distances, EER
+and its threshold, false rejects at zero false accepts (the threshold just under the nearest
+different-person pair), FAR/FRR at the match threshold and, leaving each person out of
+enrollment in turn, the share of their photos reported unknown (open set).
 """
 import time
 from pathlib import Path
@@ -36,8 +37,8 @@ def labelled_photos(folder):
 
 
 def embed_photos(embed, photos, crops):
-    """Labels, {crop: [N,128]}, photos without a face, seconds per photo.
-    `embed(path)` gives {crop: embedding of the photo's largest face}, or None for no face."""
+    """Labels, {variant: [N,dim]}, photos without a face, seconds per photo.
+    `embed(path)` gives {variant: embedding of the photo's largest face}, or None for no face."""
     labels, vectors, no_face, seconds = [], {c: [] for c in crops}, [], []
     for person, path in photos:
         start = time.perf_counter()
@@ -49,7 +50,7 @@ def embed_photos(embed, photos, crops):
             vectors[crop].append(found[crop])
         seconds.append(time.perf_counter() - start)
         labels.append(person)
-    return labels, {c: np.asarray(v, np.float32).reshape(-1, 128) for c, v in vectors.items()}, no_face, seconds
+    return labels, {c: np.asarray(v, np.float32).reshape(len(labels), -1) for c, v in vectors.items()}, no_face, seconds
 
 
 def equal_error_rate(same, different):
@@ -59,6 +60,12 @@ def equal_error_rate(same, different):
     frr = 1.0 - np.searchsorted(np.sort(same), candidates, side="right") / len(same)
     i = int(np.argmin(np.abs(far - frr)))
     return float((far[i] + frr[i]) / 2.0), float(candidates[i])
+
+
+def zero_false_accepts(same, different):
+    """(threshold just under the nearest different-person pair, share of same pairs rejected there)."""
+    threshold = float(np.nextafter(np.float32(np.min(different)), np.float32(0)))
+    return threshold, float(np.mean(np.asarray(same) > threshold))
 
 
 def metrics(train_labels, train, val_labels, val, threshold, val_photos):
@@ -76,6 +83,7 @@ def metrics(train_labels, train, val_labels, val, threshold, val_photos):
     same_mask = (labels[:, None] == labels[None, :])[upper]
     same, different = d[upper][same_mask], d[upper][~same_mask]
     eer, eer_threshold = equal_error_rate(same, different)
+    zero_fa_threshold, frr_at_zero_fa = zero_false_accepts(same, different)
     unknown = []  # open set: each person left out of enrollment in turn
     for person in sorted(set(train_labels)):
         others = train_labels != person
@@ -86,6 +94,7 @@ def metrics(train_labels, train, val_labels, val, threshold, val_photos):
         "different_distance": {"mean": float(different.mean()), "std": float(different.std()),
                                "pairs": int(len(different))},
         "eer": eer, "eer_threshold": eer_threshold,
+        "zero_fa_threshold": zero_fa_threshold, "frr_at_zero_fa": frr_at_zero_fa,
         "threshold": threshold,
         "far_at_threshold": float(np.mean(different <= threshold)),
         "frr_at_threshold": float(np.mean(same > threshold)),
@@ -94,7 +103,9 @@ def metrics(train_labels, train, val_labels, val, threshold, val_photos):
 
 
 def evaluate(embed, folder, crops, threshold, preprocessor):
-    """The report for the photos in `folder`, embedded by `embed` (see embed_photos)."""
+    """The report for the photos in `folder`, embedded by `embed` (see embed_photos) as each of
+    the variants `crops`; `threshold`: one match threshold, or {variant: threshold}."""
+    thresholds = threshold if isinstance(threshold, dict) else {c: threshold for c in crops}
     photos = labelled_photos(folder)
     train_labels, train, train_missing, t1 = embed_photos(embed, photos["train"], crops)
     val_labels, val, val_missing, t2 = embed_photos(embed, photos["val"], crops)
@@ -104,8 +115,8 @@ def evaluate(embed, folder, crops, threshold, preprocessor):
         "train_photos": len(photos["train"]), "val_photos": len(photos["val"]),
         "no_face": train_missing + val_missing,
         "ms_per_photo": {"mean": float(times.mean()), "p50": float(np.median(times))},
-        "crops": {c: metrics(train_labels, train[c], val_labels, val[c], threshold, len(photos["val"]))
-                  for c in crops},
+        "variants": {c: metrics(train_labels, train[c], val_labels, val[c], thresholds[c], len(photos["val"]))
+                     for c in crops},
     }
 
 
@@ -115,12 +126,13 @@ def print_report(report):
           f"{report['ms_per_photo']['p50']:.0f} ms per photo (p50)")
     if report["no_face"]:
         print(f"no face found in {len(report['no_face'])} photos: {', '.join(report['no_face'])}")
-    print(f"{'crop':<12} {'rank-1':>8} {'same d':>13} {'different d':>13} {'EER (thr)':>15} "
-          f"{'FAR/FRR @thr':>15} {'open-set unknown':>17}")
-    for crop, m in report["crops"].items():
-        print(f"{crop:<12} {m['rank1']:>4}/{m['probes']:<3} "
+    width = max(12, *(len(v) for v in report["variants"]))
+    print(f"{'variant':<{width}} {'rank-1':>8} {'same d':>13} {'different d':>13} {'EER (thr)':>15} "
+          f"{'FAR/FRR @thr':>15} {'open-set unknown':>17} {'FRR @0 FA (thr)':>16}")
+    for crop, m in report["variants"].items():
+        print(f"{crop:<{width}} {m['rank1']:>4}/{m['probes']:<3} "
               f"{m['same_distance']['mean']:>6.2f} ± {m['same_distance']['std']:.2f} "
               f"{m['different_distance']['mean']:>6.2f} ± {m['different_distance']['std']:.2f} "
               f"{m['eer']:>7.1%} ({m['eer_threshold']:.3f}) "
               f"{m['far_at_threshold']:>6.1%}/{m['frr_at_threshold']:<6.1%} @{m['threshold']:.2f} "
-              f"{m['open_set_unknown_rate']:>8.0%}")
+              f"{m['open_set_unknown_rate']:>8.0%}         {m['frr_at_zero_fa']:>6.1%} ({m['zero_fa_threshold']:.3f})")

@@ -9,11 +9,11 @@ import redis
 from flask import current_app
 
 from app.events import EventLog
-from app.gallery import GalleryReplica, GalleryStore, MatchRule
-from app.mqtt import MqttPublisher, NoPublisher, build_publisher
+from app.gallery import GalleryModel, GalleryReplica, GalleryStore, MatchRule
 from app.gallery.negatives import Negatives
 from app.gallery.visitor_index import VisitorIndex
 from app.gallery.visitors import VisitorStore
+from app.mqtt import MqttPublisher, NoPublisher, build_publisher
 from app.pipeline import FacePipeline, build_pipeline
 from app.pipeline.imaging import read_any_header_size
 from config import Settings
@@ -51,13 +51,17 @@ def build_services(settings: Settings, pipeline: FacePipeline | None = None) -> 
     read_any_header_size()
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=settings.redis_timeout_s,
                                   socket_connect_timeout=settings.redis_timeout_s, health_check_interval=30)
-    store = GalleryStore(client, settings.redis_prefix, settings.gallery_log_maxlen)
+    pipeline = pipeline or build_pipeline(settings)
+    # the gallery is this worker's for its embedder's model: another model's gallery is refused (409)
+    model = GalleryModel(pipeline.embedder.model_id, pipeline.embedder.dim)
+    store = GalleryStore(client, settings.redis_prefix, settings.gallery_log_maxlen, model)
     events = EventLog(client, settings.redis_prefix, settings.events_maxlen, settings.events_max_mb << 20)
     rule = MatchRule(settings.match_threshold)
     visitors = VisitorStore(client, settings.redis_prefix, settings.visitor_max_sightings, settings.visitor_max_age_s,
-                            settings.gallery_log_maxlen)
-    negatives = Negatives(client, settings.redis_prefix, settings.negatives_per_person, settings.correction_margin)
-    return Services(settings, pipeline or build_pipeline(settings), client, store, GalleryReplica(store), events,
+                            settings.gallery_log_maxlen, model)
+    negatives = Negatives(client, settings.redis_prefix, settings.negatives_per_person, settings.correction_margin,
+                          model)
+    return Services(settings, pipeline, client, store, GalleryReplica(store), events,
                     rule, build_publisher(settings, rule.confidence), visitors, VisitorIndex(visitors), negatives)
 
 

@@ -49,12 +49,12 @@ def main(argv=None):
     folder = args.folder or celebrity_dataset()
     from app.pipeline import build_pipeline
     settings = load_settings(model_backend="local")
-    ours = evaluate(local_embedder(build_pipeline(settings), [settings.face_crop]), folder, [settings.face_crop],
-                    settings.match_threshold, "mtcnn + facenet (this server)")
+    ours = evaluate(local_embedder(build_pipeline(settings)), folder, [settings.embedder],
+                    settings.match_threshold, f"mtcnn + {settings.embedder} (this server)")
     baseline = evaluate(DlibBaseline(), folder, ["dlib"], 0.6, "face_recognition-style dlib HOG + ResNet")
     for report in (ours, baseline):
         print_report(report)
-    a, b = ours["crops"][settings.face_crop], baseline["crops"]["dlib"]
+    a, b = ours["variants"][settings.embedder], baseline["variants"]["dlib"]
     print(f"\nthis server vs dlib: rank-1 {a['rank1']}/{a['probes']} vs {b['rank1']}/{b['probes']}, "
           f"EER {a['eer']:.1%} vs {b['eer']:.1%}, ms per photo (p50) {ours['ms_per_photo']['p50']:.0f} vs "
           f"{baseline['ms_per_photo']['p50']:.0f} ({baseline['ms_per_photo']['p50'] / ours['ms_per_photo']['p50']:.2f}x)")

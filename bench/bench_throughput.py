@@ -119,7 +119,8 @@ def main(argv=None):
     try:
         for key, batching in (("no batching", False), ("batching", True)):  # both up, measured in turns
             models, addr = spawn(log_file=log, batching=batching)
-            env = {"MODEL_BACKEND": "grpc", "MTCNN_ADDR": addr, "FACENET_ADDR": addr, "REDIS_URL": redis_url,
+            env = {"MODEL_BACKEND": "grpc", **{f"{m}_ADDR": addr for m in ("MTCNN", "FACENET", "YUNET", "SFACE")},
+                   "REDIS_URL": redis_url,
                    "REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:6]}:"}
             app, url = start_gunicorn(env, folder, log)
             stacks[key] = (models, app, url)

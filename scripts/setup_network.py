@@ -37,6 +37,7 @@ class Service:
     publish: dict = field(default_factory=dict)
     volumes: dict = field(default_factory=dict)
     gpus: int = 0
+    models: list = field(default_factory=list)   # what a model server serves (its image's config loads them)
 
 
 @dataclass

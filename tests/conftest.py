@@ -11,6 +11,16 @@ from scripts.export_models import export  # noqa: E402
 from scripts.pypi_assets import ROOT, celebrity_dataset  # noqa: E402
 
 MODEL_DIR = ROOT / "serving_models"
+MODEL_NAMES = ("mtcnn", "facenet", "yunet", "sface")
+
+
+def model_settings(addr):
+    """Every model at the model server `addr`: settings, and the environment of a Gunicorn."""
+    return {f"{m}_addr": addr for m in MODEL_NAMES}
+
+
+def model_env(addr):
+    return {f"{m.upper()}_ADDR": addr for m in MODEL_NAMES}
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +33,22 @@ def exported():
 @pytest.fixture(scope="session")
 def celebrities():
     return celebrity_dataset()
+
+
+@pytest.fixture(scope="session")
+def zoo_reference(tmp_path_factory):
+    """OpenCV's FaceDetectorYN and FaceRecognizerSF on the ONNX files YuNet and SFace come from."""
+    from zoo_reference import ZooReference
+    return ZooReference(tmp_path_factory.mktemp("zoo"))
+
+
+@pytest.fixture(scope="session")
+def celebrity_photos(celebrities):
+    """The 118 5-celebrity photos as RGB arrays, sorted by path."""
+    import cv2
+    files = sorted(celebrities.glob("*/*/*.jpg"))
+    assert len(files) == 118
+    return [cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files]
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +98,7 @@ def server_settings(redis_server, model_server):
     import uuid
 
     def make(**overrides):
-        values = {"model_backend": "grpc", "mtcnn_addr": model_server, "facenet_addr": model_server,
+        values = {"model_backend": "grpc", **model_settings(model_server),
                   "redis_url": redis_server.url, "redis_prefix": f"test-{uuid.uuid4().hex[:8]}:", **overrides}
         return load_settings(**values)
     return make
@@ -80,9 +106,10 @@ def server_settings(redis_server, model_server):
 
 # Settings that change what the face pipeline is; an app whose overrides touch none of them
 # shares the session's loaded gRPC pipeline (the factory's `pipeline=` hook).
-PIPELINE_SETTINGS = {"model_backend", "model_dir", "mtcnn_addr", "facenet_addr", "grpc_timeout_s", "grpc_retries",
-                     "preprocessor", "dlib_detector", "dlib_upsample", "detect_max_side", "detect_min_side",
-                     "mtcnn_min_size", "mtcnn_thresholds", "mtcnn_factor", "face_crop", "max_image_pixels",
+PIPELINE_SETTINGS = {"model_backend", "model_dir", "mtcnn_addr", "facenet_addr", "yunet_addr", "sface_addr",
+                     "grpc_timeout_s", "grpc_retries", "preprocessor", "dlib_detector", "dlib_upsample",
+                     "detect_max_side", "detect_min_side", "mtcnn_min_size", "mtcnn_thresholds", "mtcnn_factor",
+                     "yunet_score_threshold", "embedder", "face_crop", "max_image_pixels",
                      "max_request_pixels"}
 
 
@@ -117,6 +144,7 @@ class LiveServer:
 
         from werkzeug.serving import make_server
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.app = app
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -172,7 +200,7 @@ class GunicornServer:
 @pytest.fixture(scope="module")
 def gunicorn_server(redis_server, model_server, tmp_path_factory):
     import uuid
-    env = {"MODEL_BACKEND": "grpc", "MTCNN_ADDR": model_server, "FACENET_ADDR": model_server,
+    env = {"MODEL_BACKEND": "grpc", **model_env(model_server),
            "REDIS_URL": redis_server.url, "REDIS_PREFIX": f"gunicorn-{uuid.uuid4().hex[:8]}:"}
     server = GunicornServer(env, tmp_path_factory.mktemp("metrics")).start()
     yield server
@@ -188,4 +216,5 @@ def local_pipeline(exported):
 @pytest.fixture(scope="session")
 def grpc_pipeline(model_server):
     from app.pipeline import build_pipeline
-    return build_pipeline(load_settings(model_backend="grpc", mtcnn_addr=model_server, facenet_addr=model_server))
+    return build_pipeline(load_settings(model_backend="grpc", **{f"{m}_addr": model_server for m in (
+        "mtcnn", "facenet", "yunet", "sface")}))

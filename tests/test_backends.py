@@ -149,7 +149,7 @@ def test_local_backend_errors(local_pipeline, tmp_path):
     with pytest.raises(ModelNotFound, match="model 'facenet' is not exported"):
         LocalModel("facenet", tmp_path)
     with pytest.raises(ModelBadInput, match="model 'facenet' refused its input"):
-        local_pipeline.embedder.model.predict({"images": np.zeros((1, 100, 100, 3), np.uint8)})
+        local_pipeline.embedder.networks[0].model.predict({"images": np.zeros((1, 100, 100, 3), np.uint8)})
 
 
 def test_raw_grpc_status_codes_match_tf_serving(model_server):

@@ -10,6 +10,14 @@ from samples.photos import encode_jpeg, photo_bytes
 from scripts.processes import free_port
 
 
+@pytest.fixture(params=["mtcnn, facenet+sface", "yunet, sface"])
+def client(request, make_client):
+    """Every bad input below, through the default pipeline and through YuNet with SFace alone
+    (each over gRPC): the answer must not depend on the models."""
+    preprocessor, embedder = request.param.split(", ")
+    return make_client() if preprocessor == "mtcnn" else make_client(preprocessor=preprocessor, embedder=embedder)
+
+
 def error_of(response, status, code):
     assert response.status_code == status, response.json
     assert response.is_json and set(response.json) == {"error"}

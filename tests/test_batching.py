@@ -43,13 +43,13 @@ def test_batching_config_is_read(exported):
     assert params == {"max_batch_size": 32, "timeout_s": 0.002, "threads": 4}
 
 
-def test_batched_stand_in_answers_like_the_plain_one(exported, grpc_pipeline):
+def test_batched_stand_in_answers_like_the_plain_one(exported, model_server):
     from app.model_clients.grpc_model import GrpcModel
     from scripts.serve_models import spawn
     process, addr = spawn(batching=True)
     try:
         crops = np.random.default_rng(0).integers(0, 256, (12, 160, 160, 3), dtype=np.uint8)
-        plain = grpc_pipeline.embedder.model.predict({"images": crops})["embeddings"]
+        plain = GrpcModel("facenet", model_server).predict({"images": crops})["embeddings"]
         out = {}
 
         def call(i):

@@ -96,12 +96,22 @@ def test_export_and_import_move_a_gallery(live_server, enroll_folder, tmp_path):
         sorted((p["person_id"], p["name"], len(p["faces"])) for p in second["people"])
 
 
-def test_import_refuses_another_model(server, tmp_path):
+def test_import_refuses_another_model_into_a_gallery(server, tmp_path):
+    import base64
+
+    from samples.photos import photo_bytes
+    enrolled = requests.post(f"{server.url}/enroll", headers={"X-API-Key": KEY}, data={"name": "Madonna"},
+                             files={"image": ("m.jpg", photo_bytes("madonna", 0, "train"))}, timeout=30)
+    assert enrolled.status_code == 201
+    vector = base64.b64encode(np.eye(512, dtype="<f4")[0].tobytes()).decode()
     other = tmp_path / "other.json"
-    other.write_text(json.dumps({"format": "facerec-gallery/1", "model": "arcface-r100/box", "people": []}))
+    other.write_text(json.dumps({"format": "facerec-gallery/1", "model": "arcface-r100/box", "people": [
+        {"person_id": "p1", "name": "Someone", "faces": [{"face_id": "f1", "embedding": vector}]}]}))
     result = run(server, "import", str(other))
     assert result.exit_code != 0
     assert "made by 'arcface-r100/box'" in result.output and "cannot be compared" in result.output
+    people = requests.get(f"{server.url}/people", headers={"X-API-Key": KEY}, timeout=10).json()
+    assert [p["name"] for p in people["people"]] == ["Madonna"]
 
 
 def test_evaluate_over_http(server, celebrities, tmp_path):
@@ -113,7 +123,7 @@ def test_evaluate_over_http(server, celebrities, tmp_path):
     result = run(server, "evaluate", str(folder), "--out", str(out))
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
-    m = report["crops"]["server"]
+    m = report["variants"]["server"]
     assert m["rank1"] == m["probes"] == 10
     assert report["model"].startswith("facenet-")
 

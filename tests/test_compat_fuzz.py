@@ -31,7 +31,8 @@ def fuzz_client(redis_server, model_server):
 
     from app import create_app
     from config import load_settings
-    app = create_app(load_settings(model_backend="grpc", mtcnn_addr=model_server, facenet_addr=model_server,
+    from conftest import model_settings
+    app = create_app(load_settings(model_backend="grpc", **model_settings(model_server),
                                    redis_url=redis_server.url, redis_prefix=f"cfuzz-{uuid.uuid4().hex[:8]}:",
                                    grpc_timeout_s=20))
     client = app.test_client()

@@ -45,7 +45,8 @@ def test_compreface_sdk(live_server, client_python, photo_paths):  # noqa: F811
     [face] = r["recognize"]["result"]
     assert face["subjects"][0]["subject"] == "Madonna" and 0.5 < face["subjects"][0]["similarity"] <= 1
     assert len(face["subjects"]) == 1   # prediction_count 3, but only subjects within the threshold
-    assert len(face["landmarks"]) == 5 and len(face["embedding"]) == 128 and set(face["execution_time"]) == {
+    dim = server.app.extensions["facerec"].pipeline.embedder.dim   # the server's embedder's (128, or 256 fused)
+    assert len(face["landmarks"]) == 5 and len(face["embedding"]) == dim and set(face["execution_time"]) == {
         "detector", "calculator"}
     assert set(r["recognize"]["plugins_versions"]) == {"detector", "calculator"}
     by_x = sorted(r["recognize_group"]["result"], key=lambda f: f["box"]["x_min"])

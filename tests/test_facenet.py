@@ -22,7 +22,7 @@ def face_crops(local_pipeline):
 
 
 def test_savedmodel_equals_the_h5_network(exported, face_crops):
-    served = FacenetEmbedder(LocalModel("facenet", exported)).embed(face_crops)
+    served = FacenetEmbedder(LocalModel("facenet", exported)).embed_inputs({"facenet": face_crops})
     prewhitened = tf.image.per_image_standardization(tf.constant(face_crops, tf.float32)).numpy()
     raw = facenet_from_h5(extract("facenet", FACENET_H5), prewhitened)
     expected = raw / np.linalg.norm(raw, axis=1, keepdims=True)
@@ -41,4 +41,5 @@ def test_embeddings_are_unit_vectors_that_tell_people_apart(local_pipeline):
 
 
 def test_an_empty_batch_needs_no_model_call(local_pipeline):
-    assert local_pipeline.embedder.embed(np.zeros((0, 160, 160, 3), np.uint8)).shape == (0, 128)
+    nothing = local_pipeline.embedder.embed(np.zeros((10, 10, 3), np.uint8), np.zeros((0, 4)), np.zeros((0, 5, 2)))
+    assert nothing.shape == (0, local_pipeline.embedder.dim)

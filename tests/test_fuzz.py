@@ -29,7 +29,8 @@ def fuzz_client(redis_server, model_server):
 
     from app import create_app
     from config import load_settings
-    settings_ = load_settings(model_backend="grpc", mtcnn_addr=model_server, facenet_addr=model_server,
+    settings_ = load_settings(model_backend="grpc", **{f"{m}_addr": model_server for m in (
+                              "mtcnn", "facenet", "yunet", "sface")},
                               redis_url=redis_server.url, redis_prefix=f"fuzz-{uuid.uuid4().hex[:8]}:",
                               grpc_timeout_s=20)
     client = create_app(settings_).test_client()

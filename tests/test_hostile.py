@@ -205,7 +205,8 @@ def test_a_full_redis_still_recognizes_and_lets_people_be_deleted(make_client, s
 @pytest.fixture
 def no_models(make_client):
     """An app whose model server is gone: a 400 from it proves the check came before the models."""
-    return make_client(mtcnn_addr=f"127.0.0.1:{free_port()}", facenet_addr=f"127.0.0.1:{free_port()}",
+    from conftest import model_settings
+    return make_client(**model_settings(f"127.0.0.1:{free_port()}"),
                        grpc_timeout_s=1.0)
 
 

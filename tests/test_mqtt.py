@@ -231,9 +231,9 @@ def test_availability_with_several_workers(broker, prefixes):
 
 
 def test_gunicorn_workers_share_availability(broker, redis_server, model_server, tmp_path, prefixes):
-    from conftest import GunicornServer
+    from conftest import GunicornServer, model_env
     prefix, ha = prefixes
-    env = {"MODEL_BACKEND": "grpc", "MTCNN_ADDR": model_server, "FACENET_ADDR": model_server,
+    env = {"MODEL_BACKEND": "grpc", **model_env(model_server),
            "REDIS_URL": redis_server.url, "REDIS_PREFIX": f"{prefix}:", "MQTT_URL": broker.url,
            "MQTT_TOPIC_PREFIX": prefix, "MQTT_DISCOVERY_PREFIX": ha, "MQTT_KEEPALIVE_S": "5"}
     (tmp_path / "metrics").mkdir()

@@ -75,7 +75,8 @@ def stack(tmp_path_factory, exported):
     redis = RedisServer(tmp_path_factory.mktemp("fault-redis")).start()
     log = open(tmp_path_factory.mktemp("fault-models") / "serve.log", "w")
     models, addr = spawn(log_file=log)
-    env = {"MODEL_BACKEND": "grpc", "MTCNN_ADDR": addr, "FACENET_ADDR": addr, "REDIS_URL": redis.url,
+    env = {"MODEL_BACKEND": "grpc", **{f"{m}_ADDR": addr for m in ("MTCNN", "FACENET", "YUNET", "SFACE")},
+           "REDIS_URL": redis.url,
            "REDIS_PREFIX": f"fault-{uuid.uuid4().hex[:6]}:", "GRPC_TIMEOUT_S": "3", "REDIS_TIMEOUT_S": "1"}
     app = GunicornServer(env, tmp_path_factory.mktemp("fault-metrics")).start()
     state = {"redis": redis, "models": models, "addr": addr, "app": app, "log": log}

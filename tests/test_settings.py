@@ -39,6 +39,9 @@ def test_values_come_from_the_environment(monkeypatch):
     ("MQTT_TOPIC_PREFIX", "/facerec"),
     ("MQTT_DISCOVERY_PREFIX", "home assistant"),
     ("MQTT_KEEPALIVE_S", "1"),
+    ("EMBEDDER", "arcface"),
+    ("PREPROCESSOR", "haar"),
+    ("YUNET_SCORE_THRESHOLD", "1.5"),
 ])
 def test_a_bad_value_names_its_variable(monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
@@ -63,3 +66,16 @@ def test_settings_give_gunicorn_its_values(monkeypatch):
     settings = load_settings()
     assert (settings.bind, settings.threads, settings.web_concurrency) == ("127.0.0.1:5055", 8, 2)
     assert str(settings.face_crop) == "box+10%" and settings.face_crop.fraction == 0.1
+
+
+def test_the_match_threshold_follows_the_embedder_unless_set(monkeypatch):
+    """Distances of different networks have different scales: each EMBEDDER has its own
+    default (measured at zero false accepts, README Accuracy); MATCH_THRESHOLD overrides it."""
+    from config.settings import DEFAULT_MATCH_THRESHOLDS
+    assert load_settings().embedder == "facenet+sface"
+    for embedder, threshold in DEFAULT_MATCH_THRESHOLDS.items():
+        monkeypatch.setenv("EMBEDDER", embedder)
+        assert load_settings().match_threshold == threshold
+    monkeypatch.setenv("MATCH_THRESHOLD", "0.9")
+    assert load_settings().match_threshold == 0.9
+    assert load_settings(preprocessor="yunet").yunet_score_threshold == 0.7

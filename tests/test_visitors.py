@@ -98,7 +98,7 @@ def add(s, vid, vector, new, when=None):
 def test_reclustering_splits_an_impure_visitor_and_keeps_ids(client):
     s = services_of(client)
     rng = np.random.default_rng(7)
-    alice, bob = unit(2, rng)
+    alice, bob = unit(2, rng, s.visitors.dim)
     vid = new_id()
     for i in range(5):  # two tight groups far apart, joined into one visitor (as a chain would do)
         add(s, vid, near(alice, rng, 0.5), new=i == 0)
@@ -165,7 +165,7 @@ def test_sightings_are_capped_by_count_and_age(make_client):
     s = services_of(client)
     rng = np.random.default_rng(3)
     vids = [new_id() for _ in range(15)]
-    for vid, vector in zip(vids, unit(15, rng)):  # 15 strangers, one sighting each
+    for vid, vector in zip(vids, unit(15, rng, s.visitors.dim)):  # 15 strangers, one sighting each
         add(s, vid, vector, new=True)
     assert s.redis.zcard(s.visitors.key("visitors:seen")) == 10 and s.visitors.count() == 10
     assert s.visitors.visitor(vids[0]) is None and s.visitors.visitor(vids[-1]) is not None  # the oldest went
@@ -176,7 +176,7 @@ def test_sightings_are_capped_by_count_and_age(make_client):
     assert s.visitors.trim(now=time.time() + 7200) == 10  # all older than the age cap
     assert s.visitors.count() == 0 and s.redis.hlen(s.visitors.key("visitors:vec")) == 0
     s.visitor_index.sync()
-    assert s.visitor_index.size == 0 and s.visitor_index.nearest(unit(1, rng)[0]) is None
+    assert s.visitor_index.size == 0 and s.visitor_index.nearest(unit(1, rng, s.visitors.dim)[0]) is None
     assert s.redis.xlen(s.visitors.log_key) <= 100  # the log is capped too (GALLERY_LOG_MAXLEN, approximately)
 
 
@@ -189,7 +189,7 @@ def test_housekeeping_runs_in_one_worker_at_a_time(make_app):
         assert lock.acquire()
         assert housekeeping.run_once(s).ran is False  # another worker holds it
         rng = np.random.default_rng(5)
-        person = unit(1, rng)[0]
+        person = unit(1, rng, s.visitors.dim)[0]
         first, second = new_id(), new_id()
         for vid in (first, second):  # one person seen as two visitors: the thread merges them
             for i in range(3):

@@ -2,7 +2,18 @@
 corrections), the operators' page (page), the compatibility APIs (deepstack, compreface,
 compreface_gallery: thin adapters over the same use cases), and how requests are read
 (uploads), answered (schemas, error_handlers), described (openapi) and guarded (auth)."""
-from app.api import compreface, compreface_gallery, corrections, deepstack, gallery_io, native, ops, page, people, visitors
+from app.api import (
+              compreface,
+              compreface_gallery,
+              corrections,
+              deepstack,
+              gallery_io,
+              native,
+              ops,
+              page,
+              people,
+              visitors,
+)
 
 BLUEPRINTS = (native.bp, people.bp, gallery_io.bp, ops.bp, page.bp, visitors.bp, corrections.bp, deepstack.bp,
               compreface.bp, compreface_gallery.bp)

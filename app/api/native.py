@@ -15,7 +15,7 @@ IMAGE_ERRORS = (400, 401, 413, 415, 422, 502, 503, 504)
 @bp.post("/recognize")
 @documented("Every face in a camera frame, and who it is", RecognizeResponse, body="image",
             fields=[("camera_id", "which camera sent the frame (stored with the event)", False)],
-            errors=IMAGE_ERRORS)
+            errors=(*IMAGE_ERRORS, 409))
 def recognize():
     s = services()
     upload = read_upload(s.settings.max_images_per_request)
@@ -57,7 +57,7 @@ def embed():
 @bp.post("/verify")
 @documented("Are two faces the same person? Two images, or one image and a `person_id`", VerifyResponse,
             body="image", fields=[("person_id", "compare the image with this enrolled person", False)],
-            errors=(400, 401, 404, 413, 415, 422, 502, 503, 504))
+            errors=(400, 401, 404, 409, 413, 415, 422, 502, 503, 504))
 def verify():
     s = services()
     upload = read_upload(s.settings.max_images_per_request)

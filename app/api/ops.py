@@ -7,7 +7,7 @@ from app.api.openapi import documented, openapi_document
 from app.api.schemas import EventsResponse, Health, Readiness
 from app.errors import BadRequest, ThumbnailNotFound
 from app.services import services
-from app.usecases.readiness import readiness_checks
+from app.usecases.readiness import readiness
 
 bp = Blueprint("ops", __name__)
 MAX_EVENTS = 500
@@ -20,15 +20,15 @@ def healthz():
 
 
 @bp.get("/readyz")
-@documented("Readiness: Redis answers, the gallery loads, both models answer; 503 naming what does not", Readiness,
-            errors=(401, 503))
+@documented("Readiness: Redis and every model answer, and the gallery loads and is of this worker's model; 503 "
+            "naming what does not (gallery_model_mismatch names both models)", Readiness, errors=(401, 503))
 def readyz():
     s = services()
-    checks = readiness_checks(s)
-    ready = all(v == "ok" for v in checks.values())
-    body = Readiness(ready=ready, checks=checks, preprocessor=s.pipeline.detector.name,
+    result = readiness(s)
+    body = Readiness(ready=result.ready, checks=result.checks, preprocessor=s.pipeline.detector.name,
+                     embedder=s.pipeline.embedder.name, model=s.pipeline.model_id, gallery_model=result.gallery_model,
                      model_backend=s.settings.model_backend)
-    return body.model_dump(), 200 if ready else 503
+    return body.model_dump(), 200 if result.ready else 503
 
 
 @bp.get("/metrics")

@@ -87,7 +87,7 @@ class DetectResponse(BaseModel):
 
 
 class EmbeddedFace(DetectedFace):
-    embedding: list[float] = Field(description="128 floats, unit length")
+    embedding: list[float] = Field(description="unit length; 128 floats (facenet, sface) or 256 (facenet+sface)")
 
 
 class EmbedResponse(BaseModel):
@@ -172,8 +172,12 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     ready: bool
-    checks: dict[str, str]
+    checks: dict[str, str] = Field(description="each part: \"ok\" or what is wrong with it; `gallery` says "
+                                               "gallery_model_mismatch naming both models, or reembedding")
     preprocessor: str
+    embedder: str
+    model: str = Field(description="what this worker's embeddings are (network, crop or alignment)")
+    gallery_model: str | None = Field(description="what the gallery's embeddings are; null for an empty gallery")
     model_backend: str
 
 
@@ -211,10 +215,20 @@ class ErrorResponse(BaseModel):
         return cls(error=ErrorBody(code=code, message=message)).model_dump()
 
 
+class GalleryCrop(BaseModel):
+    """The enrolled face with a wide margin, kept so that it can be embedded again by another model."""
+    image: str = Field(description="base64 JPEG")
+    box: list[float] = Field(min_length=4, max_length=4, description="x1, y1, x2, y2 of the detector's box, "
+                                                                      "in the crop's pixels")
+    landmarks: list[list[float]] = Field(min_length=5, max_length=5, description="5 x [x, y] in the crop's pixels: "
+                                         "left eye, right eye, nose, mouth left, mouth right")
+
+
 class GalleryFace(BaseModel):
     face_id: str = Field(min_length=1, max_length=64)
-    embedding: str = Field(description="base64 of 128 float32, little-endian")
+    embedding: str = Field(description="base64 of the model's float32 values (128 or 256), little-endian")
     thumbnail: str = Field("", description="base64 JPEG, may be empty")
+    crop: GalleryCrop | None = Field(None, description="absent for faces enrolled before crops were kept")
 
 
 class GalleryPerson(BaseModel):
@@ -226,8 +240,33 @@ class GalleryPerson(BaseModel):
 
 class GalleryFile(BaseModel):
     format: str = "facerec-gallery/1"
-    model: str
+    model: str = Field(min_length=1, max_length=300,
+                       description="what made the embeddings (network, crop or alignment); an import into an "
+                                   "empty gallery adopts it, into another gallery it must be the gallery's")
     people: list[GalleryPerson]
+
+
+class NotReembedded(BaseModel):
+    person_id: str
+    face_id: str
+    reason: str
+
+
+class ReembedStatus(BaseModel):
+    status: str = Field(description="idle, running, interrupted (POST again to resume) or done")
+    worker_model: str = Field(description="this worker's model: the one the gallery is re-embedded to")
+    gallery: dict | None = Field(description="the gallery's model record: model, dim, state (ready or "
+                                             "reembedding), previous; null for an empty gallery")
+    people: int
+    target: str | None = Field(description="the model of the last (or current) run")
+    people_total: int
+    people_done: int
+    faces_done: int
+    from_thumbnails: int = Field(description="faces without a kept crop, re-embedded from their thumbnail")
+    not_reembedded: list[NotReembedded] = Field(description="faces removed because they could not be re-embedded")
+    started_at: str | None = None
+    finished_at: str | None = None
+    error: str | None = None
 
 
 class ImportReport(BaseModel):

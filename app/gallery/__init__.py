@@ -4,7 +4,8 @@ matching reads; `candidates` keeps matching fast at a million faces; `codec` is 
 is stored; `matching` ranks people by distance and holds the one "same person" rule."""
 from app.gallery.codec import DIM
 from app.gallery.matching import MatchRule
+from app.gallery.model_record import GalleryModel
 from app.gallery.replica import GalleryReplica, Match
 from app.gallery.store import GalleryStore, NewFace
 
-__all__ = ["DIM", "GalleryReplica", "GalleryStore", "Match", "MatchRule", "NewFace"]
+__all__ = ["DIM", "GalleryModel", "GalleryReplica", "GalleryStore", "Match", "MatchRule", "NewFace"]

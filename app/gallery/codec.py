@@ -1,12 +1,13 @@
-"""How an embedding is stored: 128 float32 little-endian (512 bytes), unit length. The one
-codec for the Redis store, the replicas and gallery import/export, so a malformed vector is
-refused the same way wherever it comes from."""
+"""How an embedding is stored: `dim` float32 little-endian (4 * dim bytes), unit length. The
+one codec for the Redis store, the replicas and gallery import/export, so a malformed vector
+is refused the same way wherever it comes from. The dimension is the gallery's model's (128
+for FaceNet or SFace, 256 for the two fused): the store is given it, and passes it on."""
 import base64
 import binascii
 
 import numpy as np
 
-DIM = 128
+DIM = 128   # the dimension of galleries made before EMBEDDER existed (FaceNet)
 UNIT_TOLERANCE = 1e-3
 
 
@@ -14,34 +15,34 @@ class BadVector(ValueError):
     """Bytes or numbers that are not an embedding of this gallery."""
 
 
-def checked_vector(vector: np.ndarray) -> np.ndarray:
-    """float32 [128], finite and of unit length, or BadVector saying what is wrong."""
+def checked_vector(vector: np.ndarray, dim: int = DIM) -> np.ndarray:
+    """float32 [dim], finite and of unit length, or BadVector saying what is wrong."""
     vector = np.asarray(vector, np.float32)
-    if vector.shape != (DIM,):
-        raise BadVector(f"an embedding has {DIM} values, this one has shape {list(vector.shape)}")
+    if vector.shape != (dim,):
+        raise BadVector(f"an embedding has {dim} values, this one has shape {list(vector.shape)}")
     if not np.all(np.isfinite(vector)) or abs(float(np.linalg.norm(vector)) - 1.0) > UNIT_TOLERANCE:
         raise BadVector("an embedding must be finite and of unit length")
     return vector
 
 
-def encode_vector(vector: np.ndarray) -> bytes:
-    return checked_vector(vector).astype("<f4").tobytes()
+def encode_vector(vector: np.ndarray, dim: int = DIM) -> bytes:
+    return checked_vector(vector, dim).astype("<f4").tobytes()
 
 
-def decode_vector(data: bytes) -> np.ndarray:
-    if len(data) != DIM * 4:
-        raise BadVector(f"an embedding is {DIM * 4} bytes, this one is {len(data)}")
-    return checked_vector(np.frombuffer(data, "<f4"))
+def decode_vector(data: bytes, dim: int = DIM) -> np.ndarray:
+    if len(data) != dim * 4:
+        raise BadVector(f"an embedding is {dim * 4} bytes, this one is {len(data)}")
+    return checked_vector(np.frombuffer(data, "<f4"), dim)
 
 
-def vector_to_text(vector: np.ndarray) -> str:
+def vector_to_text(vector: np.ndarray, dim: int = DIM) -> str:
     """base64 of the stored bytes (the gallery file's `embedding`)."""
-    return base64.b64encode(encode_vector(vector)).decode()
+    return base64.b64encode(encode_vector(vector, dim)).decode()
 
 
-def vector_from_text(text: str) -> np.ndarray:
+def vector_from_text(text: str, dim: int = DIM) -> np.ndarray:
     try:
-        return decode_vector(base64.b64decode(text, validate=True))
+        return decode_vector(base64.b64decode(text, validate=True), dim)
     except (binascii.Error, ValueError) as e:
         raise BadVector(str(e) if isinstance(e, BadVector) else "the embedding is not base64") from None
 
@@ -51,13 +52,13 @@ def text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def decoded_faces(pid: str, faces: dict, problems: list[str] | None = None) -> dict[str, np.ndarray]:
+def decoded_faces(pid: str, faces: dict, problems: list[str] | None = None, dim: int = DIM) -> dict[str, np.ndarray]:
     """{face id: vector} of a person's stored faces that are embeddings; the others are left
     out, and named in `problems` when given."""
     vectors = {}
     for fid, data in faces.items():
         try:
-            vectors[text(fid)] = decode_vector(data)
+            vectors[text(fid)] = decode_vector(data, dim)
         except BadVector as e:
             if problems is not None:
                 problems.append(f"face {text(fid)} of person {pid}: {e}")

@@ -17,17 +17,21 @@ import time
 import numpy as np
 import redis
 
-from app.gallery.codec import DIM, BadVector, decode_vector, encode_vector, text
+from app.gallery.codec import BadVector, decode_vector, encode_vector, text
 from app.gallery.matching import distances
+from app.gallery.model_record import LEGACY_MODEL, GalleryModel, model_namespace
 
 
 class Negatives:
-    def __init__(self, client: redis.Redis, prefix: str = "fr:", per_person: int = 50, margin: float = 0.2):
-        self.redis, self.prefix, self.per_person, self.margin = client, prefix, per_person, margin
+    def __init__(self, client: redis.Redis, prefix: str = "fr:", per_person: int = 50, margin: float = 0.2,
+                 model: GalleryModel = LEGACY_MODEL):
+        """model: what made the negatives' embeddings; its keys are its own (model_namespace)."""
+        prefix = model_namespace(prefix, model)
+        self.redis, self.prefix, self.per_person, self.margin, self.dim = client, prefix, per_person, margin, model.dim
         self.people_key, self.version_key = prefix + "negatives:people", prefix + "negatives:version"
         self.lock = threading.Lock()
         self.version = -1
-        self.of: dict[str, np.ndarray] = {}   # this worker's copy: pid -> [n,128]
+        self.of: dict[str, np.ndarray] = {}   # this worker's copy: pid -> [n,dim]
 
     def key(self, pid: str) -> str:
         return f"{self.prefix}negatives:{pid}"
@@ -44,7 +48,7 @@ class Negatives:
                 if after > self.per_person else []
             old = [n for n in old if n != nid]
             pipe.multi()
-            pipe.hset(key, nid, encode_vector(vector))
+            pipe.hset(key, nid, encode_vector(vector, self.dim))
             pipe.zadd(key + ":order", {nid: time.time()})
             if old:
                 pipe.hdel(key, *old)
@@ -104,15 +108,14 @@ class Negatives:
             self.of = {pid: self._matrix(vectors) for pid, vectors in zip(pids, stored) if vectors}
             self.version = version
 
-    @staticmethod
-    def _matrix(stored: list[bytes]) -> np.ndarray:
+    def _matrix(self, stored: list[bytes]) -> np.ndarray:
         rows = []
         for data in stored:
             try:
-                rows.append(decode_vector(data))
+                rows.append(decode_vector(data, self.dim))
             except BadVector:
                 continue
-        return np.array(rows, np.float32).reshape(-1, DIM)
+        return np.array(rows, np.float32).reshape(-1, self.dim)
 
     def refuses(self, pid: str, embedding: np.ndarray, distance: float) -> bool:
         """Whether `pid`, nearest at `distance`, is refused for this probe: one of their negatives

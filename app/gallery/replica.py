@@ -9,7 +9,7 @@ import numpy as np
 
 from app import metrics
 from app.gallery.candidates import CandidateIndex
-from app.gallery.codec import DIM, BadVector, decode_vector, text
+from app.gallery.codec import BadVector, decode_vector, text
 from app.gallery.store import GalleryStore
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ class GalleryReplica:
         self.candidates = candidates or CandidateIndex()
         self.lock = threading.Lock()
         self.version, self.last_id = -1, None
-        self.vectors = np.zeros((1024, DIM), np.float32)
+        self.vectors = np.zeros((1024, store.dim), np.float32)
         self._count = 0
         self.pids, self.fids = [], []
         self.row = {}           # fid -> row in vectors
@@ -92,7 +92,7 @@ class GalleryReplica:
         if op == "add":
             self.names[pid] = text(entry["name"])
             try:
-                self._add(pid, fid, decode_vector(entry["vec"]))
+                self._add(pid, fid, decode_vector(entry["vec"], self.store.dim))
             except BadVector as e:
                 log.error("gallery: skipped face %s of person %s from the log: %s", fid, pid, e)
         elif op == "remove":

@@ -4,14 +4,22 @@ from which each worker's in-memory copy (app/gallery/replica.py) catches up.
 
 Redis keys (under the prefix, default "fr:"):
     person:{pid}          hash  name, created_at, updated_at
-    person:{pid}:faces    hash  face_id -> 128 x float32 little-endian (512 bytes)
-    person:{pid}:thumbs   hash  face_id -> small JPEG of the enrolled face
+    person:{pid}:faces    hash  face_id -> dim x float32 little-endian (dim: the gallery model's)
+    person:{pid}:thumbs   hash  face_id -> small JPEG of the enrolled face (96x96, box+10%)
+    person:{pid}:crops    hash  face_id -> the face with a wide margin and its box and landmarks
+                                (app/pipeline/enrolled_crop.py), to embed it again with another model
     people                set   pids
     name_index            hash  name key (case folded, app/gallery/identity.py) -> pid: names are unique
+    gallery:model         hash  id, dim, state (ready|reembedding), previous, generation: the model
+                                of the embeddings (app/gallery/model_record.py). Absent: empty, or
+                                a gallery from before it existed (FaceNet, box+10%)
     gallery:version       int   +1 per change, in the same MULTI/EXEC as the change
-    gallery:log           stream, one entry per change: op (add|remove|remove_person|rename),
+    gallery:log           stream, one entry per change: op (add|remove|remove_person|rename|model),
                           pid, fid, name, vec. Workers apply these deltas; a worker whose
-                          deltas were trimmed away reloads everything.
+                          deltas were trimmed away, or whose gallery changed model, reloads.
+
+A store is made for one worker's model (GalleryModel): reads that feed matching raise 409
+gallery_model_mismatch when the gallery's model is another, and writes refuse to mix models.
 """
 import logging
 import uuid
@@ -22,9 +30,12 @@ import numpy as np
 import redis
 
 from app.errors import FaceNotFound, NameTaken, PersonNotFound
-from app.gallery.codec import DIM, decoded_faces, encode_vector, text
+from app.gallery.codec import encode_vector, text
 from app.gallery.identity import is_valid_id, name_key
-from app.gallery.log_reads import version_and_changes, version_and_position
+from app.gallery.model_record import LEGACY_MODEL, GalleryModel, ModelRecord, mismatch
+from app.gallery.store_reads import GalleryReads, GallerySnapshot
+
+__all__ = ["GalleryStore", "GallerySnapshot", "NewFace", "text"]
 
 log = logging.getLogger(__name__)
 
@@ -34,50 +45,77 @@ class NewFace:
     vector: np.ndarray
     thumbnail: bytes = b""
     face_id: str | None = None   # kept when importing a gallery, made up otherwise
+    crop: bytes = b""            # app/pipeline/enrolled_crop.py, opaque here
 
 
 def _now():
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-@dataclass
-class GallerySnapshot:
-    """Everything a replica needs: {pid: (name, {fid: vector})} at `version` / log entry `last_id`,
-    and what could not be read (a stored vector that is not one)."""
-    version: int
-    last_id: str
-    people: dict
-    problems: list[str]
+class GalleryStore(GalleryReads):
+    """Every gallery change, each one atomic and logged for the workers (the reads are in
+    app/gallery/store_reads.py)."""
 
-
-class GalleryStore:
-    """Every gallery change, each one atomic and logged for the workers."""
-
-    def __init__(self, client: redis.Redis, prefix: str = "fr:", log_maxlen: int = 100_000):
-        self.redis, self.prefix, self.log_maxlen = client, prefix, log_maxlen
+    def __init__(self, client: redis.Redis, prefix: str = "fr:", log_maxlen: int = 100_000,
+                 model: GalleryModel = LEGACY_MODEL):
+        """model: what this worker's embedder makes (its vectors' dimension included)."""
+        self.redis, self.prefix, self.log_maxlen, self.model = client, prefix, log_maxlen, model
         self.people_key, self.names_key = prefix + "people", prefix + "name_index"
         self.version_key, self.log_key = prefix + "gallery:version", prefix + "gallery:log"
+        self.model_key = prefix + "gallery:model"
         self._names_checked = False
+        self._generation = None   # of the model record this store's reader last saw
 
-    def person_key(self, pid: str) -> str:
-        return f"{self.prefix}person:{pid}"
+    @property
+    def dim(self) -> int:
+        return self.model.dim
 
     def _log(self, pipe, op, pid, fid="", name="", vec=b""):
         pipe.incr(self.version_key)
         pipe.xadd(self.log_key, {"op": op, "pid": pid, "fid": fid, "name": name, "vec": vec},
                   maxlen=self.log_maxlen, approximate=True)
 
-    def _add_faces(self, pipe, pid, name, faces):
+    def _add_faces(self, pipe, pid, name, faces, model):
         ids = []
         for face in faces:
             fid = face.face_id or uuid.uuid4().hex
-            vec = encode_vector(face.vector)
+            vec = encode_vector(face.vector, model.dim)
             pipe.hset(self.person_key(pid) + ":faces", fid, vec)
             if face.thumbnail:
                 pipe.hset(self.person_key(pid) + ":thumbs", fid, face.thumbnail)
+            if face.crop:
+                pipe.hset(self.person_key(pid) + ":crops", fid, face.crop)
             self._log(pipe, "add", pid, fid, name, vec)
             ids.append(fid)
         return ids
+
+    # --- the gallery's model ----------------------------------------------------------
+    def _writable(self, pipe, model: GalleryModel):
+        """Before pipe.multi(): refuse to write `model`'s vectors into a gallery of another model.
+        Returns the record to write after pipe.multi() when an empty gallery adopts `model`."""
+        fields, people = pipe.hgetall(self.model_key), pipe.scard(self.people_key)
+        record = ModelRecord.parse(fields, people)
+        problem = mismatch(record, people, model, writing=True)
+        if problem:
+            raise problem
+        if record is None or record.model != model:
+            return ModelRecord(model, generation=(record.generation + 1) if record else 1)
+        return None
+
+    def _write_record(self, pipe, record: ModelRecord) -> None:
+        pipe.hset(self.model_key, mapping=record.fields())
+        self._log(pipe, "model", "", name=record.model.id)
+
+    def set_model_record(self, record: ModelRecord) -> ModelRecord:
+        """Replace the record (re-embedding starts or ends): generation +1, logged, so every
+        replica notices and reloads."""
+        def change(pipe):
+            old = ModelRecord.parse(pipe.hgetall(self.model_key), 1)
+            new = ModelRecord(record.model, record.state, record.previous, old.generation + 1)
+            pipe.multi()
+            self._write_record(pipe, new)
+            return new
+        return self._atomically(change, self.model_key)
 
     def _atomically(self, change, *watched):
         """change(pipe) reads under WATCH of `watched`, then queues its writes after pipe.multi();
@@ -113,9 +151,10 @@ class GalleryStore:
         self._names_checked = True
 
     def create_person(self, name: str, faces: list[NewFace], pid: str | None = None,
-                      created_at: str | None = None) -> tuple[str, list[str]]:
-        """New person `name` with faces [NewFace] -> (pid, face ids)."""
-        pid = pid or uuid.uuid4().hex
+                      created_at: str | None = None, model: GalleryModel | None = None) -> tuple[str, list[str]]:
+        """New person `name` with faces [NewFace] -> (pid, face ids). `model`: what made the
+        vectors (default this worker's; an import names the file's)."""
+        pid, model = pid or uuid.uuid4().hex, model or self.model
         key = self.person_key(pid)
         self._index_names()
 
@@ -126,22 +165,61 @@ class GalleryStore:
                                 f"send person_id to add faces to them, or choose another name")
             if pipe.exists(key):
                 raise NameTaken(f"person_id {pid} exists already")
+            adopted = self._writable(pipe, model)
             pipe.multi()
+            if adopted:
+                self._write_record(pipe, adopted)
             now = _now()
             pipe.hset(key, mapping={"name": name, "created_at": created_at or now, "updated_at": now})
             pipe.sadd(self.people_key, pid)
             pipe.hset(self.names_key, name_key(name), pid)
-            return pid, self._add_faces(pipe, pid, name, faces)
-        return self._atomically(change, self.names_key, key)
+            return pid, self._add_faces(pipe, pid, name, faces, model)
+        return self._atomically(change, self.names_key, key, self.model_key, self.people_key)
 
-    def add_faces(self, pid: str, faces: list[NewFace]) -> tuple[str, list[str]]:
+    def add_faces(self, pid: str, faces: list[NewFace], model: GalleryModel | None = None) -> tuple[str, list[str]]:
         """Faces [NewFace] added to an existing person -> (name, face ids)."""
+        model = model or self.model
+
         def change(pipe):
             name = self._name_of(pipe, pid)
+            adopted = self._writable(pipe, model)
             pipe.multi()
+            if adopted:
+                self._write_record(pipe, adopted)
             pipe.hset(self.person_key(pid), "updated_at", _now())
-            return name, self._add_faces(pipe, pid, name, faces)
-        return self._atomically(change, self.person_key(pid))
+            return name, self._add_faces(pipe, pid, name, faces, model)
+        return self._atomically(change, self.person_key(pid), self.model_key, self.people_key)
+
+    def rewrite_faces(self, pid: str, vectors: dict, crops: dict, removed: list[str], also=None) -> int:
+        """Re-embedding: person `pid`'s faces {fid: vector} overwritten (same face ids, each
+        logged as an "add" so replicas update), their crops {fid: bytes} stored, faces
+        `removed` deleted; faces deleted meanwhile stay deleted. `also(pipe)` queues more
+        writes into the same MULTI/EXEC (the re-embedding's progress). Refused unless the
+        gallery is being re-embedded to this store's model. Returns the faces rewritten."""
+        key = self.person_key(pid)
+
+        def change(pipe):
+            record = ModelRecord.parse(pipe.hgetall(self.model_key), 1)
+            if record.model != self.model:
+                raise mismatch(record, 1, self.model)
+            name, existing = pipe.hget(key, "name"), {text(f) for f in pipe.hkeys(key + ":faces")}
+            pipe.multi()
+            written = [fid for fid in vectors if fid in existing]
+            for fid in written:
+                vec = encode_vector(vectors[fid], self.dim)
+                pipe.hset(key + ":faces", fid, vec)
+                if crops.get(fid):
+                    pipe.hset(key + ":crops", fid, crops[fid])
+                self._log(pipe, "add", pid, fid, text(name or b""), vec)
+            for fid in (f for f in removed if f in existing):
+                pipe.hdel(key + ":faces", fid)
+                pipe.hdel(key + ":thumbs", fid)
+                pipe.hdel(key + ":crops", fid)
+                self._log(pipe, "remove", pid, fid)
+            if also:
+                also(pipe)
+            return len(written)
+        return self._atomically(change, key + ":faces", self.model_key)
 
     def rename(self, pid: str, name: str) -> None:
         self._index_names()
@@ -167,7 +245,7 @@ class GalleryStore:
             name = self._name_of(pipe, pid)
             holder = pipe.hget(self.names_key, name_key(name))
             pipe.multi()
-            pipe.delete(key, key + ":faces", key + ":thumbs")
+            pipe.delete(key, key + ":faces", key + ":thumbs", key + ":crops")
             pipe.srem(self.people_key, pid)
             if holder is not None and text(holder) == pid:
                 pipe.hdel(self.names_key, name_key(name))
@@ -184,6 +262,7 @@ class GalleryStore:
             pipe.multi()
             pipe.hdel(key + ":faces", fid)
             pipe.hdel(key + ":thumbs", fid)
+            pipe.hdel(key + ":crops", fid)
             pipe.hset(key, "updated_at", _now())
             self._log(pipe, "remove", pid, fid)
         self._atomically(change, key, key + ":faces")
@@ -192,96 +271,3 @@ class GalleryStore:
         """Drop all but the newest `keep` log entries (to free memory); a replica whose next
         entries were dropped reloads the whole gallery."""
         self.redis.xtrim(self.log_key, maxlen=keep, approximate=False)
-
-    # --- reading ---------------------------------------------------------------------
-    def _key_of(self, pid: str) -> str:
-        """The person's key; PersonNotFound for an id no person can have."""
-        if not is_valid_id(pid):
-            raise PersonNotFound.of(pid)
-        return self.person_key(pid)
-
-    def person(self, pid: str) -> dict:
-        key = self._key_of(pid)
-        with self.redis.pipeline(transaction=False) as pipe:
-            record, faces = pipe.hgetall(key).hkeys(key + ":faces").execute()
-        if not record:
-            raise PersonNotFound.of(pid)
-        return {"person_id": pid, **{text(k): text(v) for k, v in record.items()},
-                "faces": sorted(text(f) for f in faces)}
-
-    def people(self) -> list[dict]:
-        """Every person: id, name, created_at, updated_at, face_count, sorted by name. An id
-        that is not one (a damaged gallery) is left out."""
-        pids = sorted(pid for pid in (text(p) for p in self.redis.smembers(self.people_key)) if is_valid_id(pid))
-        with self.redis.pipeline(transaction=False) as pipe:
-            for pid in pids:
-                pipe.hgetall(self.person_key(pid))
-                pipe.hlen(self.person_key(pid) + ":faces")
-            replies = pipe.execute()
-        listed = []
-        for pid, record, count in zip(pids, replies[::2], replies[1::2]):
-            record = {text(k): text(v) for k, v in record.items()}
-            if "name" in record:  # else deleted between the two reads
-                listed.append({"person_id": pid, "name": record["name"], "created_at": record.get("created_at", ""),
-                               "updated_at": record.get("updated_at", ""), "face_count": count})
-        return sorted(listed, key=lambda p: (p["name"].lower(), p["person_id"]))
-
-    def dump(self) -> list[dict]:
-        """Every person with their faces' (face id, vector, thumbnail), for export."""
-        return [{**summary, "faces": self.faces(summary["person_id"])} for summary in self.people()]
-
-    def faces(self, pid: str) -> list[tuple[str, np.ndarray, bytes]]:
-        """(face id, vector, thumbnail) of the person's faces, by face id ([] for no such person);
-        a stored vector that is not one is left out (read_all reports it)."""
-        if not is_valid_id(pid):
-            return []
-        key = self.person_key(pid)
-        with self.redis.pipeline(transaction=False) as pipe:
-            faces, thumbs = pipe.hgetall(key + ":faces").hgetall(key + ":thumbs").execute()
-        vectors = decoded_faces(pid, faces)
-        return [(fid, vector, thumbs.get(fid.encode(), b"")) for fid, vector in sorted(vectors.items())]
-
-    def find_person(self, name: str) -> str | None:
-        """The pid of the person called `name`, whatever its case (the name index), or None."""
-        self._index_names()
-        pid = self.redis.hget(self.names_key, name_key(name))
-        return None if pid is None else text(pid)
-
-    def vectors(self, pid: str) -> np.ndarray:
-        """[n,128] of the person's enrolled faces."""
-        return np.array(list(self.face_vectors(pid).values()), np.float32).reshape(-1, DIM)
-
-    def face_vectors(self, pid: str) -> dict[str, np.ndarray]:
-        """{face id: vector} of the person's readable faces (one that is not is reported by read_all)."""
-        key = self._key_of(pid)
-        with self.redis.pipeline(transaction=False) as pipe:
-            exists, faces = pipe.exists(key).hgetall(key + ":faces").execute()
-        if not exists:
-            raise PersonNotFound.of(pid)
-        return decoded_faces(pid, faces)
-
-    def thumbnail(self, pid: str, fid: str) -> bytes | None:
-        if not is_valid_id(pid):
-            return None
-        return self.redis.hget(self.person_key(pid) + ":thumbs", fid)
-
-    def read_changes(self, after_id: str) -> tuple[int, list]:
-        """(version, log entries after `after_id`), read together."""
-        return version_and_changes(self.redis, self.version_key, self.log_key, after_id)
-
-    def read_all(self) -> GallerySnapshot:
-        """The whole gallery. The version and log position are read first: changes made while
-        the data is read are applied again later, which is harmless because every logged
-        change is idempotent. A stored vector that is not one is skipped and reported."""
-        version, last_id = version_and_position(self.redis, self.version_key, self.log_key)
-        pids = [text(p) for p in self.redis.smembers(self.people_key)]
-        with self.redis.pipeline(transaction=False) as pipe:
-            for pid in pids:
-                pipe.hget(self.person_key(pid), "name")
-                pipe.hgetall(self.person_key(pid) + ":faces")
-            replies = pipe.execute()
-        people, problems = {}, []
-        for pid, name, faces in zip(pids, replies[::2], replies[1::2]):
-            if name is not None:
-                people[pid] = (text(name), decoded_faces(pid, faces, problems))
-        return GallerySnapshot(version, last_id, people, problems)

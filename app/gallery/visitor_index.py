@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-from app.gallery.codec import DIM, BadVector, decode_vector, text
+from app.gallery.codec import BadVector, decode_vector, text
 from app.gallery.matching import distances
 from app.gallery.visitors import VisitorStore
 
@@ -16,7 +16,7 @@ class VisitorIndex:
         self.store = store
         self.lock = threading.Lock()
         self.version, self.last_id = -1, None
-        self.vectors = np.zeros((256, DIM), np.float32)
+        self.vectors = np.zeros((256, store.dim), np.float32)
         self.sids: list[str] = []
         self.vids: list[str] = []
         self.row: dict[str, int] = {}
@@ -66,7 +66,7 @@ class VisitorIndex:
         op, sid, vid = text(entry["op"]), text(entry["sid"]), text(entry["vid"])
         if op == "add":
             try:
-                self._add(sid, vid, decode_vector(entry["vec"]))
+                self._add(sid, vid, decode_vector(entry["vec"], self.store.dim))
             except BadVector:
                 pass
         elif op == "move" and sid in self.row:

@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import redis
 
-from app.gallery.codec import DIM, BadVector, decode_vector, encode_vector, text
+from app.gallery.codec import BadVector, decode_vector, encode_vector, text
 from app.gallery.identity import is_valid_id
 from app.gallery.log_reads import version_and_changes, version_and_position
+from app.gallery.model_record import LEGACY_MODEL, GalleryModel, model_namespace
 
 SCRIPT = Path(__file__).with_name("visitors.lua")
 THUMBNAILS_LISTED = 3
@@ -69,8 +70,10 @@ def quality_of(score: float, size: float) -> float:
 
 class VisitorStore:
     def __init__(self, client: redis.Redis, prefix: str = "fr:", max_sightings: int = 5000,
-                 max_age_s: float = 30 * 24 * 3600, log_maxlen: int = 100_000):
-        self.redis, self.prefix = client, prefix
+                 max_age_s: float = 30 * 24 * 3600, log_maxlen: int = 100_000, model: GalleryModel = LEGACY_MODEL):
+        """model: what made the sightings' embeddings; its keys are its own (model_namespace)."""
+        prefix = model_namespace(prefix, model)
+        self.redis, self.prefix, self.dim = client, prefix, model.dim
         self.max_sightings, self.max_age_s, self.log_maxlen = max_sightings, max_age_s, log_maxlen
         self.log_key, self.version_key = prefix + "visitors:log", prefix + "visitors:version"
         self._script = client.register_script(SCRIPT.read_text())
@@ -90,7 +93,7 @@ class VisitorStore:
         visitor was merged or forgotten meanwhile (nothing stored). Trims to the caps."""
         meta = json.dumps({"camera": sighting.camera_id, "time": sighting.time, "score": sighting.score,
                            "size": sighting.size, "quality": sighting.quality})
-        done = self._run("add", sighting.sighting_id, visitor_id, "1" if new else "0", encode_vector(vector),
+        done = self._run("add", sighting.sighting_id, visitor_id, "1" if new else "0", encode_vector(vector, self.dim),
                          thumbnail, meta, f"{sighting.time:.3f}", self._cutoff(sighting.time), self.max_sightings)
         return done >= 0
 
@@ -120,14 +123,14 @@ class VisitorStore:
         for sid, data in vectors.items():
             vid = owners.get(sid)
             try:
-                vector = decode_vector(data)
+                vector = decode_vector(data, self.dim)
             except BadVector:
                 continue
             if vid is not None:
                 sids.append(text(sid))
                 vids.append(text(vid))
                 rows.append(vector)
-        matrix = np.array(rows, np.float32).reshape(-1, DIM)
+        matrix = np.array(rows, np.float32).reshape(-1, self.dim)
         return VisitorSnapshot(version, last_id, sids, vids, matrix)
 
     # --- reading ---------------------------------------------------------------------
@@ -183,7 +186,7 @@ class VisitorStore:
         faces = []
         for vector, thumb in zip(vectors, thumbs):
             try:
-                faces.append((decode_vector(vector), thumb or b""))
+                faces.append((decode_vector(vector, self.dim), thumb or b""))
             except (BadVector, TypeError):  # gone meanwhile (None), or not a vector: not enrolled
                 continue
         return faces

@@ -21,10 +21,11 @@ class Model(Protocol):
 
 
 def open_model(settings: Settings, name: str, channels: ModelChannels | None = None) -> Model:
-    """The backend the settings choose for model `name` ("mtcnn" or "facenet")."""
+    """The backend the settings choose for model `name` ("mtcnn", "yunet", "facenet" or "sface")."""
     if settings.model_backend == "local":
         from app.model_clients.local_model import LocalModel
         return LocalModel(name, settings.model_dir)
-    addr = {"mtcnn": settings.mtcnn_addr, "facenet": settings.facenet_addr}[name]
+    addr = {"mtcnn": settings.mtcnn_addr, "yunet": settings.yunet_addr, "facenet": settings.facenet_addr,
+            "sface": settings.sface_addr}[name]
     channels = channels or ModelChannels(settings.grpc_retries)
     return GrpcModel(name, addr, channels.for_address(addr), settings.grpc_timeout_s)

@@ -47,6 +47,26 @@ class MtcnnDetector:
         return self.model.ready()
 
 
+class YunetDetector:
+    """YuNet (OpenCV Zoo) served as one graph: decode and NMS inside, one predict() call per
+    frame, any frame size. Boxes are clipped to the frame here (the graph leaves them as
+    OpenCV does), so both detectors answer in the same terms; landmarks are not clipped."""
+    name = "yunet"
+
+    def __init__(self, model, score_threshold: float = 0.7, nms_threshold: float = 0.3):
+        self.model = model
+        self.params = {"score_threshold": np.float32(score_threshold), "nms_threshold": np.float32(nms_threshold)}
+
+    def detect(self, rgb: np.ndarray) -> Detections:
+        out = self.model.predict({"image": np.ascontiguousarray(rgb, np.uint8), **self.params})
+        height, width = rgb.shape[:2]
+        boxes = np.clip(out["boxes"].reshape(-1, 4), 0, [width, height, width, height]).astype(np.float32)
+        return Detections(boxes, out["scores"].reshape(-1), out["landmarks"].reshape(-1, 5, 2))
+
+    def ready(self) -> bool:
+        return self.model.ready()
+
+
 class ScaledDetector:
     """Detect on a resized copy of the frame, answer in the frame's own pixels.
 

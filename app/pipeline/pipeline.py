@@ -1,6 +1,7 @@
-"""One image through the face pipeline: decode -> detect -> crop -> embed (one batched call).
+"""One image through the face pipeline: decode -> detect -> embed (the embedder crops or aligns
+the faces it needs; one batched call per network).
 
-    pipeline = build_pipeline(settings)       # or FacePipeline(detector, embedder, crop, max_pixels)
+    pipeline = build_pipeline(settings)       # or FacePipeline(detector, embedder, max_pixels)
     frame = pipeline.analyze(jpeg_bytes)      # every face: box, score, landmarks, embedding
 """
 from dataclasses import dataclass, field
@@ -10,9 +11,9 @@ import numpy as np
 
 from app.pipeline.detectors import Detector
 from app.pipeline.embedders import Embedder
-from app.pipeline.imaging import crop_faces, decode_image, request_pixels
+from app.pipeline.imaging import decode_image, request_pixels
 from app.pipeline.timing import Stopwatch
-from config import FaceCrop, Settings
+from config import Settings
 
 if TYPE_CHECKING:  # the model clients (and TensorFlow) load only when a pipeline is built
     from app.model_clients import ModelChannels
@@ -23,7 +24,7 @@ class Face:
     box: np.ndarray          # x1, y1, x2, y2 (pixels)
     score: float
     landmarks: np.ndarray    # [5,2]
-    embedding: np.ndarray | None = None   # [128], unit length
+    embedding: np.ndarray | None = None   # [dim of the embedder], unit length
 
     @property
     def area(self) -> float:
@@ -42,12 +43,11 @@ class Frame:
 
 
 class FacePipeline:
-    def __init__(self, detector: Detector, embedder: Embedder, crop: FaceCrop, max_pixels: int,
-                 max_request_pixels: int | None = None):
-        """crop: what is fed to the embedder (FACE_CROP); max_pixels: decoding limit per image
-        (MAX_IMAGE_PIXELS); max_request_pixels: all the images of one request (MAX_REQUEST_PIXELS)."""
+    def __init__(self, detector: Detector, embedder: Embedder, max_pixels: int, max_request_pixels: int | None = None):
+        """max_pixels: decoding limit per image (MAX_IMAGE_PIXELS); max_request_pixels: all the
+        images of one request (MAX_REQUEST_PIXELS)."""
         self.detector, self.embedder = detector, embedder
-        self.crop, self.max_pixels = crop, max_pixels
+        self.max_pixels = max_pixels
         self.max_request_pixels = max_request_pixels or max_pixels
 
     def check_request(self, images: list[bytes]) -> None:
@@ -56,8 +56,8 @@ class FacePipeline:
 
     @property
     def model_id(self) -> str:
-        """What made the embeddings: the network and the crop fed to it."""
-        return f"{self.embedder.model_id}/{self.crop}"
+        """What made the embeddings: the network(s) and the crop or alignment fed to them."""
+        return self.embedder.model_id
 
     def decode(self, data: bytes, stopwatch: Stopwatch | None = None) -> np.ndarray:
         with (stopwatch or Stopwatch()).stage("decode"):
@@ -84,37 +84,49 @@ class FacePipeline:
     def embed_faces(self, frame: Frame, faces: list[Face], stopwatch: Stopwatch | None = None) -> None:
         """Fill in the embedding of each of `faces` (faces of `frame`), in one embedder call."""
         with (stopwatch or Stopwatch()).stage("embed"):
-            vectors = self.embed_boxes(frame.rgb, np.asarray([f.box for f in faces]).reshape(-1, 4))
+            vectors = self.embedder.embed(frame.rgb, np.asarray([f.box for f in faces]).reshape(-1, 4),
+                                          np.asarray([f.landmarks for f in faces]).reshape(-1, 5, 2))
         for face, vector in zip(faces, vectors):
             face.embedding = vector
 
-    def embed_boxes(self, rgb: np.ndarray, boxes: np.ndarray, crop: FaceCrop | None = None) -> np.ndarray:
-        """[N,128] for the faces at `boxes`, in one embedder call."""
-        return self.embedder.embed(crop_faces(rgb, boxes, crop or self.crop, self.embedder.image_size))
-
 
 def build_detector(settings: Settings, channels: "ModelChannels | None" = None) -> Detector:
-    """PREPROCESSOR: MTCNN (served model) or dlib (in-process), both on frames of any size."""
+    """PREPROCESSOR: MTCNN or YuNet (served models) or dlib (in-process), on frames of any size."""
     from app.model_clients import open_model
-    from app.pipeline.detectors import MtcnnDetector, ScaledDetector
+    from app.pipeline.detectors import MtcnnDetector, ScaledDetector, YunetDetector
 
     if settings.preprocessor == "dlib":
         from app.pipeline.dlib_detector import DlibDetector
         detector = DlibDetector(settings.dlib_detector, settings.dlib_upsample)
+    elif settings.preprocessor == "yunet":
+        detector = YunetDetector(open_model(settings, "yunet", channels), settings.yunet_score_threshold)
     else:
         detector = MtcnnDetector(open_model(settings, "mtcnn", channels), settings.mtcnn_min_size,
                                  settings.mtcnn_thresholds, settings.mtcnn_factor)
     return ScaledDetector(detector, settings.detect_max_side, settings.detect_min_side)
 
 
+def build_embedder(settings: Settings, channels: "ModelChannels | None" = None) -> Embedder:
+    """EMBEDDER: FaceNet (on FACE_CROP), SFace (aligned), or both fused."""
+    from app.model_clients import open_model
+    from app.pipeline.embedders import FacenetEmbedder, FusedEmbedder, SfaceEmbedder
+
+    def facenet():
+        return FacenetEmbedder(open_model(settings, "facenet", channels), settings.face_crop)
+
+    def sface():
+        return SfaceEmbedder(open_model(settings, "sface", channels))
+    if settings.embedder == "facenet+sface":
+        return FusedEmbedder(facenet(), sface())
+    return facenet() if settings.embedder == "facenet" else sface()
+
+
 def build_pipeline(settings: Settings, channels: "ModelChannels | None" = None) -> FacePipeline:
-    """The pipeline the settings describe (preprocessor, backend, crop); `channels`: the
-    worker's gRPC channels (app.model_clients.ModelChannels), made here when not given."""
-    from app.model_clients import ModelChannels, open_model
-    from app.pipeline.embedders import FacenetEmbedder
+    """The pipeline the settings describe (preprocessor, embedder, backend, crop); `channels`:
+    the worker's gRPC channels (app.model_clients.ModelChannels), made here when not given."""
+    from app.model_clients import ModelChannels
 
     if settings.model_backend == "grpc" and channels is None:
         channels = ModelChannels(settings.grpc_retries)
-    embedder = FacenetEmbedder(open_model(settings, "facenet", channels))
-    return FacePipeline(build_detector(settings, channels), embedder, settings.face_crop, settings.max_image_pixels,
-                        settings.max_request_pixels)
+    return FacePipeline(build_detector(settings, channels), build_embedder(settings, channels),
+                        settings.max_image_pixels, settings.max_request_pixels)

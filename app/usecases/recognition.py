@@ -16,6 +16,7 @@ from app.gallery import NewFace
 from app.gallery.identity import clean_name
 from app.gallery.matching import distances
 from app.pipeline import Face, Frame, Stopwatch
+from app.pipeline.enrolled_crop import enrolled_crop
 from app.pipeline.imaging import jpeg_thumbnails
 from app.services import Services
 from app.usecases import visitors
@@ -109,15 +110,17 @@ def embed(s: Services, image: bytes) -> Analysis:
 
 
 def enroll(s: Services, images: list[bytes], name: str | None = None, person_id: str | None = None) -> Enrollment:
-    """A new person `name`, or faces added to `person_id`: the largest face of each image.
-    Nothing is stored unless every image has a face."""
+    """A new person `name`, or faces added to `person_id`: the largest face of each image,
+    with its thumbnail and the crop a later re-embedding needs. Nothing is stored unless every
+    image has a face; 409 before any model work when the gallery is of another model."""
     if (name is None) == (person_id is None):
         raise InvalidField("send `name` to enroll a new person, or `person_id` to add faces to an enrolled one"
                            + (" (not both)" if name else ""))
     name = clean_name(name) if name is not None else None
-    s.redis.ping()  # fail fast, before the models, when Redis is down
-    faces, thumbnails = _largest_faces(s, images, thumbnails=True)
-    entries = [NewFace(face.embedding, thumbnail) for face, thumbnail in zip(faces, thumbnails)]
+    s.store.check_model(writing=True)  # fail fast, before the models, when Redis is down or the model differs
+    faces, kept = _largest_faces(s, images, lambda frame, face: (
+        jpeg_thumbnails(frame.rgb, face.box[None])[0], enrolled_crop(frame.rgb, face.box, face.landmarks).to_bytes()))
+    entries = [NewFace(face.embedding, thumbnail, crop=crop) for face, (thumbnail, crop) in zip(faces, kept)]
     created = name is not None
     if created:
         person_id, ids = s.store.create_person(name, entries)
@@ -130,7 +133,7 @@ def verify(s: Services, images: list[bytes], person_id: str | None = None) -> Ve
     """Two images, or one image and an enrolled person: are they the same person?"""
     if len(images) != (1 if person_id else 2):
         raise InvalidField(f"{len(images)} images sent; send two images, or one image and `person_id`")
-    enrolled = s.store.vectors(person_id) if person_id else None
+    enrolled = s.store.vectors(person_id) if person_id else None   # 409 when the gallery's model differs
     if enrolled is not None and len(enrolled) == 0:
         raise NoFace(f"person {person_id!r} has no enrolled face; enroll one first")
     faces, _ = _largest_faces(s, images)
@@ -167,12 +170,17 @@ def _record(s: Services, camera_id: str | None, frame: Frame, faces: list[Recogn
     return event_id
 
 
-def _largest_faces(s: Services, images: list[bytes], thumbnails: bool = False) -> tuple[list[Face], list[bytes]]:
-    """The largest face of each image, embedded (and its thumbnail); 422 naming the image
-    without one. Every header is checked before any image is decoded, and each decoded image
-    is let go before the next, so a request holds one frame at a time."""
+def _min_face(s: Services) -> float:
+    return {"mtcnn": s.settings.mtcnn_min_size, "yunet": 20.0}.get(s.settings.preprocessor, 40.0)
+
+
+def _largest_faces(s: Services, images: list[bytes], keep=None) -> tuple[list[Face], list]:
+    """The largest face of each image, embedded, and keep(frame, face) of each (what enrollment
+    keeps of the image: thumbnail, crop); 422 naming the image without one. Every header is
+    checked before any image is decoded, and each decoded image is let go before the next, so
+    a request holds one frame at a time."""
     s.pipeline.check_request(images)
-    faces, thumbs = [], []
+    faces, kept = [], []
     for i, data in enumerate(images):
         which = f"image {i + 1} of {len(images)}" if len(images) > 1 else "the image"
         try:
@@ -184,9 +192,9 @@ def _largest_faces(s: Services, images: list[bytes], thumbnails: bool = False) -
         face = frame.largest_face()
         if face is None:
             raise NoFace(f"no face found in {which} ({frame.width}x{frame.height}); send a photo in which the "
-                         f"face is clearly visible and at least {s.settings.mtcnn_min_size:.0f} px wide")
+                         f"face is clearly visible and at least {_min_face(s):.0f} px wide")
         s.pipeline.embed_faces(frame, [face])
         faces.append(face)
-        if thumbnails:
-            thumbs.append(jpeg_thumbnails(frame.rgb, face.box[None])[0])
-    return faces, thumbs
+        if keep is not None:
+            kept.append(keep(frame, face))
+    return faces, kept

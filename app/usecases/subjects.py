@@ -104,7 +104,7 @@ def rename_subject(s: Services, old: str, new: str) -> bool:
         return True
     faces = s.store.faces(pid)
     if faces:  # new face ids: a face id belongs to one person
-        s.store.add_faces(target, [NewFace(vector, thumbnail) for _, vector, thumbnail in faces])
+        s.store.add_faces(target, [NewFace(vector, thumbnail, crop=crop) for _, vector, thumbnail, crop in faces])
     s.store.delete_person(pid)
     return True
 
@@ -139,7 +139,7 @@ def delete_every_face(s: Services) -> int:
     deleted = 0
     for person in s.store.people():
         pid = person["person_id"]
-        for fid, _, _ in s.store.faces(pid):
+        for fid, *_ in s.store.faces(pid):
             try:
                 s.store.delete_face(pid, fid)
                 deleted += 1
@@ -171,7 +171,7 @@ def stored_face(s: Services, face_id: str) -> StoredFace | None:
     pid = s.replica.person_of_face(face_id)
     if pid is None:
         return None
-    for fid, vector, thumbnail in s.store.faces(pid):
+    for fid, vector, thumbnail, _ in s.store.faces(pid):
         if fid == face_id:
             try:
                 return StoredFace(pid, s.store.person(pid)["name"], fid, vector, thumbnail)
