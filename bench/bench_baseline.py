@@ -8,13 +8,12 @@ Both go through app/evaluation.py (train photos enrolled, val photos probed); ti
 covers decode, detection and embedding of the largest face, measured in this one run.
 """
 import argparse
-import json
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from app.evaluation import evaluate, print_report
+from bench.results import write_results
 from config import load_settings
 from scripts.evaluate import local_embedder
 from scripts.pypi_assets import ROOT, celebrity_dataset
@@ -58,9 +57,7 @@ def main(argv=None):
     print(f"\nthis server vs dlib: rank-1 {a['rank1']}/{a['probes']} vs {b['rank1']}/{b['probes']}, "
           f"EER {a['eer']:.1%} vs {b['eer']:.1%}, ms per photo (p50) {ours['ms_per_photo']['p50']:.0f} vs "
           f"{baseline['ms_per_photo']['p50']:.0f} ({baseline['ms_per_photo']['p50'] / ours['ms_per_photo']['p50']:.2f}x)")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"ours": ours, "baseline": baseline}, indent=2) + "\n")
-    print(f"written {args.out}")
+    write_results(args.out, {"ours": ours, "baseline": baseline})
 
 
 if __name__ == "__main__":

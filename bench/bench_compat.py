@@ -17,7 +17,6 @@ Prints the median and p95 per variant and the ratio of medians to `native`; writ
 """
 import argparse
 import io
-import json
 import statistics
 import tempfile
 import time
@@ -27,6 +26,7 @@ import numpy as np
 
 from app import create_app
 from app.pipeline import build_pipeline
+from bench.results import write_results
 from config import load_settings
 from samples.photos import encode_jpeg, photo_bytes, three_face_frame
 from scripts.processes import free_port, start_mosquitto, start_redis, wait_until
@@ -112,9 +112,7 @@ def main(argv=None):
     for name, r in results["variants"].items():
         print(f"  {name:<12} p50 {r['p50_ms']:7.1f}  p95 {r['p95_ms']:7.1f}  {r['ratio_p50']:.2f}x native")
     print("  " + "; ".join(results["dropped_while_down"]))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written {args.out}")
+    write_results(args.out, results)
 
 
 if __name__ == "__main__":

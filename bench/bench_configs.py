@@ -8,11 +8,10 @@ the configurations measured in turns (drift on shared cores hits all alike). Pri
 median of each stage and the total relative to MTCNN + FaceNet (the pipeline before issue 14).
 """
 import argparse
-import json
 import statistics
-from pathlib import Path
 
 from app.pipeline import Stopwatch, build_pipeline
+from bench.results import write_results
 from config import load_settings
 from samples.photos import encode_jpeg, one_face_frame, three_face_frame
 from scripts.pypi_assets import ROOT
@@ -59,9 +58,7 @@ def main(argv=None):
             ms["total_vs_mtcnn_facenet"] = ms["total"] / rows[base]["total"]
             print(f"  {key:<22} " + " ".join(f"{ms[s]:>8.1f}" for s in STAGES)
                   + f"   {ms['total_vs_mtcnn_facenet']:.2f}x ({ms['faces']:.0f} faces)")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written {args.out}")
+    write_results(args.out, results)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,10 @@ load the gallery from Redis at start-up; time until a new enrollment is visible 
 workers (their next sync).
 """
 import argparse
-import json
 import statistics
 import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import numpy as np
 import redis
@@ -24,6 +22,7 @@ import redis
 from app.gallery import GalleryReplica, GalleryStore, NewFace
 from app.gallery.codec import encode_vector
 from app.gallery.matching import rank_people
+from bench.results import write_results
 from samples.vectors import near, unit
 from scripts.processes import free_port, start_redis
 from scripts.pypi_assets import ROOT
@@ -136,9 +135,7 @@ def main(argv=None):
     finally:
         server.terminate()
         server.wait()
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written {args.out}")
+    write_results(args.out, results)
 
 
 if __name__ == "__main__":

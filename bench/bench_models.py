@@ -11,7 +11,6 @@
 (d) FaceNet, SFace and the fused pair on the 5-celebrity set (bench/embedder_eval.py).
 """
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -25,6 +24,7 @@ from app.model_clients.grpc_model import GrpcModel
 from app.model_clients.local_model import LocalModel
 from bench import collages
 from bench.embedder_eval import evaluate_embedders
+from bench.results import write_results
 from samples.photos import one_face_frame, three_face_frame
 from scripts.pypi_assets import ROOT, YUNET_ONNX, celebrity_dataset, zoo_model
 from scripts.serve_models import spawn
@@ -159,9 +159,7 @@ def main(argv: list | None = None) -> None:
         lambda crops: local["facenet"].predict({"images": crops})["embeddings"],
         lambda faces: local["sface"].predict({"images": faces})["embeddings"])
     print_report(report)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2, default=float) + "\n")
-    print(f"written {args.out}")
+    write_results(args.out, report)
 
 
 if __name__ == "__main__":

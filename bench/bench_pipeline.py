@@ -7,14 +7,13 @@ process against the same SavedModels (gRPC through scripts/serve_models.py on lo
 Also FaceNet alone at batch 1, 8 and 16. Prints medians and ratios, writes JSON.
 """
 import argparse
-import json
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
 from app.pipeline import Stopwatch, build_pipeline
+from bench.results import write_results
 from config import load_settings
 from samples.photos import encode_jpeg, one_face_frame, three_face_frame
 from scripts.pypi_assets import ROOT
@@ -87,9 +86,7 @@ def main(argv=None):
     for batch, r in results["facenet_batch"].items():
         print(f"  batch {batch:>2}: " + ", ".join(f"{b} {v:.1f}" for b, v in r["ms_per_face"].items())
               + "   (per face vs batch 1: " + ", ".join(f"{b} {r['ms_per_face'][b] / one[b]:.2f}x" for b in one) + ")")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written {args.out}")
+    write_results(args.out, results)
 
 
 if __name__ == "__main__":

@@ -13,17 +13,16 @@ at MATCH_THRESHOLD, and, over all train x val pairs, EER and false rejects at ze
 accepts (app/evaluation.py) with the gallery's own vectors read back from Redis.
 """
 import argparse
-import json
 import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import numpy as np
 import redis
 
 from app import create_app
 from app.evaluation import equal_error_rate, labelled_photos, zero_false_accepts
+from bench.results import write_results
 from config import load_settings
 from scripts.processes import free_port, start_redis
 from scripts.pypi_assets import ROOT, celebrity_dataset
@@ -126,9 +125,7 @@ def main(argv=None):
     for key, r in results.items():
         print(f"{key:<30} {r['faces']:>6} {r.get('ms_per_face', float('nan')):>8.1f} {r['rank1']:>4}/{r['probes']:<2} "
               f"{r['matched']:>5}/{r['probes']:<2} {r['eer']:>6.1%} {r['frr_at_zero_fa']:>8.1%}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2, default=float) + "\n")
-    print(f"written {args.out}")
+    write_results(args.out, results)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ ceiling is the same frames run back to back through the in-process pipeline in t
 process; each figure is reported as a ratio of it.
 """
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import requests
 
+from bench.results import write_results
 from config import load_settings
 from samples.photos import encode_jpeg, one_face_frame, photo_bytes, three_face_frame
 from scripts.processes import free_port, http_answers, start_process, start_redis
@@ -158,9 +158,7 @@ def main(argv=None):
             before = results["runs"]["no batching"][label][i]["frames_per_s"]
             after = results["runs"]["batching"][label][i]["frames_per_s"]
             print(f"batching, {label}, N={n}: {after / before:.2f}x frames/s")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written {args.out}")
+    write_results(args.out, results)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from app.gallery import GalleryReplica, GalleryStore, NewFace
 from app.gallery.negatives import Negatives
 from app.usecases import housekeeping
 from app.usecases.gallery_health import face_reports
+from bench.results import write_results
 from config import load_settings
 from samples.photos import PEOPLE, photo_files
 from scripts.processes import free_port, start_redis
@@ -343,9 +344,7 @@ def main(argv=None):
     finally:
         server.terminate()
         server.wait()
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written {args.out}")
+    write_results(args.out, results)
 
 
 if __name__ == "__main__":

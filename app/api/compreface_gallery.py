@@ -13,10 +13,11 @@ subject onto another's name merges them (as CompreFace does), the moved faces ge
 DELETE /faces without `subject` deletes every face (CompreFace's semantics; logged)."""
 import logging
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, request
 
 from app.api import compreface_io as io
 from app.api.openapi import documented
+from app.api.uploads import jpeg_response, parsed_json
 from app.errors import FaceNotFound, InvalidField, PersonNotFound
 from app.services import services
 from app.usecases import subjects
@@ -38,7 +39,7 @@ def subject_param(required: bool = True) -> str | None:
 
 
 def subject_body() -> str:
-    body = request.get_json(silent=True)
+    body = parsed_json()
     value = body.get("subject") if isinstance(body, dict) else None
     if not isinstance(value, str) or not value.strip():
         raise InvalidField("Subject name is empty; send JSON {\"subject\": \"<name>\"}")
@@ -83,16 +84,14 @@ def delete_faces():
 @bp.delete("/faces/<image_id>/", strict_slashes=False)
 @doc("delete one example")
 def delete_face(image_id: str):
-    deleted = subjects.delete_face(services(), io.face_id(image_id))
-    if deleted is None:
-        raise FaceNotFound(f"Image {image_id} not found")
+    deleted = _found(subjects.delete_face(services(), io.face_id(image_id)), image_id)
     return {"image_id": io.image_id(deleted.face_id), "subject": deleted.name}
 
 
 @bp.post("/faces/delete/", strict_slashes=False)
 @doc("delete the examples listed in the JSON array of ids (unknown ids are ignored)")
 def delete_listed_faces():
-    ids = request.get_json(silent=True)
+    ids = parsed_json()
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise InvalidField("send a JSON array of image ids")
     deleted = [subjects.delete_face(services(), io.face_id(i)) for i in ids]
@@ -102,10 +101,15 @@ def delete_listed_faces():
 @bp.get("/faces/<image_id>/img/", strict_slashes=False)
 @doc("the example's face as a small JPEG")
 def face_image(image_id: str):
-    face = subjects.stored_face(services(), io.face_id(image_id))
+    return jpeg_response(_found(subjects.stored_face(services(), io.face_id(image_id)), image_id).thumbnail,
+                         FaceNotFound(f"Image {image_id} not found"))
+
+
+def _found(face, image_id: str):
+    """`face`, or CompreFace's 404 code 44 for an image id that is not (or no longer) there."""
     if face is None:
         raise FaceNotFound(f"Image {image_id} not found")
-    return Response(face.thumbnail, mimetype="image/jpeg")
+    return face
 
 
 @bp.get("/subjects/", strict_slashes=False)

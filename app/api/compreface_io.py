@@ -15,7 +15,7 @@ from flask import Blueprint, request
 
 from app.api.auth import key_is_valid
 from app.api.compat import box_ints, error_parts
-from app.api.uploads import image_from_base64
+from app.api.uploads import image_from_base64, parsed_json
 from app.errors import (
     BadRequest,
     FaceNotFound,
@@ -126,7 +126,7 @@ def selection(opts: Options) -> Callable[[Frame], list[Face]]:
 def image(field: str = "file") -> bytes:
     """The image in multipart part `field` (or the request's only file part), or base64 in JSON."""
     if request.mimetype == "application/json":
-        body = request.get_json(silent=True)
+        body = parsed_json()
         if not isinstance(body, dict) or field not in body:
             raise MissingImage(f"Required part {field} is missing (JSON: {{\"{field}\": \"<base64>\"}})")
         try:

@@ -5,6 +5,7 @@ from flask import Blueprint, Response, current_app, request
 from app import metrics
 from app.api.openapi import documented, openapi_document
 from app.api.schemas import EventsResponse, Health, Readiness
+from app.api.uploads import jpeg_response
 from app.errors import BadRequest, ThumbnailNotFound
 from app.services import services
 from app.usecases.readiness import readiness
@@ -58,8 +59,5 @@ def events():
 @documented("A face thumbnail of an event (JPEG; trimmed with the events, EVENTS_MAXLEN and EVENTS_MAX_MB)",
             content_type="image/jpeg", errors=(401, 404, 503))
 def event_thumbnail(thumb_id):
-    jpeg = services().events.thumbnail(thumb_id)
-    if jpeg is None:
-        raise ThumbnailNotFound(f"no thumbnail {thumb_id!r} (thumbnails go with their events: EVENTS_MAXLEN, "
-                                f"EVENTS_MAX_MB)")
-    return Response(jpeg, mimetype="image/jpeg")
+    return jpeg_response(services().events.thumbnail(thumb_id), ThumbnailNotFound(
+        f"no thumbnail {thumb_id!r} (thumbnails go with their events: EVENTS_MAXLEN, EVENTS_MAX_MB)"))

@@ -1,10 +1,10 @@
 """Gallery management: /people and /people/{id}[/faces/{face_id}]."""
-from flask import Blueprint, Response
+from flask import Blueprint
 
 from app.api.openapi import documented
 from app.api.schemas import Deleted, PeopleResponse, PersonDetail, PersonSummary, Rename
 from app.api.schemas_visitors import FaceReport
-from app.api.uploads import json_body
+from app.api.uploads import jpeg_response, json_body
 from app.errors import FaceNotFound
 from app.services import services
 from app.usecases import gallery_health, people
@@ -51,7 +51,5 @@ def delete_face(pid, fid):
 @bp.get("/<pid>/faces/<fid>/thumbnail")
 @documented("The enrolled face as a small JPEG", content_type="image/jpeg", errors=(401, 404, 503))
 def face_thumbnail(pid, fid):
-    jpeg = services().store.thumbnail(pid, fid)
-    if jpeg is None:
-        raise FaceNotFound(f"no thumbnail for face {fid!r} of person {pid!r}")
-    return Response(jpeg, mimetype="image/jpeg")
+    return jpeg_response(services().store.thumbnail(pid, fid),
+                         FaceNotFound(f"no thumbnail for face {fid!r} of person {pid!r}"))

@@ -8,11 +8,11 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TypeVar
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.errors import BadRequest, InvalidBase64, InvalidField, MissingImage, UnsupportedMediaType
+from app.errors import BadRequest, FaceRecError, InvalidBase64, InvalidField, MissingImage, UnsupportedMediaType
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -114,6 +114,13 @@ def single_image(upload: Upload) -> bytes:
     if len(upload.images) != 1:
         raise BadRequest(f"{len(upload.images)} images sent; this endpoint takes exactly one")
     return upload.images[0]
+
+
+def jpeg_response(jpeg: bytes | None, missing: FaceRecError) -> Response:
+    """A stored JPEG (thumbnails), or `missing` (a 404) when there is none."""
+    if jpeg is None:
+        raise missing
+    return Response(jpeg, mimetype="image/jpeg")
 
 
 def json_body(model: type[Model], example: str) -> Model:

@@ -1,11 +1,11 @@
 """Unknown visitors: GET /visitors (paged), GET/DELETE /visitors/{id}, POST /visitors/{id}/name,
 and their sightings' thumbnails (the use cases are in app/usecases/visitors.py)."""
-from flask import Blueprint, Response, request
+from flask import Blueprint, request
 
 from app.api.openapi import documented
 from app.api.schemas import Deleted
 from app.api.schemas_visitors import NamedVisitor, NameVisitor, VisitorDetail, VisitorsResponse, VisitorSummary
-from app.api.uploads import json_body
+from app.api.uploads import jpeg_response, json_body
 from app.errors import BadRequest, ThumbnailNotFound
 from app.services import services
 from app.usecases import visitors
@@ -60,7 +60,5 @@ def forget_visitor(vid):
 @bp.get("/<vid>/sightings/<sid>/thumbnail")
 @documented("A sighting's face as a small JPEG", content_type="image/jpeg", errors=(401, 404, 503))
 def sighting_thumbnail(vid, sid):
-    jpeg = services().visitors.thumbnail(vid, sid)
-    if jpeg is None:
-        raise ThumbnailNotFound(f"visitor {vid!r} has no sighting {sid!r}")
-    return Response(jpeg, mimetype="image/jpeg")
+    return jpeg_response(services().visitors.thumbnail(vid, sid),
+                         ThumbnailNotFound(f"visitor {vid!r} has no sighting {sid!r}"))

@@ -72,7 +72,9 @@ def start(s: Services) -> threading.Thread:
                 result = run_once(s)
                 if result.reclustering and result.reclustering.moved:
                     log.info("visitors re-clustered: %s", result.reclustering)
-            except Exception:  # Redis down, for one: try again next time
+            except redis.ConnectionError as e:  # Redis away: said once a round, without a trace
+                log.warning("housekeeping skipped, Redis is unreachable: %s", e)
+            except Exception:  # anything else: the trace helps; try again next time
                 log.exception("housekeeping failed")
             wait = interval
 
