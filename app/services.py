@@ -40,7 +40,9 @@ def build_services(settings: Settings, pipeline: FacePipeline | None = None) -> 
                                   socket_connect_timeout=settings.redis_timeout_s, health_check_interval=30)
     store = GalleryStore(client, settings.redis_prefix, settings.gallery_log_maxlen)
     events = EventLog(client, settings.redis_prefix, settings.events_maxlen, settings.thumbnail_ttl_s)
-    return Services(settings, pipeline or build_pipeline(settings), client, store, GalleryReplica(store), events,
+    replica = GalleryReplica(store, cache_dir=settings.gallery_cache_dir or None)
+    replica.start_maintenance()  # loads the gallery now, then keeps it compact off the request path
+    return Services(settings, pipeline or build_pipeline(settings), client, store, replica, events,
                     MatchRule(settings.match_threshold))
 
 

@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     redis_prefix: str = "fr:"
     redis_timeout_s: float = Field(2.0, gt=0, le=60)
     gallery_log_maxlen: int = Field(100_000, ge=100)   # older deltas trimmed; a worker that fell behind reloads
+    # This host's gallery snapshots, shared by its workers (empty: a private folder in the temp dir)
+    gallery_cache_dir: str = ""
     events_maxlen: int = Field(10_000, ge=10)
     thumbnail_ttl_s: int = Field(7 * 24 * 3600, ge=60)
 
@@ -84,6 +86,7 @@ class Settings(BaseSettings):
     max_content_length: int = Field(20 * 1024 * 1024, ge=1024)    # bytes of one request body
     max_image_pixels: int = Field(50_000_000, ge=1)                # refused from the header, before decoding
     max_images_per_request: int = Field(10, ge=1, le=100)
+    max_import_bytes: int = Field(8 * 1024 ** 3, ge=1024)        # POST /gallery/import, streamed (~1 KB per face)
     # Comma-separated; when set, every endpoint but /healthz needs X-API-Key.
     api_keys: Annotated[tuple[str, ...], NoDecode] = ()
 

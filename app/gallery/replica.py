@@ -1,14 +1,32 @@
-"""This worker's copy of the gallery: one matrix of every enrolled embedding, kept in step
-with Redis (app/gallery/store.py) by applying the logged changes since its last look, one
-round trip when nothing changed. Matching reads only this copy."""
+"""This worker's copy of the gallery, kept in step with Redis (app/gallery/store.py) by
+applying the logged changes since its last look: one round trip when nothing changed.
+Matching reads only this copy.
+
+The copy is a snapshot file, mapped read-only and shared by the workers of a host, plus the
+changes since (app/gallery/live.py). A new worker loads the newest usable snapshot (this
+host's folder, else the one published in Redis, else it builds one with the full read) and
+applies the log from the snapshot's position. A background thread (start_maintenance(), from
+the app factory) keeps an idle worker in step, folds the changes into a new snapshot once
+they pass `compact_fraction` of the gallery and swaps it in atomically, and publishes a fresh
+snapshot to Redis for the workers to come, one worker at a time: requests never build."""
+import contextlib
 import logging
+import os
+import tempfile
 import threading
+import weakref
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+from redis.exceptions import LockError
 
+from app.gallery import builder
 from app.gallery.candidates import CandidateIndex
-from app.gallery.codec import DIM, BadVector, decode_vector
+from app.gallery.codec import DIM
+from app.gallery.live import LiveGallery
+from app.gallery.snapshot import BadSnapshot, Snapshot
+from app.gallery.snapshot_shelf import LocalFile, SnapshotShelf
 from app.gallery.store import GalleryStore, text
 
 log = logging.getLogger(__name__)
@@ -24,114 +42,236 @@ class Match:
 
 
 class GalleryReplica:
-    def __init__(self, store: GalleryStore, candidates: CandidateIndex | None = None):
+    def __init__(self, store: GalleryStore, candidates: CandidateIndex | None = None, cache_dir: str | None = None,
+                 compact_fraction: float = 0.02, compact_min: int = 1000):
+        """`cache_dir`: this host's snapshot folder (default: a private folder in the system's
+        temporary directory). A compaction starts once the changes since the snapshot pass
+        max(`compact_min`, `compact_fraction` x faces)."""
         self.store = store
         self.candidates = candidates or CandidateIndex()
-        self.lock = threading.Lock()
-        self.version, self.last_id = -1, None
-        self.vectors = np.zeros((1024, DIM), np.float32)
-        self._count = 0
-        self.pids, self.fids = [], []
-        self.row = {}           # fid -> row in vectors
-        self.faces_of = {}      # pid -> set of fids
-        self.names = {}         # pid -> name
-        self.problems: list[str] = []   # stored vectors that could not be read, from the last load
+        folder = cache_dir or Path(tempfile.gettempdir()) / f"facerec-gallery-{os.getuid()}"
+        self.shelf = SnapshotShelf(store.redis, store.prefix, folder)
+        self.dim = getattr(store, "dim", DIM)
+        self.compact_fraction, self.compact_min = compact_fraction, compact_min
+        self.lock = threading.Lock()            # around the copy: sync, match, swaps
+        self._maintaining = threading.Lock()    # one background build at a time
+        self.live: LiveGallery | None = None
+        self.gallery = None
+        self.problems: list[str] = []   # stored vectors that could not be read, from the last full read
+        self.builds: list[str] = []     # what this replica built, and on which thread (tests, metrics)
+        self.loaded_from = None         # "local", "redis" or "full read"
+        self._stop = threading.Event()
+        self._thread = None
 
     @property
     def size(self) -> int:
         """Enrolled faces in this copy."""
-        return self._count
+        live = self.live
+        return live.size if live is not None else 0
+
+    @property
+    def version(self) -> int:
+        live = self.live
+        return live.version if live is not None else -1
 
     def sync(self) -> str:
         """Catch up with Redis: "current", "updated" (deltas applied) or "reloaded"."""
         with self.lock:
-            if self.last_id is None:
-                return self._reload()
-            version, entries = self.store.read_changes(self.last_id)
-            if version == self.version:
-                return "current"
-            if len(entries) != version - self.version:  # some deltas were trimmed away
-                return self._reload()
-            for entry_id, fields in entries:
-                self._apply({text(k): v for k, v in fields.items()})
-                self.last_id = text(entry_id)
-            self.version = version
-            return "updated"
+            if self.live is None:
+                return self._load()
+            status = self._caught_up(self.live)
+            if status is None:  # some deltas were trimmed away, or Redis went back in time
+                return self._load()
+            return status
 
     def match(self, embedding: np.ndarray, k: int) -> list[Match]:
-        """The k nearest people, nearest first."""
+        """The k nearest people, nearest first, with exact distances."""
         with self.lock:
-            ranked = self.candidates.rank(embedding, self.vectors, self._count, self.pids, k)
-            return [Match(pid, self.names.get(pid, ""), d, self.fids[row]) for pid, d, row in ranked]
+            if self.live is None:
+                return []
+            return [Match(*found) for found in self.live.nearest(embedding, k)]
 
     def person_of_face(self, fid: str) -> str | None:
         """Who face `fid` belongs to in this copy, if anyone."""
         with self.lock:
-            row = self.row.get(fid)
-            return None if row is None else self.pids[row]
+            return self.live.person_of_face(fid) if self.live is not None else None
 
-    def _reload(self) -> str:
-        snapshot = self.store.read_all()
-        self._count = 0
-        self.candidates.reset()
-        self.pids, self.fids, self.row, self.faces_of, self.names = [], [], {}, {}, {}
-        for pid, (name, faces) in snapshot.people.items():
-            self.names[pid] = name
-            for fid, vector in faces.items():
-                self._add(pid, fid, vector)
-        self.problems = snapshot.problems
-        for problem in self.problems:
-            log.error("gallery: skipped a stored face that cannot be read: %s", problem)
-        self.version, self.last_id = snapshot.version, snapshot.last_id
+    # --- loading ---------------------------------------------------------------------------
+    def _caught_up(self, live: LiveGallery) -> str | None:
+        """Applies the log after `live`'s position: "current", "updated", or None when the
+        log no longer holds every change since (trimmed, or Redis is older than the copy)."""
+        version, entries = self.store.read_changes(live.last_id)
+        if version == live.version:
+            return "current"
+        if version < live.version or len(entries) != version - live.version:
+            return None
+        for entry_id, fields in entries:
+            live.apply(text(entry_id), fields)
+        live.version = version
+        return "updated"
+
+    def _load(self) -> str:
+        """The newest usable snapshot and the log since; else the full read (one worker of
+        the host, and one in the cluster when it can wait its turn, reads and publishes)."""
+        self.gallery = self.shelf.gallery_id()
+        live = self._newest_usable() or self._full_read()
+        self._install(live)
         return "reloaded"
 
-    def _apply(self, entry: dict) -> None:
-        op, pid, fid = text(entry["op"]), text(entry["pid"]), text(entry.get("fid", b""))
-        if op == "add":
-            self.names[pid] = text(entry["name"])
+    def _newest_usable(self, locked: bool = False) -> LiveGallery | None:
+        """From this host's files or the one published in Redis, newest first. `locked`: the
+        caller holds the host lock already."""
+        files = self.shelf.local(self.gallery)
+        published = self.shelf.published()
+        if published is not None and published.gallery == self.gallery and \
+                (not files or published.version > files[0].version):
             try:
-                self._add(pid, fid, decode_vector(entry["vec"]))
-            except BadVector as e:
-                log.error("gallery: skipped face %s of person %s from the log: %s", fid, pid, e)
-        elif op == "remove":
-            self._remove(fid)
-        elif op == "remove_person":
-            for face in list(self.faces_of.get(pid, ())):
-                self._remove(face)
-            self.names.pop(pid, None)
-        elif op == "rename":
-            self.names[pid] = text(entry["name"])
+                with contextlib.nullcontext() if locked else self.shelf.host_lock(self.gallery):
+                    fresh = [f for f in self.shelf.local(self.gallery) if f.version >= published.version]
+                    file = fresh[0] if fresh else self.shelf.download(published)
+                live = self._opened(file, check=bool(fresh), source="local" if fresh else "redis")
+                if live is not None:
+                    return live
+            except BadSnapshot as e:
+                log.warning("gallery: the snapshot published in Redis cannot be used (%s); trying others", e)
+        for file in files:
+            live = self._opened(file, check=True, source="local")
+            if live is not None:
+                return live
+        return None
 
-    def _add(self, pid: str, fid: str, vector: np.ndarray) -> None:
-        if fid in self.row:
-            self.vectors[self.row[fid]] = vector
-            self.candidates.mark(self.row[fid])
-            return
-        if self._count == len(self.vectors):
-            self.vectors = np.concatenate([self.vectors, np.zeros_like(self.vectors)])
-        self.vectors[self._count] = vector
-        self.candidates.mark(self._count)
-        self.row[fid] = self._count
-        self.pids.append(pid)
-        self.fids.append(fid)
-        self.faces_of.setdefault(pid, set()).add(fid)
-        self._count += 1
+    def _full_read(self) -> LiveGallery:
+        """Builds a snapshot from Redis, after waiting for a worker elsewhere that is at it
+        (then its published snapshot is used instead), and publishes it."""
+        lock = self.shelf.redis_lock(blocking_timeout=120)
+        held = lock.acquire()
+        try:
+            with self.shelf.host_lock(self.gallery):
+                live = self._newest_usable(locked=True)
+                if live is not None:
+                    return live
+                file = self._built(lambda path: builder.from_redis(self.store, path, self.gallery, self.dim,
+                                                                   self.candidates), "full read")
+            live = self._opened(file, check=False, source="full read")
+            if live is None:
+                raise RuntimeError("the gallery changed faster than it could be read; try again")
+            if held:
+                self.shelf.publish(file, self.gallery, live.snap.meta.last_id)
+            return live
+        finally:
+            if held:
+                with contextlib.suppress(LockError):
+                    lock.release()
 
-    def _remove(self, fid: str) -> None:
-        """Swap the last row into the removed one: O(1)."""
-        i = self.row.pop(fid, None)
-        if i is None:
-            return
-        pid = self.pids[i]
-        self.faces_of[pid].discard(fid)
-        if not self.faces_of[pid]:
-            del self.faces_of[pid]
-        last = self._count - 1
-        if i != last:
-            self.vectors[i] = self.vectors[last]
-            self.pids[i], self.fids[i] = self.pids[last], self.fids[last]
-            self.row[self.fids[i]] = i
-            self.candidates.mark(i)
-        self.pids.pop()
-        self.fids.pop()
-        self._count -= 1
+    def _opened(self, file: LocalFile, check: bool, source: str) -> LiveGallery | None:
+        """The file with the log since applied, or None when it is damaged or too old."""
+        try:
+            snap = Snapshot(file.path, file.digest if check else None)
+            if snap.meta.gallery != self.gallery or snap.meta.dim != self.dim:
+                raise BadSnapshot(f"{file.path.name}: of gallery {snap.meta.gallery} (dim {snap.meta.dim})")
+            live = LiveGallery(snap, self.candidates)
+        except BadSnapshot as e:
+            log.warning("gallery: removing a snapshot that cannot be used: %s", e)
+            file.path.unlink(missing_ok=True)
+            return None
+        if self._caught_up(live) is None:
+            log.info("gallery: snapshot v%d is older than the log kept in Redis", snap.meta.version)
+            return None
+        if self.live is None or source != "local":
+            self.loaded_from = source
+        return live
+
+    def _built(self, build, what: str) -> LocalFile:
+        temp = self.shelf.temp_path(self.gallery)
+        digest = build(temp)
+        meta = Snapshot(temp).meta
+        self.builds.append(f"{what} on {threading.current_thread().name}")
+        return self.shelf.keep(temp, self.gallery, meta.version, digest)
+
+    def _install(self, live: LiveGallery) -> None:
+        self.live = live
+        self.problems = list(live.snap.meta.problems)
+        for problem in self.problems:
+            log.error("gallery: skipped a stored face that cannot be read: %s", problem)
+
+    # --- background -------------------------------------------------------------------------
+    def compaction_due(self) -> bool:
+        live = self.live
+        return live is not None and live.changes > max(self.compact_min, self.compact_fraction * live.size)
+
+    def compact(self) -> bool:
+        """Folds the changes into a new snapshot (one of this host's, if another worker just
+        wrote a newer one) and swaps it in. Runs beside matching; the swap is one assignment."""
+        with self._maintaining:
+            with self.lock:
+                if self.live is None:
+                    return False
+                frozen = self.live.copy()
+            with self.shelf.host_lock(self.gallery):
+                newer = [f for f in self.shelf.local(self.gallery) if f.version > frozen.snap.meta.version]
+                file = newer[0] if newer else self._built(
+                    lambda path: builder.from_live(frozen, path, self.gallery, self.candidates), "compaction")
+            live = self._opened(file, check=bool(newer), source="local")
+            if live is None:
+                return False
+            with self.lock:
+                if self._caught_up(live) is None:
+                    return False
+                self._install(live)
+            self.shelf.prune(self.gallery, keep=file.path)
+            return True
+
+    def publish(self) -> bool:
+        """Puts this worker's snapshot in Redis when the published one lags the log by more
+        than a compaction's worth (or there is none), if no other worker is at it."""
+        live = self.live
+        if live is None:
+            return False
+        published = self.shelf.published()
+        if published is not None and published.gallery == self.gallery and (
+                published.version >= live.snap.meta.version
+                or live.version - published.version <= max(self.compact_min, self.compact_fraction * live.size)):
+            return False
+        lock = self.shelf.redis_lock(blocking_timeout=0)
+        if not lock.acquire(blocking=False):
+            return False
+        try:
+            return self.shelf.publish(LocalFile.of(live.snap.path), self.gallery, live.snap.meta.last_id)
+        finally:
+            with contextlib.suppress(LockError):
+                lock.release()
+
+    def maintain(self) -> None:
+        """One round of the background work."""
+        self.sync()
+        if self.compaction_due():
+            self.compact()
+        self.publish()
+
+    def start_maintenance(self, every_s: float = 1.0) -> None:
+        """The background thread (made by the app factory, never at import). It holds the
+        replica weakly: a replica nobody uses any more (a test's app) ends its thread."""
+        ref, stop = weakref.ref(self), self._stop
+
+        def loop():
+            failing = False
+            while not stop.is_set():
+                replica = ref()
+                if replica is None:
+                    return
+                try:
+                    replica.maintain()
+                    failing = False
+                except Exception as e:  # Redis away, disk full: requests report it; retry quietly
+                    if not failing:
+                        log.warning("gallery: background maintenance failed (%s); retrying every %.0f s", e, every_s)
+                    failing = True
+                del replica
+                stop.wait(every_s)
+        self._thread = threading.Thread(target=loop, name="gallery-maintenance", daemon=True)
+        self._thread.start()
+
+    def stop_maintenance(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)

@@ -1,0 +1,151 @@
+"""Writing snapshot files (app/gallery/snapshot.py), always off the request path: from Redis
+(the full read: the first snapshot, or when no usable one exists) and from a worker's
+snapshot plus the changes since (a compaction). Both stream the vectors into the file in
+person order, so building one never holds a second copy of the matrix in memory, then encode
+the candidate index from the written rows (mapped back from the page cache)."""
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from app.gallery.candidates import CandidateIndex, serialize
+from app.gallery.live import LiveGallery
+from app.gallery.snapshot import SnapshotWriter
+from app.gallery.store import GalleryStore
+from app.gallery.store_scan import read_people, read_position, readable
+
+log = logging.getLogger(__name__)
+
+READ_BATCH = 500        # people per Redis round trip in a full read
+WRITE_ROWS = 65_536     # rows per piece written or encoded
+MAX_PROBLEMS = 1000     # listed; more are counted
+
+
+def from_redis(store: GalleryStore, path: Path, gallery: str, dim: int, settings: CandidateIndex) -> str:
+    """Reads the whole gallery from Redis into a snapshot at `path`; returns its sha256. The
+    position is read first: changes made during the read are applied again from the log,
+    which is harmless (every change is idempotent)."""
+    version, last_id, pids = read_position(store)
+    pids = sorted(pids)
+    names, problems = [], []
+
+    def rows() -> Iterator[tuple[np.ndarray, list[bytes], np.ndarray]]:
+        for start in range(0, len(pids), READ_BATCH):
+            vectors, fids, codes = [], [], []
+            for pid, name, faces in read_people(store, pids[start: start + READ_BATCH]):
+                if name is None:
+                    continue  # deleted since the position was read
+                code = len(names)
+                names.append((pid, name))
+                good, matrix = _decoded(faces, dim, pid, problems)
+                vectors.append(matrix)
+                fids += good
+                codes.append(np.full(len(good), code, np.int32))
+            if vectors:
+                yield np.concatenate(vectors), fids, np.concatenate(codes)
+
+    meta = {"gallery": gallery, "version": version, "last_id": last_id, "index_trained_rows": 0}
+    return _write(path, meta, dim, rows(), names, problems, settings, None)
+
+
+def from_live(live: LiveGallery, path: Path, gallery: str, settings: CandidateIndex) -> str:
+    """A new snapshot at `path` from `live` (a copy, not mutated while this runs): its
+    snapshot's rows that still count and its tail, as of its log position."""
+    snap = live.snap
+    people = live.people()                              # (pid, name), not removed
+    order = np.argsort(np.array([p.encode() for p, _ in people], dtype=bytes), kind="stable")
+    people = [people[i] for i in order]
+    new_code = np.full(snap.meta.people + len(live.extra), -1, np.int64)
+    for new, (pid, _) in enumerate(people):
+        new_code[live.code_of(pid)] = new
+    base_rows = np.flatnonzero(~live.dead)
+    t = len(live.tail_fids)
+    row_codes = np.concatenate([new_code[snap.person[base_rows]], new_code[live.tail_codes[:t]]])
+    if (row_codes < 0).any():
+        raise ValueError("a face belongs to nobody: the changes are inconsistent")
+    order = np.argsort(row_codes, kind="stable")
+    tail_fids = np.array([f.encode() for f in live.tail_fids], dtype=bytes) if t else np.zeros(0, "S1")
+
+    fid_type = np.result_type(snap.face_ids.dtype, tail_fids.dtype)
+
+    def rows() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        for start in range(0, len(order), WRITE_ROWS):
+            piece = order[start: start + WRITE_ROWS]
+            in_base = piece < len(base_rows)
+            vectors = np.empty((len(piece), live.dim), np.float32)
+            fids = np.empty(len(piece), fid_type)
+            vectors[in_base] = snap.vectors[base_rows[piece[in_base]]]
+            fids[in_base] = snap.face_ids[base_rows[piece[in_base]]]
+            vectors[~in_base] = live.tail[piece[~in_base] - len(base_rows)]
+            fids[~in_base] = tail_fids[piece[~in_base] - len(base_rows)]
+            yield vectors, fids, row_codes[piece].astype(np.int32)
+
+    trained = snap.meta.index_trained_rows
+    previous = live.index if live.index is not None and len(order) <= 2 * trained else None
+    meta = {"gallery": gallery, "version": live.version, "last_id": live.last_id}
+    return _write(path, {**meta, "index_trained_rows": trained if previous is not None else 0},
+                  live.dim, rows(), people, list(snap.meta.problems), settings, previous)
+
+
+def _decoded(faces: dict, dim: int, pid: str, problems: list) -> tuple[list[bytes], np.ndarray]:
+    good, matrix, bad = readable(faces, dim)
+    for fid, why in bad:
+        _problem(problems, f"face {fid.decode()} of person {pid}: {why}")
+    return good, matrix
+
+
+def _problem(problems: list, message: str) -> None:
+    if len(problems) < MAX_PROBLEMS:
+        problems.append(message)
+    elif len(problems) == MAX_PROBLEMS:
+        problems.append("and more faces that cannot be read")
+
+
+def _write(path: Path, meta: dict, dim: int, rows, people: list[tuple[str, str]], problems: list,
+           settings: CandidateIndex, previous_index) -> str:
+    """The snapshot file, from `rows` (vectors, face ids, person numbers) in person order."""
+    writer = SnapshotWriter(path)
+    try:
+        writer.begin("vectors", "<f4", (dim,))
+        all_fids, all_codes = [], []
+        for vectors, fids, codes in rows:
+            writer.append(vectors)
+            all_fids.append(np.asarray(fids, dtype=bytes) if len(fids) else np.zeros(0, "S1"))
+            all_codes.append(codes)
+        writer.end()
+        n = sum(len(c) for c in all_codes)
+        index = _encoded(writer, n, dim, settings, previous_index)
+        face_ids = np.concatenate(all_fids) if all_fids else np.zeros(0, "S1")
+        person = np.concatenate(all_codes).astype(np.int32) if all_codes else np.zeros(0, np.int32)
+        del all_fids, all_codes
+        writer.add("face_ids", face_ids)
+        writer.add("person", person)
+        writer.add("fid_order", np.argsort(face_ids, kind="stable").astype(np.int32))
+        writer.add("pids", np.array([p.encode() for p, _ in people], dtype=bytes) if people else np.zeros(0, "S1"))
+        writer.add("starts", np.searchsorted(person, np.arange(len(people) + 1)).astype(np.int64))
+        names = [name.encode() for _, name in people]
+        writer.add("name_ends", np.cumsum([len(b) for b in names], dtype=np.int64))
+        writer.add("names", np.frombuffer(b"".join(names), np.uint8))
+        writer.add("index", serialize(index))
+        if index is not None and previous_index is None:
+            meta = {**meta, "index_trained_rows": n}
+        return writer.finish({**meta, "dim": dim, "faces": n, "people": len(people), "problems": problems})
+    except BaseException:
+        writer.abandon()
+        raise
+
+
+def _encoded(writer: SnapshotWriter, n: int, dim: int, settings: CandidateIndex, previous_index):
+    """The candidate index of the rows just written (read back through the page cache), or
+    None below the size that needs one."""
+    if not settings.wanted(n):
+        return None
+    writer.file.flush()
+    offset = writer.sections["vectors"][0]
+    vectors = np.memmap(writer.path, "<f4", mode="r", offset=offset, shape=(n, dim))
+    index = settings.empty_index(vectors, previous_index)
+    for start in range(0, n, WRITE_ROWS):
+        index.add(np.ascontiguousarray(vectors[start: start + WRITE_ROWS]))
+    del vectors
+    return index
