@@ -8,6 +8,7 @@
     import FILE           a file from export; refused when made by another model
     evaluate DIR          accuracy on labelled photos (train/ and val/, or person folders)
 """
+import contextlib
 import json
 import re
 import statistics
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 import click
+import ijson
 import numpy as np
 import requests
 
@@ -30,10 +32,17 @@ class Server:
             self.session.headers["X-API-Key"] = api_key
         self.timeout_s = timeout_s
 
-    def call(self, method, path, **kwargs):
-        """(status, JSON body); the server's error message is in body["error"]["message"]."""
+    def call(self, method, path, into: Path | None = None, **kwargs):
+        """(status, JSON body); the server's error message is in body["error"]["message"].
+        `into`: a successful answer is streamed into this file instead (body None)."""
         try:
-            response = self.session.request(method, self.url + path, timeout=self.timeout_s, **kwargs)
+            response = self.session.request(method, self.url + path, timeout=self.timeout_s,
+                                            stream=into is not None, **kwargs)
+            if into is not None and response.status_code == 200:
+                with into.open("wb") as f:
+                    for piece in response.iter_content(1 << 20):
+                        f.write(piece)
+                return 200, None
         except requests.RequestException as e:
             raise click.ClickException(f"cannot reach {self.url}: {e}") from None
         try:
@@ -144,46 +153,67 @@ def recognize_dir(server, folder, out, txt, camera_id):
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_obj
 def export(server, file):
-    """Write the whole gallery to FILE."""
-    status, body = server.call("GET", "/gallery/export")
+    """Write the whole gallery to FILE (streamed: any size)."""
+    status, body = server.call("GET", "/gallery/export", into=file)
     if status != 200:
         raise click.ClickException(error_text(body))
-    file.write_text(json.dumps(body) + "\n")
-    faces = sum(len(p["faces"]) for p in body["people"])
-    click.echo(f"exported {len(body['people'])} people, {faces} faces (model {body['model']}) to {file}")
+    people, faces, model = gallery_counts(file)
+    click.echo(f"exported {people} people, {faces} faces (model {model}) to {file}")
+
+
+def gallery_counts(file: Path) -> tuple[int, int, str]:
+    """(people, faces, model) of a gallery file, read as a stream."""
+    people = faces = 0
+    model = ""
+    with file.open("rb") as f:
+        for prefix, event, value in ijson.parse(f):
+            if prefix == "model" and event == "string":
+                model = value
+            elif prefix == "people.item" and event == "start_map":
+                people += 1
+            elif prefix == "people.item.faces.item" and event == "start_map":
+                faces += 1
+    return people, faces, model
 
 
 @cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--batch-bytes", default=4_000_000, show_default=True, help="request size to stay under")
+@click.option("--batch-bytes", default=0, show_default=True,
+              help="split into requests of about this size (0: the whole file in one streamed request, "
+                   "checked whole before anything is written)")
 @click.pass_obj
 def import_(server, file, batch_bytes):
     """Add the gallery in FILE (from export) to the server's."""
     try:
-        gallery = json.loads(file.read_text())
-        people, model = gallery["people"], gallery["model"]
-    except (ValueError, KeyError, TypeError):
+        people, faces, model = gallery_counts(file)
+    except (ValueError, ijson.JSONError):
         raise click.ClickException(f"{file} is not a gallery file written by `export`") from None
-    batches, batch, size = [], [], 0
-    for person in people:  # a few MB per request keeps under the server's MAX_CONTENT_LENGTH
-        weight = len(json.dumps(person))
-        if batch and size + weight > batch_bytes:
-            batches.append(batch)
-            batch, size = [], 0
-        batch.append(person)
-        size += weight
-    batches += [batch] if batch or not batches else []  # even an empty gallery: the server checks the model
+    bodies = batched_bodies(file, model, batch_bytes) if batch_bytes else [file]
     created = added = 0
-    for part in batches:
-        status, body = server.call("POST", "/gallery/import",
-                                   json={"format": gallery.get("format", "facerec-gallery/1"), "model": model,
-                                         "people": part})
+    for body in bodies:
+        with (body.open("rb") if isinstance(body, Path) else contextlib.nullcontext(body)) as data:
+            status, reply = server.call("POST", "/gallery/import", data=data,
+                                        headers={"Content-Type": "application/json"})
         if status != 200:
-            raise click.ClickException(f"import refused: {error_text(body)}")
-        created, added = created + body["people_created"], added + body["faces_added"]
-        for line in body["skipped"]:
+            raise click.ClickException(f"import refused: {error_text(reply)}")
+        created, added = created + reply["people_created"], added + reply["faces_added"]
+        for line in reply["skipped"]:
             click.echo(f"  skipped {line}")
     click.echo(f"imported {created} new people, {added} faces")
+
+
+def batched_bodies(file: Path, model: str, batch_bytes: int):
+    """Request bodies of about `batch_bytes` each, for servers with a small MAX_IMPORT_BYTES."""
+    batch, size = [], 0
+    with file.open("rb") as f:
+        for person in ijson.items(f, "people.item", use_float=True):
+            weight = len(json.dumps(person))
+            if batch and size + weight > batch_bytes:
+                yield json.dumps({"format": "facerec-gallery/1", "model": model, "people": batch}).encode()
+                batch, size = [], 0
+            batch.append(person)
+            size += weight
+    yield json.dumps({"format": "facerec-gallery/1", "model": model, "people": batch}).encode()
 
 
 @cli.command("evaluate")

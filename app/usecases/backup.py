@@ -1,14 +1,29 @@
 """Backup and migration of the whole gallery: every person out (with their embeddings and
-thumbnails), and back in. An import refuses embeddings made by another model (network or
-crop): distances between them and this server's would mean nothing."""
-from dataclasses import dataclass, field
+thumbnails), and back in, streamed both ways so memory stays flat at a million faces. An
+import refuses embeddings made by another model (network or crop): distances between them
+and this server's would mean nothing.
 
-from collections import Counter
+An import reads its source twice: first every record is checked (ids well formed, none
+repeated in the file, no face id that is another person's, names valid) and nothing is
+written unless all are sound; then the people are written, one transaction each. Repeats
+are found from 8-byte hashes of the ids (8 bytes per id, not the ids themselves), and named
+with one more read only when there are some."""
+import hashlib
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
 
 from app.errors import FaceIdTaken, InvalidField, InvalidGallery, ModelMismatch, NameTaken, PersonNotFound
 from app.gallery import NewFace
+from app.gallery.codec import DIM
 from app.gallery.identity import clean_name, is_valid_id
+from app.gallery.store_scan import dump
 from app.services import Services
+
+MOST_SKIPPED = 1000   # reasons listed in a report; beyond, counted
 
 
 @dataclass
@@ -26,20 +41,32 @@ class ImportResult:
     skipped: list[str] = field(default_factory=list)   # what was not imported, and why
 
 
-def export_people(s: Services) -> list[PersonRecord]:
-    return [PersonRecord(p["person_id"], p["name"], p["created_at"],
-                         [NewFace(vector, thumb, fid) for fid, vector, thumb in p["faces"]]) for p in s.store.dump()]
+class GallerySource(Protocol):
+    """A gallery file being imported: its model id, and its people, readable more than once."""
+    @property
+    def model(self) -> str: ...
+
+    def people(self) -> Iterator[PersonRecord]: ...
 
 
-def import_people(s: Services, model: str, people: list[PersonRecord]) -> ImportResult:
+def export_people(s: Services) -> Iterator[PersonRecord]:
+    """Every person, by id, read from Redis a few hundred at a time."""
+    dim = getattr(s.store, "dim", DIM)
+    for p in dump(s.store, dim):
+        yield PersonRecord(p["person_id"], p["name"], p.get("created_at"),
+                           [NewFace(np.frombuffer(vec, "<f4"), thumb, fid) for fid, vec, thumb in p["faces"]])
+
+
+def import_people(s: Services, source: GallerySource) -> ImportResult:
     """People kept by id; faces a person has already are skipped; a person whose name is taken
     by someone else is skipped and reported."""
-    if model != s.pipeline.model_id:
-        raise ModelMismatch(f"the file's embeddings were made by {model!r}, this server makes "
+    if source.model != s.pipeline.model_id:
+        raise ModelMismatch(f"the file's embeddings were made by {source.model!r}, this server makes "
                             f"{s.pipeline.model_id!r}: they cannot be compared; enroll these people from photos")
-    people = _checked(s, people)
+    _check(s, source)
     result = ImportResult()
-    for person in people:
+    for person in source.people():
+        person.name = clean_name(person.name)
         try:
             existing = set(s.store.person(person.person_id)["faces"])
         except PersonNotFound:
@@ -55,33 +82,65 @@ def import_people(s: Services, model: str, people: list[PersonRecord]) -> Import
                     s.store.add_faces(person.person_id, new)
                 result.faces_added += len(new)
         except NameTaken as e:
-            result.skipped.append(f"{person.person_id} ({person.name}): {e.message}")
+            _skip(result, f"{person.person_id} ({person.name}): {e.message}")
     return result
 
 
-def _checked(s: Services, people: list[PersonRecord]) -> list[PersonRecord]:
-    """The records with clean names, or an error naming every id that is malformed, repeated
-    in the file, or already another person's face: nothing is written unless all are sound."""
-    bad = [p.person_id for p in people if not is_valid_id(p.person_id)]
-    bad += [f.face_id for p in people for f in p.faces if not is_valid_id(f.face_id)]
+def _skip(result: ImportResult, why: str) -> None:
+    if len(result.skipped) < MOST_SKIPPED:
+        result.skipped.append(why)
+    elif len(result.skipped) == MOST_SKIPPED:
+        result.skipped.append("and more (the rest of the people whose names are taken)")
+
+
+def _check(s: Services, source: GallerySource) -> None:
+    """An error naming every id that is malformed, repeated in the file, or already another
+    person's face, or the first invalid name: nothing is written unless all are sound."""
+    bad, taken, name_problem = [], [], None
+    person_hashes, face_hashes = array("Q"), array("Q")
+    s.replica.sync()
+    for p in source.people():
+        bad += [p.person_id] if not is_valid_id(p.person_id) else []
+        bad += [f.face_id for f in p.faces if not is_valid_id(f.face_id)]
+        person_hashes.append(_hash(p.person_id))
+        face_hashes.extend(_hash(f.face_id) for f in p.faces)
+        taken += [f"{f.face_id} (of {owner})" for f in p.faces
+                  if (owner := s.replica.person_of_face(f.face_id)) not in (None, p.person_id)]
+        if name_problem is None:
+            try:
+                clean_name(p.name)
+            except InvalidField as e:
+                name_problem = InvalidField(f"person {p.person_id}: {e.message}")
     if bad:
         raise InvalidGallery(f"ids must be 1 to 64 of A-Z a-z 0-9 _ -; these are not: {_listed(bad)}")
-    repeated = [i for i, n in Counter(p.person_id for p in people).items() if n > 1]
-    repeated += [i for i, n in Counter(f.face_id for p in people for f in p.faces).items() if n > 1]
-    if repeated:
-        raise InvalidGallery(f"ids repeated in the file: {_listed(repeated)}")
-    s.replica.sync()
-    taken = [f"{f.face_id} (of {owner})" for p in people for f in p.faces
-             if (owner := s.replica.person_of_face(f.face_id)) not in (None, p.person_id)]
+    repeated = _repeated(person_hashes) | _repeated(face_hashes)
+    repeated_ids = _named(source, repeated) if repeated else []  # none: two ids that share a hash
+    if repeated_ids:
+        raise InvalidGallery(f"ids repeated in the file: {_listed(repeated_ids)}")
     if taken:
         raise FaceIdTaken(f"face ids already used by other people: {_listed(taken)}; nothing was imported")
-    records = []
-    for p in people:
-        try:
-            records.append(PersonRecord(p.person_id, clean_name(p.name), p.created_at, p.faces))
-        except InvalidField as e:
-            raise InvalidField(f"person {p.person_id}: {e.message}") from None
-    return records
+    if name_problem is not None:
+        raise name_problem
+
+
+def _hash(value: str) -> int:
+    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "little")
+
+
+def _repeated(hashes: array) -> set[int]:
+    values = np.sort(np.frombuffer(hashes, np.uint64)) if len(hashes) else np.zeros(0, np.uint64)
+    return {int(h) for h in values[1:][values[1:] == values[:-1]]}
+
+
+def _named(source: GallerySource, repeated: set[int]) -> list[str]:
+    """The ids behind the repeated hashes, each once (a third read, only when there are some)."""
+    named = {}
+    for p in source.people():
+        for value, kind in [(p.person_id, "person")] + [(f.face_id, "face") for f in p.faces]:
+            if _hash(value) in repeated:
+                named.setdefault((kind, value), 0)
+                named[(kind, value)] += 1
+    return [value for (kind, value), count in named.items() if count > 1]
 
 
 def _listed(items: list[str], most: int = 10) -> str:
