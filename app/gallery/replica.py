@@ -62,6 +62,7 @@ class GalleryReplica:
         self.loaded_from = None         # "local", "redis" or "full read"
         self._stop = threading.Event()
         self._thread = None
+        self._too_old = set()           # files tried in this load whose position the log has trimmed
 
     @property
     def size(self) -> int:
@@ -114,6 +115,7 @@ class GalleryReplica:
         """The newest usable snapshot and the log since; else the full read (one worker of
         the host, and one in the cluster when it can wait its turn, reads and publishes)."""
         self.gallery = self.shelf.gallery_id()
+        self._too_old = set()
         live = self._newest_usable() or self._full_read()
         self._install(live)
         return "reloaded"
@@ -134,7 +136,8 @@ class GalleryReplica:
                     return live
             except BadSnapshot as e:
                 log.warning("gallery: the snapshot published in Redis cannot be used (%s); trying others", e)
-        for file in files:
+                self.shelf.withdraw(published)
+        for file in (f for f in files if f.path not in self._too_old):
             live = self._opened(file, check=True, source="local")
             if live is not None:
                 return live
@@ -176,6 +179,7 @@ class GalleryReplica:
             return None
         if self._caught_up(live) is None:
             log.info("gallery: snapshot v%d is older than the log kept in Redis", snap.meta.version)
+            self._too_old.add(file.path)
             return None
         if self.live is None or source != "local":
             self.loaded_from = source

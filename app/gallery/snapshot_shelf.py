@@ -162,6 +162,18 @@ class SnapshotShelf:
         log.info("gallery: published snapshot v%d (%.0f MB) to Redis", file.version, size / 1e6)
         return True
 
+    def withdraw(self, snapshot: Published) -> None:
+        """Unpublishes a snapshot found damaged (unless another replaced it meanwhile), so the
+        next sound one takes its place even at the same version."""
+        def change(pipe):
+            if pipe.hget(self.manifest_key, "digest") != snapshot.digest.encode():
+                return
+            pipe.multi()
+            pipe.delete(self.manifest_key)
+            for i in range(snapshot.chunks):
+                pipe.expire(self.chunk_key(snapshot.digest, i), REPLACED_TTL_S)
+        self.redis.transaction(change, self.manifest_key)
+
     def download(self, snapshot: Published) -> LocalFile:
         """The published file, copied into this host's folder (chunk by chunk, never whole in
         memory) and checked against its digest; BadSnapshot if it is not what it claims."""
