@@ -70,8 +70,14 @@ def test_candidates_give_the_brute_force_answer_through_changes(store, tmp_path)
     assert_like_brute_force(replica, store, changed + probes[:40] + list(unit(40, rng)))
     assert all(m.person_id not in pids[200:240] for q in probes for m in replica.match(q, 3))
 
+    store.rename(pids[0], "Renamed Person")
+    replica.sync()
     assert replica.compact() and replica.live.changes == 0  # folded into a new snapshot
     assert_like_brute_force(replica, store, changed + probes[:40] + list(unit(40, rng)))
+    names = {m.person_id: m.name for q in probes[:3] for m in replica.match(q, 1)}
+    assert names == {pids[0]: "Renamed Person", pids[1]: "person 1", pids[2]: "person 2"}
+    newcomer = store.people()[-1]
+    assert replica.match(probe_near(store.vectors(newcomer["person_id"])[0], rng), 1)[0].name == newcomer["name"]
 
 
 def test_small_galleries_are_scanned_whole(store, tmp_path):

@@ -45,27 +45,29 @@ def from_redis(store: GalleryStore, path: Path, gallery: str, dim: int, settings
             if vectors:
                 yield np.concatenate(vectors), fids, np.concatenate(codes)
 
+    def people() -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # called once rows() is spent
+        encoded = [name.encode() for _, name in names]
+        return (_bytes_array([pid.encode() for pid, _ in names]), np.cumsum([len(b) for b in encoded], dtype=np.int64),
+                np.frombuffer(b"".join(encoded), np.uint8))
+
     meta = {"gallery": gallery, "version": version, "last_id": last_id, "index_trained_rows": 0}
-    return _write(path, meta, dim, rows(), names, problems, settings, None)
+    return _write(path, meta, dim, rows(), people, problems, settings, None)
 
 
 def from_live(live: LiveGallery, path: Path, gallery: str, settings: CandidateIndex) -> str:
     """A new snapshot at `path` from `live` (a copy, not mutated while this runs): its
     snapshot's rows that still count and its tail, as of its log position."""
     snap = live.snap
-    people = live.people()                              # (pid, name), not removed
-    order = np.argsort(np.array([p.encode() for p, _ in people], dtype=bytes), kind="stable")
-    people = [people[i] for i in order]
+    pids, old_codes, name_ends, names = _people_of(live)
     new_code = np.full(snap.meta.people + len(live.extra), -1, np.int64)
-    for new, (pid, _) in enumerate(people):
-        new_code[live.code_of(pid)] = new
+    new_code[old_codes] = np.arange(len(old_codes))
     base_rows = np.flatnonzero(~live.dead)
     t = len(live.tail_fids)
     row_codes = np.concatenate([new_code[snap.person[base_rows]], new_code[live.tail_codes[:t]]])
     if (row_codes < 0).any():
         raise ValueError("a face belongs to nobody: the changes are inconsistent")
     order = np.argsort(row_codes, kind="stable")
-    tail_fids = np.array([f.encode() for f in live.tail_fids], dtype=bytes) if t else np.zeros(0, "S1")
+    tail_fids = _bytes_array([f.encode() for f in live.tail_fids])
 
     fid_type = np.result_type(snap.face_ids.dtype, tail_fids.dtype)
 
@@ -85,7 +87,45 @@ def from_live(live: LiveGallery, path: Path, gallery: str, settings: CandidateIn
     previous = live.index if live.index is not None and len(order) <= 2 * trained else None
     meta = {"gallery": gallery, "version": live.version, "last_id": live.last_id}
     return _write(path, {**meta, "index_trained_rows": trained if previous is not None else 0},
-                  live.dim, rows(), people, list(snap.meta.problems), settings, previous)
+                  live.dim, rows(), lambda: (pids, name_ends, names), list(snap.meta.problems), settings, previous)
+
+
+def _people_of(live: LiveGallery) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(pids sorted, their numbers in `live`, name ends, UTF-8 names) of everyone not removed,
+    vectorised over the snapshot's people (Python only for the people changed since): a
+    Python loop per person would hold the GIL for seconds at a million faces and stall the
+    requests of this worker."""
+    snap, count = live.snap, live.snap.meta.people
+    removed = _bytes_array([p.encode() for p in live.removed])
+    keep = np.flatnonzero(~np.isin(snap.pids, removed)) if len(removed) else np.arange(count)
+    extra = [p for p in live.extra if p not in live.removed]
+    codes = np.concatenate([keep, np.array([live.extra_code[p] for p in extra], np.int64)])
+    pids = np.concatenate([snap.pids[keep], _bytes_array([p.encode() for p in extra])])
+    order = np.argsort(pids, kind="stable")
+    pids, codes = pids[order], codes[order]
+    # where each person's name lies: in the snapshot's names, or in the names given since
+    ends = snap.name_ends.astype(np.int64)
+    begin = np.zeros(count + len(live.extra), np.int64)
+    length = np.zeros(count + len(live.extra), np.int64)
+    begin[:count] = np.concatenate([[0], ends[:-1]]) if count else begin[:count]
+    length[:count] = ends - begin[:count]
+    given, offset = [], len(snap.names)
+    for pid, name in live.names.items():
+        code = live.code_of(pid)
+        if code is not None:
+            data = name.encode()
+            begin[code], length[code], offset = offset, len(data), offset + len(data)
+            given.append(data)
+    source = np.concatenate([snap.names, np.frombuffer(b"".join(given), np.uint8)])
+    lengths = length[codes]
+    name_ends = np.cumsum(lengths, dtype=np.int64)
+    total = int(name_ends[-1]) if len(codes) else 0
+    gather = np.repeat(begin[codes] - (name_ends - lengths), lengths) + np.arange(total)
+    return pids, codes, name_ends, source[gather]
+
+
+def _bytes_array(values: list[bytes]) -> np.ndarray:
+    return np.array(values, dtype=bytes) if values else np.zeros(0, "S1")
 
 
 def _decoded(faces: dict, dim: int, pid: str, problems: list) -> tuple[list[bytes], np.ndarray]:
@@ -102,9 +142,10 @@ def _problem(problems: list, message: str) -> None:
         problems.append("and more faces that cannot be read")
 
 
-def _write(path: Path, meta: dict, dim: int, rows, people: list[tuple[str, str]], problems: list,
-           settings: CandidateIndex, previous_index) -> str:
-    """The snapshot file, from `rows` (vectors, face ids, person numbers) in person order."""
+def _write(path: Path, meta: dict, dim: int, rows, people, problems: list, settings: CandidateIndex,
+           previous_index) -> str:
+    """The snapshot file, from `rows` (vectors, face ids, person numbers) in person order, and
+    people() -> (sorted pids, name ends, UTF-8 names), asked once the rows are written."""
     writer = SnapshotWriter(path)
     try:
         writer.begin("vectors", "<f4", (dim,))
@@ -122,15 +163,15 @@ def _write(path: Path, meta: dict, dim: int, rows, people: list[tuple[str, str]]
         writer.add("face_ids", face_ids)
         writer.add("person", person)
         writer.add("fid_order", np.argsort(face_ids, kind="stable").astype(np.int32))
-        writer.add("pids", np.array([p.encode() for p, _ in people], dtype=bytes) if people else np.zeros(0, "S1"))
-        writer.add("starts", np.searchsorted(person, np.arange(len(people) + 1)).astype(np.int64))
-        names = [name.encode() for _, name in people]
-        writer.add("name_ends", np.cumsum([len(b) for b in names], dtype=np.int64))
-        writer.add("names", np.frombuffer(b"".join(names), np.uint8))
+        pids, name_ends, names = people()
+        writer.add("pids", pids)
+        writer.add("starts", np.searchsorted(person, np.arange(len(pids) + 1)).astype(np.int64))
+        writer.add("name_ends", name_ends)
+        writer.add("names", names)
         writer.add("index", serialize(index))
         if index is not None and previous_index is None:
             meta = {**meta, "index_trained_rows": n}
-        return writer.finish({**meta, "dim": dim, "faces": n, "people": len(people), "problems": problems})
+        return writer.finish({**meta, "dim": dim, "faces": n, "people": len(pids), "problems": problems})
     except BaseException:
         writer.abandon()
         raise

@@ -80,11 +80,6 @@ class LiveGallery:
             return self.names[pid]
         return self.snap.name(code) if code < self.snap.meta.people and pid not in self.removed else ""
 
-    def people(self) -> list[tuple[str, str]]:
-        """(pid, name) of everyone: the snapshot's people not removed, then the new ones."""
-        everyone = [self.snap.pid(c) for c in range(self.snap.meta.people)] + self.extra
-        return [(pid, self.name_of(code)) for code, pid in enumerate(everyone) if pid not in self.removed]
-
     def person_of_face(self, fid: str) -> str | None:
         j = self.tail_row.get(fid)
         if j is not None:
@@ -155,7 +150,7 @@ class LiveGallery:
         if code is None:
             return
         self.removed.add(pid)
-        for fid in [f for j, f in enumerate(self.tail_fids) if self.tail_codes[j] == code]:
+        for fid in [self.tail_fids[j] for j in np.flatnonzero(self.tail_codes[: len(self.tail_fids)] == code)]:
             self._drop(fid)
         if code < self.snap.meta.people:
             for row in self.snap.rows_of(code):
