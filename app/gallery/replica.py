@@ -25,6 +25,7 @@ from app.gallery import builder
 from app.gallery.candidates import CandidateIndex
 from app.gallery.codec import DIM
 from app.gallery.live import LiveGallery
+from app.gallery.matching import one_blas_thread
 from app.gallery.snapshot import BadSnapshot, Snapshot
 from app.gallery.snapshot_shelf import LocalFile, SnapshotShelf
 from app.gallery.store import GalleryStore, text
@@ -47,6 +48,7 @@ class GalleryReplica:
         """`cache_dir`: this host's snapshot folder (default: a private folder in the system's
         temporary directory). A compaction starts once the changes since the snapshot pass
         max(`compact_min`, `compact_fraction` x faces)."""
+        one_blas_thread()
         self.store = store
         self.candidates = candidates or CandidateIndex()
         folder = cache_dir or Path(tempfile.gettempdir()) / f"facerec-gallery-{os.getuid()}"
