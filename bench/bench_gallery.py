@@ -18,7 +18,7 @@ would see. Per size:
   agreement with exact brute force (computed here with BLAS).
 - under change: a worker answers (sync + match, as a request does, every 5 ms) while
   --change-fraction of the faces are replaced (people deleted, new people enrolled) through
-  the store; p50/p99/max of what those requests took.
+  the store at --change-rate faces a second; p50/p99/max of what those requests took.
 - MATCH_THRESHOLD guidance: the fraction of 2000 strangers whose nearest enrolled face is
   within each threshold (false accepts), exact.
 """
@@ -191,8 +191,9 @@ def run_static(ctx, job: dict, workers: int = 1) -> list[dict]:
     return [timings[p.pid] for p in processes]
 
 
-def run_changes(ctx, job: dict, store: GalleryStore, victims: list[str], rng, tag: str) -> dict:
-    """Replaces len(victims) people (5 faces each) while a worker answers."""
+def run_changes(ctx, job: dict, store: GalleryStore, victims: list[str], rng, tag: str, rate: float) -> dict:
+    """Replaces len(victims) people (5 faces each), `rate` faces changed per second, while a
+    worker answers."""
     results, ready, finished = ctx.Queue(), ctx.Event(), ctx.Event()
     worker = ctx.Process(target=change_worker, args=(job, results, ready, finished))
     worker.start()
@@ -201,6 +202,9 @@ def run_changes(ctx, job: dict, store: GalleryStore, victims: list[str], rng, ta
     for i, pid in enumerate(victims):
         store.delete_person(pid)
         store.create_person(f"{tag} {i}", [NewFace(v) for v in unit(FACES_PER_PERSON, rng)])
+        ahead = start + (i + 1) * 2 * FACES_PER_PERSON / rate - time.perf_counter()
+        if ahead > 0:
+            time.sleep(ahead)
     written = time.perf_counter() - start
     finished.set()
     out = results.get()
@@ -223,7 +227,7 @@ def match_report(worker: dict, probes: int, rows, dists) -> dict:
                                                                 dists[probes:])}}
 
 
-def bench_size(ctx, client, port, n, queries, change_fraction, rng, folder) -> dict:
+def bench_size(ctx, client, port, n, queries, change_fraction, change_rate, rng, folder) -> dict:
     prefix = f"bench-{uuid.uuid4().hex[:6]}:"
     store = GalleryStore(client, prefix)
     vectors = unit(n, rng)
@@ -245,9 +249,9 @@ def bench_size(ctx, client, port, n, queries, change_fraction, rng, folder) -> d
     people = n // FACES_PER_PERSON
     victims = max(1, int(change_fraction * n / FACES_PER_PERSON / 2))
     changed_old = run_changes(ctx, {**job, "kind": "old", "cache_dir": None}, store,
-                              [f"p{p:07d}" for p in range(victims)], rng, "old")
+                              [f"p{p:07d}" for p in range(victims)], rng, "old", change_rate)
     changed_new = run_changes(ctx, {**job, "kind": "new", "cache_dir": str(folder / f"host-{n}")}, store,
-                              [f"p{p:07d}" for p in range(victims, 2 * victims)], rng, "new")
+                              [f"p{p:07d}" for p in range(victims, 2 * victims)], rng, "new", change_rate)
     client.delete(*[k for k in client.scan_iter(match=prefix + "*", count=10_000)])
     return {
         "faces": n, "people": people, "snapshot_mb": snapshot_mb,
@@ -270,6 +274,7 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--change-fraction", type=float, default=0.10)
+    parser.add_argument("--change-rate", type=float, default=2000.0, help="faces changed per second")
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_gallery.json"))
     args = parser.parse_args(argv)
     ctx = multiprocessing.get_context("spawn")
@@ -282,7 +287,8 @@ def main(argv=None):
         client = redis.Redis(port=port)
         rng = np.random.default_rng(0)
         for n in args.sizes:
-            results.append(bench_size(ctx, client, port, n, args.queries, args.change_fraction, rng, folder))
+            results.append(bench_size(ctx, client, port, n, args.queries, args.change_fraction, args.change_rate,
+                                      rng, folder))
             print_size(results[-1])
     finally:
         server.terminate()

@@ -162,7 +162,10 @@ def _write(path: Path, meta: dict, dim: int, rows, people, problems: list, setti
         del all_fids, all_codes
         writer.add("face_ids", face_ids)
         writer.add("person", person)
-        writer.add("fid_order", np.argsort(face_ids, kind="stable").astype(np.int32))
+        by_fid = np.argsort(face_ids, kind="stable")
+        writer.add("sorted_fids", face_ids[by_fid])
+        writer.add("fid_rows", by_fid.astype(np.int32))
+        del by_fid
         pids, name_ends, names = people()
         writer.add("pids", pids)
         writer.add("starts", np.searchsorted(person, np.arange(len(pids) + 1)).astype(np.int64))

@@ -32,6 +32,8 @@ from app.gallery.store import GalleryStore, text
 
 log = logging.getLogger(__name__)
 
+LOG_PAGE = 1000   # log entries per read when catching up off the request path
+
 
 @dataclass(frozen=True)
 class Match:
@@ -72,11 +74,6 @@ class GalleryReplica:
         live = self.live
         return live.size if live is not None else 0
 
-    @property
-    def version(self) -> int:
-        live = self.live
-        return live.version if live is not None else -1
-
     def sync(self) -> str:
         """Catch up with Redis: "current", "updated" (deltas applied) or "reloaded"."""
         with self.lock:
@@ -100,18 +97,34 @@ class GalleryReplica:
             return self.live.person_of_face(fid) if self.live is not None else None
 
     # --- loading ---------------------------------------------------------------------------
-    def _caught_up(self, live: LiveGallery) -> str | None:
+    def _caught_up(self, live: LiveGallery, page: int | None = None) -> str | None:
         """Applies the log after `live`'s position: "current", "updated", or None when the
-        log no longer holds every change since (trimmed, or Redis is older than the copy)."""
-        version, entries = self.store.read_changes(live.last_id)
+        log no longer holds every change since (trimmed, or Redis is older than the copy).
+        `page`: read the entries this many at a time (a long catch-up off the request path:
+        parsing one huge reply would hold the GIL for 100+ ms)."""
+        version, entries = self.store.read_changes(live.last_id) if page is None else self._page(live.last_id, page)
         if version == live.version:
             return "current"
-        if version < live.version or len(entries) != version - live.version:
+        missing = version - live.version
+        if version < live.version or len(entries) > missing or (page is None and len(entries) != missing):
             return None
-        for entry_id, fields in entries:
-            live.apply(text(entry_id), fields)
+        while True:
+            for entry_id, fields in entries[:missing]:
+                live.apply(text(entry_id), fields)
+            missing -= len(entries[:missing])
+            if not missing:
+                break
+            entries = self.store.redis.xrange(self.store.log_key, min=f"({live.last_id}", count=page)
+            if not entries:
+                return None  # trimmed while we read
         live.version = version
         return "updated"
+
+    def _page(self, after: str, page: int) -> tuple[int, list]:
+        with self.store.redis.pipeline(transaction=True) as pipe:
+            version, entries = pipe.get(self.store.version_key).xrange(self.store.log_key, min=f"({after}",
+                                                                        count=page).execute()
+        return int(version or 0), entries
 
     def _load(self) -> str:
         """The newest usable snapshot and the log since; else the full read (one worker of
@@ -179,7 +192,7 @@ class GalleryReplica:
             log.warning("gallery: removing a snapshot that cannot be used: %s", e)
             file.path.unlink(missing_ok=True)
             return None
-        if self._caught_up(live) is None:
+        if self._caught_up(live, page=LOG_PAGE) is None:
             log.info("gallery: snapshot v%d is older than the log kept in Redis", snap.meta.version)
             self._too_old.add(file.path)
             return None
@@ -220,6 +233,9 @@ class GalleryReplica:
             live = self._opened(file, check=bool(newer), source="local")
             if live is None:
                 return False
+            for _ in range(3):  # what came in meanwhile, outside the lock, so the swap below is short
+                if self._caught_up(live, page=LOG_PAGE) != "updated":
+                    break
             with self.lock:
                 if self._caught_up(live) is None:
                     return False
@@ -260,6 +276,8 @@ class GalleryReplica:
         ref, stop = weakref.ref(self), self._stop
 
         def loop():
+            with contextlib.suppress(OSError, AttributeError):  # Linux: a thread has its own niceness
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # requests first on busy cores
             failing = False
             while not stop.is_set():
                 replica = ref()
