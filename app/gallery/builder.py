@@ -1,15 +1,17 @@
 """Writing snapshot files (app/gallery/snapshot.py), always off the request path: from Redis
 (the full read: the first snapshot, or when no usable one exists) and from a worker's
 snapshot plus the changes since (a compaction). Both stream the vectors into the file in
-person order, so building one never holds a second copy of the matrix in memory, then encode
-the candidate index from the written rows (mapped back from the page cache)."""
+person order, so building one never holds a second copy of the matrix in memory. A full read
+trains the product quantizer and encodes the written rows (mapped back from the page cache);
+a compaction keeps the quantizer and the codes, and encodes only the faces new since."""
 import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from app.gallery.candidates import CandidateIndex, serialize
+from app.gallery import candidates as pq
+from app.gallery.candidates import CandidateIndex
 from app.gallery.live import LiveGallery
 from app.gallery.snapshot import SnapshotWriter
 from app.gallery.store import GalleryStore
@@ -84,10 +86,20 @@ def from_live(live: LiveGallery, path: Path, gallery: str, settings: CandidateIn
             yield vectors, fids, row_codes[piece].astype(np.int32)
 
     trained = snap.meta.index_trained_rows
-    previous = live.index if live.index is not None and len(order) <= 2 * trained else None
+    previous = live.quantizer if live.quantizer is not None and len(order) <= 2 * trained else None
+
+    def known_codes(quantizer) -> Iterator[np.ndarray]:  # the snapshot's codes, and the tail's encoded
+        tail_codes = pq.codes(quantizer, live.tail[:t]) if t else np.zeros((0, quantizer.pq.code_size), np.uint8)
+        for start in range(0, len(order), WRITE_ROWS):
+            piece = order[start: start + WRITE_ROWS]
+            in_base = piece < len(base_rows)
+            out = np.empty((len(piece), tail_codes.shape[1]), np.uint8)
+            out[in_base] = snap.codes[base_rows[piece[in_base]]]
+            out[~in_base] = tail_codes[piece[~in_base] - len(base_rows)]
+            yield out
     meta = {"gallery": gallery, "version": live.version, "last_id": live.last_id}
-    return _write(path, {**meta, "index_trained_rows": trained if previous is not None else 0},
-                  live.dim, rows(), lambda: (pids, name_ends, names), list(snap.meta.problems), settings, previous)
+    return _write(path, {**meta, "index_trained_rows": trained if previous is not None else 0}, live.dim, rows(),
+                  lambda: (pids, name_ends, names), list(snap.meta.problems), settings, previous, known_codes)
 
 
 def _people_of(live: LiveGallery) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -143,9 +155,11 @@ def _problem(problems: list, message: str) -> None:
 
 
 def _write(path: Path, meta: dict, dim: int, rows, people, problems: list, settings: CandidateIndex,
-           previous_index) -> str:
+           quantizer=None, known_codes=None) -> str:
     """The snapshot file, from `rows` (vectors, face ids, person numbers) in person order, and
-    people() -> (sorted pids, name ends, UTF-8 names), asked once the rows are written."""
+    people() -> (sorted pids, name ends, UTF-8 names), asked once the rows are written.
+    `quantizer`: the previous snapshot's, kept with `known_codes`(quantizer) -> the rows'
+    codes in pieces; otherwise one is trained and every row encoded."""
     writer = SnapshotWriter(path)
     try:
         writer.begin("vectors", "<f4", (dim,))
@@ -156,7 +170,12 @@ def _write(path: Path, meta: dict, dim: int, rows, people, problems: list, setti
             all_codes.append(codes)
         writer.end()
         n = sum(len(c) for c in all_codes)
-        index = _encoded(writer, n, dim, settings, previous_index)
+        fresh = quantizer is None
+        if settings.wanted(n):
+            quantizer = _encoded(writer, n, dim, settings, quantizer, known_codes)
+        else:
+            quantizer = None
+            writer.add("codes", np.zeros((0, 0), np.uint8))
         face_ids = np.concatenate(all_fids) if all_fids else np.zeros(0, "S1")
         person = np.concatenate(all_codes).astype(np.int32) if all_codes else np.zeros(0, np.int32)
         del all_fids, all_codes
@@ -171,8 +190,8 @@ def _write(path: Path, meta: dict, dim: int, rows, people, problems: list, setti
         writer.add("starts", np.searchsorted(person, np.arange(len(pids) + 1)).astype(np.int64))
         writer.add("name_ends", name_ends)
         writer.add("names", names)
-        writer.add("index", serialize(index))
-        if index is not None and previous_index is None:
+        writer.add("pq", pq.serialize(quantizer))
+        if quantizer is not None and fresh:
             meta = {**meta, "index_trained_rows": n}
         return writer.finish({**meta, "dim": dim, "faces": n, "people": len(pids), "problems": problems})
     except BaseException:
@@ -180,16 +199,20 @@ def _write(path: Path, meta: dict, dim: int, rows, people, problems: list, setti
         raise
 
 
-def _encoded(writer: SnapshotWriter, n: int, dim: int, settings: CandidateIndex, previous_index):
-    """The candidate index of the rows just written (read back through the page cache), or
-    None below the size that needs one."""
-    if not settings.wanted(n):
-        return None
+def _encoded(writer: SnapshotWriter, n: int, dim: int, settings: CandidateIndex, quantizer, known_codes):
+    """Writes the rows' PQ codes (the section `codes`), encoding the rows just written (read
+    back through the page cache) unless they are known; returns the quantizer."""
     writer.file.flush()
-    offset = writer.sections["vectors"][0]
-    vectors = np.memmap(writer.path, "<f4", mode="r", offset=offset, shape=(n, dim))
-    index = settings.empty_index(vectors, previous_index)
-    for start in range(0, n, WRITE_ROWS):
-        index.add(np.ascontiguousarray(vectors[start: start + WRITE_ROWS]))
+    vectors = np.memmap(writer.path, "<f4", mode="r", offset=writer.sections["vectors"][0], shape=(n, dim))
+    if quantizer is None or known_codes is None:
+        quantizer = settings.quantizer(vectors)
+        pieces = (pq.codes(quantizer, vectors[start: start + WRITE_ROWS]) for start in range(0, n, WRITE_ROWS))
+    else:
+        pieces = known_codes(quantizer)
+    code_size = quantizer.pq.code_size
+    writer.begin("codes", np.uint8, (code_size,))
+    for piece in pieces:
+        writer.append(piece)
+    writer.end()
     del vectors
-    return index
+    return quantizer

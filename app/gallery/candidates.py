@@ -1,17 +1,19 @@
 """Candidate rows for large galleries, so matching stays fast at a million faces.
 
 Brute force reads the whole float32 matrix per query (~35-58 ms at 1M x 128 on 2 cores).
-From `min_rows` faces on, a snapshot (app/gallery/snapshot.py) carries a faiss 4-bit
-product-quantization fast-scan index of its rows (64 x 4 bits: 32 bytes per face), built off
-the request path when the snapshot is written. One scan of it ranks `wide` rows by their
-approximate distance; exact distances are computed for the first `candidates` of them, and for
-all `wide` when the nearest is farther than `sure_distance` (a stranger, or a hard photo: among
-near-equidistant neighbours is where the PQ ranking errs). Every distance reported is exact.
+From `min_rows` faces on, a snapshot (app/gallery/snapshot.py) carries a trained 4-bit
+product quantizer and the PQ code of each row (64 x 4 bits: 32 bytes per face), made off
+the request path when the snapshot is written; each worker packs them into a faiss
+fast-scan index. One scan of it ranks `wide` rows by their approximate distance; exact
+distances are computed for the first `candidates` of them, and for all `wide` when the
+nearest is farther than `sure_distance` (a stranger, or a hard photo: among near-equidistant
+neighbours is where the PQ ranking errs). Every distance reported is exact.
 
-Where the time went before (bench/bench_gallery.py, 1M faces): probes needed one scan and 256
-exact rows (~2.5 ms), but every stranger paid a second scan of the index plus 4096 exact rows
-gathered with a Python list of labels (~18-24 ms): the p95 of a mix with 1 stranger in 6 was
-the strangers'. One scan of `wide` costs ~0.7 ms more than a scan of 256 and serves both.
+Where the tail came from before (bench/bench_gallery.py, 1M faces): a probe took one scan
+and 256 exact rows, but every stranger took a second scan plus 4096 exact rows labelled
+through a Python list (p95 of strangers 7-117 ms against 2-4 ms for probes, the spread
+being the machine's load): with 1 stranger in 6 queries the p95 was the strangers'. One scan
+of `wide` costs ~0.7 ms more than a scan of 256 and serves both; labels are ranked with NumPy.
 """
 import numpy as np
 
@@ -26,20 +28,17 @@ class CandidateIndex:
         """Whether a gallery of `rows` faces is worth an index."""
         return rows >= self.min_rows
 
-    def empty_index(self, vectors: np.ndarray, previous=None):
-        """An index ready for add(): the codebooks of `previous` when it has the same
-        dimension, else trained on a sample."""
+    def quantizer(self, vectors: np.ndarray, previous=None):
+        """A trained product quantizer (faiss.IndexPQ, no rows): `previous` when it fits
+        this dimension, else trained on a sample of `vectors`."""
         faiss = _faiss()
         dim = vectors.shape[1]
-        if previous is not None and previous.d == dim and previous.is_trained:
-            index = faiss.clone_index(previous)
-            index.reset()
-            return index
+        if previous is not None and previous.d == dim:
+            return previous
         sub = self.sub_quantizers if dim % self.sub_quantizers == 0 else _divisor_near(dim, self.sub_quantizers)
-        index = faiss.IndexPQFastScan(dim, sub, 4, faiss.METRIC_L2)
-        sample = vectors[:: max(1, len(vectors) // self.train_rows)]
-        index.train(np.ascontiguousarray(sample, np.float32))
-        return index
+        quantizer = faiss.IndexPQ(dim, sub, 4, faiss.METRIC_L2)
+        quantizer.train(np.ascontiguousarray(vectors[:: max(1, len(vectors) // self.train_rows)], np.float32))
+        return quantizer
 
     def ranked_rows(self, index, query: np.ndarray, rows: int) -> np.ndarray:
         """Up to `wide` rows of the index, nearest first by approximate distance."""
@@ -57,16 +56,31 @@ def _faiss():
     return faiss
 
 
-def serialize(index) -> np.ndarray:
-    faiss = _faiss()
-    return faiss.serialize_index(index) if index is not None else np.zeros(0, np.uint8)
+def codes(quantizer, vectors: np.ndarray) -> np.ndarray:
+    """The PQ codes of `vectors` (uint8 [n, code size]: 32 bytes per face at 64 x 4 bits)."""
+    return quantizer.pq.compute_codes(np.ascontiguousarray(vectors, np.float32))
+
+
+def serialize(quantizer) -> np.ndarray:
+    """The trained quantizer without rows (~8 KB), as a snapshot stores it beside the codes."""
+    return _faiss().serialize_index(quantizer) if quantizer is not None else np.zeros(0, np.uint8)
 
 
 def deserialize(data: np.ndarray):
-    """The index stored in a snapshot, or None when it has none."""
-    if not len(data):
+    """The quantizer a snapshot stores, or None when it has none."""
+    return _faiss().deserialize_index(np.ascontiguousarray(data)) if len(data) else None
+
+
+def search_index(quantizer, stored_codes: np.ndarray):
+    """The fast-scan index over a snapshot's codes (packing 1M codes takes ~60 ms: the codes
+    are kept in the snapshot, so a compaction encodes only the faces new since)."""
+    if quantizer is None:
         return None
-    return _faiss().deserialize_index(np.ascontiguousarray(data))
+    faiss = _faiss()
+    filled = faiss.clone_index(quantizer)
+    faiss.copy_array_to_vector(np.ascontiguousarray(stored_codes).ravel(), filled.codes)
+    filled.ntotal = len(stored_codes)
+    return faiss.IndexPQFastScan(filled)
 
 
 def _divisor_near(dim: int, wanted: int) -> int:

@@ -25,10 +25,10 @@ def text(value: bytes | str) -> str:
 
 
 class LiveGallery:
-    def __init__(self, snap: Snapshot, settings: CandidateIndex, index=None):
-        """`index`: the snapshot's candidate index, when already loaded (a copy shares it)."""
+    def __init__(self, snap: Snapshot, settings: CandidateIndex):
         self.snap, self.settings = snap, settings
-        self.index = index if index is not None else pq.deserialize(snap.index_bytes)
+        self.quantizer = pq.deserialize(snap.pq_bytes)
+        self.index = pq.search_index(self.quantizer, snap.codes)
         self.version, self.last_id, self.dim = snap.meta.version, snap.meta.last_id, snap.meta.dim
         self.dead = np.zeros(snap.meta.faces, bool)
         self.dead_count = 0

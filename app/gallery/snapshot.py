@@ -14,8 +14,9 @@ Sections: vectors float32 [n, dim] (rows grouped by person); face_ids S [n]; per
 (index into pids); sorted_fids S [n] and their rows fid_rows int32 [n] (for lookups: NumPy's
 searchsorted with a `sorter` checks the whole sorter on every call, ~1 ms at 1M); pids S [P]
 (sorted, so a person's number is their place); starts int64 [P+1] (person p has rows
-starts[p]..starts[p+1]); name_ends int64 [P] and names uint8 (UTF-8, concatenated); index
-uint8 (faiss.serialize_index of the candidate index, empty below its size).
+starts[p]..starts[p+1]); name_ends int64 [P] and names uint8 (UTF-8, concatenated); pq uint8
+(the trained product quantizer, faiss-serialized, empty below the size that needs one) and
+codes uint8 [n, code size] (each row's PQ code: a compaction reuses them).
 """
 import hashlib
 import json
@@ -55,6 +56,8 @@ class SnapshotWriter:
         self._write(MAGIC)
 
     def _write(self, data) -> None:
+        if isinstance(data, np.ndarray):
+            data = data.reshape(-1).view(np.uint8) if data.size else b""
         view = memoryview(data).cast("B")
         self.file.write(view)
         self.hash.update(view)
@@ -139,13 +142,15 @@ class Snapshot:
             self.vectors, self.face_ids, self.person = arrays["vectors"], arrays["face_ids"], arrays["person"]
             self.sorted_fids, self.fid_rows = arrays["sorted_fids"], arrays["fid_rows"]
             self.pids, self.starts = arrays["pids"], arrays["starts"]
-            self.name_ends, self.names, self.index_bytes = arrays["name_ends"], arrays["names"], arrays["index"]
+            self.name_ends, self.names = arrays["name_ends"], arrays["names"]
+            self.pq_bytes, self.codes = arrays["pq"], arrays["codes"]
         except (KeyError, TypeError, ValueError) as e:
             raise BadSnapshot(f"{self.path.name}: malformed footer ({e})") from None
         n, people = self.meta.faces, self.meta.people
         if (self.vectors.shape != (n, self.meta.dim) or len(self.face_ids) != n or len(self.person) != n
                 or len(self.sorted_fids) != n or len(self.fid_rows) != n or len(self.pids) != people
-                or len(self.starts) != people + 1 or len(self.name_ends) != people):
+                or len(self.starts) != people + 1 or len(self.name_ends) != people
+                or (len(self.pq_bytes) and len(self.codes) != n)):
             raise BadSnapshot(f"{self.path.name}: sections disagree on the number of faces or people")
 
     def _footer(self) -> dict:

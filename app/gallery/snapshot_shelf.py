@@ -18,6 +18,7 @@ import fcntl
 import logging
 import os
 import secrets
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -68,12 +69,19 @@ class SnapshotShelf:
 
     # --- this host's folder ----------------------------------------------------------------
     def _ready_folder(self) -> Path:
-        """The folder, made private (0700): files in it are trusted once their checksum held."""
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = self.folder.stat()
-        if info.st_uid != os.getuid() or info.st_mode & 0o022:
-            raise PermissionError(f"{self.folder} is writable by other users; set GALLERY_CACHE_DIR to a "
-                                  f"private folder")
+        """The folder, made private (0700): files in it are trusted once their checksum held.
+        One that others can write to, or that cannot be made, is replaced by a private
+        temporary folder (this worker then shares no file with the others of its host)."""
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            info = self.folder.stat()
+            if info.st_uid != os.getuid() or info.st_mode & 0o022:
+                raise PermissionError("writable by other users")
+        except OSError as e:
+            private = Path(tempfile.mkdtemp(prefix="facerec-gallery-"))
+            log.warning("gallery: cannot keep snapshots in %s (%s); using %s, not shared with other workers",
+                        self.folder, e, private)
+            self.folder = private
         return self.folder
 
     def local(self, gallery: str) -> list[LocalFile]:
