@@ -133,3 +133,32 @@ def test_a_truncated_or_mislabelled_file_is_refused(tmp_path):
         Snapshot(tmp_path / "cut.snap")
     with pytest.raises(BadSnapshot, match="checksum"):
         Snapshot(tmp_path / "s.snap", "0" * 64)
+
+
+def test_a_fresh_snapshot_is_published_not_one_per_compaction(store, tmp_path, monkeypatch):
+    from app.gallery import replica as replica_module
+    rng = np.random.default_rng(5)
+    enroll(store, rng, people=10)
+    worker = replica(store, tmp_path / "a")
+    worker.sync()
+    first = worker.shelf.published()
+    enroll(store, rng, people=10)  # 40 changes: more than a quarter of the 100 the log keeps
+    worker.sync()
+    assert worker.compact()
+    assert not worker.publish()  # published less than PUBLISH_EVERY_S ago: Redis keeps one copy
+    monkeypatch.setattr(replica_module, "PUBLISH_EVERY_S", 0)
+    assert worker.publish()
+    assert worker.shelf.published().version == first.version + 40
+    assert store.redis.ttl(worker.shelf.chunk_key(first.digest, 0)) > 0  # the replaced one expires
+
+
+def test_a_shared_cache_folder_others_can_write_is_not_trusted(store, tmp_path):
+    rng = np.random.default_rng(6)
+    enrolled = enroll(store, rng, people=3)
+    folder = tmp_path / "open"
+    folder.mkdir(mode=0o777)
+    folder.chmod(0o777)
+    r = replica(store, folder)
+    assert r.sync() == "reloaded"
+    assert r.shelf.folder != folder and not any(folder.iterdir())  # a private folder instead
+    assert_knows(r, enrolled, rng)

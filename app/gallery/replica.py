@@ -14,6 +14,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,8 @@ from app.gallery.store import GalleryStore, text
 
 log = logging.getLogger(__name__)
 
-LOG_PAGE = 1000   # log entries per read when catching up off the request path
+LOG_PAGE = 1000          # log entries per read when catching up off the request path
+PUBLISH_EVERY_S = 60     # at most one published snapshot a minute
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,8 @@ class Match:
 class GalleryReplica:
     def __init__(self, store: GalleryStore, candidates: CandidateIndex | None = None, cache_dir: str | None = None,
                  compact_fraction: float = 0.02, compact_min: int = 1000):
-        """`cache_dir`: this host's snapshot folder (default: a private folder in the system's
-        temporary directory). A compaction starts once the changes since the snapshot pass
-        max(`compact_min`, `compact_fraction` x faces)."""
+        """`cache_dir`: this host's snapshot folder (default: a private one in the temp dir). A
+        compaction starts once the changes pass max(`compact_min`, `compact_fraction` x faces)."""
         one_blas_thread()
         self.store = store
         self.candidates = candidates or CandidateIndex()
@@ -96,17 +97,19 @@ class GalleryReplica:
         with self.lock:
             return self.live.person_of_face(fid) if self.live is not None else None
 
-    # --- loading ---------------------------------------------------------------------------
     def _caught_up(self, live: LiveGallery, page: int | None = None) -> str | None:
         """Applies the log after `live`'s position: "current", "updated", or None when the
         log no longer holds every change since (trimmed, or Redis is older than the copy).
         `page`: read the entries this many at a time (a long catch-up off the request path:
-        parsing one huge reply would hold the GIL for 100+ ms)."""
-        version, entries = self.store.read_changes(live.last_id) if page is None else self._page(live.last_id, page)
-        if version == live.version:
+        parsing one huge reply would hold the GIL for 100+ ms). Like store.read_changes, the
+        version and the first entries are read in one MULTI/EXEC."""
+        with self.store.redis.pipeline(transaction=True) as pipe:
+            version, entries = pipe.get(self.store.version_key).xrange(self.store.log_key, min=f"({live.last_id}",
+                                                                        count=page).execute()
+        version, missing = int(version or 0), int(version or 0) - live.version
+        if not missing:
             return "current"
-        missing = version - live.version
-        if version < live.version or len(entries) > missing or (page is None and len(entries) != missing):
+        if missing < 0 or len(entries) > missing or (page is None and len(entries) != missing):
             return None
         while True:
             for entry_id, fields in entries[:missing]:
@@ -119,12 +122,6 @@ class GalleryReplica:
                 return None  # trimmed while we read
         live.version = version
         return "updated"
-
-    def _page(self, after: str, page: int) -> tuple[int, list]:
-        with self.store.redis.pipeline(transaction=True) as pipe:
-            version, entries = pipe.get(self.store.version_key).xrange(self.store.log_key, min=f"({after}",
-                                                                        count=page).execute()
-        return int(version or 0), entries
 
     def _load(self) -> str:
         """The newest usable snapshot and the log since; else the full read (one worker of
@@ -203,9 +200,8 @@ class GalleryReplica:
     def _built(self, build, what: str) -> LocalFile:
         temp = self.shelf.temp_path(self.gallery)
         digest = build(temp)
-        meta = Snapshot(temp).meta
         self.builds.append(f"{what} on {threading.current_thread().name}")
-        return self.shelf.keep(temp, self.gallery, meta.version, digest)
+        return self.shelf.keep(temp, self.gallery, Snapshot(temp).meta.version, digest)
 
     def _install(self, live: LiveGallery) -> None:
         self.live = live
@@ -213,7 +209,6 @@ class GalleryReplica:
         for problem in self.problems:
             log.error("gallery: skipped a stored face that cannot be read: %s", problem)
 
-    # --- background -------------------------------------------------------------------------
     def compaction_due(self) -> bool:
         live = self.live
         return live is not None and live.changes > max(self.compact_min, self.compact_fraction * live.size)
@@ -244,15 +239,17 @@ class GalleryReplica:
             return True
 
     def publish(self) -> bool:
-        """Puts this worker's snapshot in Redis when the published one lags the log by more
-        than a compaction's worth (or there is none), if no other worker is at it."""
+        """Puts this worker's snapshot in Redis when none is, or the published one lags the log
+        by over a quarter of what the log keeps (a new worker replays that) and is older than
+        PUBLISH_EVERY_S: each is a copy of the gallery in Redis, so not one per compaction."""
         live = self.live
         if live is None:
             return False
         published = self.shelf.published()
         if published is not None and published.gallery == self.gallery and (
                 published.version >= live.snap.meta.version
-                or live.version - published.version <= max(self.compact_min, self.compact_fraction * live.size)):
+                or live.version - published.version <= self.store.log_maxlen // 4
+                or time.time() - published.at < PUBLISH_EVERY_S):
             return False
         lock = self.shelf.redis_lock(blocking_timeout=0)
         if not lock.acquire(blocking=False):

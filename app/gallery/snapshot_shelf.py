@@ -8,7 +8,7 @@ Redis keys (under the prefix):
     gallery:id                   string  a random id for this gallery, made once: a file of
                                          another gallery (another Redis, a flushed one) is never used
     gallery:snapshot             hash    the published snapshot: gallery, version, last_id,
-                                         digest (sha256 of the file), size, chunks, chunk_bytes
+                                         digest (sha256 of the file), size, chunks, at (time)
     gallery:snapshot:{d}:{i}     string  chunk i of the file whose digest starts with d (Redis
                                          strings stop at 512 MB); a replaced snapshot's chunks expire
     gallery:snapshot:lock        string  redis-py Lock: one worker at a time builds or publishes
@@ -31,7 +31,7 @@ from app.gallery.snapshot import BadSnapshot, file_digest
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 4 << 20    # hiredis reads 1-4 MB strings fastest (~0.8 GB/s on loopback here)
-REPLACED_TTL_S = 300     # a replaced snapshot's chunks stay this long for workers still reading them
+REPLACED_TTL_S = 60      # a replaced snapshot's chunks stay this long for workers still reading them
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class Published:
     digest: str
     size: int
     chunks: int
+    at: float       # when it was published (time.time())
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ class SnapshotShelf:
         fields = {k.decode(): v.decode() for k, v in self.redis.hgetall(self.manifest_key).items()}
         try:
             return Published(fields["gallery"], int(fields["version"]), fields["last_id"], fields["digest"],
-                             int(fields["size"]), int(fields["chunks"]))
+                             int(fields["size"]), int(fields["chunks"]), float(fields.get("at", 0)))
         except (KeyError, ValueError):
             return None
 
@@ -162,7 +163,8 @@ class SnapshotShelf:
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(self.manifest_key)
             pipe.hset(self.manifest_key, mapping={"gallery": gallery, "version": file.version, "last_id": last_id,
-                                                  "digest": file.digest, "size": size, "chunks": chunks})
+                                                  "digest": file.digest, "size": size, "chunks": chunks,
+                                                  "at": time.time()})
             if current is not None:
                 for i in range(current.chunks):
                     pipe.expire(self.chunk_key(current.digest, i), REPLACED_TTL_S)
