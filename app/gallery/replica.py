@@ -130,6 +130,7 @@ class GalleryReplica:
         self._too_old = set()
         live = self._newest_usable() or self._full_read()
         self._install(live)
+        self.shelf.prune(self.gallery, keep=live.snap.path)
         return "reloaded"
 
     def _newest_usable(self, locked: bool = False) -> LiveGallery | None:
