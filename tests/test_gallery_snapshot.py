@@ -1,6 +1,7 @@
 """Gallery snapshots: a new worker loads one file (its host's, or the one published in Redis)
 and applies the log from its position; a stale, damaged or foreign snapshot is never used,
 and the worker falls back to the full read from Redis, the source of truth."""
+import shutil
 import uuid
 
 import numpy as np
@@ -159,6 +160,9 @@ def test_a_shared_cache_folder_others_can_write_is_not_trusted(store, tmp_path):
     folder.mkdir(mode=0o777)
     folder.chmod(0o777)
     r = replica(store, folder)
-    assert r.sync() == "reloaded"
-    assert r.shelf.folder != folder and not any(folder.iterdir())  # a private folder instead
-    assert_knows(r, enrolled, rng)
+    try:
+        assert r.sync() == "reloaded"
+        assert r.shelf.folder != folder and not any(folder.iterdir())  # a private folder instead
+        assert_knows(r, enrolled, rng)
+    finally:
+        shutil.rmtree(r.shelf.folder, ignore_errors=True)
