@@ -61,7 +61,9 @@ def build_services(settings: Settings, pipeline: FacePipeline | None = None) -> 
                             settings.gallery_log_maxlen, model)
     negatives = Negatives(client, settings.redis_prefix, settings.negatives_per_person, settings.correction_margin,
                           model)
-    return Services(settings, pipeline, client, store, GalleryReplica(store), events,
+    replica = GalleryReplica(store, cache_dir=settings.gallery_cache_dir or None)
+    replica.start_maintenance()  # loads the gallery now, then keeps it compact off the request path
+    return Services(settings, pipeline, client, store, replica, events,
                     rule, build_publisher(settings, rule.confidence), visitors, VisitorIndex(visitors), negatives)
 
 

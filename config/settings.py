@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     redis_prefix: str = "fr:"
     redis_timeout_s: float = Field(2.0, gt=0, le=60)
     gallery_log_maxlen: int = Field(100_000, ge=100)   # older deltas trimmed; a worker that fell behind reloads
+    # This host's gallery snapshots, shared by its workers (empty: a private folder in the temp dir)
+    gallery_cache_dir: str = ""
     events_maxlen: int = Field(10_000, ge=10)      # recognition events kept, thumbnails included
     events_max_mb: int = Field(256, ge=1)           # and at most this much Redis memory for them
 
@@ -124,6 +126,7 @@ class Settings(BaseSettings):
     # ten small JPEGs whose headers each claim 50 M pixels would otherwise be decoded in full.
     max_request_pixels: int = Field(60_000_000, ge=1)
     max_images_per_request: int = Field(10, ge=1, le=100)
+    max_import_bytes: int = Field(8 * 1024 ** 3, ge=1024)        # POST /gallery/import, streamed (~1 KB per face)
     # Comma-separated; when set, every endpoint but /healthz needs X-API-Key.
     api_keys: Annotated[tuple[str, ...], NoDecode] = ()
     # Web pages of other sites that may change the gallery (POST, PATCH, DELETE) from a

@@ -91,15 +91,22 @@ def redis_server(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def gallery_cache(tmp_path_factory):
+    """The gallery snapshot folder of every app the tests make (not the system's temp dir)."""
+    return str(tmp_path_factory.mktemp("gallery-cache"))
+
+
 @pytest.fixture
-def server_settings(redis_server, model_server):
+def server_settings(redis_server, model_server, gallery_cache):
     """Settings for an app on the real Redis and the real models over gRPC; each test gets
     its own key prefix, so tests share one Redis without seeing each other's gallery."""
     import uuid
 
     def make(**overrides):
         values = {"model_backend": "grpc", **model_settings(model_server),
-                  "redis_url": redis_server.url, "redis_prefix": f"test-{uuid.uuid4().hex[:8]}:", **overrides}
+                  "redis_url": redis_server.url, "redis_prefix": f"test-{uuid.uuid4().hex[:8]}:",
+                  "gallery_cache_dir": gallery_cache, **overrides}
         return load_settings(**values)
     return make
 
@@ -198,10 +205,11 @@ class GunicornServer:
 
 
 @pytest.fixture(scope="module")
-def gunicorn_server(redis_server, model_server, tmp_path_factory):
+def gunicorn_server(redis_server, model_server, tmp_path_factory, gallery_cache):
     import uuid
     env = {"MODEL_BACKEND": "grpc", **model_env(model_server),
-           "REDIS_URL": redis_server.url, "REDIS_PREFIX": f"gunicorn-{uuid.uuid4().hex[:8]}:"}
+           "REDIS_URL": redis_server.url, "REDIS_PREFIX": f"gunicorn-{uuid.uuid4().hex[:8]}:",
+           "GALLERY_CACHE_DIR": gallery_cache}
     server = GunicornServer(env, tmp_path_factory.mktemp("metrics")).start()
     yield server
     server.stop()

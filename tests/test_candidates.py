@@ -1,8 +1,10 @@
-"""Large galleries: candidate rows from the PQ index, exact distances after, and the same
-answers as brute force, also while faces are added, replaced and removed."""
+"""Large galleries: candidate rows from the snapshot's PQ index, exact distances after, and
+the same answers as brute force, also while faces are added, replaced and removed (the
+changes since the snapshot) and after they are folded into a new snapshot."""
 import uuid
 
 import numpy as np
+import pytest
 import redis
 
 from app.gallery import GalleryReplica, GalleryStore, NewFace
@@ -12,67 +14,96 @@ from samples.vectors import near as probe_near
 from samples.vectors import unit
 
 
-def test_candidates_give_the_brute_force_answer_through_changes():
+@pytest.fixture
+def store(redis_server):
+    return GalleryStore(redis.Redis.from_url(redis_server.url), f"big-{uuid.uuid4().hex[:6]}:")
+
+
+def brute_force(store: GalleryStore):
+    """(matrix, labels, face ids) of everything in Redis: the ground truth."""
+    snapshot = store.read_all()
+    rows = [(pid, fid, v) for pid, (_, faces) in snapshot.people.items() for fid, v in faces.items()]
+    return np.array([v for _, _, v in rows]), [pid for pid, _, _ in rows], [fid for _, fid, _ in rows]
+
+
+def assert_like_brute_force(replica, store, queries, k=3):
+    """Rank 1 is brute force's (person, distance, face); every candidate listed carries the
+    exact distance to the face it names, nearest first (ranks 2..k may differ from brute
+    force's where the PQ ranking errs among faces far away: they are never a match)."""
+    matrix, labels, fids = brute_force(store)
+    row_of = {fid: i for i, fid in enumerate(fids)}
+    for q in queries:
+        exact = rank_people(q, matrix, labels, k)
+        found = replica.match(q, k)
+        assert (found[0].person_id, found[0].face_id) == (exact[0][0], fids[exact[0][2]])
+        assert len({m.person_id for m in found}) == len(found) == k
+        assert [m.distance for m in found] == sorted(m.distance for m in found)
+        for m in found:
+            row = row_of[m.face_id]
+            assert labels[row] == m.person_id
+            assert abs(m.distance - float(np.linalg.norm(matrix[row] - q))) < 1e-5  # exact, never a PQ estimate
+
+
+def test_candidates_give_the_brute_force_answer_through_changes(store, tmp_path):
     rng = np.random.default_rng(0)
-    n = 20_000
-    matrix = np.zeros((n + 2000, 128), np.float32)
-    matrix[:n] = unit(n, rng)
-    labels = [f"p{i // 4}" for i in range(n)] + [None] * 2000
-    index = CandidateIndex(min_rows=5000)
-    count = n
+    people = {}
+    for p in range(500):
+        vectors = unit(8, rng)
+        pid, _ = store.create_person(f"person {p}", [NewFace(v) for v in vectors])
+        people[pid] = vectors
+    replica = GalleryReplica(store, CandidateIndex(min_rows=2000), cache_dir=tmp_path, compact_min=10**9)
+    replica.sync()
+    assert replica.live.index is not None and replica.size == 4000  # the candidate path is taken
+    pids = list(people)
+    probes = [probe_near(people[pid][int(rng.integers(0, 8))], rng) for pid in pids[:100]]
+    assert_like_brute_force(replica, store, probes + list(unit(40, rng)))
 
-    def agree(queries):
-        same = 0
-        for q in queries:
-            rows = index.rows_for(q, matrix, count, 3)
-            assert rows is not None and len(rows) < count
-            fast = rank_people(q, matrix[:count], labels, 3, rows)
-            exact = rank_people(q, matrix[:count], labels, 3)
-            assert fast[0][1] >= exact[0][1] - 1e-5  # distances are exact, never underestimated
-            same += fast[0][0] == exact[0][0] and abs(fast[0][1] - exact[0][1]) < 1e-5
-        return same / len(queries)
+    for i in range(40):  # appends, replaced faces, removals: the changes since the snapshot
+        store.create_person(f"new {i}", [NewFace(v) for v in unit(3, rng)])
+        pid = pids[100 + i]
+        face = store.person(pid)["faces"][0]
+        store.delete_face(pid, face)
+        store.add_faces(pid, [NewFace(unit(1, rng)[0], face_id=face)])  # same id, new vector
+        store.delete_person(pids[200 + i])
+    assert replica.sync() == "updated" and replica.live.changes > 0
+    changed = [probe_near(v, rng) for pid in pids[100:140] for v in store.vectors(pid)[:1]]
+    assert_like_brute_force(replica, store, changed + probes[:40] + list(unit(40, rng)))
+    assert all(m.person_id not in pids[200:240] for q in probes for m in replica.match(q, 3))
 
-    assert agree([probe_near(matrix[i], rng) for i in rng.choice(n, 200)]) == 1.0
-    for i in range(500):  # appends after the snapshot, overwrites, removals by swap
-        matrix[count] = unit(1, rng)[0]
-        labels[count] = f"new{i}"
-        index.mark(count)
-        count += 1
-        row = int(rng.integers(0, count))
-        matrix[row] = unit(1, rng)[0]
-        index.mark(row)
-        gone = int(rng.integers(0, count))
-        matrix[gone], labels[gone] = matrix[count - 1], labels[count - 1]
-        index.mark(gone)
-        count -= 1
-    changed = [probe_near(matrix[r], rng) for r in list(index.touched)[:100]]
-    appended = [probe_near(matrix[r], rng) for r in range(n - 50, count)]
-    assert agree(changed + appended) == 1.0
-    assert index.snapshot_rows == n  # 5% of changes not reached yet: no rebuild
+    store.rename(pids[0], "Renamed Person")
+    replica.sync()
+    assert replica.compact() and replica.live.changes == 0  # folded into a new snapshot
+    assert_like_brute_force(replica, store, changed + probes[:40] + list(unit(40, rng)))
+    names = {m.person_id: m.name for q in probes[:3] for m in replica.match(q, 1)}
+    assert names == {pids[0]: "Renamed Person", pids[1]: "person 1", pids[2]: "person 2"}
+    newcomer = store.people()[-1]
+    assert replica.match(probe_near(store.vectors(newcomer["person_id"])[0], rng), 1)[0].name == newcomer["name"]
 
 
-def test_small_galleries_are_scanned_whole():
+def test_small_galleries_are_scanned_whole(store, tmp_path):
     rng = np.random.default_rng(1)
-    matrix = unit(100, rng)
-    assert CandidateIndex(min_rows=5000).rows_for(matrix[0], matrix, 100, 3) is None
+    store.create_person("someone", [NewFace(v) for v in unit(100, rng)])
+    replica = GalleryReplica(store, CandidateIndex(min_rows=5000), cache_dir=tmp_path)
+    replica.sync()
+    assert replica.live.index is None and replica.size == 100
+    assert_like_brute_force(replica, store, list(unit(5, rng)), k=1)
 
 
-def test_gallery_index_matches_exactly_above_the_candidate_threshold(redis_server):
+def test_gallery_index_matches_exactly_above_the_candidate_threshold(store, tmp_path):
     rng = np.random.default_rng(2)
-    store = GalleryStore(redis.Redis.from_url(redis_server.url), f"big-{uuid.uuid4().hex[:6]}:")
     people = {}
     for p in range(60):
         vectors = unit(50, rng)
         pid, _ = store.create_person(f"person {p}", [NewFace(v) for v in vectors])
         people[pid] = vectors
-    index = GalleryReplica(store, CandidateIndex(min_rows=1000))
+    index = GalleryReplica(store, CandidateIndex(min_rows=1000), cache_dir=tmp_path)
     index.sync()
     assert index.size == 3000
     pids = list(people)
     for pid in pids[:20]:
         query = probe_near(people[pid][int(rng.integers(0, 50))], rng)
         assert index.match(query, 3)[0].person_id == pid
-    assert index.candidates.index is not None  # the candidate path was taken
+    assert index.live.index is not None  # the candidate path was taken
     store.delete_person(pids[0])
     newcomer, _ = store.create_person("newcomer", [NewFace(v) for v in unit(3, rng)])
     index.sync()
@@ -81,3 +112,6 @@ def test_gallery_index_matches_exactly_above_the_candidate_threshold(redis_serve
     newcomer_vectors = store.vectors(newcomer)
     match = index.match(probe_near(newcomer_vectors[1], rng), 1)[0]
     assert match.person_id == newcomer and match.face_id in store.person(newcomer)["faces"]
+    assert index.person_of_face(match.face_id) == newcomer
+    assert index.person_of_face(store.person(pids[1])["faces"][0]) == pids[1]
+    assert index.person_of_face("nobody") is None

@@ -29,9 +29,10 @@ SMALL_FACE = encode_jpeg(cv2.resize(photo("madonna", 0), (96, 96)), 70)
 def fuzz_client(redis_server, model_server):
     import uuid
 
+    from conftest import model_settings
+
     from app import create_app
     from config import load_settings
-    from conftest import model_settings
     app = create_app(load_settings(model_backend="grpc", **model_settings(model_server),
                                    redis_url=redis_server.url, redis_prefix=f"cfuzz-{uuid.uuid4().hex[:8]}:",
                                    grpc_timeout_s=20))

@@ -9,9 +9,13 @@ import redis
 
 from app.gallery.codec import text
 
-# KEYS: version, log[, model hash, people set]; ARGV: the exclusive start of the range
+# KEYS: version, log[, model hash, people set]; ARGV: the exclusive start of the range, and
+# how many entries at most ("" for all)
 VERSION_AND_CHANGES = """#!lua flags=no-writes
-local out = {redis.call('GET', KEYS[1]), redis.call('XRANGE', KEYS[2], ARGV[1], '+')}
+local entries
+if ARGV[2] ~= '' then entries = redis.call('XRANGE', KEYS[2], ARGV[1], '+', 'COUNT', ARGV[2])
+else entries = redis.call('XRANGE', KEYS[2], ARGV[1], '+') end
+local out = {redis.call('GET', KEYS[1]), entries}
 if KEYS[4] then out[3] = redis.call('HGETALL', KEYS[3]); out[4] = redis.call('SCARD', KEYS[4]) end
 return out
 """
@@ -31,11 +35,11 @@ def _with_record(reply: list, keys: tuple) -> tuple:
 
 
 def version_and_changes(client: redis.Redis, version_key: str, log_key: str, after_id: str,
-                        *record_keys: str) -> tuple:
-    """(version, [(entry id, {field: value})] of the log entries after `after_id`[, the hash
-    at record_keys[0] as a dict, the size of the set at record_keys[1]])."""
+                        *record_keys: str, count: int | None = None) -> tuple:
+    """(version, [(entry id, {field: value})] of the log entries after `after_id` (the first
+    `count` of them)[, the hash at record_keys[0] as a dict, the size of the set at record_keys[1]])."""
     reply = client.eval(VERSION_AND_CHANGES, 2 + len(record_keys), version_key, log_key, *record_keys,
-                        f"({after_id}")
+                        f"({after_id}", "" if count is None else str(count))
     entries = [(entry_id, _pairs(flat)) for entry_id, flat in reply[1]]
     return (int(reply[0] or 0), entries, *_with_record(reply, record_keys))
 

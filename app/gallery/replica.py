@@ -1,18 +1,41 @@
-"""This worker's copy of the gallery: one matrix of every enrolled embedding, kept in step
-with Redis (app/gallery/store.py) by applying the logged changes since its last look, one
-round trip when nothing changed. Matching reads only this copy."""
+"""This worker's copy of the gallery, kept in step with Redis (app/gallery/store.py) by
+applying the logged changes since its last look: one round trip when nothing changed.
+Matching reads only this copy.
+
+The copy is a snapshot file, mapped read-only and shared by the workers of a host, plus the
+changes since (app/gallery/live.py). A new worker loads the newest usable snapshot (this
+host's folder, else the one published in Redis, else it builds one with the full read) and
+applies the log from the snapshot's position. A background thread (start_maintenance(), from
+the app factory) keeps an idle worker in step, folds the changes into a new snapshot once
+they pass `compact_fraction` of the gallery and swaps it in atomically, and publishes a fresh
+snapshot to Redis for the workers to come, one worker at a time: requests never build."""
+import contextlib
 import logging
+import os
+import tempfile
 import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+from redis.exceptions import LockError, OutOfMemoryError
 
 from app import metrics
+from app.gallery import builder, maintenance
 from app.gallery.candidates import CandidateIndex
-from app.gallery.codec import BadVector, decode_vector, text
+from app.gallery.codec import text
+from app.gallery.live import LiveGallery
+from app.gallery.log_reads import version_and_changes, version_and_position
+from app.gallery.matching import one_blas_thread
+from app.gallery.snapshot import BadSnapshot, Snapshot
+from app.gallery.snapshot_shelf import LocalFile, SnapshotShelf
 from app.gallery.store import GalleryStore
 
 log = logging.getLogger(__name__)
+
+LOG_PAGE = 1000          # log entries per read when catching up off the request path
+PUBLISH_EVERY_S = 60     # at most one published snapshot a minute
 
 
 @dataclass(frozen=True)
@@ -25,115 +48,249 @@ class Match:
 
 
 class GalleryReplica:
-    def __init__(self, store: GalleryStore, candidates: CandidateIndex | None = None):
+    def __init__(self, store: GalleryStore, candidates: CandidateIndex | None = None, cache_dir: str | None = None,
+                 compact_fraction: float = 0.02, compact_min: int = 1000):
+        """`cache_dir`: this host's snapshot folder (default: a private one in the temp dir). A
+        compaction starts once the changes pass max(`compact_min`, `compact_fraction` x faces)."""
+        one_blas_thread()
         self.store = store
         self.candidates = candidates or CandidateIndex()
-        self.lock = threading.Lock()
-        self.version, self.last_id = -1, None
-        self.vectors = np.zeros((1024, store.dim), np.float32)
-        self._count = 0
-        self.pids, self.fids = [], []
-        self.row = {}           # fid -> row in vectors
-        self.faces_of = {}      # pid -> set of fids
-        self.names = {}         # pid -> name
-        self.problems: list[str] = []   # stored vectors that could not be read, from the last load
+        folder = cache_dir or Path(tempfile.gettempdir()) / f"facerec-gallery-{os.getuid()}"
+        self.shelf = SnapshotShelf(store.redis, store.prefix, folder)
+        self.dim = store.dim
+        self.compact_fraction, self.compact_min = compact_fraction, compact_min
+        self.lock = threading.Lock()            # around the copy: sync, match, swaps
+        self._maintaining = threading.Lock()    # one background build at a time
+        self.live: LiveGallery | None = None
+        self.gallery = None
+        self.problems: list[str] = []   # stored vectors that could not be read, from the last full read
+        self.builds: list[str] = []     # what this replica built, and on which thread (tests, metrics)
+        self.loaded_from = None         # "local", "redis" or "full read"
+        self._stop = threading.Event()
+        self._thread = None
+        self._too_old = set()           # files tried in this load whose position the log has trimmed
 
     @property
     def size(self) -> int:
         """Enrolled faces in this copy."""
-        return self._count
+        live = self.live
+        return live.size if live is not None else 0
 
     def sync(self) -> str:
         """Catch up with Redis: "current", "updated" (deltas applied) or "reloaded"."""
         with self.lock:
-            if self.last_id is None:
-                return self._reload()
-            version, entries = self.store.read_changes(self.last_id)
-            if version == self.version:
-                return "current"
-            if len(entries) != version - self.version:  # some deltas were trimmed away
-                return self._reload()
-            for entry_id, fields in entries:
-                self._apply({text(k): v for k, v in fields.items()})
-                self.last_id = text(entry_id)
-            self.version = version
-            return "updated"
+            if self.live is None:
+                return self._load()
+            status = self._caught_up(self.live)
+            if status is None:  # some deltas were trimmed away, or Redis went back in time
+                return self._load()
+            return status
 
     def match(self, embedding: np.ndarray, k: int) -> list[Match]:
-        """The k nearest people, nearest first."""
+        """The k nearest people, nearest first, with exact distances."""
         with self.lock:
-            ranked = self.candidates.rank(embedding, self.vectors, self._count, self.pids, k)
-            return [Match(pid, self.names.get(pid, ""), d, self.fids[row]) for pid, d, row in ranked]
+            if self.live is None:
+                return []
+            return [Match(*found) for found in self.live.nearest(embedding, k)]
 
     def person_of_face(self, fid: str) -> str | None:
         """Who face `fid` belongs to in this copy, if anyone."""
         with self.lock:
-            row = self.row.get(fid)
-            return None if row is None else self.pids[row]
+            return self.live.person_of_face(fid) if self.live is not None else None
 
-    def _reload(self) -> str:
-        snapshot = self.store.read_all()
-        self._count = 0
-        self.candidates.reset()
-        self.pids, self.fids, self.row, self.faces_of, self.names = [], [], {}, {}, {}
-        for pid, (name, faces) in snapshot.people.items():
-            self.names[pid] = name
-            for fid, vector in faces.items():
-                self._add(pid, fid, vector)
-        self.problems = snapshot.problems
+    def _caught_up(self, live: LiveGallery, page: int | None = None) -> str | None:
+        """Applies the log after `live`'s position: "current", "updated", or None when the
+        log no longer holds every change since (trimmed, or Redis is older than the copy).
+        `page`: read the entries this many at a time (a long catch-up off the request path:
+        parsing one huge reply would hold the GIL for 100+ ms). Like store.read_changes, the
+        version and the first entries are read together with the gallery's model: 409 when this
+        worker may not match against it, None (reload) when the model changed since."""
+        store = self.store
+        version, entries, fields, people = version_and_changes(store.redis, store.version_key, store.log_key,
+                                                               live.last_id, store.model_key, store.people_key,
+                                                               count=page)
+        if not store.accept_model(fields, people):
+            return None
+        missing = version - live.version
+        if not missing:
+            return "current"
+        if missing < 0 or len(entries) > missing or (page is None and len(entries) != missing):
+            return None
+        while True:
+            for entry_id, fields in entries[:missing]:
+                live.apply(text(entry_id), fields)
+            missing -= len(entries[:missing])
+            if not missing:
+                break
+            entries = self.store.redis.xrange(self.store.log_key, min=f"({live.last_id}", count=page)
+            if not entries:
+                return None  # trimmed while we read
+        live.version = version
+        return "updated"
+
+    def _load(self) -> str:
+        """The newest usable snapshot and the log since; else the full read (one worker of
+        the host, and one in the cluster when it can wait its turn, reads and publishes).
+        Snapshots are of one generation of the gallery's model record: none made before a
+        re-embedding is used after it."""
+        store = self.store
+        _, _, fields, people = version_and_position(store.redis, store.version_key, store.log_key, store.model_key,
+                                                    store.people_key)
+        store.accept_model(fields, people)  # 409 when this worker may not match against the gallery
+        self.gallery = f"{self.shelf.gallery_id()}g{store.model_generation}"
+        self._too_old = set()
+        live = self._newest_usable() or self._full_read()
+        self._install(live)
+        self.shelf.prune(self.gallery, keep=live.snap.path)
+        return "reloaded"
+
+    def _newest_usable(self, locked: bool = False) -> LiveGallery | None:
+        """From this host's files or the one published in Redis, newest first. `locked`: the
+        caller holds the host lock already."""
+        files = self.shelf.local(self.gallery)
+        published = self.shelf.published()
+        if published is not None and published.gallery == self.gallery and \
+                (not files or published.version > files[0].version):
+            try:
+                with contextlib.nullcontext() if locked else self.shelf.host_lock(self.gallery):
+                    fresh = [f for f in self.shelf.local(self.gallery) if f.version >= published.version]
+                    file = fresh[0] if fresh else self.shelf.download(published)
+                live = self._opened(file, check=bool(fresh), source="local" if fresh else "redis")
+                if live is not None:
+                    return live
+            except BadSnapshot as e:
+                log.warning("gallery: the snapshot published in Redis cannot be used (%s); trying others", e)
+                self.shelf.withdraw(published)
+        for file in (f for f in files if f.path not in self._too_old):
+            live = self._opened(file, check=True, source="local")
+            if live is not None:
+                return live
+        return None
+
+    def _full_read(self) -> LiveGallery:
+        """Builds a snapshot from Redis, after waiting for a worker elsewhere that is at it
+        (then its published snapshot is used instead), and publishes it."""
+        lock = self.shelf.redis_lock(blocking_timeout=120)
+        try:
+            held = lock.acquire()
+        except OutOfMemoryError:  # Redis is full: read alone, and publish nothing
+            held = False
+        try:
+            with self.shelf.host_lock(self.gallery):
+                live = self._newest_usable(locked=True)
+                if live is not None:
+                    return live
+                file = self._built(lambda path: builder.from_redis(self.store, path, self.gallery, self.dim,
+                                                                   self.candidates), "full read")
+            live = self._opened(file, check=False, source="full read")
+            if live is None:
+                raise RuntimeError("the gallery changed faster than it could be read; try again")
+            if held:
+                try:
+                    self.shelf.publish(file, self.gallery, live.snap.meta.last_id)
+                except OutOfMemoryError:
+                    log.warning("gallery: Redis is full; the snapshot was not published")
+            return live
+        finally:
+            if held:
+                with contextlib.suppress(LockError):
+                    lock.release()
+
+    def _opened(self, file: LocalFile, check: bool, source: str) -> LiveGallery | None:
+        """The file with the log since applied, or None when it is damaged or too old."""
+        try:
+            snap = Snapshot(file.path, file.digest if check else None)
+            if snap.meta.gallery != self.gallery or snap.meta.dim != self.dim:
+                raise BadSnapshot(f"{file.path.name}: of gallery {snap.meta.gallery} (dim {snap.meta.dim})")
+            live = LiveGallery(snap, self.candidates)
+        except BadSnapshot as e:
+            log.warning("gallery: removing a snapshot that cannot be used: %s", e)
+            file.path.unlink(missing_ok=True)
+            return None
+        if self._caught_up(live, page=LOG_PAGE) is None:
+            log.info("gallery: snapshot v%d is older than the log kept in Redis", snap.meta.version)
+            self._too_old.add(file.path)
+            return None
+        if self.live is None or source != "local":
+            self.loaded_from = source
+        return live
+
+    def _built(self, build, what: str) -> LocalFile:
+        temp = self.shelf.temp_path(self.gallery)
+        digest = build(temp)
+        self.builds.append(f"{what} on {threading.current_thread().name}")
+        return self.shelf.keep(temp, self.gallery, Snapshot(temp).meta.version, digest)
+
+    def _install(self, live: LiveGallery) -> None:
+        self.live = live
+        self.problems = list(live.snap.meta.problems)
         metrics.GALLERY_UNREADABLE.set(len(self.problems))
         for problem in self.problems:
             log.error("gallery: skipped a stored face that cannot be read: %s", problem)
-        self.version, self.last_id = snapshot.version, snapshot.last_id
-        return "reloaded"
 
-    def _apply(self, entry: dict) -> None:
-        op, pid, fid = text(entry["op"]), text(entry["pid"]), text(entry.get("fid", b""))
-        if op == "add":
-            self.names[pid] = text(entry["name"])
-            try:
-                self._add(pid, fid, decode_vector(entry["vec"], self.store.dim))
-            except BadVector as e:
-                log.error("gallery: skipped face %s of person %s from the log: %s", fid, pid, e)
-        elif op == "remove":
-            self._remove(fid)
-        elif op == "remove_person":
-            for face in list(self.faces_of.get(pid, ())):
-                self._remove(face)
-            self.names.pop(pid, None)
-        elif op == "rename":
-            self.names[pid] = text(entry["name"])
+    def compaction_due(self) -> bool:
+        live = self.live
+        return live is not None and live.changes > max(self.compact_min, self.compact_fraction * live.size)
 
-    def _add(self, pid: str, fid: str, vector: np.ndarray) -> None:
-        if fid in self.row:
-            self.vectors[self.row[fid]] = vector
-            self.candidates.mark(self.row[fid])
-            return
-        if self._count == len(self.vectors):
-            self.vectors = np.concatenate([self.vectors, np.zeros_like(self.vectors)])
-        self.vectors[self._count] = vector
-        self.candidates.mark(self._count)
-        self.row[fid] = self._count
-        self.pids.append(pid)
-        self.fids.append(fid)
-        self.faces_of.setdefault(pid, set()).add(fid)
-        self._count += 1
+    def compact(self) -> bool:
+        """Folds the changes into a new snapshot (one of this host's, if another worker just
+        wrote a newer one) and swaps it in. Runs beside matching; the swap is one assignment."""
+        with self._maintaining:
+            with self.lock:
+                if self.live is None:
+                    return False
+                frozen = self.live.copy()
+            with self.shelf.host_lock(self.gallery):
+                newer = [f for f in self.shelf.local(self.gallery) if f.version > frozen.snap.meta.version]
+                file = newer[0] if newer else self._built(
+                    lambda path: builder.from_live(frozen, path, self.gallery, self.candidates), "compaction")
+            live = self._opened(file, check=bool(newer), source="local")
+            if live is None:
+                return False
+            for _ in range(3):  # what came in meanwhile, outside the lock, so the swap below is short
+                if self._caught_up(live, page=LOG_PAGE) != "updated":
+                    break
+            with self.lock:
+                if self._caught_up(live) is None:
+                    return False
+                self._install(live)
+            self.shelf.prune(self.gallery, keep=file.path)
+            return True
 
-    def _remove(self, fid: str) -> None:
-        """Swap the last row into the removed one: O(1)."""
-        i = self.row.pop(fid, None)
-        if i is None:
-            return
-        pid = self.pids[i]
-        self.faces_of[pid].discard(fid)
-        if not self.faces_of[pid]:
-            del self.faces_of[pid]
-        last = self._count - 1
-        if i != last:
-            self.vectors[i] = self.vectors[last]
-            self.pids[i], self.fids[i] = self.pids[last], self.fids[last]
-            self.row[self.fids[i]] = i
-            self.candidates.mark(i)
-        self.pids.pop()
-        self.fids.pop()
-        self._count -= 1
+    def publish(self) -> bool:
+        """Puts this worker's snapshot in Redis when none is, or the published one lags the log
+        by over a quarter of what the log keeps (a new worker replays that) and is older than
+        PUBLISH_EVERY_S: each is a copy of the gallery in Redis, so not one per compaction."""
+        live = self.live
+        if live is None:
+            return False
+        published = self.shelf.published()
+        if published is not None and published.gallery == self.gallery and (
+                published.version >= live.snap.meta.version
+                or live.version - published.version <= self.store.log_maxlen // 4
+                or time.time() - published.at < PUBLISH_EVERY_S):
+            return False
+        lock = self.shelf.redis_lock(blocking_timeout=0)
+        if not lock.acquire(blocking=False):
+            return False
+        try:
+            return self.shelf.publish(LocalFile.of(live.snap.path), self.gallery, live.snap.meta.last_id)
+        finally:
+            with contextlib.suppress(LockError):
+                lock.release()
+
+    def maintain(self) -> None:
+        """One round of the background work."""
+        self.sync()
+        if self.compaction_due():
+            self.compact()
+        self.publish()
+
+    def start_maintenance(self, every_s: float = 1.0) -> None:
+        """The background thread (app/gallery/maintenance.py), made by the app factory."""
+        self._thread = maintenance.start(self, self._stop, every_s)
+
+    def stop_maintenance(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)

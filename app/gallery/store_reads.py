@@ -55,7 +55,12 @@ class GalleryReads:
         if problem:
             raise problem
 
-    def _readable(self, fields, people) -> bool:
+    @property
+    def model_generation(self) -> int:
+        """The generation of the model record this store's reads last accepted (0: none)."""
+        return self._generation or 0
+
+    def accept_model(self, fields: dict, people: int) -> bool:
         """For a replica's reads: raise when this worker may not match against the gallery;
         False when the record changed since this store's last read (the replica reloads)."""
         record = ModelRecord.parse(fields, people)
@@ -168,7 +173,7 @@ class GalleryReads:
         the replica reloads) when the model changed since."""
         version, entries, fields, people = version_and_changes(self.redis, self.version_key, self.log_key, after_id,
                                                                self.model_key, self.people_key)
-        return version, (entries if self._readable(fields, people) else [])
+        return version, (entries if self.accept_model(fields, people) else [])
 
     def read_all(self) -> GallerySnapshot:
         """The whole gallery. The version, log position and model are read first: changes made
@@ -176,7 +181,7 @@ class GalleryReads:
         change is idempotent. A stored vector that is not one is skipped and reported."""
         version, last_id, fields, people = version_and_position(self.redis, self.version_key, self.log_key,
                                                                 self.model_key, self.people_key)
-        self._readable(fields, people)
+        self.accept_model(fields, people)
         pids = self.pids()
         with self.redis.pipeline(transaction=False) as pipe:
             for pid in pids:

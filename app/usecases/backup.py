@@ -1,12 +1,24 @@
 """Backup and migration of the whole gallery: every person out (with their embeddings,
-thumbnails, face crops and the model that made the embeddings), and back in.
+thumbnails, face crops and the model that made the embeddings), and back in, streamed both
+ways so memory stays flat at a million faces.
 
 An import into a gallery of another model is refused (distances between the two would mean
 nothing); an empty gallery adopts the file's model. When that is not this server's model,
 the server says gallery_model_mismatch until `reembed` has re-embedded the faces from their
-crops: that is how a gallery moves to a server with another EMBEDDER."""
-from collections import Counter
+crops: that is how a gallery moves to a server with another EMBEDDER.
+
+An import reads its source twice: first every record is checked (ids well formed, none
+repeated in the file, no face id that is another person's, names valid) and nothing is
+written unless all are sound; then the people are written, one transaction each. Repeats
+are found from 8-byte hashes of the ids (8 bytes per id, not the ids themselves), and named
+with one more read only when there are some."""
+import hashlib
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
 
 from app.errors import (
     FaceIdTaken,
@@ -20,7 +32,10 @@ from app.errors import (
 from app.gallery import GalleryModel, NewFace
 from app.gallery.identity import clean_name, is_valid_id
 from app.gallery.model_record import REEMBEDDING, mismatch
+from app.gallery.store_scan import dump
 from app.services import Services
+
+MOST_SKIPPED = 1000   # reasons listed in a report; beyond, counted
 
 
 @dataclass
@@ -38,30 +53,48 @@ class ImportResult:
     skipped: list[str] = field(default_factory=list)   # what was not imported, and why
 
 
-def export_people(s: Services) -> tuple[GalleryModel, list[PersonRecord]]:
-    """(the gallery's model, every person); 409 while the gallery is being re-embedded (a mix)."""
+class GallerySource(Protocol):
+    """A gallery file being imported: its model id and vector size, and its people, readable
+    more than once."""
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def dim(self) -> int | None: ...
+
+    def people(self) -> Iterator[PersonRecord]: ...
+
+
+def export_people(s: Services) -> tuple[GalleryModel, Iterator[PersonRecord]]:
+    """(the gallery's model, every person by id, read from Redis a few hundred at a time);
+    409 while the gallery is being re-embedded (a mix of two models)."""
     record, count = s.store.model_record()
     if record is not None and record.state == REEMBEDDING and count:
         raise GalleryModelMismatch(f"the gallery is being re-embedded from {record.previous!r} to {record.model.id!r}; "
                                    f"export it when that is done (GET /gallery/reembed)", record.model.id,
                                    s.store.model.id)
     model = record.model if record else s.store.model
-    return model, [PersonRecord(p["person_id"], p["name"], p["created_at"],
-                                [NewFace(vector, thumb, fid, crop) for fid, vector, thumb, crop in p["faces"]])
-                   for p in s.store.dump(model.dim)]
+
+    def people() -> Iterator[PersonRecord]:
+        for p in dump(s.store, model.dim):
+            faces = [NewFace(np.frombuffer(vec, "<f4"), thumb, fid, crop) for fid, vec, thumb, crop in p["faces"]]
+            yield PersonRecord(p["person_id"], p["name"], p.get("created_at"), faces)
+    return model, people()
 
 
-def import_people(s: Services, model: GalleryModel, people: list[PersonRecord]) -> ImportResult:
+def import_people(s: Services, source: GallerySource) -> ImportResult:
     """People kept by id; faces a person has already are skipped; a person whose name is taken
-    by someone else is skipped and reported. `model`: the file's."""
+    by someone else is skipped and reported. An empty gallery adopts the file's model."""
     record, count = s.store.model_record()
+    model = GalleryModel(source.model, source.dim or (record.model.dim if record else s.store.model.dim))
     if count and record.model.id != model.id:
         raise ModelMismatch(f"the file's embeddings were made by {model.id!r}, the gallery's by {record.model.id!r}: "
                             f"they cannot be compared; import into an empty gallery (then reembed), "
                             f"or enroll these people from photos")
-    people = _checked(s, people)
+    _check(s, source)
     result = ImportResult()
-    for person in people:
+    for person in source.people():
+        person.name = clean_name(person.name)
         try:
             existing = set(s.store.person(person.person_id)["faces"])
         except PersonNotFound:
@@ -77,33 +110,45 @@ def import_people(s: Services, model: GalleryModel, people: list[PersonRecord]) 
                     s.store.add_faces(person.person_id, new, model)
                 result.faces_added += len(new)
         except NameTaken as e:
-            result.skipped.append(f"{person.person_id} ({person.name}): {e.message}")
+            _skip(result, f"{person.person_id} ({person.name}): {e.message}")
     return result
 
 
-def _checked(s: Services, people: list[PersonRecord]) -> list[PersonRecord]:
-    """The records with clean names, or an error naming every id that is malformed, repeated
-    in the file, or already another person's face: nothing is written unless all are sound."""
-    bad = [p.person_id for p in people if not is_valid_id(p.person_id)]
-    bad += [f.face_id for p in people for f in p.faces if not is_valid_id(f.face_id)]
+def _skip(result: ImportResult, why: str) -> None:
+    if len(result.skipped) < MOST_SKIPPED:
+        result.skipped.append(why)
+    elif len(result.skipped) == MOST_SKIPPED:
+        result.skipped.append("and more (the rest of the people whose names are taken)")
+
+
+def _check(s: Services, source: GallerySource) -> None:
+    """An error naming every id that is malformed, repeated in the file, or already another
+    person's face, or the first invalid name: nothing is written unless all are sound."""
+    bad, taken, name_problem = [], [], None
+    person_hashes, face_hashes = array("Q"), array("Q")
+    owner_of = _face_owners(s)
+    for p in source.people():
+        bad += [p.person_id] if not is_valid_id(p.person_id) else []
+        bad += [f.face_id for f in p.faces if not is_valid_id(f.face_id)]
+        person_hashes.append(_hash(p.person_id))
+        face_hashes.extend(_hash(f.face_id) for f in p.faces)
+        taken += [f"{f.face_id} (of {owner})" for f in p.faces
+                  if (owner := owner_of(f.face_id)) not in (None, p.person_id)]
+        if name_problem is None:
+            try:
+                clean_name(p.name)
+            except InvalidField as e:
+                name_problem = InvalidField(f"person {p.person_id}: {e.message}")
     if bad:
         raise InvalidGallery(f"ids must be 1 to 64 of A-Z a-z 0-9 _ -; these are not: {_listed(bad)}")
-    repeated = [i for i, n in Counter(p.person_id for p in people).items() if n > 1]
-    repeated += [i for i, n in Counter(f.face_id for p in people for f in p.faces).items() if n > 1]
-    if repeated:
-        raise InvalidGallery(f"ids repeated in the file: {_listed(repeated)}")
-    owner_of = _face_owners(s)
-    taken = [f"{f.face_id} (of {owner})" for p in people for f in p.faces
-             if (owner := owner_of(f.face_id)) not in (None, p.person_id)]
+    repeated = _repeated(person_hashes) | _repeated(face_hashes)
+    repeated_ids = _named(source, repeated) if repeated else []  # none: two ids that share a hash
+    if repeated_ids:
+        raise InvalidGallery(f"ids repeated in the file: {_listed(repeated_ids)}")
     if taken:
         raise FaceIdTaken(f"face ids already used by other people: {_listed(taken)}; nothing was imported")
-    records = []
-    for p in people:
-        try:
-            records.append(PersonRecord(p.person_id, clean_name(p.name), p.created_at, p.faces))
-        except InvalidField as e:
-            raise InvalidField(f"person {p.person_id}: {e.message}") from None
-    return records
+    if name_problem is not None:
+        raise name_problem
 
 
 def _face_owners(s: Services):
@@ -113,6 +158,26 @@ def _face_owners(s: Services):
         s.replica.sync()
         return s.replica.person_of_face
     return s.store.face_owners().get
+
+
+def _hash(value: str) -> int:
+    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "little")
+
+
+def _repeated(hashes: array) -> set[int]:
+    values = np.sort(np.frombuffer(hashes, np.uint64)) if len(hashes) else np.zeros(0, np.uint64)
+    return {int(h) for h in values[1:][values[1:] == values[:-1]]}
+
+
+def _named(source: GallerySource, repeated: set[int]) -> list[str]:
+    """The ids behind the repeated hashes, each once (a third read, only when there are some)."""
+    named = {}
+    for p in source.people():
+        for value, kind in [(p.person_id, "person")] + [(f.face_id, "face") for f in p.faces]:
+            if _hash(value) in repeated:
+                named.setdefault((kind, value), 0)
+                named[(kind, value)] += 1
+    return [value for (kind, value), count in named.items() if count > 1]
 
 
 def _listed(items: list[str], most: int = 10) -> str:
