@@ -41,8 +41,10 @@ class Services:
         return f"{parts.scheme}://{netloc}{parts.path}"
 
     def close(self) -> None:
-        """When the worker exits (config/gunicorn.conf.py worker_exit): the MQTT goodbye."""
+        """When the worker exits (config/gunicorn.conf.py worker_exit): the MQTT goodbye, and
+        the gallery's background thread stopped."""
         self.publisher.close()
+        self.replica.stop_maintenance()
 
 
 def build_services(settings: Settings, pipeline: FacePipeline | None = None) -> Services:

@@ -122,12 +122,20 @@ PIPELINE_SETTINGS = {"model_backend", "model_dir", "mtcnn_addr", "facenet_addr",
 
 @pytest.fixture
 def make_app(server_settings, grpc_pipeline):
+    """make(**settings) -> a Flask app; its background threads are stopped after the test."""
     from app import create_app
+    apps = []
 
     def make(**overrides):
         shared = None if set(overrides) & PIPELINE_SETTINGS else grpc_pipeline
-        return create_app(server_settings(**overrides), pipeline=shared)
-    return make
+        apps.append(create_app(server_settings(**overrides), pipeline=shared))
+        return apps[-1]
+    yield make
+    for app in apps:
+        housekeeping = app.extensions.get("facerec-housekeeping")
+        if housekeeping is not None:
+            housekeeping.stop()
+        app.extensions["facerec"].close()
 
 
 @pytest.fixture
