@@ -31,7 +31,7 @@ import numpy as np
 import redis
 
 from app import create_app
-from app.gallery import GalleryReplica, GalleryStore, NewFace
+from app.gallery import GalleryModel, GalleryReplica, GalleryStore, NewFace
 from app.gallery.negatives import Negatives
 from app.usecases import housekeeping
 from app.usecases.gallery_health import face_reports
@@ -205,15 +205,17 @@ def corrections_http(make_client, by):
     return totals
 
 
-def corrections_margins(client, embedded):
-    """The same protocol per margin, with the embeddings computed once, through GalleryReplica and Negatives."""
+def corrections_margins(client, embedded, model):
+    """The same protocol per margin, with the embeddings computed once, through GalleryReplica and
+    Negatives; `model`: the GalleryModel of the embedder that made them."""
     rows = []
     for margin in MARGINS:
         totals = {"margin": margin, "pairs": 0, "look_alike_before": 0, "look_alike_after": 0, "own_before": 0,
                   "own_after": 0}
         for a, b in itertools.permutations(PEOPLE, 2):
             prefix = f"bench-{uuid.uuid4().hex[:8]}:"
-            store, negatives = GalleryStore(client, prefix), Negatives(client, prefix, 50, margin)
+            store, negatives = GalleryStore(client, prefix, model=model), Negatives(client, prefix, 50, margin,
+                                                                                   model)
             pid, _ = store.create_person(a, [NewFace(v) for v in embedded[a]["train"]])
             replica = GalleryReplica(store)
             replica.sync()
@@ -338,7 +340,8 @@ def main(argv=None):
         embedded = embed_all(pipeline, all_photos) if {"corrections", "health"} & set(args.parts) else None
         if "corrections" in args.parts:
             results["corrections_http"] = corrections_http(make_client, by)
-            results["corrections_margins"] = corrections_margins(redis.Redis.from_url(url), embedded)
+            model = GalleryModel(pipeline.embedder.model_id, pipeline.embedder.dim)
+            results["corrections_margins"] = corrections_margins(redis.Redis.from_url(url), embedded, model)
         if "health" in args.parts:
             results["gallery_health"] = bench_health(embedded, defaults.match_threshold)
     finally:
