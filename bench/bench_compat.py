@@ -15,7 +15,6 @@ turns (A B C ... then backwards) so that drift of the machine's speed spreads ov
 
 Prints the median and p95 per variant and the ratio of medians to `native`; writes JSON.
 """
-import argparse
 import io
 import statistics
 import tempfile
@@ -26,11 +25,10 @@ import numpy as np
 
 from app import create_app
 from app.pipeline import build_pipeline
-from bench.results import write_results
+from bench.results import bench_parser, write_results
 from config import load_settings
 from samples.photos import encode_jpeg, photo_bytes, three_face_frame
 from scripts.processes import free_port, start_mosquitto, start_redis, wait_until
-from scripts.pypi_assets import ROOT
 
 
 def requests_of(frame: bytes) -> dict:
@@ -56,9 +54,7 @@ def timed(client, path, kwargs) -> float:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=30, help="requests per variant")
-    parser.add_argument("--out", default=str(ROOT / "results" / "bench_compat.json"))
+    parser = bench_parser(__doc__, "bench_compat", repeat=30)
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="bench-compat-"))

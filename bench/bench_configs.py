@@ -7,15 +7,13 @@ embed) of each configuration, every model served by scripts/serve_models.py on l
 the configurations measured in turns (drift on shared cores hits all alike). Prints the
 median of each stage and the total relative to MTCNN + FaceNet (the pipeline before issue 14).
 """
-import argparse
 import statistics
 
 from app.pipeline import Stopwatch, build_pipeline
-from bench.results import write_results
+from bench.results import bench_parser, write_results
 from config import load_settings
-from samples.photos import encode_jpeg, one_face_frame, three_face_frame
-from scripts.pypi_assets import ROOT
-from scripts.serve_models import spawn
+from samples.photos import bench_frames
+from scripts.serve_models import model_addresses, spawn
 
 CONFIGURATIONS = [("mtcnn", "facenet"), ("mtcnn", "sface"), ("mtcnn", "facenet+sface"),
                   ("yunet", "facenet"), ("yunet", "sface"), ("yunet", "facenet+sface")]
@@ -36,16 +34,13 @@ def measure(pipelines: dict, data: bytes, repeat: int, rounds: int = 5) -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--out", default=str(ROOT / "results" / "bench_configs.json"))
+    parser = bench_parser(__doc__, "bench_configs", repeat=20)
     args = parser.parse_args(argv)
     server, addr = spawn()
     try:
-        addresses = {f"{m}_addr": addr for m in ("mtcnn", "facenet", "yunet", "sface")}
         pipelines = {f"{p} + {e}": build_pipeline(load_settings(model_backend="grpc", preprocessor=p, embedder=e,
-                                                                **addresses)) for p, e in CONFIGURATIONS}
-        frames = {"1 face": encode_jpeg(one_face_frame()), "3 faces": encode_jpeg(three_face_frame())}
+                                                                **model_addresses(addr))) for p, e in CONFIGURATIONS}
+        frames = bench_frames()
         results = {label: measure(pipelines, data, args.repeat) for label, data in frames.items()}
     finally:
         server.terminate()

@@ -24,7 +24,6 @@ would see. Per size:
   different-person distances (model_false_accepts).
 - Redis memory of the gallery's keys, and with the published snapshot.
 """
-import argparse
 import math
 import multiprocessing
 import os
@@ -39,10 +38,9 @@ import redis
 
 from app.gallery import GalleryStore, NewFace
 from app.gallery.codec import encode_vector
-from bench.results import write_results
+from bench.results import bench_parser, write_results
 from samples.vectors import near, unit
 from scripts.processes import free_port, start_redis
-from scripts.pypi_assets import ROOT
 
 FACES_PER_PERSON = 5
 THRESHOLDS = [0.80, 0.85, 0.90, 0.95, 1.00, 1.05, 1.10]
@@ -292,12 +290,11 @@ def bench_size(ctx, client, port, n, queries, change_fraction, change_rate, rng,
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = bench_parser(__doc__, "bench_gallery")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--change-fraction", type=float, default=0.10)
     parser.add_argument("--change-rate", type=float, default=2000.0, help="faces changed per second")
-    parser.add_argument("--out", default=str(ROOT / "results" / "bench_gallery.json"))
     args = parser.parse_args(argv)
     ctx = multiprocessing.get_context("spawn")
     folder = Path(tempfile.mkdtemp(prefix="bench-gallery-"))

@@ -10,7 +10,6 @@
 (c) Embedding time per face, FaceNet and SFace, batch 1 and 8, in-process and over gRPC.
 (d) FaceNet, SFace and the fused pair on the 5-celebrity set (bench/embedder_eval.py).
 """
-import argparse
 import statistics
 import tempfile
 import time
@@ -24,7 +23,7 @@ from app.model_clients.grpc_model import GrpcModel
 from app.model_clients.local_model import LocalModel
 from bench import collages
 from bench.embedder_eval import evaluate_embedders
-from bench.results import write_results
+from bench.results import bench_parser, write_results
 from samples.photos import one_face_frame, three_face_frame
 from scripts.pypi_assets import ROOT, YUNET_ONNX, celebrity_dataset, zoo_model
 from scripts.serve_models import spawn
@@ -135,9 +134,7 @@ def print_report(r: dict) -> None:
 
 
 def main(argv: list | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=30)
-    parser.add_argument("--out", default=str(ROOT / "results" / "bench_models.json"))
+    parser = bench_parser(__doc__, "bench_models", repeat=30)
     args = parser.parse_args(argv)
     model_dir = ROOT / "serving_models"
     names = ("mtcnn", "yunet", "facenet", "sface")

@@ -6,18 +6,16 @@ Frames: 640x480 JPEGs with one face and with three faces. Both backends run in t
 process against the same SavedModels (gRPC through scripts/serve_models.py on loopback).
 Also FaceNet alone at batch 1, 8 and 16. Prints medians and ratios, writes JSON.
 """
-import argparse
 import statistics
 import time
 
 import numpy as np
 
 from app.pipeline import Stopwatch, build_pipeline
-from bench.results import write_results
+from bench.results import bench_parser, write_results
 from config import load_settings
-from samples.photos import encode_jpeg, one_face_frame, three_face_frame
-from scripts.pypi_assets import ROOT
-from scripts.serve_models import spawn
+from samples.photos import bench_frames
+from scripts.serve_models import model_addresses, spawn
 
 STAGES = ("decode", "detect", "embed", "total")
 
@@ -48,17 +46,14 @@ def batch_ms(embedder, batch, repeat):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--out", default=str(ROOT / "results" / "bench_pipeline.json"))
+    parser = bench_parser(__doc__, "bench_pipeline", repeat=20)
     args = parser.parse_args(argv)
 
     server, addr = spawn()
     try:
         pipelines = {"local": build_pipeline(load_settings(model_backend="local")),
-                     "grpc": build_pipeline(load_settings(model_backend="grpc", **{f"{m}_addr": addr for m in (
-                         "mtcnn", "facenet", "yunet", "sface")}))}
-        frames = {"1 face": encode_jpeg(one_face_frame()), "3 faces": encode_jpeg(three_face_frame())}
+                     "grpc": build_pipeline(load_settings(model_backend="grpc", **model_addresses(addr)))}
+        frames = bench_frames()
         results = {"frames": {}, "facenet_batch": {}}
         for label, data in frames.items():
             faces = len(pipelines["local"].analyze(data).faces)

@@ -12,7 +12,6 @@ the reference. Scored: val photos whose nearest enrolled person is right (rank-1
 at MATCH_THRESHOLD, and, over all train x val pairs, EER and false rejects at zero false
 accepts (app/evaluation.py) with the gallery's own vectors read back from Redis.
 """
-import argparse
 import tempfile
 import time
 import uuid
@@ -22,11 +21,11 @@ import redis
 
 from app import create_app
 from app.evaluation import equal_error_rate, labelled_photos, zero_false_accepts
-from bench.results import write_results
+from bench.results import bench_parser, write_results
 from config import load_settings
 from scripts.processes import free_port, start_redis
-from scripts.pypi_assets import ROOT, celebrity_dataset
-from scripts.serve_models import spawn
+from scripts.pypi_assets import celebrity_dataset
+from scripts.serve_models import model_addresses, spawn
 
 
 def enroll(client, photos) -> int:
@@ -96,18 +95,16 @@ def run_case(make, photos, legacy: bool, url: str) -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default=str(ROOT / "results" / "bench_reembed.json"))
+    parser = bench_parser(__doc__, "bench_reembed")
     args = parser.parse_args(argv)
     photos = labelled_photos(celebrity_dataset())
     server, addr = spawn()
     port = free_port()
     store = start_redis(tempfile.mkdtemp(prefix="bench-reembed-"), port)
     url = f"redis://127.0.0.1:{port}/0"
-    addresses = {f"{m}_addr": addr for m in ("mtcnn", "facenet", "yunet", "sface")}
 
     def make(**overrides):
-        return create_app(load_settings(model_backend="grpc", redis_url=url, **addresses, **overrides))
+        return create_app(load_settings(model_backend="grpc", redis_url=url, **model_addresses(addr), **overrides))
     try:
         direct = make(redis_prefix=f"bench-{uuid.uuid4().hex[:6]}:")
         enrolled = enroll(direct.test_client(), photos["train"])

@@ -10,7 +10,6 @@ side by side in one run: the stand-in without and with server-side batching of F
 ceiling is the same frames run back to back through the in-process pipeline in this
 process; each figure is reported as a ratio of it.
 """
-import argparse
 import os
 import subprocess
 import sys
@@ -23,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from bench.results import write_results
+from bench.results import bench_parser, write_results
 from config import load_settings
-from samples.photos import encode_jpeg, one_face_frame, photo_bytes, three_face_frame
+from samples.photos import bench_frames, photo_bytes
 from scripts.processes import free_port, http_answers, start_process, start_redis
 from scripts.pypi_assets import ROOT
 from scripts.serve_models import spawn
@@ -103,12 +102,11 @@ def ceiling(frames, seconds):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = bench_parser(__doc__, "bench_throughput")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 8, 16])
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--out", default=str(ROOT / "results" / "bench_throughput.json"))
     args = parser.parse_args(argv)
-    frames = {"1 face": encode_jpeg(one_face_frame()), "3 faces": encode_jpeg(three_face_frame())}
+    frames = bench_frames()
     folder = tempfile.mkdtemp(prefix="bench-throughput-")
     log = open(Path(folder) / "servers.log", "w")
     redis_port = free_port()

@@ -18,7 +18,6 @@ client: every request goes through the whole app) on a real redis-server, models
    added: outliers flagged (wrong photo found) and false flags.
 5. Re-clustering at the cap: 5,000 synthetic sightings, time and merges.
 """
-import argparse
 import itertools
 import json
 import tempfile
@@ -35,11 +34,10 @@ from app.gallery import GalleryModel, GalleryReplica, GalleryStore, NewFace
 from app.gallery.negatives import Negatives
 from app.usecases import housekeeping
 from app.usecases.gallery_health import face_reports
-from bench.results import write_results
+from bench.results import bench_parser, write_results
 from config import load_settings
 from samples.photos import PEOPLE, photo_files
 from scripts.processes import free_port, start_redis
-from scripts.pypi_assets import ROOT
 
 DISTANCES = (0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2)
 RAISED_THRESHOLD = 1.5
@@ -304,9 +302,8 @@ def embed_all(pipeline, all_photos):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = bench_parser(__doc__, "bench_visitors")
     parser.add_argument("--orders", type=int, default=3, help="shuffled orders the photos are posted in")
-    parser.add_argument("--out", default=str(ROOT / "results" / "bench_visitors.json"))
     parser.add_argument("--parts", nargs="+", default=PARTS, choices=PARTS, help="what to measure (default: all); "
                         "the others are kept from an earlier --out file")
     args = parser.parse_args(argv)

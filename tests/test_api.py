@@ -110,7 +110,7 @@ def test_verify(client):
 
 
 def test_people_management(client):
-    pid = enroll(client, "Ben", photo_bytes("ben_afflek", 0, "train"), photo_bytes("ben_afflek", 1, "train"))["person_id"]
+    pid = enroll(client, "Ben", *(photo_bytes("ben_afflek", i, "train") for i in (0, 1)))["person_id"]
     people = PeopleResponse.model_validate(client.get("/people").json)
     assert people.count == 1 and people.people[0].face_count == 2
     renamed = client.patch(f"/people/{pid}", json={"name": "Ben Affleck"})

@@ -6,6 +6,7 @@ import uuid
 import numpy as np
 import pytest
 import redis
+from random_people import enroll_random_people
 
 from app.gallery import GalleryReplica, GalleryStore, NewFace
 from app.gallery.candidates import CandidateIndex
@@ -46,11 +47,7 @@ def assert_like_brute_force(replica, store, queries, k=3):
 
 def test_candidates_give_the_brute_force_answer_through_changes(store, tmp_path):
     rng = np.random.default_rng(0)
-    people = {}
-    for p in range(500):
-        vectors = unit(8, rng)
-        pid, _ = store.create_person(f"person {p}", [NewFace(v) for v in vectors])
-        people[pid] = vectors
+    people = enroll_random_people(store, rng, 500, 8)
     replica = GalleryReplica(store, CandidateIndex(min_rows=2000), cache_dir=tmp_path, compact_min=10**9)
     replica.sync()
     assert replica.live.index is not None and replica.size == 4000  # the candidate path is taken
@@ -75,7 +72,8 @@ def test_candidates_give_the_brute_force_answer_through_changes(store, tmp_path)
     assert replica.compact() and replica.live.changes == 0  # folded into a new snapshot
     assert_like_brute_force(replica, store, changed + probes[:40] + list(unit(40, rng)))
     names = {m.person_id: m.name for q in probes[:3] for m in replica.match(q, 1)}
-    assert names == {pids[0]: "Renamed Person", pids[1]: "person 1", pids[2]: "person 2"}
+    assert names == {pids[0]: "Renamed Person", pids[1]: store.person(pids[1])["name"],
+                     pids[2]: store.person(pids[2])["name"]}
     newcomer = store.people()[-1]
     assert replica.match(probe_near(store.vectors(newcomer["person_id"])[0], rng), 1)[0].name == newcomer["name"]
 
@@ -91,11 +89,7 @@ def test_small_galleries_are_scanned_whole(store, tmp_path):
 
 def test_gallery_index_matches_exactly_above_the_candidate_threshold(store, tmp_path):
     rng = np.random.default_rng(2)
-    people = {}
-    for p in range(60):
-        vectors = unit(50, rng)
-        pid, _ = store.create_person(f"person {p}", [NewFace(v) for v in vectors])
-        people[pid] = vectors
+    people = enroll_random_people(store, rng, 60, 50)
     index = GalleryReplica(store, CandidateIndex(min_rows=1000), cache_dir=tmp_path)
     index.sync()
     assert index.size == 3000

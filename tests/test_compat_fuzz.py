@@ -29,7 +29,7 @@ SMALL_FACE = encode_jpeg(cv2.resize(photo("madonna", 0), (96, 96)), 70)
 def fuzz_client(redis_server, model_server):
     import uuid
 
-    from conftest import model_settings
+    from conftest import model_settings, stop_app
 
     from app import create_app
     from config import load_settings
@@ -41,6 +41,7 @@ def fuzz_client(redis_server, model_server):
     assert len(SENT) >= 400 and max(SENT) < 500
     ok = client.post("/v1/vision/face/recognize", data={"image": (io.BytesIO(photo_bytes("madonna", 0)), "a.jpg")})
     assert ok.status_code == 200 and len(ok.json["predictions"]) == 1   # still serving, models included
+    stop_app(app)
 
 
 @st.composite

@@ -120,7 +120,8 @@ def test_an_8000x6000_frame_is_answered_in_bounded_memory_with_the_same_people(
         frame = pipeline.analyze(big)
     assert (frame.width, frame.height) == (8000, 6000)
     assert names(frame) == expected == ["ben_afflek", "madonna", "jerry_seinfeld"]
-    print(f"{name}: 8000x6000 answered with {(memory.peak - memory.base) / 1e6:.0f} MB more, peak {memory.peak / 1e9:.2f} GB")
+    print(f"{name}: 8000x6000 answered with {(memory.peak - memory.base) / 1e6:.0f} MB more, "
+          f"peak {memory.peak / 1e9:.2f} GB")
     assert memory.peak - memory.base < 1.0e9, f"{(memory.peak - memory.base) / 1e6:.0f} MB more while answering"
     assert memory.peak < 3.0e9  # the whole test process, models included
 

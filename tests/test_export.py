@@ -37,32 +37,20 @@ def test_tf_serving_layout(exported):
     assert "max_batch_size { value: 32 }" in batching
 
 
-def test_mtcnn_signature(exported):
-    inputs, outputs = signature(exported, "mtcnn")
-    assert inputs == {"image": ("uint8", [-1, -1, 3]), "min_size": ("float32", []),
-                      "thresholds": ("float32", [3]), "factor": ("float32", [])}
-    assert outputs == {"boxes": ("float32", [-1, 4]), "scores": ("float32", [-1]),
-                       "landmarks": ("float32", [-1, 5, 2])}
+DETECTOR_OUTPUTS = {"boxes": ("float32", [-1, 4]), "scores": ("float32", [-1]), "landmarks": ("float32", [-1, 5, 2])}
+SIGNATURES = {  # model: (inputs, outputs) of its serving_default signature
+    "mtcnn": ({"image": ("uint8", [-1, -1, 3]), "min_size": ("float32", []), "thresholds": ("float32", [3]),
+               "factor": ("float32", [])}, DETECTOR_OUTPUTS),
+    "yunet": ({"image": ("uint8", [-1, -1, 3]), "score_threshold": ("float32", []), "nms_threshold": ("float32", [])},
+              DETECTOR_OUTPUTS),
+    "facenet": ({"images": ("uint8", [-1, 160, 160, 3])}, {"embeddings": ("float32", [-1, 128])}),
+    "sface": ({"images": ("uint8", [-1, 112, 112, 3])}, {"embeddings": ("float32", [-1, 128])}),
+}
 
 
-def test_facenet_signature(exported):
-    inputs, outputs = signature(exported, "facenet")
-    assert inputs == {"images": ("uint8", [-1, 160, 160, 3])}
-    assert outputs == {"embeddings": ("float32", [-1, 128])}
-
-
-def test_yunet_signature(exported):
-    inputs, outputs = signature(exported, "yunet")
-    assert inputs == {"image": ("uint8", [-1, -1, 3]), "score_threshold": ("float32", []),
-                      "nms_threshold": ("float32", [])}
-    assert outputs == {"boxes": ("float32", [-1, 4]), "scores": ("float32", [-1]),
-                       "landmarks": ("float32", [-1, 5, 2])}
-
-
-def test_sface_signature(exported):
-    inputs, outputs = signature(exported, "sface")
-    assert inputs == {"images": ("uint8", [-1, 112, 112, 3])}
-    assert outputs == {"embeddings": ("float32", [-1, 128])}
+@pytest.mark.parametrize("model", SIGNATURES)
+def test_signature(exported, model):
+    assert signature(exported, model) == SIGNATURES[model]
 
 
 def test_manifest_names_the_packages_that_built_each_model(exported):

@@ -27,18 +27,22 @@ SENT = []  # status of every fuzzed request
 def fuzz_client(redis_server, model_server):
     import uuid
 
+    from conftest import stop_app
+
     from app import create_app
     from config import load_settings
-    settings_ = load_settings(model_backend="grpc", **{f"{m}_addr": model_server for m in (
-                              "mtcnn", "facenet", "yunet", "sface")},
+    from scripts.serve_models import model_addresses
+    settings_ = load_settings(model_backend="grpc", **model_addresses(model_server),
                               redis_url=redis_server.url, redis_prefix=f"fuzz-{uuid.uuid4().hex[:8]}:",
                               grpc_timeout_s=20)
-    client = create_app(settings_).test_client()
+    app = create_app(settings_)
+    client = app.test_client()
     yield client
     assert len(SENT) >= 1000 and max(SENT) < 500
     assert client.get("/healthz").status_code == 200
     ok = client.post("/recognize", data=encode_jpeg(photo("madonna", 0)), content_type="image/jpeg")
     assert ok.status_code == 200 and len(ok.json["faces"]) == 1  # still serving, models included
+    stop_app(app)
 
 
 def seeds():
@@ -131,8 +135,8 @@ base64ish = st.one_of(image_bytes.map(lambda b: base64.b64encode(b).decode()),
 @FUZZ
 @given(endpoint=st.sampled_from(ENDPOINTS + ["/gallery/import"]),
        body=st.one_of(json_values, st.fixed_dictionaries(
-           {}, optional={"image": st.one_of(base64ish, json_values), "images": st.one_of(st.lists(base64ish, max_size=3),
-                                                                                         json_values),
+           {}, optional={"image": st.one_of(base64ish, json_values),
+                         "images": st.one_of(st.lists(base64ish, max_size=3), json_values),
                          "name": json_values, "person_id": json_values, "camera_id": json_values,
                          "model": json_values, "people": json_values})))
 def test_json_bodies(fuzz_client, endpoint, body):

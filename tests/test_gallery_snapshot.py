@@ -7,6 +7,7 @@ import uuid
 import numpy as np
 import pytest
 import redis
+from random_people import enroll_random_people
 
 from app.gallery import GalleryReplica, GalleryStore, NewFace
 from app.gallery.candidates import CandidateIndex
@@ -25,15 +26,6 @@ def store(client):
     return GalleryStore(client, f"snap-{uuid.uuid4().hex[:6]}:", log_maxlen=100)
 
 
-def enroll(store, rng, people=30, faces=4) -> dict:
-    enrolled = {}
-    for p in range(people):
-        vectors = unit(faces, rng)
-        pid, _ = store.create_person(f"person {uuid.uuid4().hex[:8]}", [NewFace(v) for v in vectors])
-        enrolled[pid] = vectors
-    return enrolled
-
-
 def replica(store, folder, min_rows=50_000):
     return GalleryReplica(store, CandidateIndex(min_rows=min_rows), cache_dir=folder)
 
@@ -45,14 +37,14 @@ def assert_knows(r, enrolled, rng):
 
 def test_a_new_worker_loads_the_published_snapshot_then_the_log_since(store, tmp_path):
     rng = np.random.default_rng(0)
-    enrolled = enroll(store, rng, faces=25)
+    enrolled = enroll_random_people(store, rng, faces=25)
     first = replica(store, tmp_path / "host-a", min_rows=500)
     assert first.sync() == "reloaded" and first.loaded_from == "full read"
     published = first.shelf.published()
     version = int(store.redis.get(store.version_key))  # 750 faces and the model record the gallery adopted
     assert published.version == version and version >= 750 and published.chunks >= 1  # what the full read built
 
-    later = enroll(store, rng, people=5)  # after the snapshot: only in the log
+    later = enroll_random_people(store, rng, people=5)  # after the snapshot: only in the log
     store.rename(next(iter(enrolled)), "Renamed")
     other_host = replica(store, tmp_path / "host-b", min_rows=500)
     assert other_host.sync() == "reloaded" and other_host.loaded_from == "redis"
@@ -70,7 +62,7 @@ def test_a_new_worker_loads_the_published_snapshot_then_the_log_since(store, tmp
 
 def test_a_snapshot_older_than_the_log_falls_back_to_the_full_read(store, tmp_path):
     rng = np.random.default_rng(1)
-    enrolled = enroll(store, rng, people=10)
+    enrolled = enroll_random_people(store, rng, people=10)
     replica(store, tmp_path / "a").sync()  # publishes at version 41 (40 faces, the model record adopted)
     for i in range(300):  # more changes than the log keeps (maxlen 100): the snapshot can't catch up
         store.create_person(f"extra {i}", [NewFace(unit(1, rng)[0])])
@@ -84,7 +76,7 @@ def test_a_snapshot_older_than_the_log_falls_back_to_the_full_read(store, tmp_pa
 
 def test_a_damaged_published_snapshot_falls_back_to_the_full_read(store, client, tmp_path):
     rng = np.random.default_rng(2)
-    enrolled = enroll(store, rng, people=10)
+    enrolled = enroll_random_people(store, rng, people=10)
     replica(store, tmp_path / "a").sync()
     published = replica(store, tmp_path / "x").shelf.published()
     key = f"{store.prefix}gallery:snapshot:{published.digest[:16]}:0"
@@ -99,7 +91,7 @@ def test_a_damaged_published_snapshot_falls_back_to_the_full_read(store, client,
 
 def test_a_damaged_or_foreign_local_file_is_removed_not_used(store, client, tmp_path):
     rng = np.random.default_rng(3)
-    enroll(store, rng, people=10)
+    enroll_random_people(store, rng, people=10)
     folder = tmp_path / "host"
     first = replica(store, folder)
     first.sync()
@@ -114,7 +106,7 @@ def test_a_damaged_or_foreign_local_file_is_removed_not_used(store, client, tmp_
 
     # the same prefix on a flushed Redis is another gallery: its old files are not used
     client.delete(*client.keys(store.prefix + "*"))
-    again = enroll(store, rng, people=3)
+    again = enroll_random_people(store, rng, people=3)
     fresh = replica(store, folder)
     assert fresh.sync() == "reloaded" and fresh.loaded_from == "full read" and fresh.gallery != r.gallery
     assert fresh.size == 12
@@ -140,11 +132,11 @@ def test_a_truncated_or_mislabelled_file_is_refused(tmp_path):
 def test_a_fresh_snapshot_is_published_not_one_per_compaction(store, tmp_path, monkeypatch):
     from app.gallery import replica as replica_module
     rng = np.random.default_rng(5)
-    enroll(store, rng, people=10)
+    enroll_random_people(store, rng, people=10)
     worker = replica(store, tmp_path / "a")
     worker.sync()
     first = worker.shelf.published()
-    enroll(store, rng, people=10)  # 40 changes: more than a quarter of the 100 the log keeps
+    enroll_random_people(store, rng, people=10)  # 40 changes: more than a quarter of the 100 the log keeps
     worker.sync()
     assert worker.compact()
     assert not worker.publish()  # published less than PUBLISH_EVERY_S ago: Redis keeps one copy
@@ -156,7 +148,7 @@ def test_a_fresh_snapshot_is_published_not_one_per_compaction(store, tmp_path, m
 
 def test_a_shared_cache_folder_others_can_write_is_not_trusted(store, tmp_path):
     rng = np.random.default_rng(6)
-    enrolled = enroll(store, rng, people=3)
+    enrolled = enroll_random_people(store, rng, people=3)
     folder = tmp_path / "open"
     folder.mkdir(mode=0o777)
     folder.chmod(0o777)

@@ -16,26 +16,12 @@ import paho.mqtt.client as mqtt
 import pytest
 import requests
 from paho.mqtt.enums import CallbackAPIVersion
+from servers import Broker
 
 from app.mqtt import MqttPublisher
 from samples.photos import encode_jpeg, photo_bytes, three_face_frame
-from scripts.processes import free_port, start_mosquitto, wait_until
+from scripts.processes import free_port, wait_until
 from scripts.pypi_assets import ROOT
-
-
-class Broker:
-    def __init__(self, folder, users=None, tls=None):
-        self.folder, self.users, self.tls, self.port = folder, users, tls, free_port()
-        self.url = f"{'mqtts' if tls else 'mqtt'}://127.0.0.1:{self.port}"
-        self.process = None
-
-    def start(self):
-        self.process = start_mosquitto(self.folder, self.port, self.users, self.tls)
-        return self
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +131,8 @@ def test_events_matches_unknown_faces_and_discovery(make_client, broker, prefixe
     assert len(late.wait(f"{ha}/sensor/{node}/camera_front_door_faces/config", count=2)) == 2
     late.close()
     metrics = client.get("/metrics").data.decode()
-    assert "facerec_mqtt_published_total" in metrics and 'facerec_mqtt_dropped_total{reason="queue_full"} 0.0' in metrics
+    assert "facerec_mqtt_published_total" in metrics
+    assert 'facerec_mqtt_dropped_total{reason="queue_full"} 0.0' in metrics
     client.application.extensions["facerec"].close()
 
 

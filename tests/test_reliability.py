@@ -25,7 +25,8 @@ class Load:
         self.image = photo_bytes("madonna", 0)
 
     def run(self):
-        while not self.stop_flag.is_set() and time.monotonic() < self.deadline and len(self.results) < self.max_requests:
+        while (not self.stop_flag.is_set() and time.monotonic() < self.deadline
+               and len(self.results) < self.max_requests):
             start = time.monotonic()
             try:
                 r = requests.post(f"{self.url}/recognize", data=self.image, headers={"Content-Type": "image/jpeg"},
@@ -109,7 +110,8 @@ def test_redis_outage(stack):
         t_back = time.monotonic()
         time.sleep(1.5)
     during = load.since(t_stop + 0.2, t_start)
-    assert during and all(r[2] == 503 and r[3] == "redis_unavailable" and "Redis at" in r[4] for r in during), during[:5]
+    assert during, "no request was answered while Redis was down"
+    assert all(r[2] == 503 and r[3] == "redis_unavailable" and "Redis at" in r[4] for r in during), during[:5]
     assert all(r[2] in (200, 503) for r in load.results), "no 500 and no dropped connection"
     assert max(r[1] for r in load.results) < 10, "no request hung"
     assert all(r[2] == 200 for r in load.since(t_back)), "service resumed without restarting Gunicorn"

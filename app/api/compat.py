@@ -3,6 +3,7 @@ would see them (error_parts: any exception -> status, our code, message, with th
 logging and metrics; each blueprint answers it in its clients' JSON), image files under any
 field name, the camera a frame is recorded under, and boxes in whole pixels."""
 import logging
+import math
 
 import numpy as np
 import redis
@@ -61,3 +62,13 @@ def box_ints(box: np.ndarray, frame: Frame) -> dict[str, int]:
     x_min, y_min = min(max(0, round(x1)), frame.width - 1), min(max(0, round(y1)), frame.height - 1)
     return {"x_min": x_min, "y_min": y_min, "x_max": max(min(frame.width, round(x2)), x_min + 1),
             "y_max": max(min(frame.height, round(y2)), y_min + 1)}
+
+
+def finite_number(text: str, kind: type = float) -> float | int | None:
+    """`text` as a finite number of `kind` (float or int), or None when it is not one ("abc",
+    "nan", "1e999", "²": each a 400 for the caller, never a 500 further on)."""
+    try:
+        number = kind(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None

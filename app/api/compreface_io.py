@@ -5,7 +5,6 @@ key check, its error shape {"message", "code"}, its query options, its images (m
 Keys: the `x-api-key` header (the same header as our X-API-Key). With API_KEYS set, a missing
 header is 400 code 20 and a wrong key 404 code 10, as CompreFace answers; with none set any
 key (or none) is accepted."""
-import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ import numpy as np
 from flask import Blueprint, request
 
 from app.api.auth import key_is_valid
-from app.api.compat import box_ints, error_parts
+from app.api.compat import box_ints, error_parts, finite_number
 from app.api.uploads import image_from_base64, parsed_json
 from app.errors import (
     BadRequest,
@@ -84,11 +83,8 @@ def _number(name: str, kind, default, low, high=None):
     value = request.args.get(name, "")
     if value in ("", "undefined", "null"):  # Double Take sends face_plugins=undefined literally
         return default
-    try:
-        number = kind(value)
-    except ValueError:
-        number = math.nan
-    if not math.isfinite(number):
+    number = finite_number(value, kind)
+    if number is None:
         raise InvalidField(f"{name} must be a number, got {value!r}")
     if number < low or (high is not None and number > high):
         raise InvalidField(f"{name} should be between {low} and {high}" if high is not None

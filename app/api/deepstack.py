@@ -12,13 +12,12 @@ the use cases; what differs from DeepStack is deliberate:
   a 4xx/5xx status (DeepStack's strings where it had one); no face is 200 with no predictions.
 - `api_key` is read from the form, the query or the X-API-Key header.
 """
-import math
 import time
 
 from flask import Blueprint, request
 
 from app.api.auth import key_is_valid
-from app.api.compat import box_ints, camera_id, error_parts, files_in_request
+from app.api.compat import box_ints, camera_id, error_parts, files_in_request, finite_number
 from app.api.openapi import documented
 from app.errors import InvalidField, MissingImage, NoFace
 from app.services import services
@@ -75,11 +74,8 @@ def min_confidence(default: float | None) -> float | None:
     value = request.form.get("min_confidence", request.args.get("min_confidence"))
     if value in (None, ""):
         return default
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if not math.isfinite(number):
+    number = finite_number(value)
+    if number is None:
         raise InvalidField("Invalid value for min_confidence")
     if not 0.0 <= number <= 1.0:
         raise InvalidField("min_confidence cannot be greater than 1" if number > 1 else

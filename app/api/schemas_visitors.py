@@ -4,25 +4,18 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from app.gallery.visitors import Sighting as DomainSighting
+from app.api.schema_base import FromDomain
 from app.gallery.visitors import Visitor as DomainVisitor
-from app.usecases import corrections as cuc
 from app.usecases import gallery_health as huc
-from app.usecases import visitors as vuc
 
 
-class Sighting(BaseModel):
+class Sighting(FromDomain):
     sighting_id: str = Field(description="its thumbnail: GET /visitors/{id}/sightings/{sighting_id}/thumbnail")
     camera_id: str
     time: float = Field(description="Unix time")
     score: float = Field(description="detection score")
     size: float = Field(description="shorter side of the face box, pixels")
     quality: float = Field(description="score x size (size capped at 160): the best are enrolled when named")
-
-    @classmethod
-    def of(cls, s: DomainSighting) -> "Sighting":
-        return cls(sighting_id=s.sighting_id, camera_id=s.camera_id, time=s.time, score=s.score, size=s.size,
-                   quality=s.quality)
 
 
 class VisitorSummary(BaseModel):
@@ -61,16 +54,12 @@ class NameVisitor(BaseModel):
                                   max_length=64)
 
 
-class NamedVisitor(BaseModel):
+class NamedVisitor(FromDomain):
     visitor_id: str = Field(description="retired: it is no longer listed")
     person_id: str
     name: str
     created: bool = Field(description="true when a new person was made")
     face_ids: list[str] = Field(description="the faces enrolled (the visitor's best, VISITOR_ENROLL_FACES at most)")
-
-    @classmethod
-    def of(cls, n: vuc.NamedVisitor) -> "NamedVisitor":
-        return cls(visitor_id=n.visitor_id, person_id=n.person_id, name=n.name, created=n.created, face_ids=n.face_ids)
 
 
 class CorrectionRequest(BaseModel):
@@ -81,7 +70,7 @@ class CorrectionRequest(BaseModel):
     name: str | None = Field(None, max_length=200, description="the face is a new person of this name")
 
 
-class CorrectionResponse(BaseModel):
+class CorrectionResponse(FromDomain):
     event_id: str
     face_index: int
     correction: Literal["not_person", "is_person"]
@@ -91,32 +80,19 @@ class CorrectionResponse(BaseModel):
     created: bool = Field(description="a new person was made from the face")
     negatives: int = Field(description="the person's negative examples now")
 
-    @classmethod
-    def of(cls, c: cuc.Correction) -> "CorrectionResponse":
-        return cls(event_id=c.event_id, face_index=c.face_index, correction=c.correction, person_id=c.person_id,
-                   name=c.name, face_id=c.face_id, created=c.created, negatives=c.negatives)
 
-
-class FaceReport(BaseModel):
+class FaceReport(FromDomain):
     face_id: str
     nearest_other: float | None = Field(description="distance to the person's nearest other face")
     median_other: float | None = Field(description="median distance to the person's other faces")
     outlier: bool = Field(description="nearest_other over MATCH_THRESHOLD (none of the person's other faces would "
                                       "match it), with 3 faces or more: likely a wrong photo")
 
-    @classmethod
-    def of(cls, r: huc.FaceReport) -> "FaceReport":
-        return cls(face_id=r.face_id, nearest_other=r.nearest_other, median_other=r.median_other, outlier=r.outlier)
 
-
-class PersonFace(BaseModel):
+class PersonFace(FromDomain):
     person_id: str
     name: str
     face_id: str
-
-    @classmethod
-    def of(cls, f: huc.PersonFace) -> "PersonFace":
-        return cls(person_id=f.person_id, name=f.name, face_id=f.face_id)
 
 
 class LookAlike(BaseModel):

@@ -39,6 +39,13 @@ def get_visitor(vid):
     return VisitorDetail.of(visitors.get_visitor(services(), vid)).model_dump()
 
 
+@bp.get("/<vid>/sightings/<sid>/thumbnail")
+@documented("A sighting's face as a small JPEG", content_type="image/jpeg", errors=(401, 404, 503))
+def sighting_thumbnail(vid, sid):
+    return jpeg_response(services().visitors.thumbnail(vid, sid),
+                         ThumbnailNotFound(f"visitor {vid!r} has no sighting {sid!r}"))
+
+
 @bp.post("/<vid>/name")
 @documented("Enroll the visitor's best faces as a new person (JSON {\"name\"}) or an enrolled one "
             "({\"person_id\"}); the visitor is retired", NamedVisitor, status=201, body=NameVisitor,
@@ -55,10 +62,3 @@ def name_visitor(vid):
 def forget_visitor(vid):
     visitors.forget_visitor(services(), vid)
     return Deleted(deleted=vid).model_dump()
-
-
-@bp.get("/<vid>/sightings/<sid>/thumbnail")
-@documented("A sighting's face as a small JPEG", content_type="image/jpeg", errors=(401, 404, 503))
-def sighting_thumbnail(vid, sid):
-    return jpeg_response(services().visitors.thumbnail(vid, sid),
-                         ThumbnailNotFound(f"visitor {vid!r} has no sighting {sid!r}"))

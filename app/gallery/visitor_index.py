@@ -2,20 +2,17 @@
 step with Redis (app/gallery/visitors.py) from its change log, one round trip when nothing
 changed: which visitor is nearest to a new unknown face. Its size is bounded by
 VISITOR_MAX_SIGHTINGS."""
-import threading
-
 import numpy as np
 
 from app.gallery.codec import BadVector, decode_vector, text
+from app.gallery.log_follower import LogFollower
 from app.gallery.matching import distances
 from app.gallery.visitors import VisitorStore
 
 
-class VisitorIndex:
+class VisitorIndex(LogFollower):
     def __init__(self, store: VisitorStore):
-        self.store = store
-        self.lock = threading.Lock()
-        self.version, self.last_id = -1, None
+        super().__init__(store)
         self.vectors = np.zeros((256, store.dim), np.float32)
         self.sids: list[str] = []
         self.vids: list[str] = []
@@ -24,22 +21,6 @@ class VisitorIndex:
     @property
     def size(self) -> int:
         return len(self.sids)
-
-    def sync(self) -> str:
-        """Catch up with Redis: "current", "updated" or "reloaded"."""
-        with self.lock:
-            if self.last_id is None:
-                return self._reload()
-            version, entries = self.store.read_changes(self.last_id)
-            if version == self.version:
-                return "current"
-            if len(entries) != version - self.version:  # some deltas were trimmed away
-                return self._reload()
-            for entry_id, fields in entries:
-                self._apply({text(k): v for k, v in fields.items()})
-                self.last_id = text(entry_id)
-            self.version = version
-            return "updated"
 
     def nearest(self, embedding: np.ndarray, exclude: set[str] = frozenset()) -> tuple[str, float] | None:
         """(visitor id, distance) of the visitor with the sighting nearest to `embedding`,

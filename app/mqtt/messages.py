@@ -68,43 +68,39 @@ def event_messages(prefix: str, event: dict) -> list[Message]:
     return messages
 
 
-def _sensor(discovery: str, prefix: str, object_id: str, config: dict) -> Message:
+def _sensors(discovery: str, prefix: str, state: str, device: dict, sensors: dict[str, dict]) -> list[Message]:
+    """The retained discovery config of each of a device's sensors ({object id: its own keys}), all
+    reading the JSON on `state` (whole, as attributes) and offline with this server."""
     node = slug(prefix)
-    config = {**config, "unique_id": f"{node}_{object_id}", "availability_topic": f"{prefix}/available",
-              "payload_available": "online", "payload_not_available": "offline"}
-    return Message(f"{discovery}/sensor/{node}/{object_id}/config", json.dumps(config), True, 1)
+    common = {"state_topic": state, "json_attributes_topic": state, "device": device,
+              "availability_topic": f"{prefix}/available", "payload_available": "online",
+              "payload_not_available": "offline"}
+    return [Message(f"{discovery}/sensor/{node}/{object_id}/config",
+                    json.dumps({**common, **own, "unique_id": f"{node}_{object_id}"}), True, 1)
+            for object_id, own in sensors.items()]
 
 
 def camera_discovery(discovery: str, prefix: str, camera_id: str) -> list[Message]:
     """Two sensors per camera: the last person seen (names, or "unknown") and the faces in its
     last frame with a face; the whole last event as attributes."""
     camera = slug(camera_id)
-    state = f"{prefix}/cameras/{camera}"
     device = {"identifiers": [f"{slug(prefix)}_camera_{camera}"], "name": f"{prefix} {camera_id}",
               "manufacturer": "facerec", "model": "camera"}
-    common = {"state_topic": state, "json_attributes_topic": state, "device": device}
-    return [
-        _sensor(discovery, prefix, f"camera_{camera}_last_person", {
-            **common, "name": "last person", "icon": "mdi:face-recognition",
-            "value_template": "{{ value_json.names | join(', ') if value_json.names else 'unknown' }}"}),
-        _sensor(discovery, prefix, f"camera_{camera}_faces", {
-            **common, "name": "faces", "icon": "mdi:account-group", "state_class": "measurement",
-            "value_template": "{{ value_json.count }}"}),
-    ]
+    return _sensors(discovery, prefix, f"{prefix}/cameras/{camera}", device, {
+        f"camera_{camera}_last_person": {
+            "name": "last person", "icon": "mdi:face-recognition",
+            "value_template": "{{ value_json.names | join(', ') if value_json.names else 'unknown' }}"},
+        f"camera_{camera}_faces": {"name": "faces", "icon": "mdi:account-group", "state_class": "measurement",
+                                   "value_template": "{{ value_json.count }}"}})
 
 
 def person_discovery(discovery: str, prefix: str, name: str) -> list[Message]:
     """Two sensors per person: the camera that last saw them and when."""
     person = slug(name)
-    state = f"{prefix}/people/{person}"
     device = {"identifiers": [f"{slug(prefix)}_people"], "name": f"{prefix} people", "manufacturer": "facerec",
               "model": "people"}
-    common = {"state_topic": state, "json_attributes_topic": state, "device": device}
-    return [
-        _sensor(discovery, prefix, f"person_{person}_last_camera", {
-            **common, "name": f"{name} last camera", "icon": "mdi:cctv",
-            "value_template": "{{ value_json.camera_id }}"}),
-        _sensor(discovery, prefix, f"person_{person}_last_seen", {
-            **common, "name": f"{name} last seen", "device_class": "timestamp",
-            "value_template": "{{ value_json.timestamp }}"}),
-    ]
+    return _sensors(discovery, prefix, f"{prefix}/people/{person}", device, {
+        f"person_{person}_last_camera": {"name": f"{name} last camera", "icon": "mdi:cctv",
+                                         "value_template": "{{ value_json.camera_id }}"},
+        f"person_{person}_last_seen": {"name": f"{name} last seen", "device_class": "timestamp",
+                                       "value_template": "{{ value_json.timestamp }}"}})

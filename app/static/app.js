@@ -88,17 +88,10 @@ async function thisIs(target) {
 }
 
 async function correct(body) {
-  try {
-    const result = await json("/corrections", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-    });
-    status(result.correction === "not_person"
+  await change("/corrections", sending("POST", body), [refreshPeople, refreshEvents], (result) =>
+    result.correction === "not_person"
       ? `Noted: not ${result.name} (${result.negatives} negative example(s)).`
       : `Added to ${result.name}.`);
-    await Promise.all([refreshPeople(), refreshEvents()]);
-  } catch (error) {
-    status(error.message, true);
-  }
 }
 
 // --- unknown visitors ------------------------------------------------------------------
@@ -119,7 +112,7 @@ async function refreshVisitors() {
         `${visitor.sightings} sighting(s) · camera ${visitor.cameras.join(", ") || "-"} · last seen ${seen}`),
       el("button", { class: "name-visitor", onclick: () => nameVisitor(visitor) }, "name"),
       el("button", { class: "forget-visitor", onclick: () => {
-        if (confirm("Forget this visitor and all its sightings?")) visitorChange(`/visitors/${visitor.visitor_id}`, { method: "DELETE" });
+        if (confirm("Forget this visitor and all its sightings?")) change(`/visitors/${visitor.visitor_id}`, { method: "DELETE" }, [refreshVisitors, refreshPeople]);
       } }, "forget"));
   }));
 }
@@ -127,18 +120,7 @@ async function refreshVisitors() {
 async function nameVisitor(visitor) {
   const name = prompt("Who is this visitor? An enrolled person's name, or a new name");
   if (name && name.trim()) {
-    await visitorChange(`/visitors/${visitor.visitor_id}/name`, {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(who(name)),
-    });
-  }
-}
-
-async function visitorChange(path, options) {
-  try {
-    await json(path, options);
-    await Promise.all([refreshVisitors(), refreshPeople()]);
-  } catch (error) {
-    status(error.message, true);
+    await change(`/visitors/${visitor.visitor_id}/name`, sending("POST", who(name)), [refreshVisitors, refreshPeople]);
   }
 }
 
@@ -173,16 +155,22 @@ async function refreshPeople() {
 async function rename(person) {
   const name = prompt(`New name for ${person.name}`, person.name);
   if (name && name.trim() && name !== person.name) {
-    await change(`/people/${person.person_id}`, {
-      method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name: name.trim() }),
-    });
+    await change(`/people/${person.person_id}`, sending("PATCH", { name: name.trim() }));
   }
 }
 
-async function change(path, options) {
+// A JSON body to send with a POST or PATCH.
+function sending(method, body) {
+  return { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+}
+
+// A change to the gallery: on success, refresh the sections it touched (and say what happened
+// when `told` is given); on failure, show the server's message.
+async function change(path, options, sections = [refreshPeople], told = null) {
   try {
-    await json(path, options);
-    await refreshPeople();
+    const result = await json(path, options);
+    if (told) status(told(result));
+    await Promise.all(sections.map((refresh) => refresh()));
   } catch (error) {
     status(error.message, true);
   }
