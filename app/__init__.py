@@ -30,11 +30,12 @@ def create_app(settings: Settings | None = None, pipeline=None) -> Flask:
     if settings.housekeeping_interval_s > 0:  # re-clustering visitors and trimming, off the request path
         from app.usecases import housekeeping
         app.extensions["facerec-housekeeping"] = housekeeping.start(services)
+        services.background.append(app.extensions["facerec-housekeeping"])
     _count_requests(app, settings.worker_header)
     guard(app, settings.api_keys, settings.allowed_origins)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-    register_error_handlers(app, services.redis_where)
+    register_error_handlers(app)
     return app
 
 

@@ -72,7 +72,7 @@ class Grabber(threading.Thread):
         super().__init__(name="grabber", daemon=True)
         self.config, self.stop, self.say = config, stop, say
         self.lock = threading.Lock()
-        self.frame, self.number, self.read = None, 0, 0
+        self.frame, self.number = None, 0
         self.ended = threading.Event()   # a file's end, or a file that cannot be read
         self.failure: str | None = None
         source = config.source
@@ -87,7 +87,7 @@ class Grabber(threading.Thread):
 
     def _keep(self, frame: np.ndarray) -> None:
         with self.lock:
-            self.frame, self.number, self.read = frame, self.number + 1, self.read + 1
+            self.frame, self.number = frame, self.number + 1
 
     def _serves_images(self, source: str) -> bool:
         if not source.startswith(("http://", "https://")):
@@ -271,7 +271,7 @@ class CameraNode:
             grabber.join(timeout=10)
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
-        self.counts.read = grabber.read
+        self.counts.read = grabber.number
         if grabber.failure:
             raise SystemExit(grabber.failure)
         return self.counts

@@ -2,7 +2,7 @@
 channels, the Redis connection, the gallery store and this worker's replica of it, the event
 log and the matching rule; the unknown visitors (store and this worker's index of them) and
 the negative examples. Use cases receive this; nothing is made at import."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import redis
@@ -32,6 +32,7 @@ class Services:
     visitors: VisitorStore
     visitor_index: VisitorIndex
     negatives: Negatives
+    background: list = field(default_factory=list)   # threads with stop() (housekeeping), stopped by close()
 
     @property
     def redis_where(self) -> str:
@@ -42,8 +43,10 @@ class Services:
 
     def close(self) -> None:
         """When the worker exits (config/gunicorn.conf.py worker_exit): the MQTT goodbye, and
-        the gallery's background thread stopped."""
+        the background threads (housekeeping, the gallery's maintenance) stopped."""
         self.publisher.close()
+        for thread in self.background:
+            thread.stop()
         self.replica.stop_maintenance()
 
 

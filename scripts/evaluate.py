@@ -55,14 +55,29 @@ def crop_variants(settings, crops):
     return {crop: type(facenet)(facenet.model, FaceCrop.parse(crop)) for crop in crops}
 
 
+def embedder_variants(settings, names, pipeline) -> dict:
+    """{EMBEDDER name: embedder} for each of `names`, loading each network once: the pipeline's
+    own networks are reused, and the fused pair is made of the same FaceNet and SFace."""
+    from app.pipeline.embedders import FusedEmbedder
+    from app.pipeline.pipeline import build_embedder
+    loaded = {network.name: network for network in pipeline.embedder.networks}
+
+    def network(name):
+        if name not in loaded:
+            loaded[name] = build_embedder(settings.model_copy(update={"embedder": name}))
+        return loaded[name]
+    return {name: FusedEmbedder(network("facenet"), network("sface")) if name == "facenet+sface" else network(name)
+            for name in names}
+
+
 def run(folder, settings, preprocessor, embedders, crops, threshold):
-    from app.pipeline.pipeline import build_embedder, build_pipeline
+    from app.pipeline.pipeline import build_pipeline
     settings = settings.model_copy(update={"preprocessor": preprocessor})
     pipeline = build_pipeline(settings)
     if crops:
         variants, thresholds = crop_variants(settings, crops), {c: threshold or settings.match_threshold for c in crops}
     else:
-        variants = {name: build_embedder(settings.model_copy(update={"embedder": name})) for name in embedders}
+        variants = embedder_variants(settings, embedders, pipeline)
         thresholds = {name: threshold or load_settings(embedder=name).match_threshold for name in embedders}
     ms = {}
     report = evaluate(local_embedder(pipeline, variants, ms), folder, list(variants), thresholds, preprocessor)

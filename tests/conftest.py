@@ -104,9 +104,6 @@ PIPELINE_SETTINGS = {"model_backend", "model_dir", "mtcnn_addr", "facenet_addr",
 def stop_app(app):
     """Stop the background threads of an app a test made (housekeeping, gallery maintenance),
     so that none outlives the Redis it talks to."""
-    housekeeping = app.extensions.get("facerec-housekeeping")
-    if housekeeping is not None:
-        housekeeping.stop()
     app.extensions["facerec"].close()
 
 

@@ -59,6 +59,13 @@ def test_not_person_stops_a_look_alike_and_keeps_the_person(make_client):
         assert face["match"] is None and face["candidates"][0]["person_id"] == ben, i
     for i in range(5):  # Ben's own photos still are
         assert recognize(client, "ben_afflek", i)["faces"][0]["match"]["person_id"] == ben, i
+    for api, path, subjects in (("DeepStack", "/v1/vision/face/recognize", "predictions"),
+                                ("CompreFace", "/api/v1/recognition/recognize", "result")):
+        field = "image" if api == "DeepStack" else "file"   # the compatibility APIs follow the correction too
+        answer = client.post(path, data={field: (io.BytesIO(photo_bytes("jerry_seinfeld", 1, "val")), "a.jpg")},
+                             content_type="multipart/form-data").json[subjects][0]
+        named = [answer["userid"]] if api == "DeepStack" else [s["subject"] for s in answer["subjects"]]
+        assert "Ben" not in named, (api, answer)
     assert correct(client, event_id=first["event_id"], face_index=0, not_person_id=ben)["negatives"] == 1  # again
 
 

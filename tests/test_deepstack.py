@@ -1,6 +1,7 @@
 """The DeepStack / CodeProject.AI face API (/v1/vision/face...): Home Assistant's client
 (deepstack-python 0.9, in its own venv) against a live server, requests shaped exactly like
 Double Take's, and every response and error shape, on the real Redis and models."""
+import base64
 import io
 from urllib.parse import urlsplit
 
@@ -46,6 +47,15 @@ def test_deepstack_python_as_home_assistant_uses_it(live_server, client_python, 
     assert len(report["detect"]) == 3 and all(0.9 < f["confidence"] <= 1 for f in report["detect"])
     assert report["no_face"] == []   # 200 with no predictions: Home Assistant reads them unconditionally
     assert "401" in report["wrong_key"]
+
+
+def test_registered_faces_keep_the_crop_a_reembedding_needs(client):
+    register(client, "Madonna", photo_bytes("madonna", 0, "train"))
+    assert post(client, "face/register", [("image", photo_bytes("madonna", 1, "train"))],
+                userid="Madonna").json["success"] is True
+    [person] = client.get("/gallery/export").json["people"]
+    assert len(person["faces"]) == 2
+    assert all(base64.b64decode(face["crop"]["image"])[:2] == b"\xff\xd8" for face in person["faces"])
 
 
 def test_every_registered_photo_is_kept(client):

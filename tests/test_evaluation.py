@@ -6,7 +6,7 @@ import pytest
 from app.evaluation import equal_error_rate, evaluate, labelled_photos
 from config import load_settings
 from config.settings import DEFAULT_MATCH_THRESHOLDS
-from scripts.evaluate import local_embedder
+from scripts.evaluate import embedder_variants, local_embedder
 
 EMBEDDERS = ("facenet", "sface", "facenet+sface")
 
@@ -14,9 +14,7 @@ EMBEDDERS = ("facenet", "sface", "facenet+sface")
 @pytest.fixture(scope="module")
 def report(local_pipeline, celebrities):
     """Every EMBEDDER on the same detections, each at its default MATCH_THRESHOLD."""
-    from app.pipeline.pipeline import build_embedder
-    settings = load_settings(model_backend="local")
-    embedders = {name: build_embedder(settings.model_copy(update={"embedder": name})) for name in EMBEDDERS}
+    embedders = embedder_variants(load_settings(model_backend="local"), EMBEDDERS, local_pipeline)
     thresholds = {name: DEFAULT_MATCH_THRESHOLDS[name] for name in EMBEDDERS}
     return evaluate(local_embedder(local_pipeline, embedders), celebrities, list(EMBEDDERS), thresholds, "mtcnn")
 

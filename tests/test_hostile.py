@@ -195,6 +195,10 @@ def test_a_full_redis_still_recognizes_and_lets_people_be_deleted(make_client, s
     full = error_of(client.post("/enroll", data={"name": "Jerry", "image": (io.BytesIO(photo_bytes(
         "jerry_seinfeld", 0, "train")), "f.jpg")}, content_type="multipart/form-data"), 507, "redis_full")
     assert "full:" not in full and "OOM" not in full and "XADD" not in full.upper()
+    registered = client.post("/v1/vision/face/register", data={"userid": "Jerry", "image": (io.BytesIO(photo_bytes(
+        "jerry_seinfeld", 0, "train")), "f.jpg")}, content_type="multipart/form-data")   # the same for DeepStack's
+    assert registered.status_code == 507 and registered.json["success"] is False, registered.json
+    assert "full:" not in registered.json["error"] and "OOM" not in registered.json["error"]
     assert client.delete(f"/people/{pid}").status_code == 200      # an operator can free space
     assert client.get("/people").json["count"] == 0
     assert client.post("/recognize", data=photo_bytes("madonna", 0), content_type="image/jpeg").status_code == 200

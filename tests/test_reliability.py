@@ -12,8 +12,6 @@ import requests
 
 from samples.photos import photo_bytes
 
-PROBE = None
-
 
 class Load:
     """`threads` clients posting one frame to /recognize in a loop, until stopped or `max_s`."""

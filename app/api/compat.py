@@ -1,43 +1,16 @@
-"""What the compatibility APIs (DeepStack, CompreFace) share: their errors as the native API
-would see them (error_parts: any exception -> status, our code, message, with the same
-logging and metrics; each blueprint answers it in its clients' JSON), image files under any
-field name, the camera a frame is recorded under, and boxes in whole pixels."""
-import logging
+"""What the compatibility APIs (DeepStack, CompreFace) share: image files under any field
+name, the camera a frame is recorded under, boxes in whole pixels, number fields. Their errors
+are the native API's (app/api/error_handlers.error_parts), each blueprint answering them in its
+clients' JSON."""
 import math
 
 import numpy as np
-import redis
-from flask import current_app, request
-from werkzeug.exceptions import HTTPException
+from flask import request
 
-from app import metrics
 from app.api.uploads import Upload, text_field
-from app.errors import BadRequest, FaceRecError, ModelError
+from app.errors import BadRequest
 from app.pipeline import Frame
 from app.services import services
-
-log = logging.getLogger("facerec")
-
-
-def error_parts(e: Exception) -> tuple[int, str, str]:
-    """(HTTP status, native error code, message) for exception `e`."""
-    if isinstance(e, FaceRecError):
-        if isinstance(e, ModelError):
-            metrics.MODEL_ERRORS.labels(e.model, e.code).inc()
-        return e.status, e.code, e.message
-    if isinstance(e, (redis.ConnectionError, redis.TimeoutError)):
-        return 503, "redis_unavailable", f"Redis at {services().redis_where} is unreachable ({e}); try again shortly"
-    if isinstance(e, redis.RedisError):
-        log.exception("Redis error")
-        return 503, "redis_error", f"Redis at {services().redis_where} failed: {e}"
-    if isinstance(e, HTTPException):
-        if e.code == 413:
-            return 413, "request_entity_too_large", (f"the request body is larger than "
-                                                     f"{current_app.config['MAX_CONTENT_LENGTH']} bytes "
-                                                     f"(MAX_CONTENT_LENGTH); send a smaller image")
-        return e.code or 500, e.name.lower().replace(" ", "_"), e.description or e.name
-    log.exception("unexpected error")
-    return 500, "internal_error", "an unexpected error happened; it has been logged"
 
 
 def files_in_request() -> list[bytes]:

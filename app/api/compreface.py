@@ -34,9 +34,8 @@ def post(path: str, summary: str):
 
 
 def _subjects(face, count: int) -> list[dict]:
-    rule = services().rule
-    within = [c for c in face.candidates if rule.same_person(c.distance)][:count]
-    return [{"subject": c.name, "similarity": round(c.confidence, 5)} for c in within]
+    """The subjects that could be this face (never one under the threshold or refused by a correction)."""
+    return [{"subject": c.name, "similarity": round(c.confidence, 5)} for c in face.accepted[:count]]
 
 
 @post("/recognition/recognize", "every face and the enrolled subjects it matches (`file`)")

@@ -17,7 +17,8 @@ import time
 from flask import Blueprint, request
 
 from app.api.auth import key_is_valid
-from app.api.compat import box_ints, camera_id, error_parts, files_in_request, finite_number
+from app.api.compat import box_ints, camera_id, files_in_request, finite_number
+from app.api.error_handlers import error_parts
 from app.api.openapi import documented
 from app.errors import InvalidField, MissingImage, NoFace
 from app.services import services

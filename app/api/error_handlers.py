@@ -1,53 +1,51 @@
-"""Every error of the native API as JSON {"error": {"code", "message"}} (ErrorResponse) with
-its 4xx/5xx status: the app's own errors, Redis failures, Flask's HTTP errors (404, 405,
-413) and, as a plain 500 without a trace, anything unexpected (the trace goes to the log)."""
+"""Every error as (status, code, message), the same for every API surface: the app's own
+errors, Redis failures (never naming a command or a key: those go to the log), Flask's HTTP
+errors (404, 405, 413) and, as a plain 500 without a trace, anything unexpected (the trace
+goes to the log). The native API answers them as JSON {"error": {"code", "message"}}
+(ErrorResponse); the compatibility APIs in their clients' shapes (app/api/compat.py)."""
 import logging
 
 import redis
-from flask import Flask
+from flask import Flask, current_app
 from werkzeug.exceptions import HTTPException
 
 from app import metrics
 from app.api.schemas import ErrorResponse
 from app.errors import FaceRecError, ModelError
+from app.services import services
 
 log = logging.getLogger("facerec")
 
 
-def register_error_handlers(app: Flask, redis_where: str) -> None:
-    @app.errorhandler(FaceRecError)
-    def app_error(e: FaceRecError):
+def error_parts(e: Exception) -> tuple[int, str, str]:
+    """(HTTP status, error code, message) for exception `e`, with its logging and metrics."""
+    if isinstance(e, FaceRecError):
         if isinstance(e, ModelError):
             metrics.MODEL_ERRORS.labels(e.model, e.code).inc()
-        return ErrorResponse.body(e.code, e.message), e.status
-
-    @app.errorhandler(redis.ConnectionError)
-    @app.errorhandler(redis.TimeoutError)
-    def redis_down(e):
-        return ErrorResponse.body("redis_unavailable", f"Redis at {redis_where} is unreachable ({e}); the gallery "
-                                                       "cannot be read or changed, try again shortly"), 503
-
-    @app.errorhandler(redis.OutOfMemoryError)
-    def redis_full(e):
+        return e.status, e.code, e.message
+    if isinstance(e, (redis.ConnectionError, redis.TimeoutError)):
+        return 503, "redis_unavailable", (f"Redis at {services().redis_where} is unreachable ({e}); the gallery "
+                                          "cannot be read or changed, try again shortly")
+    if isinstance(e, redis.OutOfMemoryError):
         log.error("Redis is full: %s", e)
-        return ErrorResponse.body("redis_full", f"Redis at {redis_where} is full (maxmemory) and stores nothing "
-                                                "more; delete people, or give Redis more memory"), 507
-
-    @app.errorhandler(redis.RedisError)
-    def redis_error(e):
+        return 507, "redis_full", (f"Redis at {services().redis_where} is full (maxmemory) and stores nothing "
+                                   "more; delete people, or give Redis more memory")
+    if isinstance(e, redis.RedisError):
         log.exception("Redis error")  # the command and keys go to the log, not to the client
-        return ErrorResponse.body("redis_error", f"Redis at {redis_where} refused the operation; the server "
-                                                 "log has the details"), 503
-
-    @app.errorhandler(HTTPException)
-    def http_error(e: HTTPException):
-        message = e.description
+        return 503, "redis_error", (f"Redis at {services().redis_where} refused the operation; the server "
+                                    "log has the details")
+    if isinstance(e, HTTPException):
+        message = e.description or e.name
         if e.code == 413:
-            message = (f"the request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes "
+            message = (f"the request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes "
                        f"(MAX_CONTENT_LENGTH); send a smaller image")
-        return ErrorResponse.body(e.name.lower().replace(" ", "_"), message), e.code
+        return e.code or 500, e.name.lower().replace(" ", "_"), message
+    log.exception("unexpected error")
+    return 500, "internal_error", "an unexpected error happened; it has been logged"
 
+
+def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
-    def unexpected(e):
-        log.exception("unexpected error")
-        return ErrorResponse.body("internal_error", "an unexpected error happened; it has been logged"), 500
+    def any_error(e: Exception):
+        status, code, message = error_parts(e)
+        return ErrorResponse.body(code, message), status

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from app.api.schemas import GalleryCrop, GalleryPerson
 from app.errors import BadRequest
 from app.gallery import NewFace
-from app.gallery.codec import BadVector, vector_from_text
+from app.gallery.codec import BadVector, vector_from_text, vector_to_text
 from app.pipeline.enrolled_crop import EnrolledCrop
 from app.usecases.backup import PersonRecord
 
@@ -33,7 +33,7 @@ def gallery_json(model: str, people: Iterator[PersonRecord]) -> Iterator[str]:
     """The file, one person per piece: {"format", "model", "people": [...]}."""
     yield json.dumps({"format": FORMAT, "model": model})[:-1] + ', "people": ['
     for i, person in enumerate(people):
-        faces = [{"face_id": f.face_id, "embedding": base64.b64encode(np.asarray(f.vector, "<f4").tobytes()).decode(),
+        faces = [{"face_id": f.face_id, "embedding": vector_to_text(f.vector),
                   "thumbnail": base64.b64encode(f.thumbnail).decode(), **_crop_out(f.crop)} for f in person.faces]
         yield ("," if i else "") + json.dumps({"person_id": person.person_id, "name": person.name,
                                                "created_at": person.created_at, "faces": faces})

@@ -1,12 +1,12 @@
 """For operators and orchestrators: liveness, readiness, metrics, the API description,
 and the recent recognition events."""
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app
 
 from app import metrics
 from app.api.openapi import documented, openapi_document
 from app.api.schemas import EventsResponse, Health, Readiness
-from app.api.uploads import jpeg_response
-from app.errors import BadRequest, ThumbnailNotFound
+from app.api.uploads import int_arg, jpeg_response
+from app.errors import ThumbnailNotFound
 from app.services import services
 from app.usecases.readiness import readiness
 
@@ -49,10 +49,7 @@ def openapi():
 @documented(f"The most recent recognition events, newest first (?count=, at most {MAX_EVENTS})", EventsResponse,
             query=[("count", f"how many, 1 to {MAX_EVENTS} (default 50)", False)], errors=(400, 401, 503))
 def events():
-    count = request.args.get("count", "50")
-    if not (count.isascii() and count.isdigit() and 1 <= int(count) <= MAX_EVENTS):
-        raise BadRequest(f"`count` must be a number from 1 to {MAX_EVENTS}")
-    return EventsResponse(events=services().events.recent(int(count))).model_dump()
+    return EventsResponse(events=services().events.recent(int_arg("count", 50, 1, MAX_EVENTS))).model_dump()
 
 
 @bp.get("/events/thumbnails/<thumb_id>")

@@ -94,11 +94,9 @@ def read_upload(max_images: int) -> Upload:
     return upload
 
 
-def text_field(upload: Upload, name: str, required: bool = False, max_length: int = 200) -> str | None:
+def text_field(upload: Upload, name: str, max_length: int = 200) -> str | None:
     value = upload.fields.get(name)
     if value is None or value == "":
-        if required:
-            raise InvalidField(f"`{name}` is missing; send it as a form field, query parameter or JSON key")
         return None
     if not isinstance(value, str):
         raise InvalidField(f"`{name}` must be a string, got {type(value).__name__}")
@@ -130,3 +128,11 @@ def json_body(model: type[Model], example: str) -> Model:
     except ValidationError as e:
         problem = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors()[:5])
         raise BadRequest(f"send {example} ({problem})") from None
+
+
+def int_arg(name: str, default: int, lowest: int, highest: int) -> int:
+    """Query parameter `name` as an int in [lowest, highest], or 400 saying so."""
+    value = request.args.get(name, str(default))
+    if not (value.isascii() and value.isdigit() and lowest <= int(value) <= highest):
+        raise BadRequest(f"`{name}` must be a number from {lowest} to {highest}")
+    return int(value)

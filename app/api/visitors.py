@@ -1,25 +1,17 @@
 """Unknown visitors: GET /visitors (paged), GET/DELETE /visitors/{id}, POST /visitors/{id}/name,
 and their sightings' thumbnails (the use cases are in app/usecases/visitors.py)."""
-from flask import Blueprint, request
+from flask import Blueprint
 
 from app.api.openapi import documented
 from app.api.schemas import Deleted
 from app.api.schemas_visitors import NamedVisitor, NameVisitor, VisitorDetail, VisitorsResponse, VisitorSummary
-from app.api.uploads import jpeg_response, json_body
-from app.errors import BadRequest, ThumbnailNotFound
+from app.api.uploads import int_arg, jpeg_response, json_body
+from app.errors import ThumbnailNotFound
 from app.services import services
 from app.usecases import visitors
 
 bp = Blueprint("visitors", __name__, url_prefix="/visitors")
 MAX_PAGE = 200
-
-
-def int_arg(name: str, default: int, lowest: int, highest: int) -> int:
-    """Query parameter `name` as an int in [lowest, highest], or 400 saying so."""
-    value = request.args.get(name, str(default))
-    if not (value.isascii() and value.isdigit() and lowest <= int(value) <= highest):
-        raise BadRequest(f"`{name}` must be a number from {lowest} to {highest}")
-    return int(value)
 
 
 @bp.get("")

@@ -8,8 +8,6 @@ import requests
 
 from app.cli.help import HELP
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-
 
 class Server:
     def __init__(self, url, api_key, timeout_s=60):

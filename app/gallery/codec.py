@@ -35,9 +35,10 @@ def decode_vector(data: bytes, dim: int = DIM) -> np.ndarray:
     return checked_vector(np.frombuffer(data, "<f4"), dim)
 
 
-def vector_to_text(vector: np.ndarray, dim: int = DIM) -> str:
-    """base64 of the stored bytes (the gallery file's `embedding`)."""
-    return base64.b64encode(encode_vector(vector, dim)).decode()
+def vector_to_text(vector: np.ndarray) -> str:
+    """base64 of the stored bytes (the gallery file's `embedding`) of a vector read from the
+    store, which checked it on the way in and again on the way out (decode_vector)."""
+    return base64.b64encode(np.asarray(vector, "<f4").tobytes()).decode()
 
 
 def vector_from_text(text: str, dim: int = DIM) -> np.ndarray:

@@ -13,15 +13,11 @@ import numpy as np
 
 from app.gallery import candidates as pq
 from app.gallery.candidates import CandidateIndex
-from app.gallery.codec import BadVector, decode_vector
+from app.gallery.codec import BadVector, decode_vector, text
 from app.gallery.matching import distances, nearest_per_label
 from app.gallery.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
-
-
-def text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class LiveGallery:

@@ -104,24 +104,19 @@ class GalleryReads:
         pid = self.redis.hget(self.names_key, name_key(name))
         return None if pid is None else text(pid)
 
-    def faces(self, pid: str, dim: int | None = None) -> list[tuple[str, np.ndarray, bytes, bytes]]:
+    def faces(self, pid: str) -> list[tuple[str, np.ndarray, bytes, bytes]]:
         """(face id, vector, thumbnail, crop) of the person's faces, by face id ([] for no such
-        person); `dim`: the vectors' (default this worker's model's). A stored vector that is
-        not one is left out (read_all reports it)."""
+        person). A stored vector that is not one of this worker's model is left out (read_all
+        reports it)."""
         if not is_valid_id(pid):
             return []
         key = self.person_key(pid)
         with self.redis.pipeline(transaction=False) as pipe:
             faces, thumbs, crops = pipe.hgetall(key + ":faces").hgetall(key + ":thumbs") \
                 .hgetall(key + ":crops").execute()
-        vectors = decoded_faces(pid, faces, dim=dim or self.model.dim)
+        vectors = decoded_faces(pid, faces, dim=self.model.dim)
         return [(fid, vector, thumbs.get(fid.encode(), b""), crops.get(fid.encode(), b""))
                 for fid, vector in sorted(vectors.items())]
-
-    def dump(self, dim: int) -> list[dict]:
-        """Every person with their faces' (face id, vector, thumbnail, crop), for export;
-        `dim`: the gallery's model's."""
-        return [{**summary, "faces": self.faces(summary["person_id"], dim)} for summary in self.people()]
 
     def face_vectors(self, pid: str) -> dict[str, np.ndarray]:
         """{face id: vector} of the person's readable faces; 409 when the gallery's model is not

@@ -10,29 +10,17 @@ import threading
 
 import numpy as np
 
+from app.pipeline.alignment import TEMPLATE_112, similarity_transform
 from app.pipeline.detectors import Detections
-
-# Mean face (ArcFace's 112x112 alignment template): left eye, right eye, nose, mouth left, mouth right.
-MEAN_FACE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
-                      [41.5493, 92.3655], [70.7299, 92.2041]], np.float64)
-
-
-def _similarity(src, dst):
-    """The 2x3 similarity transform (rotation, uniform scale, shift) that best maps src onto dst."""
-    rows, rhs = [], []
-    for (x, y), (u, v) in zip(src, dst):
-        rows += [[x, -y, 1, 0], [y, x, 0, 1]]
-        rhs += [u, v]
-    a, b, tx, ty = np.linalg.lstsq(np.array(rows), np.array(rhs), rcond=None)[0]
-    return np.array([[a, -b, tx], [b, a, ty]])
 
 
 def five_landmarks(points: np.ndarray) -> np.ndarray:
     """dlib's 5 points (two corners of each eye, nose bottom) -> our 5 (eyes, nose, mouth corners)."""
     eyes = sorted([points[0:2].mean(axis=0), points[2:4].mean(axis=0)], key=lambda p: p[0])
     known = np.array([eyes[0], eyes[1], points[4]])
-    transform = _similarity(MEAN_FACE[:3], known)
-    mouth = MEAN_FACE[3:] @ transform[:, :2].T + transform[:, 2]
+    # the mouth corners placed from the eyes and nose by the mean face (the 112x112 template)
+    transform = similarity_transform(TEMPLATE_112[:3], known)
+    mouth = TEMPLATE_112[3:] @ transform[:, :2].T + transform[:, 2]
     return np.vstack([known, mouth]).astype(np.float32)
 
 

@@ -6,12 +6,12 @@ decoded request values and returns domain objects; views only parse and serialis
     for face in result.faces: face.match and face.match.name
 """
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from app import metrics
-from app.errors import FaceRecError, InvalidField, NoFace
+from app.errors import FaceRecError, InvalidField, NoFace, SeveralFaces
 from app.gallery import NewFace
 from app.gallery.identity import clean_name
 from app.gallery.matching import distances
@@ -37,6 +37,7 @@ class RecognizedFace:
     candidates: list[Candidate]     # the TOP_K nearest people, nearest first
     match: Candidate | None         # the nearest the rule calls "same person" and no correction refuses; None = unknown
     visitor_id: str | None = None   # an unknown face kept as a sighting: the visitor it belongs to
+    accepted: list[Candidate] = field(default_factory=list)  # every candidate that could be the match, nearest first
 
 
 @dataclass
@@ -72,10 +73,10 @@ class Verification:
     faces: list[Face]               # the largest face of each image used
 
 
-def recognize(s: Services, image: bytes, camera_id: str | None = None, record: bool = True,
+def recognize(s: Services, image: bytes, camera_id: str | None = None,
               top_k: int | None = None, select: Callable[[Frame], list[Face]] | None = None) -> Recognition:
-    """Every face of one frame with the nearest enrolled people; appended to the event log
-    unless record=False. top_k: candidates per face (default TOP_K); select: the faces to
+    """Every face of one frame with the nearest enrolled people; appended to the event log.
+    top_k: candidates per face (default TOP_K); select: the faces to
     keep, given the detected frame (the compatibility APIs' limits and thresholds)."""
     s.pipeline.check_request([image])
     stopwatch = Stopwatch()
@@ -86,8 +87,8 @@ def recognize(s: Services, image: bytes, camera_id: str | None = None, record: b
         frame.faces = select(frame)
         s.pipeline.embed_faces(frame, frame.faces, stopwatch)
     with stopwatch.stage("match"):
-        faces = [_recognized(s, face, top_k or s.settings.top_k) for face in frame.faces]
-    event_id = _record(s, camera_id, frame, faces, stopwatch) if record else None
+        faces = _recognized(s, frame.faces, top_k or s.settings.top_k)
+    event_id = _record(s, camera_id, frame, faces, stopwatch)
     timing = stopwatch.finish()
     metrics.observe_recognition(timing, [f.match is not None for f in faces], s.replica.size)
     return Recognition(camera_id, event_id, frame, faces, timing)
@@ -118,9 +119,7 @@ def enroll(s: Services, images: list[bytes], name: str | None = None, person_id:
                            + (" (not both)" if name else ""))
     name = clean_name(name) if name is not None else None
     s.store.check_model(writing=True)  # fail fast, before the models, when Redis is down or the model differs
-    faces, kept = _largest_faces(s, images, lambda frame, face: (
-        jpeg_thumbnails(frame.rgb, face.box[None])[0], enrolled_crop(frame.rgb, face.box, face.landmarks).to_bytes()))
-    entries = [NewFace(face.embedding, thumbnail, crop=crop) for face, (thumbnail, crop) in zip(faces, kept)]
+    faces, entries, _ = largest_faces(s, images, to_store=True)
     created = name is not None
     if created:
         person_id, ids = s.store.create_person(name, entries)
@@ -136,24 +135,28 @@ def verify(s: Services, images: list[bytes], person_id: str | None = None) -> Ve
     enrolled = s.store.vectors(person_id) if person_id else None   # 409 when the gallery's model differs
     if enrolled is not None and len(enrolled) == 0:
         raise NoFace(f"person {person_id!r} has no enrolled face; enroll one first")
-    faces, _ = _largest_faces(s, images)
+    faces, _, _ = largest_faces(s, images)
     other = enrolled if person_id else faces[1].embedding[None]
     distance = float(distances(faces[0].embedding, other).min())
     return Verification(distance, s.rule.same_person(distance), s.rule.confidence(distance), s.rule.threshold,
                         person_id, faces)
 
 
-def _recognized(s: Services, face: Face, top_k: int) -> RecognizedFace:
-    candidates = [Candidate(m.person_id, m.name, m.distance, s.rule.confidence(m.distance), m.face_id)
-                  for m in s.replica.match(face.embedding, top_k)]
-    match = next((c for c in candidates if s.rule.same_person(c.distance) and not _refused(s, c, face)), None)
-    return RecognizedFace(face, candidates, match)
-
-
-def _refused(s: Services, candidate: Candidate, face: Face) -> bool:
-    """A correction said a face like this one is not this person (app/gallery/negatives.py)."""
-    s.negatives.sync()
-    return s.negatives.refuses(candidate.person_id, face.embedding, candidate.distance)
+def _recognized(s: Services, faces: list[Face], top_k: int) -> list[RecognizedFace]:
+    """Each face with its candidates; accepted: those the rule calls "same person" and no
+    correction refuses (a face like this one was said not to be them: app/gallery/negatives.py).
+    The negative examples are synced from Redis once, and only for a frame with a face near someone."""
+    recognized, synced = [], False
+    for face in faces:
+        candidates = [Candidate(m.person_id, m.name, m.distance, s.rule.confidence(m.distance), m.face_id)
+                      for m in s.replica.match(face.embedding, top_k)]
+        near = [c for c in candidates if s.rule.same_person(c.distance)]
+        if near and not synced:
+            s.negatives.sync()
+            synced = True
+        accepted = [c for c in near if not s.negatives.refuses(c.person_id, face.embedding, c.distance)]
+        recognized.append(RecognizedFace(face, candidates, accepted[0] if accepted else None, accepted=accepted))
+    return recognized
 
 
 def _record(s: Services, camera_id: str | None, frame: Frame, faces: list[RecognizedFace],
@@ -174,13 +177,22 @@ def _min_face(s: Services) -> float:
     return {"mtcnn": s.settings.mtcnn_min_size, "yunet": 20.0}.get(s.settings.preprocessor, 40.0)
 
 
-def _largest_faces(s: Services, images: list[bytes], keep=None) -> tuple[list[Face], list]:
-    """The largest face of each image, embedded, and keep(frame, face) of each (what enrollment
-    keeps of the image: thumbnail, crop); 422 naming the image without one. Every header is
-    checked before any image is decoded, and each decoded image is let go before the next, so
-    a request holds one frame at a time."""
+def stored_face(frame: Frame, face: Face) -> NewFace:
+    """What the gallery keeps of an enrolled face: its embedding, a thumbnail, and the crop a
+    later re-embedding needs."""
+    return NewFace(face.embedding, jpeg_thumbnails(frame.rgb, face.box[None])[0],
+                   crop=enrolled_crop(frame.rgb, face.box, face.landmarks).to_bytes())
+
+
+def largest_faces(s: Services, images: list[bytes], to_store: bool = False, skip_faceless: bool = False,
+                  one_face: bool = False) -> tuple[list[Face], list[NewFace], list[str]]:
+    """(the largest face of each image, embedded; with to_store, what the gallery keeps of each;
+    the images skipped). An image without a face is 422 naming it, or with skip_faceless left
+    out and listed; with one_face, an image of several faces is 422 (SeveralFaces). Every header
+    is checked before any image is decoded, and each decoded image is let go before the next,
+    so a request holds one frame at a time."""
     s.pipeline.check_request(images)
-    faces, kept = [], []
+    faces, entries, skipped = [], [], []
     for i, data in enumerate(images):
         which = f"image {i + 1} of {len(images)}" if len(images) > 1 else "the image"
         try:
@@ -189,12 +201,17 @@ def _largest_faces(s: Services, images: list[bytes], keep=None) -> tuple[list[Fa
             if len(images) > 1:
                 e.message = f"{which}: {e.message}"
             raise
+        if one_face and len(frame.faces) > 1:
+            raise SeveralFaces(f"{len(frame.faces)} faces in the image; send an image with one face")
         face = frame.largest_face()
+        if face is None and skip_faceless:
+            skipped.append(f"image {i + 1}: no face found ({frame.width}x{frame.height})")
+            continue
         if face is None:
             raise NoFace(f"no face found in {which} ({frame.width}x{frame.height}); send a photo in which the "
                          f"face is clearly visible and at least {_min_face(s):.0f} px wide")
         s.pipeline.embed_faces(frame, [face])
         faces.append(face)
-        if keep is not None:
-            kept.append(keep(frame, face))
-    return faces, kept
+        if to_store:
+            entries.append(stored_face(frame, face))
+    return faces, entries, skipped

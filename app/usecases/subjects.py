@@ -8,11 +8,11 @@ lookup does. Adding examples to a name creates the person on first use.
 """
 from dataclasses import dataclass
 
-from app.errors import FaceNotFound, NameTaken, NoFace, PersonNotFound, SeveralFaces
+from app.errors import FaceNotFound, NameTaken, NoFace, PersonNotFound
 from app.gallery import NewFace
 from app.gallery.identity import clean_name
-from app.pipeline.imaging import jpeg_thumbnails
 from app.services import Services
+from app.usecases.recognition import largest_faces
 
 
 @dataclass
@@ -50,18 +50,8 @@ def add_examples(s: Services, name: str, images: list[bytes], one_face: bool = F
     without a face are skipped; NoFace when none has one. one_face: an image with several faces
     is refused (SeveralFaces) rather than reduced to its largest."""
     name = clean_name(name, field)
-    s.redis.ping()  # fail fast, before the models, when Redis is down
-    entries, skipped = [], []
-    for i, data in enumerate(images):
-        frame = s.pipeline.analyze(data, embed=False)
-        if one_face and len(frame.faces) > 1:
-            raise SeveralFaces(f"{len(frame.faces)} faces in the image; send an image with one face")
-        face = frame.largest_face()
-        if face is None:
-            skipped.append(f"image {i + 1}: no face found ({frame.width}x{frame.height})")
-            continue
-        s.pipeline.embed_faces(frame, [face])
-        entries.append(NewFace(face.embedding, jpeg_thumbnails(frame.rgb, face.box[None])[0]))
+    s.store.check_model(writing=True)  # fail fast, before the models, when Redis is down or the model differs
+    _, entries, skipped = largest_faces(s, images, to_store=True, skip_faceless=True, one_face=one_face)
     if not entries:
         raise NoFace(f"no face found in {'any of the images' if len(images) > 1 else 'the image'}; "
                      f"send a photo in which the face is clearly visible")
