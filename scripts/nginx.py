@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from string import Template
 
@@ -34,15 +35,18 @@ def render(run_dir: Path, listen: int, upstream: str, max_body: int) -> Path:
     return run_dir / "nginx.conf"
 
 
+def nginx_command(conf: Path) -> list[str]:
+    """nginx in the foreground with `conf` (Debian's binary when it is not on PATH)."""
+    return [shutil.which("nginx") or "/usr/sbin/nginx", "-c", str(conf), "-g", "daemon off;"]
+
+
 def start_nginx(run_dir: Path, listen: int, upstream: str, max_body: int, timeout_s: float = 20,
-                ready_path: str = "/healthz", log_file=None) -> subprocess.Popen:
-    """nginx on 127.0.0.1:listen (and every address) in front of `upstream`, returned once a
-    request through it answers (the upstream must be up)."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+                answers: Callable[[], bool] | None = None) -> subprocess.Popen:
+    """nginx on 127.0.0.1:listen (and every address) in front of `upstream`, returned once
+    `answers()` (default: a request through it to /healthz answers; the upstream must be up)."""
     conf = render(run_dir, listen, upstream, max_body)
-    return start_process([nginx, "-c", str(conf), "-g", "daemon off;"],
-                         lambda: http_answers(f"http://127.0.0.1:{listen}{ready_path}"), timeout_s,
-                         f"nginx on port {listen}", stdout=log_file or subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    return start_process(nginx_command(conf), answers or (lambda: http_answers(f"http://127.0.0.1:{listen}/healthz")),
+                         timeout_s, f"nginx on port {listen}", stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
 
 def main(argv=None):
@@ -53,7 +57,8 @@ def main(argv=None):
     parser.add_argument("--max-body", type=int, default=int(os.environ.get("MAX_CONTENT_LENGTH", 20 * 1024 * 1024)))
     args = parser.parse_args(argv)
     conf = render(Path(args.run_dir), args.listen, args.upstream, args.max_body)
-    os.execvp(shutil.which("nginx") or "/usr/sbin/nginx", ["nginx", "-c", str(conf), "-g", "daemon off;"])
+    command = nginx_command(conf)
+    os.execvp(command[0], command)
 
 
 if __name__ == "__main__":

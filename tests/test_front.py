@@ -106,15 +106,11 @@ def test_a_chunked_body_over_the_limit_is_413(front, gunicorn_server, through):
 
 
 def test_the_front_answers_in_json_when_the_app_is_away(tmp_path):
-    import shutil
-
-    from scripts.nginx import render
-    from scripts.processes import start_process
+    from scripts.nginx import start_nginx
     port, nothing_there = free_ports(2)
     url = f"http://127.0.0.1:{port}/healthz"
-    conf = render(tmp_path, port, f"127.0.0.1:{nothing_there}", MAX_BODY)
-    process = start_process([shutil.which("nginx"), "-c", str(conf), "-g", "daemon off;"],
-                            lambda: requests.get(url, timeout=1).status_code == 503, 10, "nginx")
+    process = start_nginx(tmp_path, port, f"127.0.0.1:{nothing_there}", MAX_BODY, timeout_s=10,
+                          answers=lambda: requests.get(url, timeout=1).status_code == 503)
     try:
         response = requests.get(url, timeout=5)
         assert response.json()["error"]["code"] == "app_unavailable"

@@ -71,6 +71,18 @@ def test_import_refuses_a_face_id_repeated_or_of_another_person(client):
     assert result["faces"][0]["match"]["person_id"] == madonna["person_id"]  # the face did not move
 
 
+def test_a_face_without_a_thumbnail_is_a_404_not_an_empty_image(client):
+    pid = enroll(client, "Madonna")["person_id"]
+    exported = client.get("/gallery/export").json
+    face = exported["people"][0]["faces"][0]
+    face["thumbnail"] = ""   # a gallery file may carry none
+    assert client.delete(f"/people/{pid}").status_code == 200
+    assert client.post("/gallery/import", json=exported).status_code < 300
+    assert client.get(f"/people/{pid}/faces/{face['face_id']}/thumbnail").status_code == 404
+    image_id = client.get("/api/v1/recognition/faces").json["faces"][0]["image_id"]
+    assert client.get(f"/api/v1/recognition/faces/{image_id}/img").status_code == 404
+
+
 def test_a_malformed_stored_vector_is_skipped_and_reported(make_client, server_settings, redis_server):
     settings = server_settings()
     first = make_client(redis_prefix=settings.redis_prefix)

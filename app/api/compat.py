@@ -3,12 +3,13 @@ name, the camera a frame is recorded under, boxes in whole pixels, number fields
 are the native API's (app/api/error_handlers.error_parts), each blueprint answering them in its
 clients' JSON."""
 import math
+from collections.abc import Callable
 
 import numpy as np
-from flask import request
+from flask import Blueprint, request
 
-from app.api.uploads import Upload, text_field
-from app.errors import BadRequest
+from app.api.openapi import documented
+from app.api.uploads import Upload, check_image_count, text_field
 from app.pipeline import Frame
 from app.services import services
 
@@ -16,11 +17,9 @@ from app.services import services
 def files_in_request() -> list[bytes]:
     """Every file part of a multipart request, whatever its field name, in order (clients send
     `image`, `image1`..., `file`; none sends a part Content-Type worth trusting: bytes decide)."""
-    files = [f.read() for _, f in request.files.items(multi=True)]
-    limit = services().settings.max_images_per_request
-    if len(files) > limit:
-        raise BadRequest(f"{len(files)} images in one request; at most {limit} (MAX_IMAGES_PER_REQUEST)")
-    return files
+    parts = [f for _, f in request.files.items(multi=True)]
+    check_image_count(len(parts), services().settings.max_images_per_request)
+    return [f.read() for f in parts]
 
 
 def camera_id(default: str) -> str:
@@ -45,3 +44,14 @@ def finite_number(text: str, kind: type = float) -> float | int | None:
     except ValueError:
         return None
     return number if math.isfinite(number) else None
+
+
+def poster(bp: Blueprint, api: str) -> Callable[[str, str], Callable]:
+    """`post(path, summary)`: the decorator of a compatibility API's POST route, documented as
+    "<api>: summary", answering with and without the trailing slash (no redirect: clients post both)."""
+    def post(path: str, summary: str):
+        def register(view):
+            return bp.post(path + "/", strict_slashes=False)(documented(f"{api}: {summary}",
+                                                                        content_type="application/json")(view))
+        return register
+    return post

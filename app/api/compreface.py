@@ -16,8 +16,7 @@ What differs from CompreFace, deliberately:
 from flask import Blueprint
 
 from app.api import compreface_io as io
-from app.api.compat import camera_id
-from app.api.openapi import documented
+from app.api.compat import camera_id, poster
 from app.errors import FaceNotFound, NoFace
 from app.services import services
 from app.usecases import comparison, recognition, subjects
@@ -26,11 +25,7 @@ bp = Blueprint("compreface", __name__, url_prefix="/api/v1")
 io.install(bp)
 
 
-def post(path: str, summary: str):
-    def register(view):
-        return bp.post(path + "/", strict_slashes=False)(documented(f"CompreFace: {summary}",
-                                                              content_type="application/json")(view))
-    return register
+post = poster(bp, "CompreFace")
 
 
 def _subjects(face, count: int) -> list[dict]:

@@ -17,9 +17,8 @@ import time
 from flask import Blueprint, request
 
 from app.api.auth import key_is_valid
-from app.api.compat import box_ints, camera_id, files_in_request, finite_number
+from app.api.compat import box_ints, camera_id, files_in_request, finite_number, poster
 from app.api.error_handlers import error_parts
-from app.api.openapi import documented
 from app.errors import InvalidField, MissingImage, NoFace
 from app.services import services
 from app.usecases import recognition, subjects
@@ -30,12 +29,7 @@ NO_FACE = {"deepstack.register": "no face detected", "deepstack.match": "no face
 STRINGS = {"missing_image": "No valid image file found", "invalid_image": "invalid image"}
 
 
-def route(path: str, summary: str):
-    """A POST route answering with and without the trailing slash (no redirect: clients post both)."""
-    def register(view):
-        return bp.post(path + "/", strict_slashes=False)(documented(f"DeepStack: {summary}",
-                                                                    content_type="application/json")(view))
-    return register
+route = poster(bp, "DeepStack")
 
 
 def ok(started: float, **fields) -> dict:

@@ -89,9 +89,14 @@ def read_upload(max_images: int) -> Upload:
         raise UnsupportedMediaType(f"content type {mimetype!r} is not accepted; send {ACCEPTED}")
     if not upload.images:
         raise MissingImage(f"no image in the request; send {ACCEPTED}")
-    if len(upload.images) > max_images:
-        raise BadRequest(f"{len(upload.images)} images in one request; at most {max_images} (MAX_IMAGES_PER_REQUEST)")
+    check_image_count(len(upload.images), max_images)
     return upload
+
+
+def check_image_count(count: int, max_images: int) -> None:
+    """400 for more than MAX_IMAGES_PER_REQUEST images in one request (before any is decoded)."""
+    if count > max_images:
+        raise BadRequest(f"{count} images in one request; at most {max_images} (MAX_IMAGES_PER_REQUEST)")
 
 
 def text_field(upload: Upload, name: str, max_length: int = 200) -> str | None:
@@ -115,8 +120,9 @@ def single_image(upload: Upload) -> bytes:
 
 
 def jpeg_response(jpeg: bytes | None, missing: FaceRecError) -> Response:
-    """A stored JPEG (thumbnails), or `missing` (a 404) when there is none."""
-    if jpeg is None:
+    """A stored JPEG (thumbnails), or `missing` (a 404) when there is none (or it is empty: a face
+    imported without one)."""
+    if not jpeg:
         raise missing
     return Response(jpeg, mimetype="image/jpeg")
 

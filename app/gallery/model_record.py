@@ -15,6 +15,7 @@ import hashlib
 from dataclasses import dataclass
 
 from app.errors import GalleryModelMismatch
+from app.gallery.codec import text
 
 LEGACY_MODEL_ID = "facenet-inception-resnet-v1-20170512-110547/box+10%"
 LEGACY_DIM = 128
@@ -52,8 +53,7 @@ class ModelRecord:
         """The record from the hash's fields; None for an empty gallery without one."""
         if not fields:
             return cls(LEGACY_MODEL, implicit=True) if people else None
-        fields = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-                  for k, v in fields.items()}
+        fields = {text(k): text(v) for k, v in fields.items()}
         return cls(GalleryModel(fields["id"], int(fields["dim"])), fields.get("state", READY),
                    fields.get("previous", ""), int(fields.get("generation", 0)))
 
@@ -89,3 +89,11 @@ def mismatch(record: ModelRecord | None, people: int, worker: GalleryModel,
             f"cannot be compared. Re-embed the gallery with this server's model: {HOW_TO_REEMBED}; "
             f"or run this server with the gallery's model (EMBEDDER, FACE_CROP)", gallery, worker.id)
     return None
+
+
+def require_model(record: ModelRecord | None, people: int, worker: GalleryModel, writing: bool = False) -> None:
+    """409 gallery_model_mismatch unless `worker` may match against (writing: write into) the
+    gallery (see mismatch)."""
+    problem = mismatch(record, people, worker, writing)
+    if problem:
+        raise problem

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import redis
 
+from app.gallery.codec import text
 from app.gallery.snapshot import BadSnapshot, file_digest
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ class SnapshotShelf:
         return f"{self.prefix}gallery:snapshot:{digest[:16]}:{i}"
 
     def published(self) -> Published | None:
-        fields = {k.decode(): v.decode() for k, v in self.redis.hgetall(self.manifest_key).items()}
+        fields = {text(k): text(v) for k, v in self.redis.hgetall(self.manifest_key).items()}
         try:
             return Published(fields["gallery"], int(fields["version"]), fields["last_id"], fields["digest"],
                              int(fields["size"]), int(fields["chunks"]), float(fields.get("at", 0)))

@@ -32,7 +32,7 @@ import redis
 from app.errors import FaceNotFound, NameTaken, PersonNotFound
 from app.gallery.codec import encode_vector, text
 from app.gallery.identity import is_valid_id, name_key
-from app.gallery.model_record import LEGACY_MODEL, GalleryModel, ModelRecord, mismatch
+from app.gallery.model_record import LEGACY_MODEL, GalleryModel, ModelRecord, mismatch, require_model
 from app.gallery.store_reads import GalleryReads, GallerySnapshot
 
 __all__ = ["GalleryStore", "GallerySnapshot", "NewFace", "text"]
@@ -95,9 +95,7 @@ class GalleryStore(GalleryReads):
         Returns the record to write after pipe.multi() when an empty gallery adopts `model`."""
         fields, people = pipe.hgetall(self.model_key), pipe.scard(self.people_key)
         record = ModelRecord.parse(fields, people)
-        problem = mismatch(record, people, model, writing=True)
-        if problem:
-            raise problem
+        require_model(record, people, model, writing=True)
         if record is None or record.model != model:
             return ModelRecord(model, generation=(record.generation + 1) if record else 1)
         return None

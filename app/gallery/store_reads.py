@@ -14,7 +14,7 @@ from app.errors import PersonNotFound
 from app.gallery.codec import decoded_faces, text
 from app.gallery.identity import is_valid_id, name_key
 from app.gallery.log_reads import version_and_changes, version_and_position
-from app.gallery.model_record import ModelRecord, mismatch
+from app.gallery.model_record import ModelRecord, require_model
 
 
 @dataclass
@@ -51,9 +51,7 @@ class GalleryReads:
     def check_model(self, writing: bool = False) -> None:
         """409 gallery_model_mismatch unless this worker may match against (writing: enroll
         into) the gallery."""
-        problem = mismatch(*self.model_record(), self.model, writing)
-        if problem:
-            raise problem
+        require_model(*self.model_record(), self.model, writing)
 
     @property
     def model_generation(self) -> int:
@@ -64,9 +62,7 @@ class GalleryReads:
         """For a replica's reads: raise when this worker may not match against the gallery;
         False when the record changed since this store's last read (the replica reloads)."""
         record = ModelRecord.parse(fields, people)
-        problem = mismatch(record, people, self.model)
-        if problem:
-            raise problem
+        require_model(record, people, self.model)
         generation = record.generation if record else 0
         seen, self._generation = self._generation, generation
         return seen is None or seen == generation
@@ -125,9 +121,7 @@ class GalleryReads:
         with self.redis.pipeline(transaction=False) as pipe:
             exists, faces, fields, people = pipe.exists(key).hgetall(key + ":faces").hgetall(self.model_key) \
                 .scard(self.people_key).execute()
-        problem = mismatch(ModelRecord.parse(fields, people), people, self.model)
-        if problem:
-            raise problem
+        require_model(ModelRecord.parse(fields, people), people, self.model)
         if not exists:
             raise PersonNotFound.of(pid)
         return decoded_faces(pid, faces, dim=self.model.dim)

@@ -140,16 +140,16 @@ def delete_every_face(s: Services) -> int:
 
 def faces_page(s: Services, page: int, size: int, subject: str | None = None) -> FacesPage:
     """Faces `page * size` to `page * size + size - 1`, ordered by name then face id."""
-    if subject is not None:
+    if subject is not None:  # one person, read whole: their face ids come with them
         pid = s.store.find_person(clean_name(subject, "subject"))
         people = [] if pid is None else [s.store.person(pid)]
-        counts = [(p["person_id"], p["name"], len(p["faces"])) for p in people]
+        counts = [(p["person_id"], p["name"], len(p["faces"]), p["faces"]) for p in people]
     else:
-        counts = [(p["person_id"], p["name"], p["face_count"]) for p in s.store.people()]
+        counts = [(p["person_id"], p["name"], p["face_count"], None) for p in s.store.people()]
     start, end, seen, faces = page * size, page * size + size, 0, []
-    for pid, name, count in counts:
+    for pid, name, count, ids in counts:
         if seen + count > start and seen < end:  # only the people on this page are read
-            ids = s.store.person(pid)["faces"] if count else []
+            ids = ids if ids is not None else s.store.person(pid)["faces"] if count else []
             faces += [(fid, name) for fid in ids[max(0, start - seen):end - seen]]
         seen += count
     return FacesPage(faces, seen)
