@@ -9,11 +9,44 @@ import numpy as np
 
 from app.gallery.codec import DIM, BadVector, decode_vector
 from app.gallery.log_follower import LogFollower
-from app.gallery.matching import rank_people
+from app.gallery.matching import distances
 from app.gallery.replica import Match
 from app.gallery.store import GalleryStore, text
 
 log = logging.getLogger(__name__)
+
+
+def _first_per_label(order, d, labels, k):
+    ranked, seen = [], set()
+    for i in order:
+        label = labels[i]
+        if label not in seen:
+            seen.add(label)
+            ranked.append((label, float(d[i]), int(i)))
+            if len(ranked) == k:
+                break
+    return ranked
+
+
+def rank_people(query: np.ndarray, matrix: np.ndarray, labels: list, k: int,
+                rows: np.ndarray | None = None) -> list[tuple]:
+    """[(label, distance, row)] of the k nearest people, nearest first: each person's distance
+    is that of their nearest face, at `row` of the matrix. `rows`: only these rows of the
+    matrix are looked at (candidates from app/gallery/candidates.py)."""
+    if rows is not None:
+        ranked = rank_people(query, matrix[rows], [labels[r] for r in rows], k)
+        if len(ranked) == k or len(rows) >= len(matrix):
+            return [(label, d, int(rows[i])) for label, d, i in ranked]
+        return rank_people(query, matrix, labels, k)  # fewer people among the candidates than asked
+    d = distances(query, matrix)
+    # Sorting only the nearest few faces is enough unless they belong to fewer than k people.
+    few = min(len(d), 8 * k + 32)
+    if few < len(d):
+        nearest = np.argpartition(d, few - 1)[:few]
+        ranked = _first_per_label(nearest[np.argsort(d[nearest], kind="stable")], d, labels, k)
+        if len(ranked) == k:
+            return ranked
+    return _first_per_label(np.argsort(d, kind="stable"), d, labels, k)
 
 
 class CandidateIndex:

@@ -15,7 +15,7 @@ from app.gallery.candidates import CandidateIndex
 from app.gallery.live import LiveGallery
 from app.gallery.snapshot import SnapshotWriter
 from app.gallery.store import GalleryStore
-from app.gallery.store_scan import read_people, read_position, readable
+from app.gallery.store_scan import readable
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +28,14 @@ def from_redis(store: GalleryStore, path: Path, gallery: str, dim: int, settings
     """Reads the whole gallery from Redis into a snapshot at `path`; returns its sha256. The
     position is read first: changes made during the read are applied again from the log,
     which is harmless (every change is idempotent)."""
-    version, last_id, pids = read_position(store)
-    pids = sorted(pids)
+    version, last_id = store.position()
+    pids = store.pids()   # sorted; one added after the position is in the log too (applying it again is harmless)
     names, problems = [], []
 
     def rows() -> Iterator[tuple[np.ndarray, list[bytes], np.ndarray]]:
         for start in range(0, len(pids), READ_BATCH):
             vectors, fids, codes = [], [], []
-            for pid, name, faces in read_people(store, pids[start: start + READ_BATCH]):
+            for pid, name, faces in store.names_and_faces(pids[start: start + READ_BATCH]):
                 if name is None:
                     continue  # deleted since the position was read
                 code = len(names)

@@ -26,7 +26,7 @@ from app.gallery import builder, maintenance
 from app.gallery.candidates import CandidateIndex
 from app.gallery.codec import text
 from app.gallery.live import LiveGallery
-from app.gallery.log_reads import version_and_changes, version_and_position
+from app.gallery.log_reads import version_and_changes
 from app.gallery.matching import one_blas_thread
 from app.gallery.snapshot import BadSnapshot, Snapshot
 from app.gallery.snapshot_shelf import LocalFile, SnapshotShelf
@@ -134,9 +134,7 @@ class GalleryReplica:
         Snapshots are of one generation of the gallery's model record: none made before a
         re-embedding is used after it."""
         store = self.store
-        _, _, fields, people = version_and_position(store.redis, store.version_key, store.log_key, store.model_key,
-                                                    store.people_key)
-        store.accept_model(fields, people)  # 409 when this worker may not match against the gallery
+        store.position()  # 409 when this worker may not match against the gallery
         self.gallery = f"{self.shelf.gallery_id()}g{store.model_generation}"
         self._too_old = set()
         live = self._newest_usable() or self._full_read()

@@ -164,21 +164,33 @@ class GalleryReads:
                                                                self.model_key, self.people_key)
         return version, (entries if self.accept_model(fields, people) else [])
 
-    def read_all(self) -> GallerySnapshot:
-        """The whole gallery. The version, log position and model are read first: changes made
-        while the data is read are applied again later, which is harmless because every logged
-        change is idempotent. A stored vector that is not one is skipped and reported."""
+    def position(self) -> tuple[int, str]:
+        """(version, id of the last log entry), read together with the gallery's model: 409 when
+        this worker may not load it. A whole read starts here: changes made while the data is
+        read are in the log after this position and applied again later, which is harmless
+        because every logged change is idempotent."""
         version, last_id, fields, people = version_and_position(self.redis, self.version_key, self.log_key,
                                                                 self.model_key, self.people_key)
         self.accept_model(fields, people)
-        pids = self.pids()
+        return version, last_id
+
+    def names_and_faces(self, pids: list[str]) -> list[tuple[str, str | None, dict]]:
+        """(pid, name or None when gone, {face id bytes: stored vector bytes}) of each person, in
+        one round trip."""
         with self.redis.pipeline(transaction=False) as pipe:
             for pid in pids:
                 pipe.hget(self.person_key(pid), "name")
                 pipe.hgetall(self.person_key(pid) + ":faces")
             replies = pipe.execute()
+        return [(pid, None if name is None else text(name), faces)
+                for pid, name, faces in zip(pids, replies[::2], replies[1::2])]
+
+    def read_all(self) -> GallerySnapshot:
+        """The whole gallery (from its position: see position()). A stored vector that is not one
+        is skipped and reported."""
+        version, last_id = self.position()
         vectors, problems = {}, []
-        for pid, name, faces in zip(pids, replies[::2], replies[1::2]):
+        for pid, name, faces in self.names_and_faces(self.pids()):
             if name is not None:
-                vectors[pid] = (text(name), decoded_faces(pid, faces, problems, self.model.dim))
+                vectors[pid] = (name, decoded_faces(pid, faces, problems, self.model.dim))
         return GallerySnapshot(version, last_id, vectors, problems)

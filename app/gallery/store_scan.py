@@ -7,31 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from app.gallery.codec import UNIT_TOLERANCE, text
-from app.gallery.log_reads import version_and_position
 from app.gallery.store import GalleryStore
-
-
-def read_position(store: GalleryStore) -> tuple[int, str, list[str]]:
-    """(version, id of the last log entry, every person's id). The version and position are
-    read together with the gallery's model (409 when this worker may not load it), then the
-    people: one added meanwhile is in the log after the position too (applying it again is
-    harmless)."""
-    version, last_id, fields, people = version_and_position(store.redis, store.version_key, store.log_key,
-                                                            store.model_key, store.people_key)
-    store.accept_model(fields, people)
-    return version, last_id, store.pids()
-
-
-def read_people(store: GalleryStore, pids: list[str]) -> list[tuple[str, str | None, dict]]:
-    """(pid, name or None when gone, {face id bytes: stored vector bytes}) of each person, in
-    one round trip."""
-    with store.redis.pipeline(transaction=False) as pipe:
-        for pid in pids:
-            pipe.hget(store.person_key(pid), "name")
-            pipe.hgetall(store.person_key(pid) + ":faces")
-        replies = pipe.execute()
-    return [(pid, None if name is None else text(name), faces)
-            for pid, name, faces in zip(pids, replies[::2], replies[1::2])]
 
 
 def readable(faces: dict, dim: int) -> tuple[list[bytes], np.ndarray, list[tuple[bytes, str]]]:
@@ -50,7 +26,7 @@ def readable(faces: dict, dim: int) -> tuple[list[bytes], np.ndarray, list[tuple
 def dump(store: GalleryStore, dim: int, batch: int = 200) -> Iterator[dict]:
     """Every person, by id: their record and faces [(face id, stored vector bytes, thumbnail,
     crop)] (vectors that are not embeddings left out: the replica reports them)."""
-    pids = sorted(text(p) for p in store.redis.smembers(store.people_key))
+    pids = store.pids()
     for start in range(0, len(pids), batch):
         some = pids[start: start + batch]
         with store.redis.pipeline(transaction=False) as pipe:

@@ -13,10 +13,11 @@ once added to X takes it back out."""
 import re
 from dataclasses import dataclass
 
-from app.errors import EventNotFound, FaceIdTaken, InvalidField, NotCorrectable, PersonNotFound
+from app.errors import EventNotFound, FaceIdTaken, InvalidField, NotCorrectable
 from app.gallery import NewFace
-from app.gallery.identity import clean_name, is_valid_id
+from app.gallery.identity import clean_name
 from app.services import Services
+from app.usecases import people
 
 EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
 
@@ -60,26 +61,15 @@ def correct(s: Services, event_id: str, face_index: int, not_person_id: str | No
         return Correction(event_id, face_index, "is_person", holder, s.store.person(holder)["name"], face_id,
                           negatives=s.negatives.count(holder))
     face = NewFace(vector, s.events.thumbnail(entry.get("thumbnail", "")) or b"", face_id)
-    created = name is not None
-    if created:
-        person_id, _ = s.store.create_person(name, [face])
-    else:
-        _check_id(person_id)
-        name, _ = s.store.add_faces(person_id, [face])
+    person_id, name, created, _ = people.store_faces(s, [face], name, person_id)
     s.negatives.remove(person_id, face_id)  # "this is X" wins over an earlier "not X" for the same face
     return Correction(event_id, face_index, "is_person", person_id, name, face_id, created,
                       s.negatives.count(person_id))
 
 
 def _not_person(s: Services, event_id: str, face_index: int, face_id: str, pid: str, vector) -> Correction:
-    _check_id(pid)
-    person = s.store.person(pid)  # 404 when there is no such person
+    person = s.store.person(pid)  # 404 when there is no such person (or no person can have this id)
     if s.replica.person_of_face(face_id) == pid:
         s.store.delete_face(pid, face_id)  # it had been added to them by an earlier correction
     count = s.negatives.add(pid, face_id, vector)
     return Correction(event_id, face_index, "not_person", pid, person["name"], face_id, negatives=count)
-
-
-def _check_id(pid: str) -> None:
-    if not is_valid_id(pid):
-        raise PersonNotFound.of(pid)

@@ -7,10 +7,32 @@ import logging
 
 import redis
 
+from app.errors import InvalidField
+from app.gallery import NewFace
 from app.gallery.identity import clean_name
 from app.services import Services
 
 log = logging.getLogger(__name__)
+
+
+def chosen_name(name: str | None, person_id: str | None, new: str, existing: str) -> str | None:
+    """The clean `name` of a new person, or None when faces go to the enrolled `person_id`; 400
+    unless exactly one is given (`new`, `existing`: what each does, for the message)."""
+    if (name is None) == (person_id is None):
+        raise InvalidField(f"send `name` to {new}, or `person_id` to {existing}"
+                           + (" (not both)" if name is not None else ""))
+    return clean_name(name) if name is not None else None
+
+
+def store_faces(s: Services, faces: list[NewFace], name: str | None, person_id: str | None
+                ) -> tuple[str, str, bool, list[str]]:
+    """`faces` stored as a new person `name`, or added to `person_id` -> (person id, name,
+    created, face ids)."""
+    if name is not None:
+        person_id, ids = s.store.create_person(name, faces)
+        return person_id, name, True, ids
+    name, ids = s.store.add_faces(person_id, faces)
+    return person_id, name, False, ids
 
 
 def rename_person(s: Services, pid: str, name: str) -> dict:

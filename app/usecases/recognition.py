@@ -13,13 +13,12 @@ import numpy as np
 from app import metrics
 from app.errors import FaceRecError, InvalidField, NoFace, SeveralFaces
 from app.gallery import NewFace
-from app.gallery.identity import clean_name
 from app.gallery.matching import distances
 from app.pipeline import Face, Frame, Stopwatch
 from app.pipeline.enrolled_crop import enrolled_crop
 from app.pipeline.imaging import jpeg_thumbnails
 from app.services import Services
-from app.usecases import visitors
+from app.usecases import people, visitors
 
 
 @dataclass
@@ -114,17 +113,10 @@ def enroll(s: Services, images: list[bytes], name: str | None = None, person_id:
     """A new person `name`, or faces added to `person_id`: the largest face of each image,
     with its thumbnail and the crop a later re-embedding needs. Nothing is stored unless every
     image has a face; 409 before any model work when the gallery is of another model."""
-    if (name is None) == (person_id is None):
-        raise InvalidField("send `name` to enroll a new person, or `person_id` to add faces to an enrolled one"
-                           + (" (not both)" if name else ""))
-    name = clean_name(name) if name is not None else None
+    name = people.chosen_name(name, person_id, "enroll a new person", "add faces to an enrolled one")
     s.store.check_model(writing=True)  # fail fast, before the models, when Redis is down or the model differs
     faces, entries, _ = largest_faces(s, images, to_store=True)
-    created = name is not None
-    if created:
-        person_id, ids = s.store.create_person(name, entries)
-    else:
-        name, ids = s.store.add_faces(person_id, entries)
+    person_id, name, created, ids = people.store_faces(s, entries, name, person_id)
     return Enrollment(person_id, name, created, list(zip(ids, faces)))
 
 

@@ -9,12 +9,12 @@ in one call.
 import time
 from dataclasses import dataclass
 
-from app.errors import InvalidField, VisitorNotFound
+from app.errors import VisitorNotFound
 from app.gallery import NewFace
-from app.gallery.identity import clean_name
 from app.gallery.visitors import Sighting, Visitor, new_id, quality_of
 from app.pipeline import Face
 from app.services import Services
+from app.usecases import people
 
 
 @dataclass
@@ -79,20 +79,13 @@ def get_visitor(s: Services, vid: str) -> Visitor:
 def name_visitor(s: Services, vid: str, name: str | None = None, person_id: str | None = None) -> NamedVisitor:
     """The visitor's best faces (up to VISITOR_ENROLL_FACES, by quality) enrolled as a new person
     `name` or added to `person_id`, then the visitor retired."""
-    if (name is None) == (person_id is None):
-        raise InvalidField("send `name` to enroll the visitor as a new person, or `person_id` to add them to an "
-                           "enrolled one" + (" (not both)" if name is not None else ""))
-    name = clean_name(name) if name is not None else None
+    name = people.chosen_name(name, person_id, "enroll the visitor as a new person", "add them to an enrolled one")
     visitor = get_visitor(s, vid)
     best = [sighting.sighting_id for sighting in visitor.best[:s.settings.visitor_enroll_faces]]
     faces = [NewFace(vector, thumbnail) for vector, thumbnail in s.visitors.faces(best)]
     if not faces:
         raise VisitorNotFound.of(vid)  # its sightings aged out between the two reads
-    created = name is not None
-    if created:
-        person_id, ids = s.store.create_person(name, faces)
-    else:
-        name, ids = s.store.add_faces(person_id, faces)
+    person_id, name, created, ids = people.store_faces(s, faces, name, person_id)
     s.visitors.forget(vid)
     return NamedVisitor(vid, person_id, name, created, ids)
 
