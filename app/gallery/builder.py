@@ -12,10 +12,10 @@ import numpy as np
 
 from app.gallery import candidates as pq
 from app.gallery.candidates import CandidateIndex
+from app.gallery.codec import readable
 from app.gallery.live import LiveGallery
 from app.gallery.snapshot import SnapshotWriter
 from app.gallery.store import GalleryStore
-from app.gallery.store_scan import readable
 
 log = logging.getLogger(__name__)
 

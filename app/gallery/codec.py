@@ -15,13 +15,20 @@ class BadVector(ValueError):
     """Bytes or numbers that are not an embedding of this gallery."""
 
 
+NOT_UNIT = "an embedding must be finite and of unit length"
+
+
+def _wrong_size(dim: int, size: int) -> str:
+    return f"an embedding is {dim * 4} bytes, this one is {size}"
+
+
 def checked_vector(vector: np.ndarray, dim: int = DIM) -> np.ndarray:
     """float32 [dim], finite and of unit length, or BadVector saying what is wrong."""
     vector = np.asarray(vector, np.float32)
     if vector.shape != (dim,):
         raise BadVector(f"an embedding has {dim} values, this one has shape {list(vector.shape)}")
     if not np.all(np.isfinite(vector)) or abs(float(np.linalg.norm(vector)) - 1.0) > UNIT_TOLERANCE:
-        raise BadVector("an embedding must be finite and of unit length")
+        raise BadVector(NOT_UNIT)
     return vector
 
 
@@ -31,13 +38,13 @@ def encode_vector(vector: np.ndarray, dim: int = DIM) -> bytes:
 
 def decode_vector(data: bytes, dim: int = DIM) -> np.ndarray:
     if len(data) != dim * 4:
-        raise BadVector(f"an embedding is {dim * 4} bytes, this one is {len(data)}")
+        raise BadVector(_wrong_size(dim, len(data)))
     return checked_vector(np.frombuffer(data, "<f4"), dim)
 
 
 def vector_to_text(vector: np.ndarray) -> str:
     """base64 of the stored bytes (the gallery file's `embedding`) of a vector read from the
-    store, which checked it on the way in and again on the way out (decode_vector)."""
+    store, which checked it on the way in and again on the way out (readable)."""
     return base64.b64encode(np.asarray(vector, "<f4").tobytes()).decode()
 
 
@@ -53,14 +60,23 @@ def text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def readable(faces: dict, dim: int = DIM) -> tuple[list[bytes], np.ndarray, list[tuple[bytes, str]]]:
+    """(face ids, float32 rows [n, dim]) of the stored vectors that are embeddings, and
+    (face id, what is wrong) of the others."""
+    fids = [f for f, data in faces.items() if len(data) == dim * 4]
+    bad = [(f, _wrong_size(dim, len(data)))
+           for f, data in faces.items() if len(data) != dim * 4]
+    matrix = np.frombuffer(b"".join(faces[f] for f in fids), "<f4").reshape(-1, dim).astype(np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        good = np.isfinite(matrix).all(axis=1) & (np.abs(np.linalg.norm(matrix, axis=1) - 1.0) <= UNIT_TOLERANCE)
+    bad += [(fids[i], NOT_UNIT) for i in np.flatnonzero(~good)]
+    return [f for f, ok in zip(fids, good) if ok], matrix[good], bad
+
+
 def decoded_faces(pid: str, faces: dict, problems: list[str] | None = None, dim: int = DIM) -> dict[str, np.ndarray]:
     """{face id: vector} of a person's stored faces that are embeddings; the others are left
     out, and named in `problems` when given."""
-    vectors = {}
-    for fid, data in faces.items():
-        try:
-            vectors[text(fid)] = decode_vector(data, dim)
-        except BadVector as e:
-            if problems is not None:
-                problems.append(f"face {text(fid)} of person {pid}: {e}")
-    return vectors
+    good, matrix, bad = readable(faces, dim)
+    if problems is not None:
+        problems += [f"face {text(fid)} of person {pid}: {why}" for fid, why in bad]
+    return {text(fid): row for fid, row in zip(good, matrix)}

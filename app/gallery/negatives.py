@@ -17,7 +17,7 @@ import time
 import numpy as np
 import redis
 
-from app.gallery.codec import BadVector, decode_vector, encode_vector, text
+from app.gallery.codec import encode_vector, readable, text
 from app.gallery.matching import distances
 from app.gallery.model_record import LEGACY_MODEL, GalleryModel, model_namespace
 
@@ -109,13 +109,7 @@ class Negatives:
             self.version = version
 
     def _matrix(self, stored: list[bytes]) -> np.ndarray:
-        rows = []
-        for data in stored:
-            try:
-                rows.append(decode_vector(data, self.dim))
-            except BadVector:
-                continue
-        return np.array(rows, np.float32).reshape(-1, self.dim)
+        return readable(dict(enumerate(stored)), self.dim)[1]   # the unreadable left out
 
     def refuses(self, pid: str, embedding: np.ndarray, distance: float) -> bool:
         """Whether `pid`, nearest at `distance`, is refused for this probe: one of their negatives
