@@ -67,26 +67,29 @@ def load(path: str | Path) -> onnx.ModelProto:
     return onnx.load(str(path))
 
 
-def weights(model: onnx.ModelProto) -> dict[str, np.ndarray]:
-    """Every constant a compute node reads, as float32 (int64 shapes stay int64)."""
+def folded(model: onnx.ModelProto) -> tuple[dict[str, np.ndarray], list]:
+    """(every constant a compute node reads, as float32 (int64 shapes stay int64); the graph's
+    nodes once the weight-rebuilding ones are folded away, in graph order), folded once."""
     values, kept = _fold(model)
     used = {i for node in kept for i in node.input}
-    return {name: (v.astype(np.float32) if v.dtype.kind == "f" else v) for name, v in values.items() if name in used}
+    constants = {name: (v.astype(np.float32) if v.dtype.kind == "f" else v) for name, v in values.items()
+                 if name in used}
+    return constants, kept
 
 
-def compute_nodes(model: onnx.ModelProto) -> list:
-    """The graph's nodes once the weight-rebuilding ones are folded away, in graph order."""
-    return _fold(model)[1]
+def weights(model: onnx.ModelProto) -> dict[str, np.ndarray]:
+    """Every constant a compute node reads (see folded)."""
+    return folded(model)[0]
 
 
 def float_model(model: onnx.ModelProto) -> onnx.ModelProto:
     """The same graph with every quantized weight folded to a float32 initializer."""
-    values, kept = _fold(model)
+    constants, kept = folded(model)
     used = {i for node in kept for i in node.input}
-    initializers = [numpy_helper.from_array(v, name) for name, v in values.items() if name in used]
+    initializers = [numpy_helper.from_array(v, name) for name, v in constants.items()]
     # The SFace file still lists its original weights as graph inputs, which the quantizer
     # renamed: keep only the inputs a node reads and no constant provides.
-    inputs = [i for i in model.graph.input if i.name in used and i.name not in values]
+    inputs = [i for i in model.graph.input if i.name in used and i.name not in constants]
     graph = helper.make_graph(kept, model.graph.name, inputs, list(model.graph.output), initializers)
     out = helper.make_model(graph, opset_imports=list(model.opset_import), producer_name="facerec-onnx-weights")
     out.ir_version = model.ir_version

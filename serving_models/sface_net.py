@@ -29,11 +29,10 @@ def _bn_scale_shift(w, prefix, epsilon):
     return scale, w[f"{prefix}_beta"] - w[f"{prefix}_moving_mean"] * scale
 
 
-def _check_onnx(model):
-    """The attributes the architecture above assumes, read from the file itself."""
-    from serving_models.onnx_weights import compute_nodes
+def _check_onnx(nodes: list):
+    """The attributes the architecture above assumes, read from the file's compute nodes."""
     expected = {f"{name}_conv2d": stride for name, _, stride in LAYERS}
-    for node in compute_nodes(model):
+    for node in nodes:
         attrs = {a.name: a for a in node.attribute}
         if node.op_type == "Conv":
             if expected.pop(node.output[0], None) != attrs["strides"].ints[0] or list(attrs["pads"].ints) not in (
@@ -110,7 +109,7 @@ class SfaceModule(tf.Module):
 
 
 def build(onnx_path) -> SfaceModule:
-    from serving_models.onnx_weights import load, weights
-    model = load(onnx_path)
-    _check_onnx(model)
-    return SfaceModule(folded_weights(weights(model)))
+    from serving_models.onnx_weights import folded, load
+    constants, nodes = folded(load(onnx_path))
+    _check_onnx(nodes)
+    return SfaceModule(folded_weights(constants))

@@ -39,10 +39,10 @@ SIGNATURE = [
 
 def onnx_convolutions(model) -> list[dict]:
     """Every Conv of the YuNet ONNX graph in graph order: weight [O,I,kh,kw], bias, group, stride."""
-    from serving_models.onnx_weights import compute_nodes, weights
-    values = weights(model)
+    from serving_models.onnx_weights import folded
+    values, nodes = folded(model)
     convs = []
-    for node in compute_nodes(model):
+    for node in nodes:
         if node.op_type != "Conv":
             continue
         attrs = {a.name: a for a in node.attribute}
