@@ -15,13 +15,22 @@ MODEL_DIR = ROOT / "serving_models"
 
 
 def model_settings(addr):
-    """Every model at the model server `addr`: settings, and the environment of a Gunicorn."""
+    """Every model at the model server `addr`."""
     from scripts.serve_models import model_addresses
     return model_addresses(addr)
 
 
-def model_env(addr):
-    return {name.upper(): value for name, value in model_settings(addr).items()}
+def app_values(redis_url: str, model_addr: str, prefix: str, cache: str | None = None, **overrides) -> dict:
+    """The settings of a test's app: the real Redis under its own key `prefix`, every model over
+    gRPC at `model_addr`, gallery snapshots in `cache` (the session's folder, not the system's)."""
+    cache = {"gallery_cache_dir": cache} if cache else {}
+    return {"model_backend": "grpc", **model_settings(model_addr), "redis_url": redis_url, "redis_prefix": prefix,
+            **cache, **overrides}
+
+
+def as_env(values: dict) -> dict[str, str]:
+    """Settings as the environment of a Gunicorn."""
+    return {name.upper(): str(value) for name, value in values.items()}
 
 
 @pytest.fixture(scope="session")
@@ -85,10 +94,8 @@ def server_settings(redis_server, model_server, gallery_cache):
     import uuid
 
     def make(**overrides):
-        values = {"model_backend": "grpc", **model_settings(model_server),
-                  "redis_url": redis_server.url, "redis_prefix": f"test-{uuid.uuid4().hex[:8]}:",
-                  "gallery_cache_dir": gallery_cache, **overrides}
-        return load_settings(**values)
+        return load_settings(**app_values(redis_server.url, model_server, f"test-{uuid.uuid4().hex[:8]}:",
+                                          gallery_cache, **overrides))
     return make
 
 
@@ -99,6 +106,16 @@ PIPELINE_SETTINGS = {"model_backend", "model_dir", "mtcnn_addr", "facenet_addr",
                      "detect_max_side", "detect_min_side", "mtcnn_min_size", "mtcnn_thresholds", "mtcnn_factor",
                      "yunet_score_threshold", "embedder", "face_crop", "max_image_pixels",
                      "max_request_pixels"}
+
+
+def module_app(redis_server, model_server, gallery_cache, name: str, **overrides):
+    """An app of its own (its own gRPC channels, and a key prefix starting with `name`) for a
+    module-scoped fixture, which make_app's per-test apps cannot serve; stop it with stop_app."""
+    import uuid
+
+    from app import create_app
+    return create_app(load_settings(**app_values(redis_server.url, model_server, f"{name}-{uuid.uuid4().hex[:8]}:",
+                                                 gallery_cache, **overrides)))
 
 
 def stop_app(app):
@@ -199,9 +216,7 @@ class GunicornServer:
 @pytest.fixture(scope="module")
 def gunicorn_server(redis_server, model_server, tmp_path_factory, gallery_cache):
     import uuid
-    env = {"MODEL_BACKEND": "grpc", **model_env(model_server),
-           "REDIS_URL": redis_server.url, "REDIS_PREFIX": f"gunicorn-{uuid.uuid4().hex[:8]}:",
-           "GALLERY_CACHE_DIR": gallery_cache}
+    env = as_env(app_values(redis_server.url, model_server, f"gunicorn-{uuid.uuid4().hex[:8]}:", gallery_cache))
     server = GunicornServer(env, tmp_path_factory.mktemp("metrics")).start()
     yield server
     server.stop()

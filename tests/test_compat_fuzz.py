@@ -26,16 +26,9 @@ SMALL_FACE = encode_jpeg(cv2.resize(photo("madonna", 0), (96, 96)), 70)
 
 
 @pytest.fixture(scope="module")
-def fuzz_client(redis_server, model_server):
-    import uuid
-
-    from conftest import model_settings, stop_app
-
-    from app import create_app
-    from config import load_settings
-    app = create_app(load_settings(model_backend="grpc", **model_settings(model_server),
-                                   redis_url=redis_server.url, redis_prefix=f"cfuzz-{uuid.uuid4().hex[:8]}:",
-                                   grpc_timeout_s=20))
+def fuzz_client(redis_server, model_server, gallery_cache):
+    from conftest import module_app, stop_app
+    app = module_app(redis_server, model_server, gallery_cache, "cfuzz", grpc_timeout_s=20)
     client = app.test_client()
     yield client
     assert len(SENT) >= 400 and max(SENT) < 500

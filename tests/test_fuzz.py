@@ -24,18 +24,9 @@ SENT = []  # status of every fuzzed request
 
 
 @pytest.fixture(scope="module")
-def fuzz_client(redis_server, model_server):
-    import uuid
-
-    from conftest import stop_app
-
-    from app import create_app
-    from config import load_settings
-    from scripts.serve_models import model_addresses
-    settings_ = load_settings(model_backend="grpc", **model_addresses(model_server),
-                              redis_url=redis_server.url, redis_prefix=f"fuzz-{uuid.uuid4().hex[:8]}:",
-                              grpc_timeout_s=20)
-    app = create_app(settings_)
+def fuzz_client(redis_server, model_server, gallery_cache):
+    from conftest import module_app, stop_app
+    app = module_app(redis_server, model_server, gallery_cache, "fuzz", grpc_timeout_s=20)
     client = app.test_client()
     yield client
     assert len(SENT) >= 1000 and max(SENT) < 500

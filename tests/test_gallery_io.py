@@ -147,9 +147,8 @@ def test_export_and_import_stream_in_constant_memory(redis_server, model_server,
             if p % 500 == 499:
                 pipe.execute()
         pipe.execute()
-    from conftest import model_env
-    env = {**os.environ, "MODEL_BACKEND": "grpc", **model_env(model_server),
-           "REDIS_URL": redis_server.url, "REDIS_PREFIX": prefix, "GALLERY_CACHE_DIR": str(tmp_path / "cache")}
+    from conftest import app_values, as_env
+    env = {**os.environ, **as_env(app_values(redis_server.url, model_server, prefix, str(tmp_path / "cache")))}
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -218,11 +218,10 @@ def test_availability_with_several_workers(broker, prefixes):
 
 
 def test_gunicorn_workers_share_availability(broker, redis_server, model_server, tmp_path, prefixes):
-    from conftest import GunicornServer, model_env
+    from conftest import GunicornServer, app_values, as_env
     prefix, ha = prefixes
-    env = {"MODEL_BACKEND": "grpc", **model_env(model_server),
-           "REDIS_URL": redis_server.url, "REDIS_PREFIX": f"{prefix}:", "MQTT_URL": broker.url,
-           "MQTT_TOPIC_PREFIX": prefix, "MQTT_DISCOVERY_PREFIX": ha, "MQTT_KEEPALIVE_S": "5"}
+    env = as_env(app_values(redis_server.url, model_server, f"{prefix}:", mqtt_url=broker.url,
+                            mqtt_topic_prefix=prefix, mqtt_discovery_prefix=ha, mqtt_keepalive_s=5))
     (tmp_path / "metrics").mkdir()
     server = GunicornServer(env, tmp_path / "metrics").start()
     topic = f"{prefix}/available"

@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from app.api.schemas import GalleryCrop, GalleryPerson
+from app.api.uploads import validation_problem
 from app.errors import BadRequest
 from app.gallery import NewFace
 from app.gallery.codec import BadVector, vector_from_text, vector_to_text
@@ -106,9 +107,7 @@ class GalleryUpload:
             try:
                 person = GalleryPerson.model_validate(value)
             except ValidationError as e:
-                problem = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'person'}: {err['msg']}"
-                                    for err in e.errors()[:5])
-                raise BadRequest(f"send {EXAMPLE} (people[{i - 1}]: {problem})") from None
+                raise BadRequest(f"send {EXAMPLE} (people[{i - 1}]: {validation_problem(e, 'person')})") from None
             yield PersonRecord(person.person_id, person.name, person.created_at,
                                [_face_in(f, person.person_id, self.dim) for f in person.faces])
         if not seen_people:

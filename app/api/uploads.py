@@ -132,8 +132,13 @@ def json_body(model: type[Model], example: str) -> Model:
     try:
         return model.model_validate(parsed_json())
     except ValidationError as e:
-        problem = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors()[:5])
-        raise BadRequest(f"send {example} ({problem})") from None
+        raise BadRequest(f"send {example} ({validation_problem(e, 'body')})") from None
+
+
+def validation_problem(e: ValidationError, root: str) -> str:
+    """What pydantic found wrong, for a person: the first five problems, each at its place
+    (`root` when it is the whole value)."""
+    return "; ".join(f"{'.'.join(map(str, err['loc'])) or root}: {err['msg']}" for err in e.errors()[:5])
 
 
 def int_arg(name: str, default: int, lowest: int, highest: int) -> int:
