@@ -94,8 +94,8 @@ def server_settings(redis_server, model_server, gallery_cache):
     import uuid
 
     def make(**overrides):
-        return load_settings(**app_values(redis_server.url, model_server, f"test-{uuid.uuid4().hex[:8]}:",
-                                          gallery_cache, **overrides))
+        return load_settings(**{**app_values(redis_server.url, model_server, f"test-{uuid.uuid4().hex[:8]}:",
+                                             gallery_cache), **overrides})
     return make
 
 
@@ -108,20 +108,24 @@ PIPELINE_SETTINGS = {"model_backend", "model_dir", "mtcnn_addr", "facenet_addr",
                      "max_request_pixels"}
 
 
-def module_app(redis_server, model_server, gallery_cache, name: str, **overrides):
-    """An app of its own (its own gRPC channels, and a key prefix starting with `name`) for a
-    module-scoped fixture, which make_app's per-test apps cannot serve; stop it with stop_app."""
-    import uuid
-
-    from app import create_app
-    return create_app(load_settings(**app_values(redis_server.url, model_server, f"{name}-{uuid.uuid4().hex[:8]}:",
-                                                 gallery_cache, **overrides)))
-
-
 def stop_app(app):
     """Stop the background threads of an app a test made (housekeeping, gallery maintenance),
     so that none outlives the Redis it talks to."""
     app.extensions["facerec"].close()
+
+
+@pytest.fixture(scope="module")
+def module_app(request, redis_server, model_server, gallery_cache):
+    """An app for a whole test module (its own gRPC channels with a 20 s deadline, its own key
+    prefix), for module-scoped fixtures, which make_app's per-test apps cannot serve."""
+    import uuid
+
+    from app import create_app
+    prefix = f"{request.module.__name__}-{uuid.uuid4().hex[:8]}:"
+    app = create_app(load_settings(**app_values(redis_server.url, model_server, prefix, gallery_cache,
+                                                grpc_timeout_s=20)))
+    yield app
+    stop_app(app)
 
 
 @pytest.fixture

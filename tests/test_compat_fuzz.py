@@ -26,15 +26,12 @@ SMALL_FACE = encode_jpeg(cv2.resize(photo("madonna", 0), (96, 96)), 70)
 
 
 @pytest.fixture(scope="module")
-def fuzz_client(redis_server, model_server, gallery_cache):
-    from conftest import module_app, stop_app
-    app = module_app(redis_server, model_server, gallery_cache, "cfuzz", grpc_timeout_s=20)
-    client = app.test_client()
+def fuzz_client(module_app):
+    client = module_app.test_client()
     yield client
     assert len(SENT) >= 400 and max(SENT) < 500
     ok = client.post("/v1/vision/face/recognize", data={"image": (io.BytesIO(photo_bytes("madonna", 0)), "a.jpg")})
     assert ok.status_code == 200 and len(ok.json["predictions"]) == 1   # still serving, models included
-    stop_app(app)
 
 
 @st.composite

@@ -24,16 +24,13 @@ SENT = []  # status of every fuzzed request
 
 
 @pytest.fixture(scope="module")
-def fuzz_client(redis_server, model_server, gallery_cache):
-    from conftest import module_app, stop_app
-    app = module_app(redis_server, model_server, gallery_cache, "fuzz", grpc_timeout_s=20)
-    client = app.test_client()
+def fuzz_client(module_app):
+    client = module_app.test_client()
     yield client
     assert len(SENT) >= 1000 and max(SENT) < 500
     assert client.get("/healthz").status_code == 200
     ok = client.post("/recognize", data=encode_jpeg(photo("madonna", 0)), content_type="image/jpeg")
     assert ok.status_code == 200 and len(ok.json["faces"]) == 1  # still serving, models included
-    stop_app(app)
 
 
 def seeds():
