@@ -93,7 +93,7 @@ class SfaceEmbedder(_Network):
         return {self.name: aligned_faces(rgb, np.asarray(landmarks).reshape(-1, 5, 2), self.image_size)}
 
 
-# The pair's fusion, measured on the 5-celebrity set (README, Accuracy): each network's squared
+# The pair's fusion, measured on the 5-celebrity set (docs/models.md, Accuracy): each network's squared
 # distance divided by its spread (std of the squared distance between different people's
 # train photos), then FACENET_WEIGHT * facenet + (1 - FACENET_WEIGHT) * sface. The weight
 # was chosen on train pairs only (fewest false rejects at zero false accepts); 0.5 to 0.8 are
