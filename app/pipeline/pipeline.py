@@ -95,6 +95,7 @@ def build_detector(settings: Settings, channels: "ModelChannels | None" = None) 
     from app.model_clients import open_model
     from app.pipeline.detectors import MtcnnDetector, ScaledDetector, YunetDetector
 
+    detector: Detector
     if settings.preprocessor == "dlib":
         from app.pipeline.dlib_detector import DlibDetector
         detector = DlibDetector(settings.dlib_detector, settings.dlib_upsample)
@@ -111,10 +112,10 @@ def build_embedder(settings: Settings, channels: "ModelChannels | None" = None) 
     from app.model_clients import open_model
     from app.pipeline.embedders import FacenetEmbedder, FusedEmbedder, SfaceEmbedder
 
-    def facenet():
+    def facenet() -> FacenetEmbedder:
         return FacenetEmbedder(open_model(settings, "facenet", channels), settings.face_crop)
 
-    def sface():
+    def sface() -> SfaceEmbedder:
         return SfaceEmbedder(open_model(settings, "sface", channels))
     if settings.embedder == "facenet+sface":
         return FusedEmbedder(facenet(), sface())
