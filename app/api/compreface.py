@@ -62,6 +62,7 @@ def detect():
 def verify():
     s, opts = services(), io.options()
     result = comparison.compare_images(s, io.image("source_image"), io.image("target_image"), io.selection(opts))
+    assert result.source is not None and result.source_frame is not None   # set by compare_images
     source = {"box": io.box(result.source, result.source_frame), **io.face_extras(result.source, opts, {})}
     matches = [{"box": io.box(p.face, result.frame), "similarity": round(p.confidence, 5),
                 **io.face_extras(p.face, opts, result.timing_ms)} for p in result.matches]

@@ -200,7 +200,8 @@ class GalleryReads:
         """The whole gallery (from its position: see position()). A stored vector that is not one
         is skipped and reported."""
         version, last_id = self.position()
-        vectors, problems = {}, []
+        vectors: dict[str, tuple[str, dict[str, np.ndarray]]] = {}
+        problems: list[str] = []
         for pid, name, faces in self.names_and_faces(self.pids()):
             if name is not None:
                 vectors[pid] = (name, decoded_faces(pid, faces, problems, self.model.dim))

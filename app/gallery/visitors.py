@@ -156,10 +156,10 @@ class VisitorStore:
             members = pipe.execute()
         sids = [text(sid) for found in members for sid, _ in found]
         metas = dict(zip(sids, self.redis.hmget(self.key("visitors:meta"), sids))) if sids else {}
-        visitors = []
+        visitors: list[Visitor | None] = []
         for vid, found in zip(vids, members):
-            sightings = [self._sighting(text(sid), metas.get(text(sid))) for sid, _ in found]
-            sightings = [s for s in sightings if s is not None]
+            read = [self._sighting(text(sid), metas.get(text(sid))) for sid, _ in found]
+            sightings = [s for s in read if s is not None]
             if not sightings:
                 visitors.append(None)
                 continue

@@ -27,6 +27,13 @@ class Face:
     embedding: np.ndarray | None = None   # [dim of the embedder], unit length
 
     @property
+    def vector(self) -> np.ndarray:
+        """The embedding, where the face has been embedded (a face without one there is a bug)."""
+        if self.embedding is None:
+            raise ValueError("the face has not been embedded")
+        return self.embedding
+
+    @property
     def area(self) -> float:
         return float((self.box[2] - self.box[0]) * (self.box[3] - self.box[1]))
 
