@@ -2,6 +2,7 @@
 page left out of the nav, fails), every setting is documented, and the README stays a short
 front page that starts with the two commands (CI's hook reads the test command from it)."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,16 @@ def test_every_setting_is_documented():
     text = (ROOT / "docs" / "configuration.md").read_text()
     missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in text]
     assert missing == [], f"settings missing from docs/configuration.md: {missing}"
+
+
+def test_every_error_code_is_documented():
+    """Each code the app can answer with (app/errors.py, and the Redis and internal ones the error
+    handlers add) is in the error table of docs/api.md."""
+    source = (ROOT / "app" / "errors.py").read_text() + (ROOT / "app" / "api" / "error_handlers.py").read_text()
+    codes = set(re.findall(r'code\s*=\s*"([a-z_]+)"', source)) | set(re.findall(r'\d{3}, "([a-z_]+)"', source))
+    assert {"internal_error", "redis_full", "person_not_found"} <= codes
+    text = (ROOT / "docs" / "api.md").read_text()
+    assert sorted(c for c in codes if f"`{c}`" not in text) == []
 
 
 def test_readme_is_short_and_starts_with_the_two_commands():
