@@ -139,7 +139,7 @@ def _note_stop(s: Services, keys: Keys, message: str) -> None:
         pass
 
 
-def run_reembed(s: Services, keys: Keys, lock) -> None:
+def run_reembed(s: Services, keys: Keys, lock: redis.lock.Lock) -> None:
     """Every person after the cursor, BATCH_FACES faces per model call, then the record says ready."""
     cursor = _text(s.redis.hget(keys.state, "cursor") or b"")
     batch, size = [], 0
