@@ -87,6 +87,7 @@ def import_people(s: Services, source: GallerySource) -> ImportResult:
     by someone else is skipped and reported. An empty gallery adopts the file's model."""
     record, count = s.store.model_record()
     model = GalleryModel(source.model, source.dim or (record.model.dim if record else s.store.model.dim))
+    _check_dim(s, record if count else None, model)
     if count and record.model.id != model.id:
         raise ModelMismatch(f"the file's embeddings were made by {model.id!r}, the gallery's by {record.model.id!r}: "
                             f"they cannot be compared; import into an empty gallery (then reembed), "
@@ -112,6 +113,15 @@ def import_people(s: Services, source: GallerySource) -> ImportResult:
         except NameTaken as e:
             _skip(result, f"{person.person_id} ({person.name}): {e.message}")
     return result
+
+
+def _check_dim(s: Services, record, model: GalleryModel) -> None:
+    """422 for vectors whose size is not the one of their model id: the gallery's record's (a
+    gallery that is not empty), or this server's when the file names this server's model."""
+    known = [m for m in (record.model if record else None, s.store.model) if m is not None and m.id == model.id]
+    if known and known[0].dim != model.dim:
+        raise InvalidGallery(f"the file's embeddings have {model.dim} values, but model {model.id!r} makes "
+                             f"{known[0].dim}; nothing was imported")
 
 
 def _skip(result: ImportResult, why: str) -> None:

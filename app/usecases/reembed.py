@@ -35,6 +35,7 @@ from app.errors import FaceRecError
 from app.gallery.model_record import READY, REEMBEDDING, ModelRecord
 from app.pipeline.embedders import joined
 from app.pipeline.enrolled_crop import EnrolledCrop
+from app.pipeline.enrolled_crop import MAX_CROP_PIXELS
 from app.pipeline.imaging import decode_image
 from app.services import Services
 
@@ -199,7 +200,7 @@ def _source(s: Services, crop: bytes, thumb: bytes):
     if not thumb:
         return "no face crop and no thumbnail was kept; enroll a new photo of this person"
     try:
-        rgb = decode_image(thumb, s.settings.max_image_pixels)
+        rgb = decode_image(thumb, MAX_CROP_PIXELS)   # a thumbnail is 96x96: no more is decoded
     except FaceRecError:
         return "no face crop was kept and the thumbnail cannot be decoded; enroll a new photo of this person"
     face = s.pipeline.detect(rgb).largest_face()
