@@ -9,9 +9,9 @@ import tracemalloc
 import numpy as np
 import pytest
 from images import jpeg_claiming
+from test_hostile import enroll, error_of, gallery_file
 
 from samples.photos import encode_jpeg, photo_bytes
-from test_hostile import enroll, error_of, gallery_file
 
 HUGE = "1" + "0" * 400
 CF = {"x-api-key": "any"}
@@ -30,7 +30,8 @@ def cf_error(response, status):
     return response.json["message"]
 
 
-@pytest.mark.parametrize("value", [HUGE, "-" + HUGE, "9" * 5000, "1e400"], ids=["huge", "-huge", "5000 digits", "1e400"])
+@pytest.mark.parametrize("value", [HUGE, "-" + HUGE, "9" * 5000, "1e400"],
+                         ids=["huge", "-huge", "5000 digits", "1e400"])
 def test_huge_numbers_are_4xx_naming_the_range_on_every_surface(client, value):
     """Hole 1: huge integers on every numeric parameter -> 4xx naming the parameter and its range."""
     photo = photo_bytes("madonna", 0)

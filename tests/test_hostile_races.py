@@ -55,7 +55,8 @@ def a_file(client, people):
         v = rng.standard_normal(s.store.dim)
         return {"face_id": fid, "embedding": base64.b64encode((v / np.linalg.norm(v)).astype("<f4").tobytes()).decode()}
     return {"format": "facerec-gallery/1", "model": s.store.model.id,
-            "people": [{"person_id": pid, "name": name, "faces": [face(f) for f in fids]} for pid, name, fids in people]}
+            "people": [{"person_id": pid, "name": name, "faces": [face(f) for f in fids]}
+                       for pid, name, fids in people]}
 
 
 def test_racing_imports_never_give_one_face_id_to_two_people(workers, redis_server):

@@ -33,8 +33,9 @@ from datetime import datetime, timezone
 import numpy as np
 import redis
 
-from app.errors import FaceIdTaken, FaceNotFound, NameTaken, PersonNotFound
+from app.errors import FaceNotFound, NameTaken, PersonNotFound
 from app.gallery.codec import encode_vector, text
+from app.gallery.face_claims import claim, claimed_by
 from app.gallery.identity import is_valid_id, name_key
 from app.gallery.model_record import LEGACY_MODEL, GalleryModel, ModelRecord, mismatch, require_model
 from app.gallery.store_reads import GalleryReads, GallerySnapshot
@@ -95,20 +96,6 @@ class GalleryStore(GalleryReads):
             self._log(pipe, "add", pid, fid, name, vec)
             ids.append(fid)
         return ids
-
-    def _claim(self, pipe, pid: str, faces: list[NewFace]) -> None:
-        """Before pipe.multi(), under WATCH of owners_key: 409 when a given face id is another
-        person's (the precheck of an import or a correction may have raced another writer)."""
-        given = [f.face_id for f in faces if f.face_id]
-        held = pipe.hmget(self.owners_key, given) if given else []
-        taken = [f"{fid} (of {text(owner)})" for fid, owner in zip(given, held) if owner and text(owner) != pid]
-        if taken:
-            raise FaceIdTaken(f"face ids already used by other people: {', '.join(taken[:10])}")
-
-    def _release(self, pipe, pid: str, fids: list[str]) -> list[str]:
-        """Before pipe.multi(): those of `fids` whose claim is `pid`'s (to delete with the faces)."""
-        held = pipe.hmget(self.owners_key, fids) if fids else []
-        return [fid for fid, owner in zip(fids, held) if owner and text(owner) == pid]
 
     # --- the gallery's model ----------------------------------------------------------
     def _writable(self, pipe, model: GalleryModel):
@@ -184,7 +171,7 @@ class GalleryStore(GalleryReads):
                                 f"send person_id to add faces to them, or choose another name")
             if pipe.exists(key):
                 raise NameTaken(f"person_id {pid} exists already")
-            self._claim(pipe, pid, faces)
+            claim(pipe, self.owners_key, pid, [f.face_id for f in faces if f.face_id])
             adopted = self._writable(pipe, model)
             pipe.multi()
             if adopted:
@@ -202,7 +189,7 @@ class GalleryStore(GalleryReads):
 
         def change(pipe):
             name = self._name_of(pipe, pid)
-            self._claim(pipe, pid, faces)
+            claim(pipe, self.owners_key, pid, [f.face_id for f in faces if f.face_id])
             adopted = self._writable(pipe, model)
             pipe.multi()
             if adopted:
@@ -224,7 +211,7 @@ class GalleryStore(GalleryReads):
             if record.model != self.model:
                 raise mismatch(record, 1, self.model)
             name, existing = pipe.hget(key, "name"), {text(f) for f in pipe.hkeys(key + ":faces")}
-            released = self._release(pipe, pid, [f for f in removed if f in existing])
+            released = claimed_by(pipe, self.owners_key, pid, [f for f in removed if f in existing])
             pipe.multi()
             if released:
                 pipe.hdel(self.owners_key, *released)
@@ -268,7 +255,7 @@ class GalleryStore(GalleryReads):
         def change(pipe):
             name = self._name_of(pipe, pid)
             holder = pipe.hget(self.names_key, name_key(name))
-            released = self._release(pipe, pid, [text(f) for f in pipe.hkeys(key + ":faces")])
+            released = claimed_by(pipe, self.owners_key, pid, [text(f) for f in pipe.hkeys(key + ":faces")])
             pipe.multi()
             if released:
                 pipe.hdel(self.owners_key, *released)
@@ -286,7 +273,7 @@ class GalleryStore(GalleryReads):
             self._name_of(pipe, pid)
             if not pipe.hexists(key + ":faces", fid):
                 raise FaceNotFound(f"person {pid!r} has no face {fid!r}; GET /people/{pid} lists them")
-            released = self._release(pipe, pid, [fid])
+            released = claimed_by(pipe, self.owners_key, pid, [fid])
             pipe.multi()
             if released:
                 pipe.hdel(self.owners_key, *released)

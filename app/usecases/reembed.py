@@ -34,8 +34,7 @@ import redis
 from app.errors import FaceRecError
 from app.gallery.model_record import READY, REEMBEDDING, ModelRecord
 from app.pipeline.embedders import joined
-from app.pipeline.enrolled_crop import EnrolledCrop
-from app.pipeline.enrolled_crop import MAX_CROP_PIXELS
+from app.pipeline.enrolled_crop import MAX_CROP_PIXELS, EnrolledCrop
 from app.pipeline.imaging import decode_image
 from app.services import Services
 
