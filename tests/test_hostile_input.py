@@ -232,3 +232,22 @@ def test_the_compreface_delete_batch_is_capped(client):
     response = client.post("/api/v1/recognition/faces/delete", json=["x" * 100] * 1000, headers=CF)
     assert response.status_code == 413
     assert client.post("/api/v1/recognition/faces/delete", json=ids[:1000], headers=CF).status_code == 200
+
+
+def test_a_reembed_post_that_loses_the_race_says_running(make_client, server_settings, redis_server):
+    """Also noticed: a POST /gallery/reembed that finds the lock held (a run starting, its state not
+    yet written) answers "running", never "idle"."""
+    import redis as redis_lib
+
+    from app.usecases.reembed import Keys
+    settings = server_settings()
+    enroll(make_client(redis_prefix=settings.redis_prefix, embedder="facenet"), "Madonna")
+    sface = make_client(redis_prefix=settings.redis_prefix, embedder="sface")
+    keys = Keys.of(sface.application.extensions["facerec"])
+    lock = redis_lib.Redis.from_url(redis_server.url).lock(keys.lock, timeout=60)
+    assert lock.acquire(blocking=False)   # the winner, between taking the lock and writing its state
+    try:
+        response = sface.post("/gallery/reembed")
+        assert response.status_code == 200 and response.json["status"] == "running", response.json
+    finally:
+        lock.release()

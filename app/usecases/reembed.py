@@ -67,6 +67,8 @@ def reembed_status(s: Services) -> dict:
     state = {_text(k): _text(v) for k, v in state.items()}
     record, people = s.store.model_record()
     status = state.get("status", "idle")
+    if locked and status != "running":   # a run holds the lock: starting (its state not yet written), or
+        status = "running"                # finishing; a POST that lost the race says so, never "idle"
     if status == "running" and not locked:   # its worker stopped without saying so
         finished = record is not None and record.state == READY and record.model.id == state.get("target")
         status = "done" if finished else "interrupted"   # (stopped after its last write) or: a POST resumes
