@@ -87,12 +87,12 @@ def import_people(s: Services, source: GallerySource) -> ImportResult:
     by someone else is skipped and reported. An empty gallery adopts the file's model."""
     record, count = s.store.model_record()
     model = GalleryModel(source.model, source.dim or (record.model.dim if record else s.store.model.dim))
-    _check_dim(s, record if count else None, model)
     if count and record.model.id != model.id:
         raise ModelMismatch(f"the file's embeddings were made by {model.id!r}, the gallery's by {record.model.id!r}: "
                             f"they cannot be compared; import into an empty gallery (then reembed), "
                             f"or enroll these people from photos")
     _check(s, source)
+    _check_dim(s, record if count else None, model)
     result = ImportResult()
     for person in source.people():
         person.name = clean_name(person.name)
