@@ -1,7 +1,7 @@
 """A snapshot of the gallery in one file: every face's vector, face id and person, every
 person's id and name, the candidate index, and the log position it reflects. Read whole
-into the worker's memory (one sequential read, ~1 s per GB; no parsing: the arrays are
-read-only views of those bytes), so a new worker is ready as soon as the file is read
+into the worker's memory (one sequential read, hashed as it is read; no parsing: the arrays
+are read-only views of those bytes), so a new worker is ready as soon as the file is read
 (app/gallery/snapshot_shelf.py keeps the files, locally and in Redis; app/gallery/builder.py
 writes them). It is not mapped: a mapped file damaged while in use gave wrong answers, and one
 cut short killed the workers that read it (SIGBUS).
