@@ -54,7 +54,7 @@ def page_params() -> tuple[int, int]:
                                                                                             ("size", "20")))
     if page is None or size is None or not (0 <= page <= MAX_PAGE and 1 <= size <= 1000):
         raise InvalidField(f"page must be a number from 0 to {MAX_PAGE} and size from 1 to 1000")
-    return page, size
+    return int(page), int(size)
 
 
 @bp.post("/faces/", strict_slashes=False)
