@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
-bash scripts/install_missing.sh podman:podman runc:runc busybox:busybox-static kubectl:kubernetes-client \
+bash scripts/install_missing.sh podman:podman runc:runc mmdebstrap:mmdebstrap busybox:busybox-static kubectl:kubernetes-client \
   chromium:chromium mosquitto:mosquitto openssl:openssl
 
 # The camera node's RTSP test serves a stream with GStreamer's RTSP server, whose Python
