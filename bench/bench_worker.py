@@ -9,8 +9,11 @@ the last commit whose worker imported TensorFlow). Per side: start-up time (proc
 /readyz answering 200), the worker's RSS and private memory (/proc/PID/smaps_rollup) after start
 with an empty gallery and after --requests recognitions, the TensorFlow shared objects it maps,
 and per-frame latency of /recognize (one-face 640x480 JPEG, the two sides asked in turns, so
-load on the machine hits both alike). With podman, the app image's size too (the old image is
-not rebuilt: its figure, 2.41 GB, is the one measured in ../shared/FACTS.md).
+load on the machine hits both alike). And in this process, the client's own share of a call:
+building a Predict request for a 640x480 frame and reading a 3x512 embeddings response, with
+TensorFlow's make_tensor_proto/make_ndarray against ours (app/model_clients/tensors.py). With
+podman, the app image's size too (the old image is not rebuilt: its figure, 2.41 GB, is the one
+measured in ../shared/FACTS.md).
 """
 import os
 import shutil
@@ -74,6 +77,42 @@ def start_side(tree: Path, env: dict, log) -> tuple[subprocess.Popen, str, float
     return process, url, time.perf_counter() - started
 
 
+def codec_us(repeat: int = 300) -> dict:
+    """Median microseconds to build a frame's PredictRequest bytes and to read a 3x512 response,
+    TensorFlow's conversion against ours, in turns."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2
+
+    from app.model_clients.serving_api import serving_api
+    from app.model_clients.tensors import ndarray, tensor_proto
+
+    api = serving_api()
+    frame = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    response = predict_pb2.PredictResponse()
+    response.outputs["embeddings"].CopyFrom(tf.make_tensor_proto(np.ones((3, 512), np.float32)))
+    raw = response.SerializeToString()
+
+    def official():
+        request = predict_pb2.PredictRequest()
+        request.inputs["images"].CopyFrom(tf.make_tensor_proto(frame))
+        request.SerializeToString()
+        tf.make_ndarray(predict_pb2.PredictResponse.FromString(raw).outputs["embeddings"])
+
+    def ours():
+        request = api.PredictRequest()
+        request.inputs["images"].CopyFrom(tensor_proto(frame, api.TensorProto))
+        request.SerializeToString()
+        ndarray(api.PredictResponse.FromString(raw).outputs["embeddings"])
+
+    times = {"tensorflow": [], "ours": []}
+    for _ in range(repeat):
+        for name, fn in (("tensorflow", official), ("ours", ours)):
+            began = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - began) * 1e6)
+    return {name: round(float(np.median(t)), 1) for name, t in times.items()}
+
+
 def image_size_mb(name: str) -> float | None:
     podman = ROOT / "scripts" / "podman.sh"
     if not shutil.which("podman"):
@@ -127,6 +166,7 @@ def main(argv=None):
                 f"after_{args.requests}_recognitions": memory(side["pid"]),
                 "latency_ms": {"p50": round(float(np.percentile(ms, 50)), 1),
                                "p95": round(float(np.percentile(ms, 95)), 1)}}
+        results["request_and_response_codec_us"] = codec_us()
         results["app_image_mb"] = {"lean": image_size_mb("facerec/app:latest"),
                                    "full_tf": 2410.0, "full_tf_source": "../shared/FACTS.md (podman, mmdebstrap base)"}
         write_results(args.out, results)
