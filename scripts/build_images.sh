@@ -11,11 +11,8 @@
 # stay in podman's storage: a second run on the same machine reuses them (and the layer cache).
 # pip inside a build reaches PyPI with this machine's CA bundle, mounted for the build only.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 podman=("$root/scripts/podman.sh")
-test_images=0
-[ "${1:-}" = --test ] && test_images=1
 
 PYTHON_BASE=docker.io/library/python:3.11.11-slim-bookworm
 NGINX_BASE=docker.io/library/nginx:1.27.3-alpine
@@ -76,10 +73,6 @@ mosquitto_image() {  # the eclipse-mosquitto image's /mosquitto-no-auth.conf and
     --customize-hook='mkdir -p "$1"/mosquitto/data && chroot "$1" chown mosquitto /mosquitto/data'
 }
 
-# Only tracked files go into the context (the checkout holds GBs of venv and exported models).
-context=$(mktemp -d)
-trap 'rm -rf "$context"' EXIT
-git ls-files -z --cached | (cd "$root" && tar --null -T - -cf -) 2>/dev/null | tar -C "$context" -xf -
 
 build() {  # image name, Dockerfile, more podman build arguments
   local name=$1 file=$2; shift 2
@@ -90,23 +83,44 @@ build() {  # image name, Dockerfile, more podman build arguments
   log "built $name in $((SECONDS - started)) s"
 }
 
-base "$PYTHON_BASE" python_base
-base "$NGINX_BASE" nginx_base
-build facerec/app:latest Dockerfile.flask-app
-build facerec/nginx:latest Dockerfile.nginx
-build facerec/models-export:latest Dockerfile.serving-gpu --target export
-build facerec/mtcnn-models-export:latest Dockerfile.mtcnn-serving-gpu --target export
-for tag in 2.21.0 2.21.0-gpu; do  # the final serving stages only where TF Serving's image is here
-  if have "docker.io/tensorflow/serving:$tag"; then
-    build "facerec/facenet-serving:$tag" Dockerfile.serving-gpu --build-arg "SERVING_TAG=$tag"
-    build "facerec/mtcnn-serving:$tag" Dockerfile.mtcnn-serving-gpu --build-arg "SERVING_TAG=$tag"
-  else
-    log "tensorflow/serving:$tag is not here: the serving images' final stage is not built (compose.test.yaml stands in)"
+main() {
+  cd "$root"
+  local test_images=0
+  [ "${1:-}" = --test ] && test_images=1
+  # Only tracked files go into the context (the checkout holds GBs of venv and exported models).
+  context=$(mktemp -d)
+  trap 'rm -rf "$context"' EXIT
+  git ls-files -z --cached | tar --null -T - -cf - | tar -C "$context" -xf -
+
+  # the bases at once (downloads and dpkg overlap); each job's failure fails the build
+  local jobs=()
+  base "$PYTHON_BASE" python_base & jobs+=($!)
+  base "$NGINX_BASE" nginx_base & jobs+=($!)
+  if [ "$test_images" = 1 ]; then
+    base "$REDIS_IMAGE" redis_image & jobs+=($!)
+    base "$MOSQUITTO_IMAGE" mosquitto_image & jobs+=($!)
   fi
-done
-if [ "$test_images" = 1 ]; then
-  base "$REDIS_IMAGE" redis_image
-  base "$MOSQUITTO_IMAGE" mosquitto_image
-  build facerec/model-stand-in:latest docker/Dockerfile.model-stand-in
+  for job in "${jobs[@]}"; do wait "$job"; done
+
+  build facerec/app:latest Dockerfile.flask-app
+  build facerec/nginx:latest Dockerfile.nginx
+  build facerec/models-export:latest Dockerfile.serving-gpu --target export
+  build facerec/mtcnn-models-export:latest Dockerfile.mtcnn-serving-gpu --target export
+  for tag in 2.21.0 2.21.0-gpu; do  # the final serving stages only where TF Serving's image is here
+    if have "docker.io/tensorflow/serving:$tag"; then
+      build "facerec/facenet-serving:$tag" Dockerfile.serving-gpu --build-arg "SERVING_TAG=$tag"
+      build "facerec/mtcnn-serving:$tag" Dockerfile.mtcnn-serving-gpu --build-arg "SERVING_TAG=$tag"
+    else
+      log "tensorflow/serving:$tag is not here: the serving images' final stage is not built (compose.test.yaml stands in)"
+    fi
+  done
+  if [ "$test_images" = 1 ]; then
+    build facerec/model-stand-in:latest docker/Dockerfile.model-stand-in
+  fi
+  "${podman[@]}" images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^(localhost/facerec|docker.io/library)' >&2
+}
+
+# sourced (bash -c 'source scripts/build_images.sh; ...'), it only defines the functions
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  main "$@"
 fi
-"${podman[@]}" images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^(localhost/facerec|docker.io/library)' >&2

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run the test suite on a fresh machine: set up (scripts/setup.sh), the system packages the
 # deployment, browser and MQTT tests use (podman serving the Docker API, runc, busybox, kubectl,
-# chromium, mosquitto, openssl), the venv of the client libraries the compatibility APIs are tested with
+# chromium, mosquitto, openssl; mmdebstrap makes the image bases tests/test_containers.py builds
+# when no registry answers), the venv of the client libraries the compatibility APIs are tested with
 # (scripts/setup_clients.sh), then pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
