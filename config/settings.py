@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     # matched, never a visitor sighting; enrollment refuses one under MIN_ENROLL_QUALITY (422)
     # unless force=true.
     min_match_quality: float = Field(0.1, ge=0, le=1)
-    min_enroll_quality: float = Field(0.3, ge=0, le=1)
+    min_enroll_quality: float = Field(0.1, ge=0, le=1)
     # A face continues a track of its camera seen within TRACK_GAP_S seconds (box overlap or
     # plausible motion, and embedding distance within TRACK_MAX_DISTANCE); tracks are kept for
     # GET /tracks/{id} VISIT_KEEP_S after their last frame.
