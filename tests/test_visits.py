@@ -197,10 +197,11 @@ def test_one_mqtt_message_per_visit(make_client, broker):
     assert last["state_topic"] == f"{prefix}/last_visitor/front_door"
     # the camera's next frame, after TRACK_GAP_S: the first visit ended, a second one began
     recognize(client, walk_up(client, "madonna", frames=1)[0], camera_id="Front Door", timestamp=t0 + 20)
-    messages = [json.loads(m[1]) for m in watch.wait(f"{prefix}/visits/front_door", count=2)]
+    messages = [json.loads(m[1]) for m in watch.wait(f"{prefix}/visits/front_door", count=3)]
     assert messages[1]["event"] == "ended" and messages[1]["track"]["id"] == decided["track"]["id"]
+    assert messages[2]["event"] == "decided" and messages[2]["track"]["id"] != decided["track"]["id"]
     time.sleep(1.0)
-    assert len(watch.wait(f"{prefix}/visits/front_door")) == 2   # 6 frames: one "decided", one "ended"
+    assert len(watch.wait(f"{prefix}/visits/front_door")) == 3   # 6 frames: one "decided", one "ended"
     assert not [m for m in watch.messages if "/events/" in m[0] or "/matches/" in m[0]]   # per-frame topics off
     watch.close()
     client.application.extensions["facerec"].close()

@@ -49,11 +49,11 @@ def track_faces(s: Services, camera_id: str | None, now: float, faces: list, vis
     except (redis.RedisError, VisitConflict) as e:
         log.warning("tracks of camera %r not updated, frame answered alone: %s", camera, e)
         return [None] * len(faces)
-    for event, track in outcome.news:
-        s.publisher.publish_visit(camera, event, track.public())
-    for track in outcome.ended:
+    for track in outcome.ended:   # the visits that ended before this frame first, then this frame's news
         if track.published is not None:
             s.publisher.publish_visit(camera, "ended", track.public())
+    for event, track in outcome.news:
+        s.publisher.publish_visit(camera, event, track.public())
     return outcome.faces
 
 
