@@ -10,4 +10,8 @@ HELP = """Command line for operators: talks to a running server over HTTP, local
                           change of EMBEDDER or FACE_CROP); resumes an interrupted run
     evaluate DIR          accuracy on labelled photos (train/ and val/, or person folders)
     camera SOURCE         a camera node: frames from SOURCE to /recognize (app/camera_node.py)
+    frigate               the Frigate bridge: names Frigate's people (sub_label), Double Take's
+                          MQTT topics (app/frigate/; docs/frigate.md)
+    import-faces DIR      a Frigate, Double Take or CompreFace face library; --dry-run lists
+                          what would be refused (no face, low quality, duplicate)
 """
