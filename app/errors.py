@@ -149,6 +149,10 @@ class VisitorNotFound(FaceRecError, status=404, code="visitor_not_found"):
                    f"GET /visitors lists them")
 
 
+class TrackNotFound(FaceRecError, status=404, code="not_found"):
+    """No track has this id (never made, or ended more than VISIT_KEEP_S ago)."""
+
+
 class EventNotFound(FaceRecError, status=404, code="event_not_found"):
     """No event with this id, or it has no face at this index (trimmed, or never recorded)."""
 

@@ -4,7 +4,7 @@ from flask import Blueprint
 
 from app.api.openapi import documented
 from app.api.schemas import DetectResponse, EmbedResponse, EnrollResponse, RecognizeResponse, VerifyResponse
-from app.api.uploads import read_upload, single_image, text_field
+from app.api.uploads import read_upload, single_image, text_field, timestamp_field, visit_key_field
 from app.services import services
 from app.usecases import recognition
 
@@ -14,12 +14,16 @@ IMAGE_ERRORS = (400, 401, 413, 415, 422, 502, 503, 504)
 
 @bp.post("/recognize")
 @documented("Every face in a camera frame, and who it is", RecognizeResponse, body="image",
-            fields=[("camera_id", "which camera sent the frame (stored with the event)", False)],
+            fields=[("camera_id", "which camera sent the frame (stored with the event; its tracks)", False),
+                    ("timestamp", "capture time: Unix epoch seconds or ISO 8601 with a timezone (default now)", False),
+                    ("visit_key", "an external visit id (e.g. a Frigate event id): the largest face joins "
+                                  "its track", False)],
             errors=(*IMAGE_ERRORS, 409))
 def recognize():
     s = services()
     upload = read_upload(s.settings.max_images_per_request)
-    result = recognition.recognize(s, single_image(upload), text_field(upload, "camera_id"))
+    result = recognition.recognize(s, single_image(upload), text_field(upload, "camera_id"),
+                                   timestamp=timestamp_field(upload), visit_key=visit_key_field(upload))
     return RecognizeResponse.of(result, s.pipeline.detector.name).model_dump()
 
 

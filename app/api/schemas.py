@@ -4,6 +4,7 @@ turn the use cases' domain objects into responses."""
 from pydantic import BaseModel, Field
 
 from app.api.schemas_visitors import FaceReport
+from app.api.schemas_visits import QualityParts, Track
 from app.pipeline import Face
 from app.usecases import recognition as uc  # the use cases' domain objects
 
@@ -53,6 +54,19 @@ class RecognizedFace(DetectedFace):
     match: Candidate | None = Field(description="the nearest enrolled person within MATCH_THRESHOLD; null = unknown")
     candidates: list[Candidate] = Field(description="the TOP_K nearest people, nearest first")
     visitor_id: str | None = Field(None, description="an unknown face kept: the visitor it is (GET /visitors/{id})")
+    quality: float = Field(description="0 (useless) to 1: the product of the quality_parts' scores")
+    quality_parts: QualityParts
+    reason: str | None = Field(description='"low_quality": under MIN_MATCH_QUALITY, so never matched; else null')
+    track_id: str | None = Field(description="the face's visit (GET /tracks/{id}); null when tracks are unavailable")
+    track: Track | None = Field(description="the visit's identity so far, from all its frames")
+
+    @classmethod
+    def of(cls, f: uc.RecognizedFace) -> "RecognizedFace":
+        q = f.face.quality
+        return cls(**DetectedFace.fields_of(f.face), match=f.match and Candidate.of(f.match),
+                   candidates=[Candidate.of(c) for c in f.candidates], visitor_id=f.visitor_id,
+                   quality=q.quality, quality_parts=QualityParts(**q.parts()), reason=f.reason,
+                   track_id=f.track.id if f.track else None, track=Track.of(f.track))
 
 
 class RecognizeResponse(BaseModel):
@@ -62,13 +76,12 @@ class RecognizeResponse(BaseModel):
     height: int
     preprocessor: str
     faces: list[RecognizedFace]
-    timing_ms: dict[str, float] = Field(description="decode, sync (the gallery), detect, embed, match, total")
+    timing_ms: dict[str, float] = Field(description="decode, sync (the gallery), detect, embed, quality, match, "
+                                                    "track, visitors, total")
 
     @classmethod
     def of(cls, r: uc.Recognition, preprocessor: str) -> "RecognizeResponse":
-        faces = [RecognizedFace(**DetectedFace.fields_of(f.face), match=f.match and Candidate.of(f.match),
-                                   candidates=[Candidate.of(c) for c in f.candidates], visitor_id=f.visitor_id)
-                 for f in r.faces]
+        faces = [RecognizedFace.of(f) for f in r.faces]
         return cls(camera_id=r.camera_id, event_id=r.event_id, width=r.frame.width, height=r.frame.height,
                    preprocessor=preprocessor, faces=faces, timing_ms=r.timing_ms)
 

@@ -5,6 +5,7 @@ decoded request values and returns domain objects; views only parse and serialis
     result = recognize(services, jpeg_bytes, camera_id="door")
     for face in result.faces: face.match and face.match.name
 """
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,7 +19,8 @@ from app.pipeline import Face, Frame, Stopwatch
 from app.pipeline.enrolled_crop import enrolled_crop
 from app.pipeline.imaging import jpeg_thumbnails
 from app.services import Services
-from app.usecases import people, visitors
+from app.usecases import people, visitors, visits
+from app.visits import TrackState
 
 
 @dataclass
@@ -37,6 +39,8 @@ class RecognizedFace:
     match: Candidate | None         # the nearest the rule calls "same person" and no correction refuses; None = unknown
     visitor_id: str | None = None   # an unknown face kept as a sighting: the visitor it belongs to
     accepted: list[Candidate] = field(default_factory=list)  # every candidate that could be the match, nearest first
+    reason: str | None = None       # "low_quality": under MIN_MATCH_QUALITY, never matched
+    track: TrackState | None = None  # the visit this face belongs to (None: track state unavailable)
 
 
 @dataclass
@@ -73,10 +77,12 @@ class Verification:
 
 
 def recognize(s: Services, image: bytes, camera_id: str | None = None,
-              top_k: int | None = None, select: Callable[[Frame], list[Face]] | None = None) -> Recognition:
-    """Every face of one frame with the nearest enrolled people; appended to the event log.
-    top_k: candidates per face (default TOP_K); select: the faces to
-    keep, given the detected frame (the compatibility APIs' limits and thresholds)."""
+              top_k: int | None = None, select: Callable[[Frame], list[Face]] | None = None,
+              timestamp: float | None = None, visit_key: str | None = None) -> Recognition:
+    """Every face of one frame with the nearest enrolled people and its visit (track); appended
+    to the event log. top_k: candidates per face (default TOP_K); select: the faces to keep,
+    given the detected frame (the compatibility APIs' limits and thresholds); timestamp: the
+    camera's capture time (default now); visit_key: the largest face joins this visit's track."""
     s.pipeline.check_request([image])
     stopwatch = Stopwatch()
     with stopwatch.stage("sync"):
@@ -85,8 +91,12 @@ def recognize(s: Services, image: bytes, camera_id: str | None = None,
     if select is not None:
         frame.faces = select(frame)
         s.pipeline.embed_faces(frame, frame.faces, stopwatch)
+    s.pipeline.assess(frame, frame.faces, stopwatch)
     with stopwatch.stage("match"):
         faces = _recognized(s, frame.faces, top_k or s.settings.top_k)
+    with stopwatch.stage("track"):
+        for face, track in zip(faces, visits.track_faces(s, camera_id, timestamp or time.time(), faces, visit_key)):
+            face.track = track
     event_id = _record(s, camera_id, frame, faces, stopwatch)
     timing = stopwatch.finish()
     metrics.observe_recognition(timing, [f.match is not None for f in faces], s.replica.size)
@@ -142,6 +152,9 @@ def _recognized(s: Services, faces: list[Face], top_k: int) -> list[RecognizedFa
     for face in faces:
         candidates = [Candidate(m.person_id, m.name, m.distance, s.rule.confidence(m.distance), m.face_id)
                       for m in s.replica.match(face.embedding, top_k)]
+        if face.quality is not None and face.quality.quality < s.settings.min_match_quality:
+            recognized.append(RecognizedFace(face, candidates, None, reason="low_quality"))
+            continue
         near = [c for c in candidates if s.rule.same_person(c.distance)]
         if near and not synced:
             s.negatives.sync()
@@ -159,7 +172,8 @@ def _record(s: Services, camera_id: str | None, frame: Frame, faces: list[Recogn
         visitors.observe(s, faces, thumbnails, camera_id)
     entries = [{"person_id": f.match.person_id if f.match else None, "name": f.match.name if f.match else None,
                 "distance": round((f.match or f.candidates[0]).distance, 4) if f.candidates else None,
-                "box": [round(float(v), 1) for v in f.face.box], "visitor_id": f.visitor_id} for f in faces]
+                "box": [round(float(v), 1) for v in f.face.box], "visitor_id": f.visitor_id,
+                "track_id": f.track.id if f.track else None} for f in faces]
     event_id = s.events.record(camera_id, entries, thumbnails, np.array([f.face.embedding for f in faces]))
     s.publisher.publish_event(event_id, camera_id, entries)  # MQTT: queued, never waited on
     return event_id
