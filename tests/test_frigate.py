@@ -96,6 +96,14 @@ def config(frigate, server, broker, topics, **more) -> dict:
             "retry_for_s": 60, **topics, **more}
 
 
+def three(person, first=0):
+    """Three snapshots of one person (a visit is decided from the evidence of several frames)."""
+    return [photo_bytes(person, first + i) for i in range(3)]
+
+
+THREE = CameraConfig(snapshot_attempts=3, attempt_delay_s=0.1)
+
+
 def publish_visit(frigate_mqtt, eid, camera="front_door", updates=2):
     frigate_mqtt.event("new", eid, camera)
     for _ in range(updates):
@@ -105,7 +113,7 @@ def publish_visit(frigate_mqtt, eid, camera="front_door", updates=2):
 def test_an_event_with_three_snapshots_gets_one_sub_label(server, standin, broker, bridge, topics):
     frigate = standin()
     eid = event_id()
-    frigate.add_event(eid, [photo_bytes("madonna", i) for i in range(3)])   # val photos: never enrolled
+    frigate.add_event(eid, three("madonna"))   # val photos: never enrolled
     watch = Subscriber(broker.port, f"{topics['double_take_matches']}/#", f"{topics['double_take_cameras']}/#",
                        f"{topics['homeassistant_prefix']}/#", "double-take/available")
     running = bridge(**config(frigate, server, broker, topics, person_reset_s=2.0,
@@ -120,6 +128,7 @@ def test_an_event_with_three_snapshots_gets_one_sub_label(server, standin, broke
     assert write["subLabel"] == "madonna" and 0 < write["subLabelScore"] <= 1
     snapshots = [r for r in frigate.requests if r[1] == f"/api/events/{eid}/snapshot.jpg"]
     assert 1 <= len(snapshots) <= 3 and running.counts["events"] == 1 and running.counts["sub_labels"] == 1
+    assert running.counts["decided_by_track"] == 1   # the server's visit decided it (visit_key = the event id)
 
     # Double Take's contract (api/src/util/mqtt.util.js)
     dt, cams, ha = topics["double_take_matches"], topics["double_take_cameras"], topics["homeassistant_prefix"]
@@ -144,7 +153,7 @@ def test_an_event_with_three_snapshots_gets_one_sub_label(server, standin, broke
 def test_a_stranger(server, standin, broker, bridge, topics, unknown):
     frigate = standin()
     eid = event_id()
-    frigate.add_event(eid, [photo_bytes("jerry_seinfeld", i) for i in range(3)])
+    frigate.add_event(eid, three("jerry_seinfeld"))
     watch = Subscriber(broker.port, f"{topics['double_take_matches']}/#")
     running = bridge(**config(frigate, server, broker, topics, unknown_sub_label=unknown,
                               default_camera=CameraConfig(snapshot_attempts=3, attempt_delay_s=0.1)))
@@ -153,6 +162,7 @@ def test_a_stranger(server, standin, broker, bridge, topics, unknown):
     worked(running, eid)
     assert [w["subLabel"] for w in frigate.writes(eid)] == ([unknown] if unknown else [])
     assert all("subLabelScore" not in w for w in frigate.writes(eid))
+    assert running.counts["decided_by_track"] == (1 if unknown else 0)   # the visit decided "stranger"
     stranger = json.loads(watch.wait(f"{topics['double_take_matches']}/unknown")[0][1])
     assert stranger["id"] == eid and stranger["unknown"]["name"] == "unknown"
     watch.close()
@@ -162,9 +172,9 @@ def test_a_stranger(server, standin, broker, bridge, topics, unknown):
 def test_frigate_down_and_back_with_a_login(server, standin, broker, bridge, topics):
     frigate = standin(users={"bridge": "s3cret"})
     eid = event_id()
-    frigate.add_event(eid, [photo_bytes("madonna", 0)])
+    frigate.add_event(eid, three("madonna"))
     running = bridge(**config(frigate, server, broker, topics, frigate_user="bridge", frigate_password="s3cret",
-                              default_camera=CameraConfig(snapshot_attempts=1)))
+                              default_camera=THREE))
     frigate.stop()   # Frigate restarts: the event comes, its API is away
     FrigateMqtt(broker.port, topics["frigate_topic_prefix"]).event("new", eid, "front_door")
     time.sleep(3)
@@ -181,13 +191,13 @@ def test_frigate_down_and_back_with_a_login(server, standin, broker, bridge, top
 def test_the_broker_down_and_back(server, standin, tmp_path, bridge, topics):
     own = Broker(tmp_path).start()
     frigate = standin()
-    running = bridge(**config(frigate, server, own, topics, default_camera=CameraConfig(snapshot_attempts=1)))
+    running = bridge(**config(frigate, server, own, topics, default_camera=THREE))
     own.stop()
     time.sleep(2)
     own.start()   # same port: paho reconnects, and the bridge subscribes again
     wait_until(lambda: running.counts["connections"] >= 2, 60, "the bridge reconnecting")
     eid = event_id()
-    frigate.add_event(eid, [photo_bytes("madonna", 1)])
+    frigate.add_event(eid, three("madonna", 1))
     FrigateMqtt(own.port, topics["frigate_topic_prefix"]).event("new", eid, "front_door")
     worked(running, eid)
     assert [w["subLabel"] for w in frigate.writes(eid)] == ["madonna"]
@@ -201,7 +211,7 @@ def test_the_broker_down_and_back(server, standin, tmp_path, bridge, topics):
 def test_malformed_messages_are_logged_and_skipped(server, standin, broker, bridge, topics, caplog):
     frigate = standin()
     running = bridge(**config(frigate, server, broker, topics, max_message_bytes=64 << 10,
-                              default_camera=CameraConfig(snapshot_attempts=1)))
+                              default_camera=THREE))
     frigate_mqtt = FrigateMqtt(broker.port, topics["frigate_topic_prefix"])
     good = json.loads(frigate_event("new", event_id(), "front_door"))
     missing = json.loads(json.dumps(good))
@@ -218,7 +228,7 @@ def test_malformed_messages_are_logged_and_skipped(server, standin, broker, brid
     assert sum("skipped a malformed message" in r.getMessage() for r in caplog.records) == len(bad) + 1
     frigate_mqtt.publish("tracked_object_update", object_update("1.2-a", "front_door", "madonna", 0.95))
     eid = event_id()   # the bridge still works
-    frigate.add_event(eid, [photo_bytes("madonna", 2)])
+    frigate.add_event(eid, three("madonna", 2))
     frigate_mqtt.event("new", eid, "front_door")
     worked(running, eid)
     assert [w["subLabel"] for w in frigate.writes(eid)] == ["madonna"]
@@ -228,13 +238,13 @@ def test_malformed_messages_are_logged_and_skipped(server, standin, broker, brid
 
 def test_cameras_off_ignored_zones_and_frigate_s_own_names(server, standin, broker, bridge, topics):
     frigate = standin()
-    running = bridge(**config(frigate, server, broker, topics, default_camera=CameraConfig(snapshot_attempts=1),
+    running = bridge(**config(frigate, server, broker, topics, default_camera=THREE,
                               cameras={"garage": CameraConfig(enabled=False),
-                                       "door": CameraConfig(ignore_zones=["street"], snapshot_attempts=1)}))
+                                       "door": THREE.model_copy(update={"ignore_zones": ["street"]})}))
     frigate_mqtt = FrigateMqtt(broker.port, topics["frigate_topic_prefix"])
     off, street, named = event_id(), event_id(), event_id()
     for eid in (off, street, named):
-        frigate.add_event(eid, [photo_bytes("madonna", 3)])
+        frigate.add_event(eid, three("madonna", 3))
     frigate_mqtt.event("new", off, "garage")
     frigate_mqtt.event("new", street, "door", zones=["street"])
     frigate_mqtt.event("new", named, "door", sub_label=["Someone Else", 0.95])   # Frigate's own face recognition
@@ -253,7 +263,7 @@ def test_the_command_with_a_config_file(server, standin, broker, topics, tmp_pat
     path = tmp_path / "bridge.yaml"
     path.write_text(f"frigate_url: {frigate.url}\nfrigate_topic_prefix: {topics['frigate_topic_prefix']}\n"
                     f"double_take_matches: {topics['double_take_matches']}\n"
-                    "cameras:\n  front_door:\n    snapshot_attempts: 2\n")
+                    "cameras:\n  front_door:\n    snapshot_attempts: 3\n")
     log = open(tmp_path / "bridge.log", "w")
     process = subprocess.Popen([sys.executable, "-m", "app.cli", "--url", server.url, "frigate", "--config", str(path),
                                 "--mqtt-url", broker.url], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
@@ -261,7 +271,7 @@ def test_the_command_with_a_config_file(server, standin, broker, topics, tmp_pat
     try:
         wait_until(lambda: "MQTT connected" in (tmp_path / "bridge.log").read_text(), 60, "the bridge", process)
         eid = event_id()
-        frigate.add_event(eid, [photo_bytes("madonna", 4)])
+        frigate.add_event(eid, three("madonna", 4))
         FrigateMqtt(broker.port, topics["frigate_topic_prefix"]).event("new", eid, "front_door")
         wait_until(lambda: frigate.writes(eid), 90, "the sub_label write", process)
     finally:

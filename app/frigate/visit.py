@@ -171,6 +171,7 @@ class VisitWorker:
         if self.frigate.set_sub_label(visit.event.id, name, decision.confidence if decision.name else None):
             visit.written = name
             self.count("sub_labels")
+            self.count("decided_by_track" if decision.by_track else "decided_by_match")
             log.info("event %s on %s: sub_label %r (%.2f)", visit.event.id, visit.event.camera, name,
                      decision.confidence)
 
