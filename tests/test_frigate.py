@@ -29,13 +29,6 @@ DISCOVERY_KEYS = {"name", "icon", "value_template", "state_topic", "json_attribu
                   "unique_id"}
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    server = Broker(tmp_path_factory.mktemp("mosquitto-frigate")).start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def server(live_server):
     """Our app with Madonna enrolled (two train photos)."""
@@ -289,3 +282,26 @@ def test_bad_configuration_is_a_clear_error(tmp_path):
     done = subprocess.run([sys.executable, "-m", "app.cli", "frigate", "--config", str(path)], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "cameras.door.snapshot_attempts" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_frigate_client_on_its_own(standin):
+    """FrigateApi against the stand-in alone: login, Bearer, limits, refusals (no server needed)."""
+    from app.frigate.http import FrigateApi, frame_time_of
+    frigate = standin(users={"bridge": "s3cret"})
+    frigate.add_event("1.5-big", [b"\xff" * (3 << 20)])
+    frigate.add_event("1.5-ok", [photo_bytes("madonna", 0)])
+    api = FrigateApi(frigate.url, "bridge", "s3cret", timeout_s=10, retry_for_s=2)
+    assert api.image("/api/events/1.5-big/snapshot.jpg", {}, 1 << 20) is None   # over the limit: skipped
+    image, frame_time = api.image("/api/events/1.5-ok/snapshot.jpg", {"crop": 1}, 1 << 20)
+    assert image == photo_bytes("madonna", 0) and abs(frame_time - time.time()) < 60
+    assert api.image("/api/events/1.5-gone/snapshot.jpg", {}, 1 << 20) is None   # 404
+    assert api.set_sub_label("1.5-gone", "madonna", 0.9) is False                 # 404: refused, no crash
+    assert api.set_sub_label("1.5-ok", "x" * 300, 7.0) is True                    # trimmed and clamped
+    assert frigate.writes("1.5-ok") == [{"subLabel": "x" * 100, "subLabelScore": 1.0}]
+    with pytest.raises(PermissionError):
+        FrigateApi(frigate.url, "bridge", "wrong", timeout_s=10, retry_for_s=2).login()
+    token_only = FrigateApi(frigate.url, token=api.token, timeout_s=10, retry_for_s=2)   # a JWT given as Bearer
+    assert token_only.image("/api/events/1.5-ok/snapshot.jpg", {}, 1 << 20) is not None
+    assert FrigateApi(frigate.url, timeout_s=10, retry_for_s=2).image("/api/events/1.5-ok/snapshot.jpg", {},
+                                                                      1 << 20) is None   # 401 without a login
+    assert frame_time_of("nan") is None and frame_time_of("12") is None and frame_time_of("") is None

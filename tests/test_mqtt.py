@@ -22,13 +22,6 @@ from scripts.processes import free_port, wait_until
 from scripts.pypi_assets import ROOT
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    server = Broker(tmp_path_factory.mktemp("mosquitto")).start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def prefixes():
     """A topic prefix and a discovery prefix of the test's own (retained messages outlive tests)."""

@@ -18,6 +18,7 @@ Frigate's API, from its source (blakeblackshear/frigate, commit e3fa701, after v
   X-CSRF-TOKEN (frigate/api/fastapi_app.py, check_csrf); the bridge sends no Origin.
 """
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +28,16 @@ import requests
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
 RETRIED_STATUS = {429, 500, 502, 503, 504}
+
+
+def frame_time_of(header: str) -> float | None:
+    """X-Frame-Time as epoch seconds, or None when absent or implausible (the server would refuse
+    a timestamp before 2000 or over a day ahead: the frame then goes with the server's clock)."""
+    try:
+        value = float(header)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and 946_684_800 <= value <= time.time() + 86_400 else None
 
 
 class Unreachable(RuntimeError):
@@ -53,6 +64,7 @@ class Peer:
                                                 **{**kwargs, **extra})
                 if response.status_code not in RETRIED_STATUS:
                     return response
+                response.close()
                 why = f"answered {response.status_code}"
             except requests.RequestException as e:
                 why = f"unreachable ({type(e).__name__})"
@@ -96,18 +108,22 @@ class FrigateApi(Peer):
 
     def image(self, path: str, params: dict, max_bytes: int) -> tuple[bytes, float | None] | None:
         """(JPEG, X-Frame-Time) or None when Frigate has no such image (404 and other 4xx)."""
-        response = self.call("GET", path, params=params)
-        if response.status_code != 200:
-            log.info("Frigate GET %s answered %s: %s", path, response.status_code, response.text[:200])
-            return None
-        if len(response.content) > max_bytes:
-            log.warning("Frigate GET %s: %d bytes, more than %d; skipped", path, len(response.content), max_bytes)
-            return None
-        try:
-            frame_time = float(response.headers.get("X-Frame-Time", ""))
-        except ValueError:
-            frame_time = None
-        return response.content, frame_time
+        response = self.call("GET", path, params=params, stream=True)
+        with response:
+            if response.status_code != 200:
+                log.info("Frigate GET %s answered %s: %s", path, response.status_code, response.text[:200])
+                return None
+            content = bytearray()
+            try:
+                for piece in response.iter_content(1 << 16):   # read no more than the limit, whatever it claims
+                    content += piece
+                    if len(content) > max_bytes:
+                        log.warning("Frigate GET %s: more than %d bytes; skipped", path, max_bytes)
+                        return None
+            except requests.RequestException as e:
+                log.warning("Frigate GET %s broke off (%s); skipped", path, type(e).__name__)
+                return None
+        return bytes(content), frame_time_of(response.headers.get("X-Frame-Time", ""))
 
     def set_sub_label(self, event_id: str, name: str, score: float | None) -> bool:
         """Write the event's sub_label; False when Frigate refuses it (unknown event, bad value)."""
