@@ -95,7 +95,10 @@ class FrigateBridge:
 
     def close(self, timeout_s: float = 5.0) -> None:
         self.stop.set()
-        self.queue.put(None)
+        try:
+            self.queue.put_nowait(None)   # wakes the dispatcher (a full queue: it sees `stop` at its next event)
+        except queue.Full:
+            pass
         self.dispatcher.join(timeout=timeout_s)
         self.pool.shutdown(wait=True, cancel_futures=True)
         for timer in list(self.resets.values()):
