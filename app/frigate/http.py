@@ -7,7 +7,7 @@ Frigate's API, from its source (blakeblackshear/frigate, commit e3fa701, after v
 - GET /api/events/<id>/snapshot.jpg?crop=1&height=&quality= (frigate/api/media.py,
   event_snapshot; query MediaEventsSnapshotQueryParams in
   frigate/api/defs/query/media_query_parameters.py): the object's best snapshot, while it is
-  tracked and after; header X-Frame-Time is the frame's capture time.
+  tracked and after; header X-Frame-Time is the frame's capture time (0.18; not in 0.17.2).
 - GET /api/<camera>/latest.jpg?height= (frigate/api/media.py, latest_frame).
 - POST /api/events/<id>/sub_label {"subLabel": <= 100 chars, "subLabelScore": (0, 1]}
   (frigate/api/event.py, set_sub_label; body EventsSubLabelBody in
