@@ -60,6 +60,10 @@ class NoFace(FaceRecError, status=422, code="no_face"):
     """A face was needed (to enroll, verify, add an example) and the image has none."""
 
 
+class LowQualityFace(FaceRecError, status=422, code="low_quality"):
+    """The face is under MIN_ENROLL_QUALITY (too small, blurred, turned away); force=true enrolls it anyway."""
+
+
 class SeveralFaces(FaceRecError, status=422, code="several_faces"):
     """One face was asked for (a CompreFace example, a verification source) and there are more."""
 

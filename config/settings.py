@@ -123,8 +123,8 @@ class Settings(BaseSettings):
     # A face under MIN_MATCH_QUALITY is listed (box, quality, reason "low_quality") but never
     # matched, never a visitor sighting; enrollment refuses one under MIN_ENROLL_QUALITY (422)
     # unless force=true.
-    min_match_quality: float = Field(0.1, ge=0, le=1)
-    min_enroll_quality: float = Field(0.3, ge=0, le=1)
+    min_match_quality: float = Field(0.2, ge=0, le=1)
+    min_enroll_quality: float = Field(0.1, ge=0, le=1)
     # A face continues a track of its camera seen within TRACK_GAP_S seconds (box overlap or
     # plausible motion, and embedding distance within TRACK_MAX_DISTANCE); tracks are kept for
     # GET /tracks/{id} VISIT_KEEP_S after their last frame.
@@ -135,7 +135,7 @@ class Settings(BaseSettings):
     # quality x (0.25 + its distance margin to MATCH_THRESHOLD / 0.3, at most 1)) reaches
     # VISIT_DECIDE_WEIGHT (VISIT_UNKNOWN_WEIGHT for "a stranger") and VISIT_DECIDE_SHARE of the
     # visit's evidence; a decided identity yields only to one VISIT_SWITCH_FACTOR times heavier.
-    visit_decide_weight: float = Field(1.0, gt=0, le=100)
+    visit_decide_weight: float = Field(0.5, gt=0, le=100)
     visit_unknown_weight: float = Field(1.5, gt=0, le=100)
     visit_decide_share: float = Field(0.7, gt=0.5, le=1)
     visit_switch_factor: float = Field(2.0, ge=1, le=100)

@@ -92,7 +92,7 @@ def test_one_look_alike_frame_does_not_rename_a_decided_visit(client):
 
 
 def test_a_tiny_blurred_face_is_reported_but_not_matched(make_client):
-    client = make_client(min_match_quality=0.3)
+    client = make_client(min_match_quality=0.3, min_enroll_quality=0.3)
     enroll(client, "Madonna", photo_bytes("madonna", 0, "train"), photo_bytes("madonna", 1, "train"))
     rgb = photo("madonna", 0)
     frame = camera_frame(rgb, face_box(client, rgb), Look(30, blur=7, quality=30))
@@ -100,6 +100,19 @@ def test_a_tiny_blurred_face_is_reported_but_not_matched(make_client):
     [face] = result.faces
     assert face.quality < 0.3 and face.reason == "low_quality" and face.match is None and face.visitor_id is None
     assert face.track_id is not None and not face.track.decided
+    madonna = client.get("/people").json["people"][0]["person_id"]
+    refused = client.post("/corrections", json={"event_id": result.event_id, "face_index": 0,
+                                                "not_person_id": madonna})   # never a correction target
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "not_correctable"
+    refused = client.post("/enroll", data={"name": "Tiny", "image": (io.BytesIO(frame), "a.jpg")},
+                          content_type="multipart/form-data")
+    assert refused.status_code == 422 and refused.json["error"]["code"] == "low_quality"
+    assert any(p in refused.json["error"]["message"] for p in ("too small", "blurred", "turned away"))
+    forced = client.post("/enroll", data={"name": "Tiny", "image": (io.BytesIO(frame), "a.jpg"), "force": "true"},
+                         content_type="multipart/form-data")
+    assert forced.status_code == 201
+    report = client.get(f"/people/{forced.json['person_id']}").json["face_report"]
+    assert len(report) == 1 and report[0]["quality"] < 0.3
     clear = recognize(client, photo_bytes("madonna", 0), camera_id="porch").faces[0]
     assert clear.reason is None and clear.match.name == "Madonna" and clear.quality >= 0.3
     assert client.get("/visitors").json["count"] == 0

@@ -201,6 +201,8 @@ class EventFace(BaseModel):
     box: list[float] = Field(description="x1, y1, x2, y2")
     thumbnail: str | None = Field(description="id for GET /events/thumbnails/{id}; null when it was left out")
     visitor_id: str | None = Field(None, description="an unknown face kept: its visitor")
+    track_id: str | None = Field(None, description="the visit the face belonged to (GET /tracks/{id})")
+    quality: float | None = Field(None, description="the face's quality, 0 to 1")
 
 
 class Event(BaseModel):

@@ -164,6 +164,19 @@ def visit_key_field(upload: Upload, name: str = "visit_key") -> str | None:
     return value
 
 
+def flag_field(upload: Upload, name: str) -> bool:
+    """A yes/no field: true/false, 1/0, yes/no (a JSON boolean too); absent is false."""
+    value = upload.fields.get(name)
+    if value is None or value == "" or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower() if isinstance(value, (str, int)) else None
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise InvalidField(f"`{name}` must be true or false")
+
+
 def single_image(upload: Upload) -> bytes:
     if len(upload.images) != 1:
         raise BadRequest(f"{len(upload.images)} images sent; this endpoint takes exactly one")

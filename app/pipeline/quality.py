@@ -15,10 +15,10 @@ from app.pipeline.alignment import aligned_faces
 
 SHARPNESS_SIZE = 64         # the aligned crop the Laplacian is taken on: the same scale for every face
 # The part scores reach 1 at these (measured on the 5-celebrity photos, bench/bench_visits.py):
-FULL_EYE_PX = 28.0          # a face ~70 px wide; 8 px (a ~20 px face) scores 0
-MIN_EYE_PX = 8.0
+FULL_EYE_PX = 24.0          # a face ~60 px wide; 6 px (a ~15 px face) scores 0
+MIN_EYE_PX = 6.0
 FULL_SHARPNESS = 0.12       # Laplacian variance / intensity variance of a photo-sharp face is ~0.15-0.5
-MAX_ANGLE = 60.0            # degrees of yaw or pitch that score 0
+MAX_ANGLE = 75.0            # degrees of yaw or pitch that score 0 (from 25, 1)
 FRONTAL_NOSE_RATIO = 0.53
 MIN_SCORE = 0.6             # detector scores from this (0) to 1 (1)
 
@@ -58,7 +58,7 @@ def _sharpness_score(sharpness: float) -> float:
 
 
 def _pose_score(yaw: float, pitch: float) -> float:
-    return 1.0 - _ramp(max(abs(yaw), abs(pitch)), 20.0, MAX_ANGLE)
+    return 1.0 - _ramp(max(abs(yaw), abs(pitch)), 25.0, MAX_ANGLE)
 
 
 def _detector_score(score: float) -> float:
@@ -80,10 +80,10 @@ def head_pose(landmarks: np.ndarray) -> tuple[float, float]:
         return 90.0, 0.0
     across = axis / eye_px
     down = np.array([-across[1], across[0]])
-    side = float((nose - eye_mid) @ across) / eye_px            # ~0 frontal, ~±0.5 at 60°
+    side = float((nose - eye_mid) @ across) / eye_px            # ~0 frontal, ~±0.7 at 60°
     height = float((mouth - eye_mid) @ down)
     ratio = float((nose - eye_mid) @ down) / height if height > 1e-6 else FRONTAL_NOSE_RATIO
-    yaw = math.degrees(math.asin(max(-1.0, min(1.0, side * 1.7))))
+    yaw = math.degrees(math.asin(max(-1.0, min(1.0, side * 1.2))))
     pitch = math.degrees(math.asin(max(-1.0, min(1.0, (ratio - FRONTAL_NOSE_RATIO) * 3.0))))
     return yaw, pitch
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app import metrics
-from app.errors import FaceRecError, InvalidField, NoFace, SeveralFaces
+from app.errors import FaceRecError, InvalidField, LowQualityFace, NoFace, SeveralFaces
 from app.gallery import NewFace
 from app.gallery.matching import distances
 from app.pipeline import Face, Frame, Stopwatch
@@ -119,13 +119,16 @@ def embed(s: Services, image: bytes) -> Analysis:
     return Analysis(frame, stopwatch.finish())
 
 
-def enroll(s: Services, images: list[bytes], name: str | None = None, person_id: str | None = None) -> Enrollment:
+def enroll(s: Services, images: list[bytes], name: str | None = None, person_id: str | None = None,
+           force: bool = False) -> Enrollment:
     """A new person `name`, or faces added to `person_id`: the largest face of each image,
     with its thumbnail and the crop a later re-embedding needs. Nothing is stored unless every
-    image has a face; 409 before any model work when the gallery is of another model."""
+    image has a face of MIN_ENROLL_QUALITY (or force); 409 before any model work when the
+    gallery is of another model."""
     name = people.chosen_name(name, person_id, "enroll a new person", "add faces to an enrolled one")
     s.store.check_model(writing=True)  # fail fast, before the models, when Redis is down or the model differs
-    faces, entries, _ = largest_faces(s, images, to_store=True)
+    faces, entries, _ = largest_faces(s, images, to_store=True, min_quality=0.0 if force else
+                                      s.settings.min_enroll_quality)
     person_id, name, created, ids = people.store_faces(s, entries, name, person_id)
     return Enrollment(person_id, name, created, list(zip(ids, faces)))
 
@@ -173,7 +176,8 @@ def _record(s: Services, camera_id: str | None, frame: Frame, faces: list[Recogn
     entries = [{"person_id": f.match.person_id if f.match else None, "name": f.match.name if f.match else None,
                 "distance": round((f.match or f.candidates[0]).distance, 4) if f.candidates else None,
                 "box": [round(float(v), 1) for v in f.face.box], "visitor_id": f.visitor_id,
-                "track_id": f.track.id if f.track else None} for f in faces]
+                "track_id": f.track.id if f.track else None,
+                "quality": f.face.quality.quality if f.face.quality else None} for f in faces]
     event_id = s.events.record(camera_id, entries, thumbnails, np.array([f.face.embedding for f in faces]))
     s.publisher.publish_event(event_id, camera_id, entries)  # MQTT: queued, never waited on
     return event_id
@@ -191,10 +195,11 @@ def stored_face(frame: Frame, face: Face) -> NewFace:
 
 
 def largest_faces(s: Services, images: list[bytes], to_store: bool = False, skip_faceless: bool = False,
-                  one_face: bool = False) -> tuple[list[Face], list[NewFace], list[str]]:
+                  one_face: bool = False, min_quality: float = 0.0) -> tuple[list[Face], list[NewFace], list[str]]:
     """(the largest face of each image, embedded; with to_store, what the gallery keeps of each;
     the images skipped). An image without a face is 422 naming it, or with skip_faceless left
-    out and listed; with one_face, an image of several faces is 422 (SeveralFaces). Every header
+    out and listed; with one_face, an image of several faces is 422 (SeveralFaces); a face under
+    `min_quality` is 422 (LowQualityFace) naming what is wrong with it. Every header
     is checked before any image is decoded, and each decoded image is let go before the next,
     so a request holds one frame at a time."""
     s.pipeline.check_request(images)
@@ -216,6 +221,12 @@ def largest_faces(s: Services, images: list[bytes], to_store: bool = False, skip
         if face is None:
             raise NoFace(f"no face found in {which} ({frame.width}x{frame.height}); send a photo in which the "
                          f"face is clearly visible and at least {_min_face(s):.0f} px wide")
+        s.pipeline.assess(frame, [face])
+        quality = face.quality
+        if quality.quality < min_quality:
+            raise LowQualityFace(f"the face in {which} is {quality.problem()} (quality {quality.quality:.2f}, under "
+                                 f"MIN_ENROLL_QUALITY {min_quality}); send a sharper, larger, frontal photo, or "
+                                 f"force=true to enroll it anyway")
         s.pipeline.embed_faces(frame, [face])
         faces.append(face)
         if to_store:

@@ -16,7 +16,7 @@ UNKNOWN = ""   # the "stranger" hypothesis in TrackState.evidence
 class VisitRules:
     threshold: float                 # MATCH_THRESHOLD
     margin_scale: float = 0.3        # distance under the threshold that counts fully
-    decide_weight: float = 1.0       # VISIT_DECIDE_WEIGHT: evidence a person needs to be decided
+    decide_weight: float = 0.5       # VISIT_DECIDE_WEIGHT: evidence a person needs to be decided
     unknown_weight: float = 1.5      # VISIT_UNKNOWN_WEIGHT: evidence "unknown" needs
     decide_share: float = 0.7        # VISIT_DECIDE_SHARE: of all the visit's evidence
     switch_factor: float = 2.0       # VISIT_SWITCH_FACTOR: a decided identity yields to one this many times heavier
