@@ -221,7 +221,8 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=16, help="gRPC handler threads")
     parser.add_argument("--enable_batching", action="store_true", help="batch concurrent calls, as TF Serving")
     parser.add_argument("--batching_parameters_file", default=str(ROOT / "serving_models" / "batching.config"))
-    parser.add_argument("--batching_models", default="facenet,sface", help="comma-separated models to batch")
+    parser.add_argument("--batching_models", default="facenet,sface,facenet_sface",
+                        help="comma-separated models to batch")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if not Path(args.config).exists():
