@@ -33,7 +33,7 @@ from scripts.pypi_assets import (
 )
 
 VERSION = 1
-PRECISIONS = ("float32", "bfloat16")   # of facenet_sface (the other models are float32)
+PRECISIONS = ("float32", "bfloat16")   # of FaceNet in facenet_sface (everything else is float32)
 MODELS = ("mtcnn", "facenet", "yunet", "sface", "yunet_onet", "facenet_sface")
 # One serving container per kind of model: a frame per call (no batching) or batches of faces.
 SERVING_GROUPS = {"detectors": ("mtcnn", "yunet", "yunet_onet"), "embedders": ("facenet", "sface", "facenet_sface")}
@@ -102,7 +102,7 @@ def resolve_precision(precision: str) -> str:
     return precision
 
 
-def build_inputs(precision="auto"):
+def build_inputs(precision="float32"):
     """Everything an export depends on; equal inputs give an equal export."""
     code = hashlib.sha256()
     for rel in BUILD_CODE:
@@ -244,7 +244,7 @@ EXPORTERS = {"mtcnn": export_mtcnn, "facenet": export_facenet, "yunet": export_y
              "yunet_onet": export_yunet_onet, "facenet_sface": export_facenet_sface}
 
 
-def export(out, force=False, log=print, precision="auto"):
+def export(out, force=False, log=print, precision="float32"):
     """precision: of facenet_sface (resolve_precision); the others are float32."""
     out = Path(out)
     inputs = build_inputs(precision)
@@ -277,9 +277,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(ROOT / "serving_models"), help="where to write the models")
     parser.add_argument("--force", action="store_true", help="export even when the manifest says up to date")
-    parser.add_argument("--precision", default=os.environ.get("EXPORT_PRECISION", "auto"),
-                        help="facenet_sface's arithmetic: auto (bfloat16 where the CPU has AMX, else float32), "
-                             "float32 or bfloat16 (default: EXPORT_PRECISION or auto); the GPU images use float32")
+    parser.add_argument("--precision", default=os.environ.get("EXPORT_PRECISION", "float32"),
+                        help="FaceNet's arithmetic in facenet_sface: float32, bfloat16, or auto (bfloat16 where "
+                             "the CPU has AMX, else float32); default EXPORT_PRECISION or float32 "
+                             "(docs/frame-cost.md: bfloat16 is faster but costs accuracy at zero false accepts)")
     args = parser.parse_args(argv)
     try:
         export(args.out, args.force, precision=args.precision)

@@ -7,12 +7,13 @@ and returns `facenet` and `sface`, each network's L2-normalised [N,128] embeddin
 fuses them, app/pipeline/embedders.py). Both inputs start with the batch dimension, so TF
 Serving's batching concatenates requests as for the separate models.
 
-The networks are the ones facenet.SavedModel and sface.SavedModel serve, with their weights
-as graph constants (every BatchNorm folded into the convolution before it) computed in the
-precision chosen at export: float32, or bfloat16 where the CPU multiplies bfloat16 in
-hardware (AMX): FaceNet 1 face ~2x faster, 3 faces ~2.5x (docs/frame-cost.md), embeddings
-within cosine 0.9995 of float32. Pre-processing (FaceNet's prewhitening) and the
-normalisation stay float32.
+The networks are the ones the facenet and sface SavedModels serve, with their weights as
+graph constants (every BatchNorm folded into the convolution before it; oneDNN caches
+constant weights, it reorders variables on every call). FaceNet runs in the precision chosen
+at export: float32 (the default), or bfloat16, which a CPU with AMX multiplies in hardware
+(FaceNet ~1.5-2x faster there, embeddings within cosine 0.9995 of float32, but one more
+false reject at zero false accepts on the evaluation: docs/frame-cost.md). SFace, FaceNet's
+prewhitening and the normalisation stay float32.
 """
 import tensorflow as tf
 
@@ -35,9 +36,10 @@ class FacenetSfaceModule(tf.Module):
         return tf.math.l2_normalize(facenet_net.folded_network(x, self.facenet_plan, self.dtype), axis=1)
 
     def sface(self, images: tf.Tensor) -> tf.Tensor:
-        w = {k: tf.constant(v, self.dtype) for k, v in self.sface_weights.items()}
-        raw = sface_net.sface_network(tf.cast(images, self.dtype), w, self.sface_slopes)
-        return tf.math.l2_normalize(tf.cast(raw, tf.float32), axis=1)
+        # Always float32: its depthwise convolutions gain little from AMX (1.07x at batch 1).
+        w = {k: tf.constant(v, tf.float32) for k, v in self.sface_weights.items()}
+        raw = sface_net.sface_network(tf.cast(images, tf.float32), w, self.sface_slopes)
+        return tf.math.l2_normalize(raw, axis=1)
 
     @tf.function(input_signature=[
         tf.TensorSpec([None, facenet_net.IMAGE_SIZE, facenet_net.IMAGE_SIZE, 3], tf.uint8, name="facenet_images"),

@@ -14,7 +14,6 @@ from serving_models.mtcnn_graph import MtcnnModule, _refine, _square
 from serving_models.yunet_graph import SIGNATURE, YunetModule
 
 ONET_SIZE = 48
-PASSES = 2   # O-Net again on its own box: see docs/frame-cost.md for 1 vs 2
 
 
 class YunetOnetModule(tf.Module):
@@ -39,11 +38,7 @@ class YunetOnetModule(tf.Module):
     def detect(self, image, score_threshold, nms_threshold):
         found = self.yunet.detect(image, score_threshold, nms_threshold)
         # An empty batch through the convolutions misbehaves on CPU: skip O-Net.
-        def refined():
-            boxes = found["boxes"]
-            for _ in range(PASSES):
-                boxes, landmarks = self.refine(image, boxes)
-            return boxes, landmarks
-        boxes, landmarks = tf.cond(tf.shape(found["boxes"])[0] > 0, refined,
+        boxes, landmarks = tf.cond(tf.shape(found["boxes"])[0] > 0,
+                                   lambda: self.refine(image, found["boxes"]),
                                    lambda: (found["boxes"], found["landmarks"]))
         return {"boxes": boxes, "scores": found["scores"], "landmarks": landmarks}
