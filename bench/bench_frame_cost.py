@@ -116,7 +116,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
     manifest = json.loads((args.model_dir / "manifest.json").read_text())
-    server, addr = spawn(config=args.model_dir / "models.config", batching=True)
+    # six models to load and warm up on shared cores: more than spawn's default 120 s
+    server, addr = spawn(config=args.model_dir / "models.config", batching=True, timeout_s=600)
     try:
         pipelines = {key: build_pipeline(load_settings(model_backend="grpc", **config, **model_addresses(addr)))
                      for key, config in CONFIGURATIONS.items()}

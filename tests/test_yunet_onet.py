@@ -15,22 +15,27 @@ def models(exported):
     return {name: LocalModel(name, exported) for name in ("yunet", "yunet_onet", "mtcnn")}
 
 
-def reference_onet(rgb, boxes):
+@pytest.fixture(scope="module")
+def package_onet():
+    from mtcnn.stages.stage_onet import StageONet
+    return StageONet()._model
+
+
+def reference_onet(onet, rgb, boxes):
     """The package's StageONet steps: normalise, square, 48x48 patches, O-Net, landmarks
     relative to the squared box, box regression."""
-    from mtcnn.stages.stage_onet import StageONet
     from mtcnn.utils.bboxes import adjust_bboxes, resize_to_square
     from mtcnn.utils.images import extract_patches, normalize_images
     from mtcnn.utils.landmarks import adjust_landmarks
 
     images = normalize_images(tf.constant(rgb[None], tf.float32))
     batch = resize_to_square(np.concatenate([np.zeros((len(boxes), 1)), boxes, np.ones((len(boxes), 1))], axis=1))
-    offsets, marks, _ = StageONet()._model(extract_patches(images, batch, expected_size=(48, 48)))
+    offsets, marks, _ = onet(extract_patches(images, batch, expected_size=(48, 48)))
     landmarks = adjust_landmarks(marks, batch)
     return adjust_bboxes(batch, offsets.numpy())[:, 1:5], np.stack([landmarks[:, :5], landmarks[:, 5:]], axis=-1)
 
 
-def test_same_faces_as_yunet_with_onet_geometry(models, celebrity_photos):
+def test_same_faces_as_yunet_with_onet_geometry(models, package_onet, celebrity_photos):
     checked = 0
     for rgb in celebrity_photos[:30]:
         yunet = models["yunet"].predict({"image": rgb, **PARAMS})
@@ -38,7 +43,7 @@ def test_same_faces_as_yunet_with_onet_geometry(models, celebrity_photos):
         np.testing.assert_array_equal(refined["scores"], yunet["scores"])   # YuNet decides which faces
         if len(yunet["boxes"]) == 0:
             continue
-        boxes, landmarks = reference_onet(rgb, yunet["boxes"])
+        boxes, landmarks = reference_onet(package_onet, rgb, yunet["boxes"])
         np.testing.assert_allclose(refined["boxes"], boxes, atol=0.05)
         np.testing.assert_allclose(refined["landmarks"], landmarks, atol=0.05)
         checked += len(boxes)
