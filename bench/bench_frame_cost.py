@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.pipeline import Stopwatch, build_pipeline
+from app.pipeline import build_pipeline
+from bench.bench_configs import STAGES, measure
 from bench.results import bench_parser, write_results
 from config import load_settings
 from samples.photos import bench_frames, three_face_frame
@@ -37,21 +38,6 @@ from scripts.serve_models import model_addresses, spawn
 CONFIGURATIONS = {"before": {"preprocessor": "mtcnn", "embedder": "facenet+sface", "fused_graph": False},
                   "after": {"preprocessor": "mtcnn", "embedder": "facenet+sface", "fused_graph": True},
                   "fast": {"preprocessor": "yunet+onet", "embedder": "facenet+sface", "fused_graph": True}}
-STAGES = ("decode", "detect", "embed", "total")
-
-
-def latency(pipelines: dict, data: bytes, repeat: int, rounds: int = 4) -> dict:
-    """{configuration: {stage: median ms, faces}} measured in turns."""
-    runs = {key: [] for key in pipelines}
-    for _ in range(rounds):
-        for key, pipeline in pipelines.items():
-            for _ in range(max(1, repeat // rounds)):
-                stopwatch = Stopwatch()
-                faces = len(pipeline.analyze(data, stopwatch=stopwatch).faces)
-                runs[key].append({**stopwatch.finish(), "faces": faces})
-    return {key: {s: statistics.median(r[s] for r in rs) for s in (*STAGES, "faces")} for key, rs in runs.items()}
-
-
 def frames_per_second(pipeline, data: bytes, clients: int, seconds: float) -> float:
     done, stop = [0] * clients, time.monotonic() + seconds
 
@@ -122,12 +108,9 @@ def main(argv=None):
         pipelines = {key: build_pipeline(load_settings(model_backend="grpc", **config, **model_addresses(addr)))
                      for key, config in CONFIGURATIONS.items()}
         frames = bench_frames()
-        for data in frames.values():
-            for pipeline in pipelines.values():
-                pipeline.analyze(data)   # warm-up
         results = {"configurations": CONFIGURATIONS, "precision": manifest["inputs"].get("precision"), "frames": {}}
         for label, data in frames.items():
-            ms = latency(pipelines, data, args.repeat)
+            ms = measure(pipelines, data, args.repeat, rounds=4)   # in turns A B C A B C ...
             fps = throughput(pipelines, data, args.clients, args.seconds)
             results["frames"][label] = {"ms": ms, "frames_per_s": fps,
                                         "latency_ratio": {k: ms[k]["total"] / ms["before"]["total"] for k in ms},

@@ -188,9 +188,10 @@ def model_addresses(addr: str) -> dict[str, str]:
     return {f"{m}_addr": addr for m in MODELS}
 
 
-def spawn(port=None, config=None, timeout_s=120.0, log_file=None, batching=False):
+def spawn(port=None, config=None, timeout_s=300.0, log_file=None, batching=False):
     """Start this stand-in in a child process; returns (process, "127.0.0.1:port") once it
-    reports every model of its config AVAILABLE. Used by the tests, the benchmarks and scripts/run.sh."""
+    reports every model of its config AVAILABLE (six models with their warm-ups: minutes on
+    busy shared cores). Used by the tests, the benchmarks and scripts/run.sh."""
     import subprocess
 
     from app.model_clients.grpc_model import GrpcModel, model_channel
