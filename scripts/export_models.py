@@ -1,9 +1,11 @@
 """Export the MTCNN, FaceNet, YuNet and SFace SavedModels in TensorFlow Serving's layout.
 
-    python -m scripts.export_models [--out serving_models] [--force]
+    python -m scripts.export_models [--out serving_models] [--force] [--precision float32|bfloat16|auto]
 
-Builds <out>/{mtcnn,facenet,yunet,sface}/1/ (with TF Serving warm-up requests), plus
-<out>/models.config (all four: the stand-in, or one TF Serving for everything),
+Builds <out>/{mtcnn,facenet,yunet,sface,yunet_onet,facenet_sface}/1/ (with TF Serving warm-up
+requests; yunet_onet: YuNet refined by MTCNN's O-Net, facenet_sface: both embedders in one
+graph, FaceNet in --precision, docs/frame-cost.md), plus
+<out>/models.config (all of them: the stand-in, or one TF Serving for everything),
 <out>/detectors.config and <out>/embedders.config (what each serving container serves:
 Dockerfile.mtcnn-serving-gpu the detectors, Dockerfile.serving-gpu the embedders, batched),
 <out>/batching.config and <out>/manifest.json. The weights come from
@@ -85,8 +87,8 @@ def tensorflow_version():
 
 
 def has_amx_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether this CPU multiplies bfloat16 in hardware (Intel AMX): there the embedders run
-    ~2x faster in bfloat16 (docs/frame-cost.md); elsewhere bfloat16 is emulated and slower."""
+    """Whether this CPU multiplies bfloat16 in hardware (Intel AMX): there FaceNet runs ~1.5x
+    faster at one face and ~2x at three in bfloat16 (docs/frame-cost.md)."""
     try:
         return "amx_bf16" in cpuinfo.read_text().split()
     except OSError:
