@@ -39,7 +39,7 @@ class Embedder(Protocol):
     def ready(self) -> bool: ...
 
     @property
-    def networks(self) -> "tuple[_Network, ...]": ...   # the served networks it calls
+    def networks(self) -> "tuple[Model | _Network, ...]": ...   # the served models it calls (readiness)
 
 
 def joined(parts: list[Inputs]) -> Inputs:
@@ -74,7 +74,7 @@ class _Network:
         return bool(self.model.ready())
 
     @property
-    def networks(self) -> "tuple[_Network, ...]":
+    def networks(self) -> "tuple[Model | _Network, ...]":
         return (self,)
 
 
@@ -152,7 +152,7 @@ class FusedEmbedder:
         return self.facenet.ready() and self.sface.ready()
 
     @property
-    def networks(self) -> "tuple[_Network, ...]":
+    def networks(self) -> "tuple[Model | _Network, ...]":
         return (self.facenet, self.sface)
 
 
@@ -163,7 +163,7 @@ class FusedGraphEmbedder(FusedEmbedder):
     are within cosine 0.9995 of theirs even where the graph was exported in bfloat16
     (docs/frame-cost.md, "Precision"), so galleries stay comparable without re-embedding."""
 
-    def __init__(self, model, crop: FaceCrop = FaceCrop(0.10), weight: float = FACENET_WEIGHT,
+    def __init__(self, model: "Model", crop: FaceCrop = FaceCrop(0.10), weight: float = FACENET_WEIGHT,
                  spreads: dict[str, float] = SPREADS):
         # The two embedders make the inputs (crop, alignment) and the model id; the graph embeds.
         super().__init__(FacenetEmbedder(model, crop), SfaceEmbedder(model), weight, spreads)
@@ -178,8 +178,8 @@ class FusedGraphEmbedder(FusedEmbedder):
         return self.fused(out["facenet"], out["sface"])
 
     def ready(self) -> bool:
-        return self.model.ready()
+        return bool(self.model.ready())
 
     @property
-    def networks(self) -> tuple:
+    def networks(self) -> "tuple[Model | _Network, ...]":
         return (self.model,)
