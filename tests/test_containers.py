@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from test_mqtt import Subscriber
+from mqtt_subscriber import Subscriber
 
 from samples.photos import photo_bytes
 from scripts.processes import free_port, wait_until
@@ -24,6 +24,7 @@ from scripts.pypi_assets import ROOT
 
 PROJECT = "facerec-test"
 FILES = ["docker/compose.yaml", "docker/compose.cpu.yaml", "docker/compose.test.yaml"]
+PROFILES = ["--profile", "frigate"]   # the Frigate bridge runs beside the app too
 PODMAN = str(ROOT / "scripts" / "podman.sh")
 COMPOSE = str(Path(sys.executable).parent / "podman-compose")  # PyPI's 1.6.0 (requirements-dev.txt)
 
@@ -34,7 +35,7 @@ class Stack:
 
     def compose(self, *args: str, timeout: float = 600) -> str:
         files = [a for f in FILES for a in ("-f", str(ROOT / f))]
-        done = subprocess.run([COMPOSE, "--podman-path", PODMAN, "-p", PROJECT, *files, *args], cwd=ROOT,
+        done = subprocess.run([COMPOSE, "--podman-path", PODMAN, "-p", PROJECT, *PROFILES, *files, *args], cwd=ROOT,
                               env=self.env, capture_output=True, text=True, timeout=timeout)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         return done.stdout
@@ -78,9 +79,22 @@ def stack(tmp_path_factory):
         stack.ready()
         yield stack
     finally:
-        subprocess.run([COMPOSE, "--podman-path", PODMAN, "-p", PROJECT,
+        subprocess.run([COMPOSE, "--podman-path", PODMAN, "-p", PROJECT, *PROFILES,
                         *[a for f in FILES for a in ("-f", str(ROOT / f))], "down", "-v", "-t", "5"],
                        cwd=ROOT, env=env, capture_output=True, timeout=300)
+
+
+def test_the_frigate_bridge_runs_in_the_stack_and_announces_itself(stack):
+    """The bridge's service (profile frigate) runs from the app image beside the app: with no
+    Frigate to reach it stays up (retrying) and says it is available on the compose broker, as
+    Double Take did (retained double-take/available "online")."""
+    assert stack.inspect("frigate-bridge")["State"]["Running"]
+    subscriber = Subscriber(stack.mqtt_port, "double-take/available")
+    try:
+        assert subscriber.wait("double-take/available", timeout=60)[-1][1:] == ("online", True)
+    finally:
+        subscriber.client.loop_stop()
+        subscriber.client.disconnect()
 
 
 def planned_addresses() -> dict[str, str]:
