@@ -136,7 +136,7 @@ def verify(s: Services, images: list[bytes], person_id: str | None = None) -> Ve
 
 def _recognized(s: Services, faces: list[Face], top_k: int) -> list[RecognizedFace]:
     """Each face with its candidates; accepted: those the rule calls "same person" and no
-    correction refuses (a face like this one was said not to be them: app/gallery/negatives.py).
+    correction refuses (a face like this one was said not to be them: app/corrections/negatives.py).
     The negative examples are synced from Redis once, and only for a frame with a face near someone."""
     recognized, synced = [], False
     for face in faces:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.cluster import DBSCAN
 
-from app.gallery.visitors import VisitorStore, new_id
+from app.visitors.store import VisitorStore, new_id
 
 
 @dataclass

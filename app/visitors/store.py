@@ -2,7 +2,7 @@
 thumbnail, camera, time) belongs to one visitor, a stranger with a persistent id. Bounded by
 count and age (the oldest sightings are dropped; a visitor without sightings is gone). Every
 change is one Lua script (visitors.lua), atomic, and logged for the workers' indexes
-(app/gallery/visitor_index.py), as the gallery's changes are.
+(app/visitors/index.py), as the gallery's changes are.
 
 Redis keys (under the prefix):
     visitors:vec, :thumb, :meta, :of   hashes  sighting id -> 512-byte vector, JPEG, JSON

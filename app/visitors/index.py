@@ -1,5 +1,5 @@
 """This worker's copy of the unknown visitors' sightings (vector and visitor of each), kept in
-step with Redis (app/gallery/visitors.py) from its change log, one round trip when nothing
+step with Redis (app/visitors/store.py) from its change log, one round trip when nothing
 changed: which visitor is nearest to a new unknown face. Its size is bounded by
 VISITOR_MAX_SIGHTINGS."""
 import numpy as np
@@ -7,7 +7,7 @@ import numpy as np
 from app.gallery.codec import BadVector, decode_vector, text
 from app.gallery.log_follower import LogFollower
 from app.gallery.matching import distances
-from app.gallery.visitors import VisitorStore
+from app.visitors.store import VisitorStore
 
 
 class VisitorIndex(LogFollower):
