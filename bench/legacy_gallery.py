@@ -9,8 +9,8 @@ import numpy as np
 
 from app.gallery.codec import DIM, BadVector, decode_vector
 from app.gallery.log_follower import LogFollower
-from app.gallery.matching import distances
 from app.gallery.replica import Match
+from app.gallery.search.matching import distances
 from app.gallery.store import GalleryStore, text
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def rank_people(query: np.ndarray, matrix: np.ndarray, labels: list, k: int,
                 rows: np.ndarray | None = None) -> list[tuple]:
     """[(label, distance, row)] of the k nearest people, nearest first: each person's distance
     is that of their nearest face, at `row` of the matrix. `rows`: only these rows of the
-    matrix are looked at (candidates from app/gallery/candidates.py)."""
+    matrix are looked at (candidates from app/gallery/search/candidates.py)."""
     if rows is not None:
         ranked = rank_people(query, matrix[rows], [labels[r] for r in rows], k)
         if len(ranked) == k or len(rows) >= len(matrix):

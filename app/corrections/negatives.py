@@ -18,8 +18,8 @@ import numpy as np
 import redis
 
 from app.gallery.codec import encode_vector, readable, text
-from app.gallery.matching import distances
 from app.gallery.model_record import LEGACY_MODEL, GalleryModel, model_namespace
+from app.gallery.search.matching import distances
 
 
 class Negatives:

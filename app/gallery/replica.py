@@ -3,7 +3,7 @@ applying the logged changes since its last look: one round trip when nothing cha
 Matching reads only this copy.
 
 The copy is a snapshot file, mapped read-only and shared by the workers of a host, plus the
-changes since (app/gallery/live.py). A new worker loads the newest usable snapshot (this
+changes since (app/gallery/search/live.py). A new worker loads the newest usable snapshot (this
 host's folder, else the one published in Redis, else it builds one with the full read) and
 applies the log from the snapshot's position. A background thread (start_maintenance(), from
 the app factory) keeps an idle worker in step, folds the changes into a new snapshot once
@@ -22,14 +22,15 @@ import numpy as np
 from redis.exceptions import LockError, OutOfMemoryError
 
 from app import metrics
-from app.gallery import builder, maintenance
-from app.gallery.candidates import CandidateIndex
+from app.gallery import maintenance
 from app.gallery.codec import text
-from app.gallery.live import LiveGallery
 from app.gallery.log_reads import version_and_changes
-from app.gallery.matching import one_blas_thread
-from app.gallery.snapshot import BadSnapshot, Snapshot
-from app.gallery.snapshot_shelf import LocalFile, SnapshotShelf
+from app.gallery.search.candidates import CandidateIndex
+from app.gallery.search.live import LiveGallery
+from app.gallery.search.matching import one_blas_thread
+from app.gallery.snapshots import builder
+from app.gallery.snapshots.file import BadSnapshot, Snapshot
+from app.gallery.snapshots.shelf import LocalFile, SnapshotShelf
 from app.gallery.store import GalleryStore
 
 log = logging.getLogger(__name__)

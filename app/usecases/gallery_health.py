@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.errors import GalleryTooLarge
-from app.gallery.matching import distances
+from app.gallery.search.matching import distances
 from app.services import Services
 
 MIN_FACES_FOR_OUTLIERS = 3

@@ -13,7 +13,7 @@ import numpy as np
 from app import metrics
 from app.errors import FaceRecError, InvalidField, NoFace, SeveralFaces
 from app.gallery import NewFace
-from app.gallery.matching import distances
+from app.gallery.search.matching import distances
 from app.pipeline import Face, Frame, Stopwatch
 from app.pipeline.enrolled_crop import enrolled_crop
 from app.pipeline.imaging import jpeg_thumbnails

@@ -6,7 +6,7 @@ import numpy as np
 
 from app.gallery.codec import BadVector, decode_vector, text
 from app.gallery.log_follower import LogFollower
-from app.gallery.matching import distances
+from app.gallery.search.matching import distances
 from app.visitors.store import VisitorStore
 
 

@@ -1,4 +1,4 @@
-"""What one worker matches against: a snapshot (app/gallery/snapshot.py: read-only, mapped,
+"""What one worker matches against: a snapshot (app/gallery/snapshots/file.py: read-only, mapped,
 shared by the workers of a host) and the changes logged since it was written, kept beside
 it: faces added or replaced since (the tail, a small matrix searched whole), snapshot rows
 that no longer count (dead: removed, or replaced by a tail row), new names. The snapshot is
@@ -11,11 +11,11 @@ import logging
 
 import numpy as np
 
-from app.gallery import candidates as pq
-from app.gallery.candidates import CandidateIndex
 from app.gallery.codec import BadVector, decode_vector, text
-from app.gallery.matching import distances, nearest_per_label
-from app.gallery.snapshot import Snapshot
+from app.gallery.search import candidates as pq
+from app.gallery.search.candidates import CandidateIndex
+from app.gallery.search.matching import distances, nearest_per_label
+from app.gallery.snapshots.file import Snapshot
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Candidate rows for large galleries, so matching stays fast at a million faces.
 
 Brute force reads the whole float32 matrix per query (~35-58 ms at 1M x 128 on 2 cores).
-From `min_rows` faces on, a snapshot (app/gallery/snapshot.py) carries a trained 4-bit
+From `min_rows` faces on, a snapshot (app/gallery/snapshots/file.py) carries a trained 4-bit
 product quantizer and the PQ code of each row (64 x 4 bits: 32 bytes per face), made off
 the request path when the snapshot is written; each worker packs them into a faiss
 fast-scan index. One scan of it ranks `wide` rows by their approximate distance; exact

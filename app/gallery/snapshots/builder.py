@@ -1,4 +1,4 @@
-"""Writing snapshot files (app/gallery/snapshot.py), always off the request path: from Redis
+"""Writing snapshot files (app/gallery/snapshots/file.py), always off the request path: from Redis
 (the full read: the first snapshot, or when no usable one exists) and from a worker's
 snapshot plus the changes since (a compaction). Both stream the vectors into the file in
 person order, so building one never holds a second copy of the matrix in memory. A full read
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from app.gallery import candidates as pq
-from app.gallery.candidates import CandidateIndex
 from app.gallery.codec import readable
-from app.gallery.live import LiveGallery
-from app.gallery.snapshot import SnapshotWriter
+from app.gallery.search import candidates as pq
+from app.gallery.search.candidates import CandidateIndex
+from app.gallery.search.live import LiveGallery
+from app.gallery.snapshots.file import SnapshotWriter
 from app.gallery.store import GalleryStore
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Where snapshot files (app/gallery/snapshot.py) are kept: a folder on this host, shared by
+"""Where snapshot files (app/gallery/snapshots/file.py) are kept: a folder on this host, shared by
 its workers (GALLERY_CACHE_DIR), and Redis, shared by every replica, so that a new worker
 loads one blob instead of reading the whole gallery. Redis stays the source of truth: a
 snapshot is a copy at a log position, and a missing, damaged or stale one only means the
@@ -27,7 +27,7 @@ from pathlib import Path
 import redis
 
 from app.gallery.codec import text
-from app.gallery.snapshot import BadSnapshot, file_digest
+from app.gallery.snapshots.file import BadSnapshot, file_digest
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 person's id and name, the candidate index, and the log position it reflects. Opened with
 mmap, read-only: the arrays are views of the file, so the workers of one host share one copy
 of the matrix through the page cache instead of each holding its own, and a new worker is
-ready as soon as the file is mapped (app/gallery/snapshot_shelf.py keeps the files, locally
-and in Redis; app/gallery/builder.py writes them).
+ready as soon as the file is mapped (app/gallery/snapshots/shelf.py keeps the files, locally
+and in Redis; app/gallery/snapshots/builder.py writes them).
 
 Layout: MAGIC, the sections (each 64-byte aligned), a JSON footer (format, gallery id,
 version, last log id, dimension, counts, where each section is), the footer's length
