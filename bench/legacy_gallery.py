@@ -7,11 +7,11 @@ import logging
 
 import numpy as np
 
-from app.gallery.codec import DIM, BadVector, decode_vector
+from app.gallery.codec import DIM, BadVector, decode_vector, text
 from app.gallery.log_follower import LogFollower
 from app.gallery.replica import Match
 from app.gallery.search.matching import distances
-from app.gallery.store import GalleryStore, text
+from app.gallery.store import GalleryStore
 
 log = logging.getLogger(__name__)
 
