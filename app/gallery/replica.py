@@ -24,7 +24,7 @@ from redis.exceptions import LockError, OutOfMemoryError
 from app import metrics
 from app.gallery import maintenance
 from app.gallery.codec import text
-from app.gallery.log_reads import version_and_changes
+from app.gallery.changelog import version_and_changes
 from app.gallery.search.candidates import CandidateIndex
 from app.gallery.search.live import LiveGallery
 from app.gallery.search.matching import one_blas_thread

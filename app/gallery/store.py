@@ -37,7 +37,7 @@ import redis
 from app.errors import FaceNotFound, NameTaken, PersonNotFound
 from app.gallery.codec import decoded_faces, encode_vector, readable, text
 from app.gallery.identity import is_valid_id, name_key
-from app.gallery.log_reads import version_and_changes, version_and_position
+from app.gallery.changelog import version_and_changes, version_and_position
 from app.gallery.model_record import LEGACY_MODEL, GalleryModel, ModelRecord, mismatch, require_model
 
 __all__ = ["GalleryStore", "GallerySnapshot", "NewFace"]

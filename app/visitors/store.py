@@ -23,7 +23,7 @@ import redis
 
 from app.gallery.codec import BadVector, decode_vector, encode_vector, text
 from app.gallery.identity import is_valid_id
-from app.gallery.log_reads import version_and_changes, version_and_position
+from app.gallery.changelog import version_and_changes, version_and_position
 from app.gallery.model_record import LEGACY_MODEL, GalleryModel, model_namespace
 
 SCRIPT = Path(__file__).with_name("visitors.lua")
