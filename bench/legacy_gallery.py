@@ -7,8 +7,8 @@ import logging
 
 import numpy as np
 
+from app.gallery.changelog import Follower
 from app.gallery.codec import DIM, BadVector, decode_vector, text
-from app.gallery.log_follower import LogFollower
 from app.gallery.replica import Match
 from app.gallery.search.matching import distances
 from app.gallery.store import GalleryStore
@@ -98,9 +98,11 @@ class CandidateIndex:
         self.index, self.snapshot_rows, self.touched = index, count, set()
 
 
-class LegacyReplica(LogFollower):
+class LegacyReplica(Follower):
     def __init__(self, store: GalleryStore, candidates: CandidateIndex | None = None):
-        super().__init__(store)
+        super().__init__(store.changelog)
+        self.store = store
+        self.version, self.last_id = -1, ""   # the log position of this copy (-1: not loaded)
         self.candidates = candidates or CandidateIndex()
         self.vectors = np.zeros((1024, DIM), np.float32)
         self._count = 0
@@ -127,7 +129,10 @@ class LegacyReplica(LogFollower):
             row = self.row.get(fid)
             return None if row is None else self.pids[row]
 
-    def _reload(self) -> str:
+    def _following(self) -> "LegacyReplica | None":
+        return self if self.version >= 0 else None
+
+    def _reload(self) -> None:
         snapshot = self.store.read_all()
         self._count = 0
         self.candidates.reset()
@@ -140,9 +145,8 @@ class LegacyReplica(LogFollower):
         for problem in self.problems:
             log.error("gallery: skipped a stored face that cannot be read: %s", problem)
         self.version, self.last_id = snapshot.version, snapshot.last_id
-        return "reloaded"
 
-    def _apply(self, entry: dict) -> None:
+    def apply(self, entry_id: str, entry: dict) -> None:
         op, pid, fid = text(entry["op"]), text(entry["pid"]), text(entry.get("fid", b""))
         if op == "add":
             self.names[pid] = text(entry["name"])

@@ -9,29 +9,31 @@ Redis keys (under the prefix):
     negatives:people        set   pids with negatives
     negatives:version       int   +1 per change: each worker reloads its copy when it moved
 
-Corrections are rare and manual, so a worker reloads all negatives when the version moved
-(one GET when it did not), only when some face is within the threshold of someone."""
-import threading
+Corrections are rare and manual, so the version is their whole change log (app/gallery/changelog.py):
+a worker reloads all negatives when it moved (one GET when it did not), only when some face is
+within the threshold of someone."""
 import time
+from typing import Any
 
 import numpy as np
 import redis
 
+from app.gallery.changelog import ChangeLog, Follower
 from app.gallery.codec import encode_vector, readable, text
 from app.gallery.model_record import LEGACY_MODEL, GalleryModel, model_namespace
 from app.gallery.search.matching import distances
 
 
-class Negatives:
+class Negatives(Follower):
     def __init__(self, client: redis.Redis, prefix: str = "fr:", per_person: int = 50, margin: float = 0.2,
                  model: GalleryModel = LEGACY_MODEL):
         """model: what made the negatives' embeddings; its keys are its own (model_namespace)."""
         prefix = model_namespace(prefix, model)
         self.redis, self.prefix, self.per_person, self.margin, self.dim = client, prefix, per_person, margin, model.dim
         self.people_key, self.version_key = prefix + "negatives:people", prefix + "negatives:version"
-        self.lock = threading.Lock()
-        self.version = -1
-        self.of: dict[str, np.ndarray] = {}   # this worker's copy: pid -> [n,dim]
+        super().__init__(ChangeLog(client, self.version_key))   # a version, no entries: any change reloads
+        self.version, self.last_id = -1, ""     # this worker's copy's position (-1: not loaded)
+        self.of: dict[str, np.ndarray] = {}     # this worker's copy: pid -> [n,dim]
 
     def key(self, pid: str) -> str:
         return f"{self.prefix}negatives:{pid}"
@@ -91,22 +93,24 @@ class Negatives:
         return self.redis.hlen(self.key(pid))
 
     # --- this worker's copy ----------------------------------------------------------
-    def sync(self) -> None:
-        version = int(self.redis.get(self.version_key) or 0)
-        if version == self.version:
-            return
-        with self.lock:
-            if version == self.version:
-                return
-            # the version first, then the data (not in a MULTI, which Redis refuses when full): a
-            # change in between is read now and again at the next sync, never missed
-            pids = sorted(text(p) for p in self.redis.smembers(self.people_key))
-            with self.redis.pipeline(transaction=False) as pipe:
-                for pid in pids:
-                    pipe.hvals(self.key(pid))
-                stored = pipe.execute()
-            self.of = {pid: self._matrix(vectors) for pid, vectors in zip(pids, stored) if vectors}
-            self.version = version
+    def _following(self) -> "Negatives | None":
+        return self if self.version >= 0 else None
+
+    def _reload(self) -> None:
+        # the version first, then the data (not in a MULTI, which Redis refuses when full): a
+        # change in between is read now and again at the next sync, never missed
+        version = self.changelog.position().version
+        pids = sorted(text(p) for p in self.redis.smembers(self.people_key))
+        with self.redis.pipeline(transaction=False) as pipe:
+            for pid in pids:
+                pipe.hvals(self.key(pid))
+            stored = pipe.execute()
+        self.of = {pid: self._matrix(vectors) for pid, vectors in zip(pids, stored) if vectors}
+        self.version = version
+
+    def apply(self, entry_id: str, entry: dict[str, Any]) -> None:
+        """Never called: the negatives' log is a version without entries."""
+        raise NotImplementedError
 
     def _matrix(self, stored: list[bytes]) -> np.ndarray:
         return readable(dict(enumerate(stored)), self.dim)[1]   # the unreadable left out

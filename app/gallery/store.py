@@ -35,9 +35,9 @@ import numpy as np
 import redis
 
 from app.errors import FaceNotFound, NameTaken, PersonNotFound
+from app.gallery.changelog import ChangeLog, Position
 from app.gallery.codec import decoded_faces, encode_vector, readable, text
 from app.gallery.identity import is_valid_id, name_key
-from app.gallery.changelog import version_and_changes, version_and_position
 from app.gallery.model_record import LEGACY_MODEL, GalleryModel, ModelRecord, mismatch, require_model
 
 __all__ = ["GalleryStore", "GallerySnapshot", "NewFace"]
@@ -77,6 +77,9 @@ class GalleryStore:
         self.people_key, self.names_key = prefix + "people", prefix + "name_index"
         self.version_key, self.log_key = prefix + "gallery:version", prefix + "gallery:log"
         self.model_key = prefix + "gallery:model"
+        # what replicas follow: every read of it checks the gallery's model at the same moment
+        self.changelog = ChangeLog(client, self.version_key, self.log_key, (self.model_key, self.people_key),
+                                   self.accept_model)
         self._names_checked = False
         self._generation: int | None = None   # of the model record this store's reads last accepted
 
@@ -111,7 +114,7 @@ class GalleryStore:
         return self._generation or 0
 
     def accept_model(self, fields: dict, people: int) -> bool:
-        """For a replica's reads: raise when this worker may not match against the gallery;
+        """For the reads of the change log: raise when this worker may not match against the gallery;
         False when the record changed since this store's last read (the replica reloads)."""
         record = ModelRecord.parse(fields, people)
         require_model(record, people, self.model)
@@ -259,23 +262,10 @@ class GalleryStore:
                        "faces": [(text(f), faces[f], thumbs.get(f, b""), crops.get(f, b"")) for f in sorted(good)]}
 
     # --- what replicas read -------------------------------------------------------------
-    def read_changes(self, after_id: str) -> tuple[int, list]:
-        """(version, log entries after `after_id`), read together with the gallery's model: 409
-        when this worker may not match against it; no entries (as if the log had been trimmed:
-        the replica reloads) when the model changed since."""
-        version, entries, fields, people = version_and_changes(self.redis, self.version_key, self.log_key, after_id,
-                                                               self.model_key, self.people_key)
-        return version, (entries if self.accept_model(fields, people) else [])
-
-    def position(self) -> tuple[int, str]:
-        """(version, id of the last log entry), read together with the gallery's model: 409 when
-        this worker may not load it. A whole read starts here: changes made while the data is
-        read are in the log after this position and applied again later, which is harmless
-        because every logged change is idempotent."""
-        version, last_id, fields, people = version_and_position(self.redis, self.version_key, self.log_key,
-                                                                self.model_key, self.people_key)
-        self.accept_model(fields, people)
-        return version, last_id
+    def position(self) -> Position:
+        """The log's position (see ChangeLog.position), read together with the gallery's model:
+        409 when this worker may not load it."""
+        return self.changelog.position()
 
     def names_and_faces(self, pids: list[str]) -> list[tuple[str, str | None, dict]]:
         """(pid, name or None when gone, {face id bytes: stored vector bytes}) of each person, in
@@ -291,12 +281,12 @@ class GalleryStore:
     def read_all(self) -> GallerySnapshot:
         """The whole gallery (from its position: see position()). A stored vector that is not one
         is skipped and reported."""
-        version, last_id = self.position()
+        position = self.position()
         vectors, problems = {}, []
         for pid, name, faces in self.names_and_faces(self.pids()):
             if name is not None:
                 vectors[pid] = (name, decoded_faces(pid, faces, problems, self.model.dim))
-        return GallerySnapshot(version, last_id, vectors, problems)
+        return GallerySnapshot(position.version, position.last_id, vectors, problems)
 
     # --- changes ------------------------------------------------------------------------
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import redis
 
+from app.gallery.changelog import ChangeLog
 from app.gallery.codec import BadVector, decode_vector, encode_vector, text
 from app.gallery.identity import is_valid_id
-from app.gallery.changelog import version_and_changes, version_and_position
 from app.gallery.model_record import LEGACY_MODEL, GalleryModel, model_namespace
 
 SCRIPT = Path(__file__).with_name("visitors.lua")
@@ -76,6 +76,7 @@ class VisitorStore:
         self.redis, self.prefix, self.dim = client, prefix, model.dim
         self.max_sightings, self.max_age_s, self.log_maxlen = max_sightings, max_age_s, log_maxlen
         self.log_key, self.version_key = prefix + "visitors:log", prefix + "visitors:version"
+        self.changelog = ChangeLog(client, self.version_key, self.log_key)   # what the workers' indexes follow
         self._script = client.register_script(SCRIPT.read_text())
 
     def key(self, name: str) -> str:
@@ -110,13 +111,10 @@ class VisitorStore:
         return self._run("trim", self._cutoff(now or time.time()), self.max_sightings)
 
     # --- for the workers' indexes ----------------------------------------------------
-    def read_changes(self, after_id: str) -> tuple[int, list]:
-        return version_and_changes(self.redis, self.version_key, self.log_key, after_id)
-
     def read_all(self) -> VisitorSnapshot:
         """Every sighting's vector and visitor. The version and log position are read first:
         changes made while the rest is read are applied again later (they are idempotent)."""
-        version, last_id = version_and_position(self.redis, self.version_key, self.log_key)
+        position = self.changelog.position()
         with self.redis.pipeline(transaction=False) as pipe:
             vectors, owners = pipe.hgetall(self.key("visitors:vec")).hgetall(self.key("visitors:of")).execute()
         sids, vids, rows = [], [], []
@@ -131,7 +129,7 @@ class VisitorStore:
                 vids.append(text(vid))
                 rows.append(vector)
         matrix = np.array(rows, np.float32).reshape(-1, self.dim)
-        return VisitorSnapshot(version, last_id, sids, vids, matrix)
+        return VisitorSnapshot(position.version, position.last_id, sids, vids, matrix)
 
     # --- reading ---------------------------------------------------------------------
     def count(self) -> int:

@@ -84,9 +84,9 @@ class LiveGallery:
         return None if row is None or self.dead[row] else self.pid_of(int(self.snap.person[row]))
 
     # --- changes --------------------------------------------------------------------------
-    def apply(self, entry_id: str, fields: dict) -> None:
-        """One entry of the gallery log (app/gallery/store.py); every kind is idempotent."""
-        entry = {text(k): v for k, v in fields.items()}
+    def apply(self, entry_id: str, entry: dict) -> None:
+        """One entry of the gallery log (app/gallery/store.py; the change log moves the copy's
+        position, app/gallery/changelog.py); every kind is idempotent."""
         op, pid, fid = text(entry["op"]), text(entry["pid"]), text(entry.get("fid", b""))
         if op == "add":
             self.names[pid] = text(entry["name"])
@@ -101,7 +101,6 @@ class LiveGallery:
             self._drop_person(pid)
         elif op == "rename":
             self.names[pid] = text(entry["name"])
-        self.last_id = text(entry_id)
 
     def _put(self, fid: str, code: int, vector: np.ndarray) -> None:
         j = self.tail_row.get(fid)

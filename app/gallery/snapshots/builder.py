@@ -28,7 +28,7 @@ def from_redis(store: GalleryStore, path: Path, gallery: str, dim: int, settings
     """Reads the whole gallery from Redis into a snapshot at `path`; returns its sha256. The
     position is read first: changes made during the read are applied again from the log,
     which is harmless (every change is idempotent)."""
-    version, last_id = store.position()
+    position = store.position()
     pids = store.pids()   # sorted; one added after the position is in the log too (applying it again is harmless)
     names, problems = [], []
 
@@ -52,7 +52,7 @@ def from_redis(store: GalleryStore, path: Path, gallery: str, dim: int, settings
         return (_bytes_array([pid.encode() for pid, _ in names]), np.cumsum([len(b) for b in encoded], dtype=np.int64),
                 np.frombuffer(b"".join(encoded), np.uint8))
 
-    meta = {"gallery": gallery, "version": version, "last_id": last_id, "index_trained_rows": 0}
+    meta = {"gallery": gallery, "version": position.version, "last_id": position.last_id, "index_trained_rows": 0}
     return _write(path, meta, dim, rows(), people, problems, settings, None)
 
 
