@@ -8,7 +8,7 @@ import logging
 import numpy as np
 
 from app.gallery.changelog import Follower
-from app.gallery.codec import DIM, BadVector, decode_vector, text
+from app.gallery.codec import BadVector, decode_vector, text
 from app.gallery.replica import Match
 from app.gallery.search.matching import distances
 from app.gallery.store import GalleryStore
@@ -104,7 +104,7 @@ class LegacyReplica(Follower):
         self.store = store
         self.version, self.last_id = -1, ""   # the log position of this copy (-1: not loaded)
         self.candidates = candidates or CandidateIndex()
-        self.vectors = np.zeros((1024, DIM), np.float32)
+        self.vectors = np.zeros((1024, store.dim), np.float32)
         self._count = 0
         self.pids, self.fids = [], []
         self.row = {}           # fid -> row in vectors
@@ -151,7 +151,7 @@ class LegacyReplica(Follower):
         if op == "add":
             self.names[pid] = text(entry["name"])
             try:
-                self._add(pid, fid, decode_vector(entry["vec"]))
+                self._add(pid, fid, decode_vector(entry["vec"], self.store.dim))
             except BadVector as e:
                 log.error("gallery: skipped face %s of person %s from the log: %s", fid, pid, e)
         elif op == "remove":

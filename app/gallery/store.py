@@ -195,7 +195,7 @@ class GalleryStore:
         with self.redis.pipeline(transaction=False) as pipe:
             faces, thumbs, crops = pipe.hgetall(key + ":faces").hgetall(key + ":thumbs") \
                 .hgetall(key + ":crops").execute()
-        vectors = decoded_faces(pid, faces, dim=self.model.dim)
+        vectors = decoded_faces(pid, faces, self.model.dim)
         return [(fid, vector, thumbs.get(fid.encode(), b""), crops.get(fid.encode(), b""))
                 for fid, vector in sorted(vectors.items())]
 
@@ -209,7 +209,7 @@ class GalleryStore:
         require_model(ModelRecord.parse(fields, people), people, self.model)
         if not exists:
             raise PersonNotFound.of(pid)
-        return decoded_faces(pid, faces, dim=self.model.dim)
+        return decoded_faces(pid, faces, self.model.dim)
 
     def vectors(self, pid: str) -> np.ndarray:
         """[n,dim] of the person's enrolled faces; 409 when the gallery's model is not this worker's."""
@@ -285,7 +285,7 @@ class GalleryStore:
         vectors, problems = {}, []
         for pid, name, faces in self.names_and_faces(self.pids()):
             if name is not None:
-                vectors[pid] = (name, decoded_faces(pid, faces, problems, self.model.dim))
+                vectors[pid] = (name, decoded_faces(pid, faces, self.model.dim, problems))
         return GallerySnapshot(position.version, position.last_id, vectors, problems)
 
     # --- changes ------------------------------------------------------------------------

@@ -5,7 +5,7 @@ change is one Lua script (visitors.lua), atomic, and logged for the workers' ind
 (app/visitors/index.py), as the gallery's changes are.
 
 Redis keys (under the prefix):
-    visitors:vec, :thumb, :meta, :of   hashes  sighting id -> 512-byte vector, JPEG, JSON
+    visitors:vec, :thumb, :meta, :of   hashes  sighting id -> vector (app/gallery/codec.py), JPEG, JSON
                                        {camera, time, score, size, quality}, visitor id
     visitors:seen                      zset    sighting id -> time (the caps read it)
     visitors                           zset    visitor id -> time of its last sighting

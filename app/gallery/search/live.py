@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 
 
 class LiveGallery:
-    def __init__(self, snap: Snapshot, settings: CandidateIndex):
-        self.snap, self.settings = snap, settings
+    def __init__(self, snap: Snapshot, candidate_index: CandidateIndex):
+        self.snap, self.candidate_index = snap, candidate_index
         self.quantizer = pq.deserialize(snap.pq_bytes)
         self.index = pq.search_index(self.quantizer, snap.codes)
         self.version, self.last_id, self.dim = snap.meta.version, snap.meta.last_id, snap.meta.dim
@@ -159,12 +159,12 @@ class LiveGallery:
         tail_d = distances(query, self.tail[:t])
         rows = None
         if self.index is not None and n:
-            ranked = self.settings.ranked_rows(self.index, query, n)
+            ranked = self.candidate_index.ranked_rows(self.index, query, n)
             ranked = ranked[~self.dead[ranked]]
-            rows = np.sort(ranked[: self.settings.candidates])
+            rows = np.sort(ranked[: self.candidate_index.candidates])
             d = distances(query, self.snap.vectors[rows])
             best = min(float(d.min(initial=np.inf)), float(tail_d.min(initial=np.inf)))
-            if best > self.settings.sure_distance and len(ranked) > len(rows):
+            if best > self.candidate_index.sure_distance and len(ranked) > len(rows):
                 rows = np.sort(ranked)
                 d = distances(query, self.snap.vectors[rows])
             found = self._ranked(d, rows, tail_d, k)

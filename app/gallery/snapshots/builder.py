@@ -24,7 +24,7 @@ WRITE_ROWS = 65_536     # rows per piece written or encoded
 MAX_PROBLEMS = 1000     # listed; more are counted
 
 
-def from_redis(store: GalleryStore, path: Path, gallery: str, dim: int, settings: CandidateIndex) -> str:
+def from_redis(store: GalleryStore, path: Path, gallery: str, dim: int, candidate_index: CandidateIndex) -> str:
     """Reads the whole gallery from Redis into a snapshot at `path`; returns its sha256. The
     position is read first: changes made during the read are applied again from the log,
     which is harmless (every change is idempotent)."""
@@ -53,10 +53,10 @@ def from_redis(store: GalleryStore, path: Path, gallery: str, dim: int, settings
                 np.frombuffer(b"".join(encoded), np.uint8))
 
     meta = {"gallery": gallery, "version": position.version, "last_id": position.last_id, "index_trained_rows": 0}
-    return _write(path, meta, dim, rows(), people, problems, settings, None)
+    return _write(path, meta, dim, rows(), people, problems, candidate_index, None)
 
 
-def from_live(live: LiveGallery, path: Path, gallery: str, settings: CandidateIndex) -> str:
+def from_live(live: LiveGallery, path: Path, gallery: str, candidate_index: CandidateIndex) -> str:
     """A new snapshot at `path` from `live` (a copy, not mutated while this runs): its
     snapshot's rows that still count and its tail, as of its log position."""
     snap = live.snap
@@ -99,7 +99,7 @@ def from_live(live: LiveGallery, path: Path, gallery: str, settings: CandidateIn
             yield out
     meta = {"gallery": gallery, "version": live.version, "last_id": live.last_id}
     return _write(path, {**meta, "index_trained_rows": trained if previous is not None else 0}, live.dim, rows(),
-                  lambda: (pids, name_ends, names), list(snap.meta.problems), settings, previous, known_codes)
+                  lambda: (pids, name_ends, names), list(snap.meta.problems), candidate_index, previous, known_codes)
 
 
 def _people_of(live: LiveGallery) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -154,7 +154,7 @@ def _problem(problems: list, message: str) -> None:
         problems.append("and more faces that cannot be read")
 
 
-def _write(path: Path, meta: dict, dim: int, rows, people, problems: list, settings: CandidateIndex,
+def _write(path: Path, meta: dict, dim: int, rows, people, problems: list, candidate_index: CandidateIndex,
            quantizer=None, known_codes=None) -> str:
     """The snapshot file, from `rows` (vectors, face ids, person numbers) in person order, and
     people() -> (sorted pids, name ends, UTF-8 names), asked once the rows are written.
@@ -171,8 +171,8 @@ def _write(path: Path, meta: dict, dim: int, rows, people, problems: list, setti
         writer.end()
         n = sum(len(c) for c in all_codes)
         fresh = quantizer is None
-        if settings.wanted(n):
-            quantizer = _encoded(writer, n, dim, settings, quantizer, known_codes)
+        if candidate_index.wanted(n):
+            quantizer = _encoded(writer, n, dim, candidate_index, quantizer, known_codes)
         else:
             quantizer = None
             writer.add("codes", np.zeros((0, 0), np.uint8))
@@ -199,13 +199,13 @@ def _write(path: Path, meta: dict, dim: int, rows, people, problems: list, setti
         raise
 
 
-def _encoded(writer: SnapshotWriter, n: int, dim: int, settings: CandidateIndex, quantizer, known_codes):
+def _encoded(writer: SnapshotWriter, n: int, dim: int, candidate_index: CandidateIndex, quantizer, known_codes):
     """Writes the rows' PQ codes (the section `codes`), encoding the rows just written (read
     back through the page cache) unless they are known; returns the quantizer."""
     writer.file.flush()
     vectors = np.memmap(writer.path, "<f4", mode="r", offset=writer.sections["vectors"][0], shape=(n, dim))
     if quantizer is None or known_codes is None:
-        quantizer = settings.quantizer(vectors)
+        quantizer = candidate_index.quantizer(vectors)
         pieces = (pq.codes(quantizer, vectors[start: start + WRITE_ROWS]) for start in range(0, n, WRITE_ROWS))
     else:
         pieces = known_codes(quantizer)
