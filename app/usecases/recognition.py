@@ -63,6 +63,14 @@ class Enrollment:
 
 
 @dataclass
+class FacesToEnroll:
+    """The largest face of each image, and what the gallery keeps of it (faces_to_enroll)."""
+    faces: list[Face]        # embedded
+    stored: list[NewFace]    # stored_face() of each, in the same order
+    skipped: list[str]       # the images left out for having no face (skip_faceless)
+
+
+@dataclass
 class Verification:
     distance: float
     same_person: bool
@@ -115,9 +123,9 @@ def enroll(s: Services, images: list[bytes], name: str | None = None, person_id:
     image has a face; 409 before any model work when the gallery is of another model."""
     name = people.chosen_name(name, person_id, "enroll a new person", "add faces to an enrolled one")
     s.store.check_model(writing=True)  # fail fast, before the models, when Redis is down or the model differs
-    faces, entries, _ = largest_faces(s, images, to_store=True)
-    person_id, name, created, ids = people.store_faces(s, entries, name, person_id)
-    return Enrollment(person_id, name, created, list(zip(ids, faces)))
+    found = faces_to_enroll(s, images)
+    person_id, name, created, ids = people.store_faces(s, found.stored, name, person_id)
+    return Enrollment(person_id, name, created, list(zip(ids, found.faces)))
 
 
 def verify(s: Services, images: list[bytes], person_id: str | None = None) -> Verification:
@@ -127,7 +135,7 @@ def verify(s: Services, images: list[bytes], person_id: str | None = None) -> Ve
     enrolled = s.store.vectors(person_id) if person_id else None   # 409 when the gallery's model differs
     if enrolled is not None and len(enrolled) == 0:
         raise NoFace(f"person {person_id!r} has no enrolled face; enroll one first")
-    faces, _, _ = largest_faces(s, images)
+    faces = largest_faces(s, images)
     other = enrolled if person_id else faces[1].embedding[None]
     distance = float(distances(faces[0].embedding, other).min())
     return Verification(distance, s.rule.same_person(distance), s.rule.confidence(distance), s.rule.threshold,
@@ -176,15 +184,27 @@ def stored_face(frame: Frame, face: Face) -> NewFace:
                    crop=enrolled_crop(frame.rgb, face.box, face.landmarks).to_bytes())
 
 
-def largest_faces(s: Services, images: list[bytes], to_store: bool = False, skip_faceless: bool = False,
-                  one_face: bool = False) -> tuple[list[Face], list[NewFace], list[str]]:
-    """(the largest face of each image, embedded; with to_store, what the gallery keeps of each;
-    the images skipped). An image without a face is 422 naming it, or with skip_faceless left
-    out and listed; with one_face, an image of several faces is 422 (SeveralFaces). Every header
-    is checked before any image is decoded, and each decoded image is let go before the next,
-    so a request holds one frame at a time."""
+def largest_faces(s: Services, images: list[bytes]) -> list[Face]:
+    """The largest face of each image, embedded; an image without a face is 422 naming it."""
+    return _largest_faces(s, images, to_store=False).faces
+
+
+def faces_to_enroll(s: Services, images: list[bytes], skip_faceless: bool = False,
+                    one_face: bool = False) -> FacesToEnroll:
+    """The largest face of each image, embedded, with what the gallery keeps of it. An image
+    without a face is 422 naming it, or with skip_faceless left out and listed; with one_face,
+    an image of several faces is 422 (SeveralFaces)."""
+    return _largest_faces(s, images, True, skip_faceless, one_face)
+
+
+def _largest_faces(s: Services, images: list[bytes], to_store: bool, skip_faceless: bool = False,
+                   one_face: bool = False) -> FacesToEnroll:
+    """Every header is checked before any image is decoded, and each decoded image is let go
+    before the next, so a request holds one frame at a time."""
     s.pipeline.check_request(images)
-    faces, entries, skipped = [], [], []
+    faces: list[Face] = []
+    entries: list[NewFace] = []
+    skipped: list[str] = []
     for i, data in enumerate(images):
         which = f"image {i + 1} of {len(images)}" if len(images) > 1 else "the image"
         try:
@@ -206,4 +226,4 @@ def largest_faces(s: Services, images: list[bytes], to_store: bool = False, skip
         faces.append(face)
         if to_store:
             entries.append(stored_face(frame, face))
-    return faces, entries, skipped
+    return FacesToEnroll(faces, entries, skipped)
