@@ -13,7 +13,8 @@ Corrections are rare and manual, so the version is their whole change log (app/g
 a worker reloads all negatives when it moved (one GET when it did not), only when some face is
 within the threshold of someone."""
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 import redis
@@ -21,6 +22,7 @@ import redis
 from app.gallery.changelog import ChangeLog, Follower
 from app.gallery.codec import encode_vector, readable, text
 from app.gallery.model_record import LEGACY_MODEL, GalleryModel, model_namespace
+from app.gallery.redis_calls import Pipe, atomically
 from app.gallery.search.matching import distances
 
 
@@ -44,7 +46,7 @@ class Negatives(Follower):
         beyond the cap are dropped."""
         key = self.key(pid)
 
-        def change(pipe):
+        def change(pipe: Pipe) -> None:
             after = pipe.zcard(key + ":order") + (pipe.zscore(key + ":order", nid) is None)
             old = [text(n) for n in pipe.zrange(key + ":order", 0, after - self.per_person - 1)] \
                 if after > self.per_person else []
@@ -58,13 +60,14 @@ class Negatives(Follower):
             pipe.sadd(self.people_key, pid)
             pipe.incr(self.version_key)
             pipe.hlen(key)
-        return self.redis.transaction(change, key + ":order", value_from_callable=False)[-1]
+        replies = cast(list[Any], self.redis.transaction(change, key + ":order"))   # EXEC's replies
+        return int(replies[-1])
 
     def remove(self, pid: str, nid: str) -> bool:
         """Negative `nid` of `pid` withdrawn -> whether there was one."""
         key = self.key(pid)
 
-        def change(pipe):
+        def change(pipe: Pipe) -> bool:
             if not pipe.hexists(key, nid):
                 return False
             left = pipe.hlen(key) - 1
@@ -75,9 +78,9 @@ class Negatives(Follower):
                 pipe.srem(self.people_key, pid)
             pipe.incr(self.version_key)
             return True
-        return self.redis.transaction(change, key, value_from_callable=True)
+        return atomically(self.redis, change, key)
 
-    def prune(self, is_person) -> int:
+    def prune(self, is_person: Callable[[str], bool]) -> int:
         """The negatives of people no longer enrolled (`is_person(pid)` False) dropped -> how many people."""
         gone = [pid for pid in (text(p) for p in self.redis.smembers(self.people_key)) if not is_person(pid)]
         if gone:
@@ -90,7 +93,7 @@ class Negatives(Follower):
         return len(gone)
 
     def count(self, pid: str) -> int:
-        return self.redis.hlen(self.key(pid))
+        return int(self.redis.hlen(self.key(pid)))
 
     # --- this worker's copy ----------------------------------------------------------
     def _following(self) -> "Negatives | None":

@@ -17,7 +17,7 @@ import enum
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import redis
 
@@ -140,7 +140,7 @@ class ChangeLog:
             missing -= len(entries[:missing])
             if not missing:
                 break
-            entries = _entries(self.redis.xrange(self.log_key, min=f"({copy.last_id}", count=page))
+            entries = _entries(cast(list[Any], self.redis.xrange(self.log_key, min=f"({copy.last_id}", count=page)))
             if not entries:
                 return CatchUp.GAP  # trimmed while we read
         copy.version = changes.version

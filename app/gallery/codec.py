@@ -5,6 +5,8 @@ gallery's model's (app/gallery/model_record.py: 128 for FaceNet or SFace alone, 
 fused, the default embedder), which the store and the model record hold."""
 import base64
 import binascii
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +62,7 @@ def text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def readable(faces: dict, dim: int) -> tuple[list[bytes], np.ndarray, list[tuple[bytes, str]]]:
+def readable(faces: Mapping[Any, bytes], dim: int) -> tuple[list[Any], np.ndarray, list[tuple[Any, str]]]:
     """(face ids, float32 rows [n, dim]) of the stored vectors that are embeddings, and
     (face id, what is wrong) of the others."""
     fids = [f for f, data in faces.items() if len(data) == dim * 4]
@@ -73,7 +75,8 @@ def readable(faces: dict, dim: int) -> tuple[list[bytes], np.ndarray, list[tuple
     return [f for f, ok in zip(fids, good) if ok], matrix[good], bad
 
 
-def decoded_faces(pid: str, faces: dict, dim: int, problems: list[str] | None = None) -> dict[str, np.ndarray]:
+def decoded_faces(pid: str, faces: Mapping[bytes, bytes], dim: int,
+                  problems: list[str] | None = None) -> dict[str, np.ndarray]:
     """{face id: vector} of a person's stored faces that are embeddings; the others are left
     out, and named in `problems` when given."""
     good, matrix, bad = readable(faces, dim)

@@ -15,6 +15,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,13 +66,13 @@ class GalleryReplica(Follower):
         self.compact_fraction, self.compact_min = compact_fraction, compact_min
         self._maintaining = threading.Lock()    # one background build at a time
         self.live: LiveGallery | None = None
-        self.gallery = None
+        self.gallery = ""                # "{gallery id}g{model generation}" of the copy, from the first load
         self.problems: list[str] = []   # stored vectors that could not be read, from the last full read
         self.builds: list[str] = []     # what this replica built, and on which thread (tests, metrics)
-        self.loaded_from = None         # "local", "redis" or "full read"
+        self.loaded_from: str | None = None   # "local", "redis" or "full read"
         self._stop = threading.Event()
-        self._thread = None
-        self._too_old = set()           # files tried in this load whose position the log has trimmed
+        self._thread: threading.Thread | None = None
+        self._too_old: set[Path] = set()   # files tried in this load whose position the log has trimmed
 
     @property
     def size(self) -> int:
@@ -181,7 +182,7 @@ class GalleryReplica(Follower):
             self.loaded_from = source
         return live
 
-    def _built(self, build, what: str) -> LocalFile:
+    def _built(self, build: Callable[[Path], str], what: str) -> LocalFile:
         temp = self.shelf.temp_path(self.gallery)
         digest = build(temp)
         self.builds.append(f"{what} on {threading.current_thread().name}")

@@ -27,9 +27,10 @@ on then; reads that must see one moment are read-only Lua scripts (app/gallery/c
 """
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any, cast
 
 import numpy as np
 import redis
@@ -38,7 +39,8 @@ from app.errors import FaceNotFound, NameTaken, PersonNotFound
 from app.gallery.changelog import ChangeLog, Position
 from app.gallery.codec import decoded_faces, encode_vector, readable, text
 from app.gallery.identity import is_valid_id, name_key
-from app.gallery.model_record import LEGACY_MODEL, GalleryModel, ModelRecord, mismatch, require_model
+from app.gallery.model_record import LEGACY_MODEL, GalleryModel, ModelRecord, require_model
+from app.gallery.redis_calls import Pipe, atomically, batch
 
 __all__ = ["GalleryStore", "GallerySnapshot", "NewFace"]
 
@@ -53,7 +55,7 @@ class NewFace:
     crop: bytes = b""            # app/pipeline/enrolled_crop.py, opaque here
 
 
-def _now():
+def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -63,7 +65,7 @@ class GallerySnapshot:
     and what could not be read (a stored vector that is not one)."""
     version: int
     last_id: str
-    people: dict
+    people: dict[str, tuple[str, dict[str, np.ndarray]]]
     problems: list[str]
 
 
@@ -99,7 +101,7 @@ class GalleryStore:
     # --- the gallery's model ----------------------------------------------------------
     def model_record(self) -> tuple[ModelRecord | None, int]:
         """(the gallery's model record, how many people it has)."""
-        with self.redis.pipeline(transaction=False) as pipe:
+        with batch(self.redis) as pipe:
             fields, people = pipe.hgetall(self.model_key).scard(self.people_key).execute()
         return ModelRecord.parse(fields, people), people
 
@@ -113,7 +115,7 @@ class GalleryStore:
         """The generation of the model record this store's reads last accepted (0: none)."""
         return self._generation or 0
 
-    def accept_model(self, fields: dict, people: int) -> bool:
+    def accept_model(self, fields: Mapping[Any, Any], people: int) -> bool:
         """For the reads of the change log: raise when this worker may not match against the gallery;
         False when the record changed since this store's last read (the replica reloads)."""
         record = ModelRecord.parse(fields, people)
@@ -122,7 +124,7 @@ class GalleryStore:
         seen, self._generation = self._generation, generation
         return seen is None or seen == generation
 
-    def _writable(self, pipe, model: GalleryModel):
+    def _writable(self, pipe: Pipe, model: GalleryModel) -> ModelRecord | None:
         """Before pipe.multi(): refuse to write `model`'s vectors into a gallery of another model.
         Returns the record to write after pipe.multi() when an empty gallery adopts `model`."""
         fields, people = pipe.hgetall(self.model_key), pipe.scard(self.people_key)
@@ -132,41 +134,36 @@ class GalleryStore:
             return ModelRecord(model, generation=(record.generation + 1) if record else 1)
         return None
 
-    def _write_record(self, pipe, record: ModelRecord) -> None:
+    def _write_record(self, pipe: Pipe, record: ModelRecord) -> None:
         pipe.hset(self.model_key, mapping=record.fields())
         self._log(pipe, "model", "", name=record.model.id)
 
     def set_model_record(self, record: ModelRecord) -> ModelRecord:
         """Replace the record (re-embedding starts or ends): generation +1, logged, so every
         replica notices and reloads."""
-        def change(pipe):
+        def change(pipe: Pipe) -> ModelRecord:
             old = ModelRecord.parse(pipe.hgetall(self.model_key), 1)
-            new = ModelRecord(record.model, record.state, record.previous, old.generation + 1)
+            new = ModelRecord(record.model, record.state, record.previous, (old.generation if old else 0) + 1)
             pipe.multi()
             self._write_record(pipe, new)
             return new
-        return self._atomically(change, self.model_key)
-
-    def _atomically(self, change, *watched):
-        """change(pipe) reads under WATCH of `watched`, then queues its writes after pipe.multi();
-        redis-py runs it again when a watched key changed before EXEC."""
-        return self.redis.transaction(change, *watched, value_from_callable=True)
+        return atomically(self.redis, change, self.model_key)
 
     # --- people and faces -------------------------------------------------------------
-    def person(self, pid: str) -> dict:
+    def person(self, pid: str) -> dict[str, Any]:
         key = self._key_of(pid)
-        with self.redis.pipeline(transaction=False) as pipe:
+        with batch(self.redis) as pipe:
             record, faces = pipe.hgetall(key).hkeys(key + ":faces").execute()
         if not record:
             raise PersonNotFound.of(pid)
         return {"person_id": pid, **{text(k): text(v) for k, v in record.items()},
                 "faces": sorted(text(f) for f in faces)}
 
-    def people(self) -> list[dict]:
+    def people(self) -> list[dict[str, Any]]:
         """Every person: id, name, created_at, updated_at, face_count, sorted by name. An id
         that is not one (a damaged gallery) is left out."""
         pids = [pid for pid in self.pids() if is_valid_id(pid)]
-        with self.redis.pipeline(transaction=False) as pipe:
+        with batch(self.redis) as pipe:
             for pid in pids:
                 pipe.hgetall(self.person_key(pid))
                 pipe.hlen(self.person_key(pid) + ":faces")
@@ -192,7 +189,7 @@ class GalleryStore:
         if not is_valid_id(pid):
             return []
         key = self.person_key(pid)
-        with self.redis.pipeline(transaction=False) as pipe:
+        with batch(self.redis) as pipe:
             faces, thumbs, crops = pipe.hgetall(key + ":faces").hgetall(key + ":thumbs") \
                 .hgetall(key + ":crops").execute()
         vectors = decoded_faces(pid, faces, self.model.dim)
@@ -203,7 +200,7 @@ class GalleryStore:
         """{face id: vector} of the person's readable faces; 409 when the gallery's model is not
         this worker's."""
         key = self._key_of(pid)
-        with self.redis.pipeline(transaction=False) as pipe:
+        with batch(self.redis) as pipe:
             exists, faces, fields, people = pipe.exists(key).hgetall(key + ":faces").hgetall(self.model_key) \
                 .scard(self.people_key).execute()
         require_model(ModelRecord.parse(fields, people), people, self.model)
@@ -218,7 +215,7 @@ class GalleryStore:
     def thumbnail(self, pid: str, fid: str) -> bytes | None:
         if not is_valid_id(pid):
             return None
-        return self.redis.hget(self.person_key(pid) + ":thumbs", fid)
+        return cast(bytes | None, self.redis.hget(self.person_key(pid) + ":thumbs", fid))
 
     def pids(self) -> list[str]:
         return sorted(text(p) for p in self.redis.smembers(self.people_key))
@@ -227,7 +224,7 @@ class GalleryStore:
         """{face id: person id} of the whole gallery, read from Redis (the replica has it in
         memory; this is for a worker that cannot load the gallery)."""
         pids = self.pids()
-        with self.redis.pipeline(transaction=False) as pipe:
+        with batch(self.redis) as pipe:
             for pid in pids:
                 pipe.hkeys(self.person_key(pid) + ":faces")
             replies = pipe.execute()
@@ -236,19 +233,19 @@ class GalleryStore:
     def faces_to_reembed(self, pid: str) -> dict[str, tuple[bytes, bytes]]:
         """{face id: (crop or b"", thumbnail or b"")} of the person's faces ({} when gone)."""
         key = self.person_key(pid)
-        with self.redis.pipeline(transaction=False) as pipe:
+        with batch(self.redis) as pipe:
             fids, thumbs, crops = pipe.hkeys(key + ":faces").hgetall(key + ":thumbs").hgetall(key + ":crops").execute()
         return {text(f): (crops.get(f, b""), thumbs.get(f, b"")) for f in fids}
 
-    def people_for_export(self, dim: int, batch: int = 200) -> Iterator[dict]:
+    def people_for_export(self, dim: int, batch_size: int = 200) -> Iterator[dict[str, Any]]:
         """Every person, by id, with thumbnails and crops, read a few hundred people per round
         trip so memory stays flat at any gallery size: their record and faces [(face id, stored
         vector bytes, thumbnail, crop)] (vectors that are not embeddings of `dim` left out: the
         replica reports them)."""
         pids = self.pids()
-        for start in range(0, len(pids), batch):
-            some = pids[start: start + batch]
-            with self.redis.pipeline(transaction=False) as pipe:
+        for start in range(0, len(pids), batch_size):
+            some = pids[start: start + batch_size]
+            with batch(self.redis) as pipe:
                 for pid in some:
                     key = self.person_key(pid)
                     pipe.hgetall(key).hgetall(key + ":faces").hgetall(key + ":thumbs").hgetall(key + ":crops")
@@ -267,10 +264,10 @@ class GalleryStore:
         409 when this worker may not load it."""
         return self.changelog.position()
 
-    def names_and_faces(self, pids: list[str]) -> list[tuple[str, str | None, dict]]:
+    def names_and_faces(self, pids: list[str]) -> list[tuple[str, str | None, dict[bytes, bytes]]]:
         """(pid, name or None when gone, {face id bytes: stored vector bytes}) of each person, in
         one round trip."""
-        with self.redis.pipeline(transaction=False) as pipe:
+        with batch(self.redis) as pipe:
             for pid in pids:
                 pipe.hget(self.person_key(pid), "name")
                 pipe.hgetall(self.person_key(pid) + ":faces")
@@ -282,7 +279,8 @@ class GalleryStore:
         """The whole gallery (from its position: see position()). A stored vector that is not one
         is skipped and reported."""
         position = self.position()
-        vectors, problems = {}, []
+        vectors: dict[str, tuple[str, dict[str, np.ndarray]]] = {}
+        problems: list[str] = []
         for pid, name, faces in self.names_and_faces(self.pids()):
             if name is not None:
                 vectors[pid] = (name, decoded_faces(pid, faces, self.model.dim, problems))
@@ -290,12 +288,12 @@ class GalleryStore:
 
     # --- changes ------------------------------------------------------------------------
 
-    def _log(self, pipe, op, pid, fid="", name="", vec=b""):
+    def _log(self, pipe: Pipe, op: str, pid: str, fid: str = "", name: str = "", vec: bytes = b"") -> None:
         pipe.incr(self.version_key)
         pipe.xadd(self.log_key, {"op": op, "pid": pid, "fid": fid, "name": name, "vec": vec},
                   maxlen=self.log_maxlen, approximate=True)
 
-    def _add_faces(self, pipe, pid, name, faces, model):
+    def _add_faces(self, pipe: Pipe, pid: str, name: str, faces: list[NewFace], model: GalleryModel) -> list[str]:
         ids = []
         for face in faces:
             fid = face.face_id or uuid.uuid4().hex
@@ -309,23 +307,23 @@ class GalleryStore:
             ids.append(fid)
         return ids
 
-    def _name_of(self, pipe, pid):
+    def _name_of(self, pipe: Pipe, pid: str) -> str:
         name = pipe.hget(self.person_key(pid), "name") if is_valid_id(pid) else None
         if name is None:
             raise PersonNotFound.of(pid)
         return text(name)
 
-    def _index_names(self):
+    def _index_names(self) -> None:
         """Before the first change: galleries written before names were case-insensitive kept
         an exact-name hash ("names"); index every name by its key once, in one transaction."""
         if self._names_checked:
             return
         legacy = self.prefix + "names"
 
-        def change(pipe):
+        def change(pipe: Pipe) -> None:
             if pipe.exists(self.names_key) or not pipe.exists(legacy):
                 return
-            index = {}
+            index: dict[str, str] = {}
             for pid in (text(p) for p in pipe.smembers(self.people_key)):
                 name = pipe.hget(self.person_key(pid), "name")
                 if name is not None and index.setdefault(name_key(text(name)), pid) != pid:
@@ -334,7 +332,7 @@ class GalleryStore:
             if index:
                 pipe.hset(self.names_key, mapping=index)
             pipe.delete(legacy)
-        self._atomically(change, self.names_key, legacy, self.people_key)
+        atomically(self.redis, change, self.names_key, legacy, self.people_key)
         self._names_checked = True
 
     def create_person(self, name: str, faces: list[NewFace], pid: str | None = None,
@@ -345,7 +343,7 @@ class GalleryStore:
         key = self.person_key(pid)
         self._index_names()
 
-        def change(pipe):
+        def change(pipe: Pipe) -> tuple[str, list[str]]:
             taken = pipe.hget(self.names_key, name_key(name))
             if taken is not None:
                 raise NameTaken(f"a person named {name!r} exists (person_id {text(taken)}); "
@@ -361,13 +359,13 @@ class GalleryStore:
             pipe.sadd(self.people_key, pid)
             pipe.hset(self.names_key, name_key(name), pid)
             return pid, self._add_faces(pipe, pid, name, faces, model)
-        return self._atomically(change, self.names_key, key, self.model_key, self.people_key)
+        return atomically(self.redis, change, self.names_key, key, self.model_key, self.people_key)
 
     def add_faces(self, pid: str, faces: list[NewFace], model: GalleryModel | None = None) -> tuple[str, list[str]]:
         """Faces [NewFace] added to an existing person -> (name, face ids)."""
         model = model or self.model
 
-        def change(pipe):
+        def change(pipe: Pipe) -> tuple[str, list[str]]:
             name = self._name_of(pipe, pid)
             adopted = self._writable(pipe, model)
             pipe.multi()
@@ -375,9 +373,10 @@ class GalleryStore:
                 self._write_record(pipe, adopted)
             pipe.hset(self.person_key(pid), "updated_at", _now())
             return name, self._add_faces(pipe, pid, name, faces, model)
-        return self._atomically(change, self.person_key(pid), self.model_key, self.people_key)
+        return atomically(self.redis, change, self.person_key(pid), self.model_key, self.people_key)
 
-    def rewrite_faces(self, pid: str, vectors: dict, crops: dict, removed: list[str], also=None) -> int:
+    def rewrite_faces(self, pid: str, vectors: Mapping[str, np.ndarray], crops: Mapping[str, bytes], removed: list[str],
+                      also: Callable[[Pipe], None] | None = None) -> int:
         """Re-embedding: person `pid`'s faces {fid: vector} overwritten (same face ids, each
         logged as an "add" so replicas update), their crops {fid: bytes} stored, faces
         `removed` deleted; faces deleted meanwhile stay deleted. `also(pipe)` queues more
@@ -385,10 +384,10 @@ class GalleryStore:
         gallery is being re-embedded to this store's model. Returns the faces rewritten."""
         key = self.person_key(pid)
 
-        def change(pipe):
+        def change(pipe: Pipe) -> int:
             record = ModelRecord.parse(pipe.hgetall(self.model_key), 1)
-            if record.model != self.model:
-                raise mismatch(record, 1, self.model)
+            if record is None or record.model != self.model:
+                require_model(record, 1, self.model)
             name, existing = pipe.hget(key, "name"), {text(f) for f in pipe.hkeys(key + ":faces")}
             pipe.multi()
             written = [fid for fid in vectors if fid in existing]
@@ -406,12 +405,12 @@ class GalleryStore:
             if also:
                 also(pipe)
             return len(written)
-        return self._atomically(change, key + ":faces", self.model_key)
+        return atomically(self.redis, change, key + ":faces", self.model_key)
 
     def rename(self, pid: str, name: str) -> None:
         self._index_names()
 
-        def change(pipe):
+        def change(pipe: Pipe) -> None:
             old = self._name_of(pipe, pid)
             holder = pipe.hget(self.names_key, name_key(name))
             if holder is not None and text(holder) != pid:
@@ -423,12 +422,12 @@ class GalleryStore:
             pipe.hset(self.names_key, name_key(name), pid)
             pipe.hset(self.person_key(pid), mapping={"name": name, "updated_at": _now()})
             self._log(pipe, "rename", pid, name=name)
-        self._atomically(change, self.person_key(pid), self.names_key)
+        atomically(self.redis, change, self.person_key(pid), self.names_key)
 
     def delete_person(self, pid: str) -> None:
         key = self.person_key(pid)
 
-        def change(pipe):
+        def change(pipe: Pipe) -> None:
             name = self._name_of(pipe, pid)
             holder = pipe.hget(self.names_key, name_key(name))
             pipe.multi()
@@ -437,12 +436,12 @@ class GalleryStore:
             if holder is not None and text(holder) == pid:
                 pipe.hdel(self.names_key, name_key(name))
             self._log(pipe, "remove_person", pid)
-        self._atomically(change, key, self.names_key)
+        atomically(self.redis, change, key, self.names_key)
 
     def delete_face(self, pid: str, fid: str) -> None:
         key = self.person_key(pid)
 
-        def change(pipe):
+        def change(pipe: Pipe) -> None:
             self._name_of(pipe, pid)
             if not pipe.hexists(key + ":faces", fid):
                 raise FaceNotFound(f"person {pid!r} has no face {fid!r}; GET /people/{pid} lists them")
@@ -452,7 +451,7 @@ class GalleryStore:
             pipe.hdel(key + ":crops", fid)
             pipe.hset(key, "updated_at", _now())
             self._log(pipe, "remove", pid, fid)
-        self._atomically(change, key, key + ":faces")
+        atomically(self.redis, change, key, key + ":faces")
 
     def trim_log(self, keep: int = 100) -> None:
         """Drop all but the newest `keep` log entries (to free memory); a replica whose next

@@ -2,6 +2,9 @@
 step with Redis (app/visitors/store.py) from its change log, one round trip when nothing
 changed: which visitor is nearest to a new unknown face. Its size is bounded by
 VISITOR_MAX_SIGHTINGS."""
+from collections.abc import Set as AbstractSet
+from typing import Any
+
 import numpy as np
 
 from app.gallery.changelog import Follower
@@ -24,7 +27,7 @@ class VisitorIndex(Follower):
     def size(self) -> int:
         return len(self.sids)
 
-    def nearest(self, embedding: np.ndarray, exclude: set[str] = frozenset()) -> tuple[str, float] | None:
+    def nearest(self, embedding: np.ndarray, exclude: AbstractSet[str] = frozenset()) -> tuple[str, float] | None:
         """(visitor id, distance) of the visitor with the sighting nearest to `embedding`,
         leaving out the visitors in `exclude`; None when there is none."""
         with self.lock:
@@ -47,7 +50,7 @@ class VisitorIndex(Follower):
             self._add(sid, vid, vector)
         self.version, self.last_id = snapshot.version, snapshot.last_id
 
-    def apply(self, entry_id: str, entry: dict) -> None:
+    def apply(self, entry_id: str, entry: dict[str, Any]) -> None:
         """One entry of the visitors' log (app/visitors/visitors.lua); every kind is idempotent."""
         op, sid, vid = text(entry["op"]), text(entry["sid"]), text(entry["vid"])
         if op == "add":

@@ -82,7 +82,7 @@ class VisitorStore:
     def key(self, name: str) -> str:
         return self.prefix + name
 
-    def _run(self, command: str, *args) -> int:
+    def _run(self, command: str, *args: str | bytes | float) -> int:
         return int(self._script(args=[self.prefix, self.log_maxlen, command, *args]))
 
     def _cutoff(self, now: float) -> str:
@@ -116,7 +116,9 @@ class VisitorStore:
         changes made while the rest is read are applied again later (they are idempotent)."""
         position = self.changelog.position()
         with self.redis.pipeline(transaction=False) as pipe:
-            vectors, owners = pipe.hgetall(self.key("visitors:vec")).hgetall(self.key("visitors:of")).execute()
+            pipe.hgetall(self.key("visitors:vec"))
+            pipe.hgetall(self.key("visitors:of"))
+            vectors, owners = pipe.execute()
         sids, vids, rows = [], [], []
         for sid, data in vectors.items():
             vid = owners.get(sid)
@@ -138,8 +140,9 @@ class VisitorStore:
     def page(self, offset: int, count: int) -> tuple[int, list[Visitor]]:
         """(how many visitors, those at offset.. offset+count, the most recently seen first)."""
         with self.redis.pipeline(transaction=False) as pipe:
-            total, vids = pipe.zcard(self.key("visitors")).zrevrange(self.key("visitors"), offset,
-                                                                     offset + count - 1).execute()
+            pipe.zcard(self.key("visitors"))
+            pipe.zrevrange(self.key("visitors"), offset, offset + count - 1)
+            total, vids = pipe.execute()
         return total, [v for v in self._visitors([text(v) for v in vids]) if v is not None]
 
     def visitor(self, visitor_id: str, recent: int = 100) -> Visitor | None:
@@ -154,10 +157,10 @@ class VisitorStore:
             members = pipe.execute()
         sids = [text(sid) for found in members for sid, _ in found]
         metas = dict(zip(sids, self.redis.hmget(self.key("visitors:meta"), sids))) if sids else {}
-        visitors = []
+        visitors: list[Visitor | None] = []
         for vid, found in zip(vids, members):
-            sightings = [self._sighting(text(sid), metas.get(text(sid))) for sid, _ in found]
-            sightings = [s for s in sightings if s is not None]
+            read = [self._sighting(text(sid), metas.get(text(sid))) for sid, _ in found]
+            sightings = [s for s in read if s is not None]
             if not sightings:
                 visitors.append(None)
                 continue
@@ -168,7 +171,7 @@ class VisitorStore:
         return visitors
 
     @staticmethod
-    def _sighting(sid: str, meta: bytes | None) -> Sighting | None:
+    def _sighting(sid: str, meta: bytes | str | None) -> Sighting | None:
         if meta is None:  # removed between the two reads
             return None
         m = json.loads(meta)
@@ -179,8 +182,9 @@ class VisitorStore:
         if not sighting_ids:
             return []
         with self.redis.pipeline(transaction=False) as pipe:
-            vectors, thumbs = pipe.hmget(self.key("visitors:vec"), sighting_ids) \
-                .hmget(self.key("visitors:thumb"), sighting_ids).execute()
+            pipe.hmget(self.key("visitors:vec"), sighting_ids)
+            pipe.hmget(self.key("visitors:thumb"), sighting_ids)
+            vectors, thumbs = pipe.execute()
         faces = []
         for vector, thumb in zip(vectors, thumbs):
             try:
@@ -193,6 +197,7 @@ class VisitorStore:
         if not (is_valid_id(visitor_id) and is_valid_id(sighting_id)):
             return None
         with self.redis.pipeline(transaction=False) as pipe:
-            owner, jpeg = pipe.hget(self.key("visitors:of"), sighting_id) \
-                .hget(self.key("visitors:thumb"), sighting_id).execute()
+            pipe.hget(self.key("visitors:of"), sighting_id)
+            pipe.hget(self.key("visitors:thumb"), sighting_id)
+            owner, jpeg = pipe.execute()
         return jpeg if owner is not None and text(owner) == visitor_id else None

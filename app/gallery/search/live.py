@@ -8,6 +8,7 @@ never written to; a background compaction writes a new one and the replica swaps
 People are numbered: a snapshot's people by their place in its sorted ids, people new since
 then after those. Not thread-safe: the replica holds its lock around every call."""
 import logging
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +19,8 @@ from app.gallery.search.matching import distances, nearest_per_label
 from app.gallery.snapshots.file import Snapshot
 
 log = logging.getLogger(__name__)
+
+Nearest = tuple[str, str, float, str]   # (pid, name, exact distance, fid)
 
 
 class LiveGallery:
@@ -57,11 +60,15 @@ class LiveGallery:
         return other
 
     # --- people -------------------------------------------------------------------------
-    def code_of(self, pid: str, create: bool = False) -> int | None:
+    def code_of(self, pid: str) -> int | None:
+        """The number of person `pid`, if this copy has them."""
         code = self.snap.code_of(pid)
+        return self.extra_code.get(pid) if code is None else code
+
+    def _numbered(self, pid: str) -> int:
+        """The number of person `pid`, made when they are new since the snapshot."""
+        code = self.code_of(pid)
         if code is None:
-            code = self.extra_code.get(pid)
-        if code is None and create:
             code = self.extra_code[pid] = self.snap.meta.people + len(self.extra)
             self.extra.append(pid)
         return code
@@ -84,7 +91,7 @@ class LiveGallery:
         return None if row is None or self.dead[row] else self.pid_of(int(self.snap.person[row]))
 
     # --- changes --------------------------------------------------------------------------
-    def apply(self, entry_id: str, entry: dict) -> None:
+    def apply(self, entry_id: str, entry: dict[str, Any]) -> None:
         """One entry of the gallery log (app/gallery/store.py; the change log moves the copy's
         position, app/gallery/changelog.py); every kind is idempotent."""
         op, pid, fid = text(entry["op"]), text(entry["pid"]), text(entry.get("fid", b""))
@@ -92,7 +99,7 @@ class LiveGallery:
             self.names[pid] = text(entry["name"])
             self.removed.discard(pid)
             try:
-                self._put(fid, self.code_of(pid, create=True), decode_vector(entry["vec"], self.dim))
+                self._put(fid, self._numbered(pid), decode_vector(entry["vec"], self.dim))
             except BadVector as e:
                 log.error("gallery: skipped face %s of person %s from the log: %s", fid, pid, e)
         elif op == "remove":
@@ -152,7 +159,7 @@ class LiveGallery:
                 self._kill(row)
 
     # --- matching -------------------------------------------------------------------------
-    def nearest(self, query: np.ndarray, k: int) -> list[tuple[str, str, float, str]]:
+    def nearest(self, query: np.ndarray, k: int) -> list[Nearest]:
         """(pid, name, exact distance, fid) of the k nearest people, nearest first."""
         query = np.asarray(query, np.float32)
         n, t = self.snap.meta.faces, len(self.tail_fids)
@@ -174,13 +181,13 @@ class LiveGallery:
         d[self.dead] = np.inf
         return self._ranked(d, None, tail_d, k)
 
-    def _ranked(self, d, rows, tail_d, k):
+    def _ranked(self, d: np.ndarray, rows: np.ndarray | None, tail_d: np.ndarray, k: int) -> list[Nearest]:
         codes = self.snap.person[rows] if rows is not None else self.snap.person
         alive = np.isfinite(d)
         if rows is None and not alive.all():
             d, rows, codes = d[alive], np.flatnonzero(alive), codes[alive]
         labels = np.concatenate([codes.astype(np.int64), self.tail_codes[: len(tail_d)]])
-        found = []
+        found: list[Nearest] = []
         for i in nearest_per_label(np.concatenate([d, tail_d]), labels, k):
             code = int(labels[i])
             if i < len(d):
