@@ -9,7 +9,7 @@ What differs from CompreFace, deliberately:
 - `subjects` lists only people within MATCH_THRESHOLD (similarity >= 0.5), nearest first, at
   most `prediction_count`: a face nobody matches has `subjects: []` (CompreFace lists the
   nearest subjects however far, which its users read as false matches).
-- Plugins: `landmarks` (5 points) and `calculator` (our 128-d embedding); age, gender, mask,
+- Plugins: `landmarks` (5 points) and `calculator` (our embedding, of EMBEDDER's dimension); age, gender, mask,
   pose are ignored, as CompreFace ignores plugins it does not have.
 - Recognitions are recorded as events (camera `camera_id` from the query, else "compreface").
 """
