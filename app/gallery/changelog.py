@@ -83,7 +83,9 @@ def _pairs(flat: list[Any]) -> dict[Any, Any]:
 
 
 def _entries(reply: list[Any]) -> list[Entry]:
-    return [(text(entry_id), {text(k): v for k, v in _pairs(flat).items()}) for entry_id, flat in reply]
+    """From a script's reply (each entry's fields a flat list) or XRANGE's (redis-py makes them a dict)."""
+    return [(text(entry_id), {text(k): v for k, v in (fields if isinstance(fields, dict) else _pairs(fields)).items()})
+            for entry_id, fields in reply]
 
 
 class ChangeLog:
