@@ -13,6 +13,7 @@ version with the log's last position; for the gallery, with its model record and
 people it has) run as read-only Lua scripts (`flags=no-writes`): atomic like MULTI/EXEC, but
 still allowed when Redis is full (maxmemory), where Redis refuses every command queued in a
 MULTI, reads included, and recognition would stop with it."""
+import abc
 import enum
 import threading
 from collections.abc import Callable
@@ -149,7 +150,7 @@ class ChangeLog:
         return CatchUp.UPDATED
 
 
-class Follower:
+class Follower(abc.ABC):
     """Keeps one in-memory copy in step with a change log (the gallery replica, the visitor
     index, the negative examples): subclasses say which copy (`_following`) and how to load it
     whole (`_reload`, which reads the log's position first)."""
@@ -158,12 +159,13 @@ class Follower:
         self.changelog = changelog
         self.lock = threading.Lock()   # around the copy: syncs, reads, swaps
 
+    @abc.abstractmethod
     def _following(self) -> Copy | None:
         """The copy to keep in step; None before its first load."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _reload(self) -> None:
-        raise NotImplementedError
+        """Loads the copy whole, from the log's position read first."""
 
     def sync(self) -> Sync:
         """Catch up with Redis."""

@@ -83,9 +83,6 @@ class GalleryReplica(Follower):
     def _following(self) -> LiveGallery | None:
         return self.live
 
-    def _reload(self) -> None:
-        self._load()
-
     def match(self, embedding: np.ndarray, k: int) -> list[Match]:
         """The k nearest people, nearest first, with exact distances."""
         with self.lock:
@@ -98,7 +95,7 @@ class GalleryReplica(Follower):
         with self.lock:
             return self.live.person_of_face(fid) if self.live is not None else None
 
-    def _load(self) -> None:
+    def _reload(self) -> None:
         """The newest usable snapshot and the log since; else the full read (one worker of
         the host, and one in the cluster when it can wait its turn, reads and publishes).
         Snapshots are of one generation of the gallery's model record: none made before a
