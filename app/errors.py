@@ -23,7 +23,7 @@ class FaceRecError(Exception):
 class ModelError(FaceRecError, status=503, code="model_error"):
     """A model could not answer; `model` names which."""
 
-    def __init__(self, model, message):
+    def __init__(self, model: str, message: str):
         super().__init__(message)
         self.model = model
 
@@ -66,6 +66,10 @@ class SeveralFaces(FaceRecError, status=422, code="several_faces"):
 
 
 # --- the request ----------------------------------------------------------------------
+class BatchTooLarge(FaceRecError, status=413, code="batch_too_large"):
+    """More items in one request than a route takes at once."""
+
+
 class BadRequest(FaceRecError, status=400, code="bad_request"):
     """A request the server cannot read: malformed JSON, a body of the wrong shape."""
 

@@ -10,7 +10,8 @@ the use cases; what differs from DeepStack is deliberate:
   server, never looser (deepstack-python always sends 0.45, which then means the server's rule).
 - Every success carries the real `duration` in ms. Errors are {"success": false, "error"} with
   a 4xx/5xx status (DeepStack's strings where it had one); no face is 200 with no predictions.
-- `api_key` is read from the form, the query or the X-API-Key header.
+- `api_key` is read from the form (as DeepStack's clients send it) or the X-API-Key header, never
+  from the query string: a key in a URL ends up in proxy and access logs.
 """
 import time
 
@@ -43,7 +44,7 @@ def fail(status: int, error: str):
 @bp.before_request
 def check_key():
     keys = services().settings.api_keys
-    given = request.form.get("api_key") or request.args.get("api_key") or request.headers.get("X-API-Key", "")
+    given = request.form.get("api_key") or request.headers.get("X-API-Key", "")
     if keys and not key_is_valid(given, keys):
         return fail(401, "Incorrect api key")
 
@@ -52,7 +53,7 @@ def check_key():
 def error(e: Exception):
     status, code, message = error_parts(e)
     if isinstance(e, NoFace):
-        return fail(400, NO_FACE.get(request.endpoint, message))
+        return fail(400, NO_FACE.get(request.endpoint or "", message))
     if code in STRINGS:
         return fail(status, STRINGS[code] if code == "missing_image" else f"{STRINGS[code]}: {message}")
     return fail(status, message)
@@ -71,7 +72,7 @@ def min_confidence(default: float | None) -> float | None:
         return default
     number = finite_number(value)
     if number is None:
-        raise InvalidField("Invalid value for min_confidence")
+        raise InvalidField("Invalid value for min_confidence: send a number from 0 to 1")
     if not 0.0 <= number <= 1.0:
         raise InvalidField("min_confidence cannot be greater than 1" if number > 1 else
                            "min_confidence cannot be negative")
@@ -88,7 +89,7 @@ def userid() -> str:
 @route("/face", "every face with its detector confidence (`min_confidence`, default 0.55)")
 def detect():
     started, s = time.perf_counter(), services()
-    data, threshold = image(), min_confidence(DETECTION_MIN_CONFIDENCE)
+    data, threshold = image(), min_confidence(DETECTION_MIN_CONFIDENCE) or 0.0
     frame = recognition.detect(s, data).frame
     faces = [{"confidence": round(f.score, 4), **box_ints(f.box, frame)} for f in frame.faces if f.score >= threshold]
     return ok(started, predictions=faces, count=len(faces))
@@ -101,9 +102,10 @@ def recognize():
     result = recognition.recognize(s, data, camera_id("deepstack"))
     faces = []
     for face in result.faces:
-        named = face.match is not None and (threshold is None or face.match.confidence >= threshold)
-        faces.append({"confidence": round(face.match.confidence, 4) if named else 0,
-                      "userid": face.match.name if named else "unknown", **box_ints(face.face.box, result.frame)})
+        named = face.match if face.match is not None and (threshold is None or face.match.confidence >= threshold) \
+            else None
+        faces.append({"confidence": round(named.confidence, 4) if named else 0,
+                      "userid": named.name if named else "unknown", **box_ints(face.face.box, result.frame)})
     return ok(started, predictions=faces, count=len(faces))
 
 

@@ -10,6 +10,10 @@ Redis keys (under the prefix, default "fr:"):
                                 (app/pipeline/enrolled_crop.py), to embed it again with another model
     people                set   pids
     name_index            hash  name key (case folded, app/gallery/identity.py) -> pid: names are unique
+    face_owner            hash  face id -> pid, for every face whose id was given rather than made up
+                                (imports, corrections, named visitors): checked under WATCH in the
+                                same transaction that adds the face, so a face id belongs to one
+                                person, always (made-up ids are uuid4: they never collide)
     gallery:model         hash  id, dim, state (ready|reembedding), previous, generation: the model
                                 of the embeddings (app/gallery/model_record.py). Absent: empty, or
                                 a gallery from before it existed (FaceNet, box+10%)
@@ -38,9 +42,10 @@ import redis
 from app.errors import FaceNotFound, NameTaken, PersonNotFound
 from app.gallery.changelog import ChangeLog, Position
 from app.gallery.codec import decoded_faces, encode_vector, readable, text
+from app.gallery.face_claims import claim, claimed_by
 from app.gallery.identity import is_valid_id, name_key
 from app.gallery.model_record import LEGACY_MODEL, GalleryModel, ModelRecord, require_model
-from app.gallery.redis_calls import Pipe, atomically, batch
+from app.gallery.redis_calls import Pipe, atomically
 
 __all__ = ["GalleryStore", "GallerySnapshot", "NewFace"]
 
@@ -79,6 +84,7 @@ class GalleryStore:
         self.people_key, self.names_key = prefix + "people", prefix + "name_index"
         self.version_key, self.log_key = prefix + "gallery:version", prefix + "gallery:log"
         self.model_key = prefix + "gallery:model"
+        self.owners_key = prefix + "face_owner"
         # what replicas follow: every read of it checks the gallery's model at the same moment
         self.changelog = ChangeLog(client, self.version_key, self.log_key, (self.model_key, self.people_key),
                                    self.accept_model)
@@ -101,7 +107,7 @@ class GalleryStore:
     # --- the gallery's model ----------------------------------------------------------
     def model_record(self) -> tuple[ModelRecord | None, int]:
         """(the gallery's model record, how many people it has)."""
-        with batch(self.redis) as pipe:
+        with self.redis.pipeline(transaction=False) as pipe:
             fields, people = pipe.hgetall(self.model_key).scard(self.people_key).execute()
         return ModelRecord.parse(fields, people), people
 
@@ -152,7 +158,7 @@ class GalleryStore:
     # --- people and faces -------------------------------------------------------------
     def person(self, pid: str) -> dict[str, Any]:
         key = self._key_of(pid)
-        with batch(self.redis) as pipe:
+        with self.redis.pipeline(transaction=False) as pipe:
             record, faces = pipe.hgetall(key).hkeys(key + ":faces").execute()
         if not record:
             raise PersonNotFound.of(pid)
@@ -163,7 +169,7 @@ class GalleryStore:
         """Every person: id, name, created_at, updated_at, face_count, sorted by name. An id
         that is not one (a damaged gallery) is left out."""
         pids = [pid for pid in self.pids() if is_valid_id(pid)]
-        with batch(self.redis) as pipe:
+        with self.redis.pipeline(transaction=False) as pipe:
             for pid in pids:
                 pipe.hgetall(self.person_key(pid))
                 pipe.hlen(self.person_key(pid) + ":faces")
@@ -189,7 +195,7 @@ class GalleryStore:
         if not is_valid_id(pid):
             return []
         key = self.person_key(pid)
-        with batch(self.redis) as pipe:
+        with self.redis.pipeline(transaction=False) as pipe:
             faces, thumbs, crops = pipe.hgetall(key + ":faces").hgetall(key + ":thumbs") \
                 .hgetall(key + ":crops").execute()
         vectors = decoded_faces(pid, faces, self.model.dim)
@@ -200,7 +206,7 @@ class GalleryStore:
         """{face id: vector} of the person's readable faces; 409 when the gallery's model is not
         this worker's."""
         key = self._key_of(pid)
-        with batch(self.redis) as pipe:
+        with self.redis.pipeline(transaction=False) as pipe:
             exists, faces, fields, people = pipe.exists(key).hgetall(key + ":faces").hgetall(self.model_key) \
                 .scard(self.people_key).execute()
         require_model(ModelRecord.parse(fields, people), people, self.model)
@@ -224,7 +230,7 @@ class GalleryStore:
         """{face id: person id} of the whole gallery, read from Redis (the replica has it in
         memory; this is for a worker that cannot load the gallery)."""
         pids = self.pids()
-        with batch(self.redis) as pipe:
+        with self.redis.pipeline(transaction=False) as pipe:
             for pid in pids:
                 pipe.hkeys(self.person_key(pid) + ":faces")
             replies = pipe.execute()
@@ -233,7 +239,7 @@ class GalleryStore:
     def faces_to_reembed(self, pid: str) -> dict[str, tuple[bytes, bytes]]:
         """{face id: (crop or b"", thumbnail or b"")} of the person's faces ({} when gone)."""
         key = self.person_key(pid)
-        with batch(self.redis) as pipe:
+        with self.redis.pipeline(transaction=False) as pipe:
             fids, thumbs, crops = pipe.hkeys(key + ":faces").hgetall(key + ":thumbs").hgetall(key + ":crops").execute()
         return {text(f): (crops.get(f, b""), thumbs.get(f, b"")) for f in fids}
 
@@ -245,7 +251,7 @@ class GalleryStore:
         pids = self.pids()
         for start in range(0, len(pids), batch_size):
             some = pids[start: start + batch_size]
-            with batch(self.redis) as pipe:
+            with self.redis.pipeline(transaction=False) as pipe:
                 for pid in some:
                     key = self.person_key(pid)
                     pipe.hgetall(key).hgetall(key + ":faces").hgetall(key + ":thumbs").hgetall(key + ":crops")
@@ -267,7 +273,7 @@ class GalleryStore:
     def names_and_faces(self, pids: list[str]) -> list[tuple[str, str | None, dict[bytes, bytes]]]:
         """(pid, name or None when gone, {face id bytes: stored vector bytes}) of each person, in
         one round trip."""
-        with batch(self.redis) as pipe:
+        with self.redis.pipeline(transaction=False) as pipe:
             for pid in pids:
                 pipe.hget(self.person_key(pid), "name")
                 pipe.hgetall(self.person_key(pid) + ":faces")
@@ -303,6 +309,8 @@ class GalleryStore:
                 pipe.hset(self.person_key(pid) + ":thumbs", fid, face.thumbnail)
             if face.crop:
                 pipe.hset(self.person_key(pid) + ":crops", fid, face.crop)
+            if face.face_id:
+                pipe.hset(self.owners_key, fid, pid)
             self._log(pipe, "add", pid, fid, name, vec)
             ids.append(fid)
         return ids
@@ -350,6 +358,7 @@ class GalleryStore:
                                 f"send person_id to add faces to them, or choose another name")
             if pipe.exists(key):
                 raise NameTaken(f"person_id {pid} exists already")
+            claim(pipe, self.owners_key, pid, [f.face_id for f in faces if f.face_id])
             adopted = self._writable(pipe, model)
             pipe.multi()
             if adopted:
@@ -359,7 +368,7 @@ class GalleryStore:
             pipe.sadd(self.people_key, pid)
             pipe.hset(self.names_key, name_key(name), pid)
             return pid, self._add_faces(pipe, pid, name, faces, model)
-        return atomically(self.redis, change, self.names_key, key, self.model_key, self.people_key)
+        return atomically(self.redis, change, self.names_key, key, self.model_key, self.people_key, self.owners_key)
 
     def add_faces(self, pid: str, faces: list[NewFace], model: GalleryModel | None = None) -> tuple[str, list[str]]:
         """Faces [NewFace] added to an existing person -> (name, face ids)."""
@@ -367,13 +376,14 @@ class GalleryStore:
 
         def change(pipe: Pipe) -> tuple[str, list[str]]:
             name = self._name_of(pipe, pid)
+            claim(pipe, self.owners_key, pid, [f.face_id for f in faces if f.face_id])
             adopted = self._writable(pipe, model)
             pipe.multi()
             if adopted:
                 self._write_record(pipe, adopted)
             pipe.hset(self.person_key(pid), "updated_at", _now())
             return name, self._add_faces(pipe, pid, name, faces, model)
-        return atomically(self.redis, change, self.person_key(pid), self.model_key, self.people_key)
+        return atomically(self.redis, change, self.person_key(pid), self.model_key, self.people_key, self.owners_key)
 
     def rewrite_faces(self, pid: str, vectors: Mapping[str, np.ndarray], crops: Mapping[str, bytes], removed: list[str],
                       also: Callable[[Pipe], None] | None = None) -> int:
@@ -389,7 +399,10 @@ class GalleryStore:
             if record is None or record.model != self.model:
                 require_model(record, 1, self.model)
             name, existing = pipe.hget(key, "name"), {text(f) for f in pipe.hkeys(key + ":faces")}
+            released = claimed_by(pipe, self.owners_key, pid, [f for f in removed if f in existing])
             pipe.multi()
+            if released:
+                pipe.hdel(self.owners_key, *released)
             written = [fid for fid in vectors if fid in existing]
             for fid in written:
                 vec = encode_vector(vectors[fid], self.dim)
@@ -405,7 +418,7 @@ class GalleryStore:
             if also:
                 also(pipe)
             return len(written)
-        return atomically(self.redis, change, key + ":faces", self.model_key)
+        return atomically(self.redis, change, key + ":faces", self.model_key, self.owners_key)
 
     def rename(self, pid: str, name: str) -> None:
         self._index_names()
@@ -430,13 +443,16 @@ class GalleryStore:
         def change(pipe: Pipe) -> None:
             name = self._name_of(pipe, pid)
             holder = pipe.hget(self.names_key, name_key(name))
+            released = claimed_by(pipe, self.owners_key, pid, [text(f) for f in pipe.hkeys(key + ":faces")])
             pipe.multi()
+            if released:
+                pipe.hdel(self.owners_key, *released)
             pipe.delete(key, key + ":faces", key + ":thumbs", key + ":crops")
             pipe.srem(self.people_key, pid)
             if holder is not None and text(holder) == pid:
                 pipe.hdel(self.names_key, name_key(name))
             self._log(pipe, "remove_person", pid)
-        atomically(self.redis, change, key, self.names_key)
+        atomically(self.redis, change, key, key + ":faces", self.names_key, self.owners_key)
 
     def delete_face(self, pid: str, fid: str) -> None:
         key = self.person_key(pid)
@@ -445,13 +461,16 @@ class GalleryStore:
             self._name_of(pipe, pid)
             if not pipe.hexists(key + ":faces", fid):
                 raise FaceNotFound(f"person {pid!r} has no face {fid!r}; GET /people/{pid} lists them")
+            released = claimed_by(pipe, self.owners_key, pid, [fid])
             pipe.multi()
+            if released:
+                pipe.hdel(self.owners_key, *released)
             pipe.hdel(key + ":faces", fid)
             pipe.hdel(key + ":thumbs", fid)
             pipe.hdel(key + ":crops", fid)
             pipe.hset(key, "updated_at", _now())
             self._log(pipe, "remove", pid, fid)
-        atomically(self.redis, change, key, key + ":faces")
+        atomically(self.redis, change, key, key + ":faces", self.owners_key)
 
     def trim_log(self, keep: int = 100) -> None:
         """Drop all but the newest `keep` log entries (to free memory); a replica whose next

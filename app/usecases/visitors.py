@@ -55,10 +55,10 @@ def _sighted(s: Services, face: Face, thumbnail: bytes, camera: str, now: float,
     side = round(_side(face), 1)
     sighting = Sighting(new_id(), camera, now, round(face.score, 4), side, quality_of(face.score, side))
     for attempt in range(3):
-        nearest = s.visitor_index.nearest(face.embedding, taken) if attempt < 2 else None
+        nearest = s.visitor_index.nearest(face.vector, taken) if attempt < 2 else None
         joins = nearest is not None and nearest[1] <= s.settings.visitor_distance
-        vid = nearest[0] if joins else new_id()
-        if s.visitors.add(sighting, vid, not joins, face.embedding, thumbnail):
+        vid = nearest[0] if nearest is not None and joins else new_id()
+        if s.visitors.add(sighting, vid, not joins, face.vector, thumbnail):
             return vid
         s.visitor_index.sync()  # that visitor was merged or forgotten meanwhile: look again
     raise RuntimeError("a new visitor could not be stored")  # a new uuid4 taken: never in practice
@@ -78,11 +78,14 @@ def get_visitor(s: Services, vid: str) -> Visitor:
 
 def name_visitor(s: Services, vid: str, name: str | None = None, person_id: str | None = None) -> NamedVisitor:
     """The visitor's best faces (up to VISITOR_ENROLL_FACES, by quality) enrolled as a new person
-    `name` or added to `person_id`, then the visitor retired."""
+    `name` or added to `person_id`, then the visitor retired. Of clients naming one visitor at
+    once, one wins; the others are 409 (name_taken or face_id_taken)."""
     name = people.chosen_name(name, person_id, "enroll the visitor as a new person", "add them to an enrolled one")
     visitor = get_visitor(s, vid)
     best = [sighting.sighting_id for sighting in visitor.best[:s.settings.visitor_enroll_faces]]
-    faces = [NewFace(vector, thumbnail) for vector, thumbnail in s.visitors.faces(best)]
+    # each face keeps its sighting's id: two clients naming the visitor at once both try to add the
+    # same face ids, and the gallery lets one person have them (the other is 409 face_id_taken)
+    faces = [NewFace(vector, thumbnail, f"v{sid}") for sid, vector, thumbnail in s.visitors.faces(best)]
     if not faces:
         raise VisitorNotFound.of(vid)  # its sightings aged out between the two reads
     person_id, name, created, ids = people.store_faces(s, faces, name, person_id)

@@ -5,7 +5,7 @@ change is one Lua script (visitors.lua), atomic, and logged for the workers' ind
 (app/visitors/index.py), as the gallery's changes are.
 
 Redis keys (under the prefix):
-    visitors:vec, :thumb, :meta, :of   hashes  sighting id -> vector (app/gallery/codec.py), JPEG, JSON
+    visitors:vec, :thumb, :meta, :of   hashes  sighting id -> vector (4 x dim bytes), JPEG, JSON
                                        {camera, time, score, size, quality}, visitor id
     visitors:seen                      zset    sighting id -> time (the caps read it)
     visitors                           zset    visitor id -> time of its last sighting
@@ -135,7 +135,7 @@ class VisitorStore:
 
     # --- reading ---------------------------------------------------------------------
     def count(self) -> int:
-        return self.redis.zcard(self.key("visitors"))
+        return int(self.redis.zcard(self.key("visitors")))
 
     def page(self, offset: int, count: int) -> tuple[int, list[Visitor]]:
         """(how many visitors, those at offset.. offset+count, the most recently seen first)."""
@@ -177,8 +177,8 @@ class VisitorStore:
         m = json.loads(meta)
         return Sighting(sid, m["camera"], m["time"], m["score"], m["size"], m["quality"])
 
-    def faces(self, sighting_ids: list[str]) -> list[tuple[np.ndarray, bytes]]:
-        """(vector, thumbnail) of each sighting that still exists."""
+    def faces(self, sighting_ids: list[str]) -> list[tuple[str, np.ndarray, bytes]]:
+        """(sighting id, vector, thumbnail) of each sighting that still exists."""
         if not sighting_ids:
             return []
         with self.redis.pipeline(transaction=False) as pipe:
@@ -186,9 +186,9 @@ class VisitorStore:
             pipe.hmget(self.key("visitors:thumb"), sighting_ids)
             vectors, thumbs = pipe.execute()
         faces = []
-        for vector, thumb in zip(vectors, thumbs):
+        for sid, vector, thumb in zip(sighting_ids, vectors, thumbs):
             try:
-                faces.append((decode_vector(vector, self.dim), thumb or b""))
+                faces.append((sid, decode_vector(vector, self.dim), thumb or b""))
             except (BadVector, TypeError):  # gone meanwhile (None), or not a vector: not enrolled
                 continue
         return faces
