@@ -5,7 +5,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info and cost-model chatter
 
 import pytest  # noqa: E402
-from servers import RedisServer  # noqa: E402
+from servers import Broker, RedisServer  # noqa: E402
 
 from config import load_settings  # noqa: E402
 from scripts.export_models import export  # noqa: E402
@@ -77,6 +77,14 @@ def model_server(exported, tmp_path_factory):
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    """A real mosquitto for a test module (its own port and folder)."""
+    server = Broker(tmp_path_factory.mktemp("mosquitto")).start()
     yield server
     server.stop()
 

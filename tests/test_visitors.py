@@ -1,5 +1,6 @@
 """Unknown visitors on the real Redis and the real models: sightings join and start visitors,
 re-clustering merges and splits, naming enrolls, forgetting forgets, and every store is capped."""
+import itertools
 import time
 
 import numpy as np
@@ -11,10 +12,15 @@ from config import SettingsError, load_settings
 from samples.photos import encode_jpeg, photo_bytes, three_face_frame
 from samples.vectors import near, unit
 
+VISITS = itertools.count()
+
 
 def recognize(client, person, index, camera="door"):
+    """The photo as a visit of its own: a minute after the previous one (more than TRACK_GAP_S), so
+    each photo is a sighting (the frames of one visit are one sighting: test_visits.py)."""
+    when = time.time() - 80_000 + 60 * next(VISITS)
     response = client.post("/recognize", data=photo_bytes(person, index), content_type="image/jpeg",
-                           query_string={"camera_id": camera})
+                           query_string={"camera_id": camera, "timestamp": f"{when:.3f}"})
     assert response.status_code == 200, response.json
     return response.json
 

@@ -12,6 +12,7 @@ import numpy as np
 from app.pipeline.detectors import Detector
 from app.pipeline.embedders import Embedder
 from app.pipeline.imaging import decode_image, request_pixels
+from app.pipeline.quality import FaceQuality, face_quality
 from app.pipeline.timing import Stopwatch
 from config import Settings
 
@@ -25,6 +26,7 @@ class Face:
     score: float
     landmarks: np.ndarray    # [5,2]
     embedding: np.ndarray | None = None   # [dim of the embedder], unit length
+    quality: FaceQuality | None = None    # filled in by FacePipeline.assess
 
     @property
     def vector(self) -> np.ndarray:
@@ -88,6 +90,12 @@ class FacePipeline:
         faces = [Face(found.boxes[i], float(found.scores[i]), found.landmarks[i]) for i in range(len(found))]
         return Frame(rgb.shape[1], rgb.shape[0], faces, rgb)
 
+    def assess(self, frame: Frame, faces: list[Face], stopwatch: Stopwatch | None = None) -> None:
+        """Fill in the quality of each of `faces` (faces of `frame`)."""
+        with (stopwatch or Stopwatch()).stage("quality"):
+            for face in faces:
+                face.quality = face_quality(frame.rgb, face.box, face.landmarks, face.score)
+
     def embed_faces(self, frame: Frame, faces: list[Face], stopwatch: Stopwatch | None = None) -> None:
         """Fill in the embedding of each of `faces` (faces of `frame`), in one embedder call."""
         with (stopwatch or Stopwatch()).stage("embed"):
@@ -98,9 +106,10 @@ class FacePipeline:
 
 
 def build_detector(settings: Settings, channels: "ModelChannels | None" = None) -> Detector:
-    """PREPROCESSOR: MTCNN or YuNet (served models) or dlib (in-process), on frames of any size."""
+    """PREPROCESSOR: MTCNN, YuNet or YuNet + O-Net (served models) or dlib (in-process), on
+    frames of any size."""
     from app.model_clients import open_model
-    from app.pipeline.detectors import MtcnnDetector, ScaledDetector, YunetDetector
+    from app.pipeline.detectors import MtcnnDetector, ScaledDetector, YunetDetector, YunetOnetDetector
 
     detector: Detector
     if settings.preprocessor == "dlib":
@@ -108,6 +117,8 @@ def build_detector(settings: Settings, channels: "ModelChannels | None" = None) 
         detector = DlibDetector(settings.dlib_detector, settings.dlib_upsample)
     elif settings.preprocessor == "yunet":
         detector = YunetDetector(open_model(settings, "yunet", channels), settings.yunet_score_threshold)
+    elif settings.preprocessor == "yunet+onet":
+        detector = YunetOnetDetector(open_model(settings, "yunet_onet", channels), settings.yunet_score_threshold)
     else:
         detector = MtcnnDetector(open_model(settings, "mtcnn", channels), settings.mtcnn_min_size,
                                  settings.mtcnn_thresholds, settings.mtcnn_factor)
@@ -115,15 +126,18 @@ def build_detector(settings: Settings, channels: "ModelChannels | None" = None) 
 
 
 def build_embedder(settings: Settings, channels: "ModelChannels | None" = None) -> Embedder:
-    """EMBEDDER: FaceNet (on FACE_CROP), SFace (aligned), or both fused."""
+    """EMBEDDER: FaceNet (on FACE_CROP), SFace (aligned), or both fused (one served graph, or
+    the two networks when FUSED_GRAPH is off)."""
     from app.model_clients import open_model
-    from app.pipeline.embedders import FacenetEmbedder, FusedEmbedder, SfaceEmbedder
+    from app.pipeline.embedders import FacenetEmbedder, FusedEmbedder, FusedGraphEmbedder, SfaceEmbedder
 
     def facenet() -> FacenetEmbedder:
         return FacenetEmbedder(open_model(settings, "facenet", channels), settings.face_crop)
 
     def sface() -> SfaceEmbedder:
         return SfaceEmbedder(open_model(settings, "sface", channels))
+    if settings.embedder == "facenet+sface" and settings.fused_graph:
+        return FusedGraphEmbedder(open_model(settings, "facenet_sface", channels), settings.face_crop)
     if settings.embedder == "facenet+sface":
         return FusedEmbedder(facenet(), sface())
     return facenet() if settings.embedder == "facenet" else sface()
