@@ -1,6 +1,7 @@
 """The app's own exceptions. Each carries the HTTP status and the error code it is answered
 with (given in the class header, inherited where left out), and a message that says what was
 wrong and what to send instead. The docstring of each says when it is raised."""
+from typing import Self
 
 
 class FaceRecError(Exception):
@@ -106,7 +107,7 @@ class PersonNotFound(FaceRecError, status=404, code="person_not_found"):
     """No enrolled person has this id."""
 
     @classmethod
-    def of(cls, pid):
+    def of(cls, pid: str) -> Self:
         return cls(f"no person with id {pid!r}; GET /people lists them")
 
 
@@ -152,7 +153,7 @@ class VisitorNotFound(FaceRecError, status=404, code="visitor_not_found"):
     """No visitor has this id (named, forgotten, merged into another, or aged out)."""
 
     @classmethod
-    def of(cls, vid):
+    def of(cls, vid: str) -> Self:
         return cls(f"no visitor with id {vid!r} (named, forgotten, merged into another, or aged out); "
                    f"GET /visitors lists them")
 

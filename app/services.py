@@ -8,14 +8,14 @@ from urllib.parse import urlsplit
 import redis
 from flask import current_app
 
+from app.corrections.negatives import Negatives
 from app.events import EventLog
 from app.gallery import GalleryModel, GalleryReplica, GalleryStore, MatchRule
-from app.gallery.negatives import Negatives
-from app.gallery.visitor_index import VisitorIndex
-from app.gallery.visitors import VisitorStore
 from app.mqtt import MqttPublisher, NoPublisher, build_publisher
 from app.pipeline import FacePipeline, build_pipeline
 from app.pipeline.imaging import read_any_header_size
+from app.visitors.index import VisitorIndex
+from app.visitors.store import VisitorStore
 from app.visits import VisitRules, VisitStore
 from app.visits.camera import TrackRules
 from config import Settings

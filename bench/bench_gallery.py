@@ -81,7 +81,8 @@ def bulk_load(client, store, vectors):
             pid = f"p{p:07d}"
             pipe.hset(store.person_key(pid), mapping={"name": f"person {p}", "created_at": "", "updated_at": ""})
             pipe.hset(store.person_key(pid) + ":faces", mapping={
-                f"f{p:07d}-{j}": encode_vector(vectors[p * FACES_PER_PERSON + j]) for j in range(FACES_PER_PERSON)})
+                f"f{p:07d}-{j}": encode_vector(vectors[p * FACES_PER_PERSON + j], store.dim)
+                for j in range(FACES_PER_PERSON)})
             pipe.sadd(store.people_key, pid)
             if p % 2000 == 1999:
                 pipe.execute()

@@ -30,8 +30,8 @@ import numpy as np
 import redis
 
 from app import create_app
+from app.corrections.negatives import Negatives
 from app.gallery import GalleryModel, GalleryReplica, GalleryStore, NewFace
-from app.gallery.negatives import Negatives
 from app.usecases import housekeeping
 from app.usecases.gallery_health import face_reports
 from bench.results import bench_parser, write_results
@@ -272,8 +272,8 @@ def bench_health(embedded, threshold):
 def bench_recluster_at_cap(client, sightings=5000, per_visitor=10):
     """Re-clustering at VISITOR_MAX_SIGHTINGS: synthetic strangers (10 sightings each, 0.6 from
     their own centre), every one of them first split in two visitors: the time and the merges."""
-    from app.gallery.clustering import recluster
-    from app.gallery.visitors import Sighting, VisitorStore, new_id
+    from app.visitors.clustering import recluster
+    from app.visitors.store import Sighting, VisitorStore, new_id
     from samples.vectors import near, unit
     rng = np.random.default_rng(1)
     store = VisitorStore(client, f"bench-{uuid.uuid4().hex[:8]}:", max_sightings=sightings)

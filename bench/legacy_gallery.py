@@ -7,11 +7,11 @@ import logging
 
 import numpy as np
 
-from app.gallery.codec import DIM, BadVector, decode_vector
-from app.gallery.log_follower import LogFollower
-from app.gallery.matching import distances
+from app.gallery.changelog import Follower
+from app.gallery.codec import BadVector, decode_vector, text
 from app.gallery.replica import Match
-from app.gallery.store import GalleryStore, text
+from app.gallery.search.matching import distances
+from app.gallery.store import GalleryStore
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def rank_people(query: np.ndarray, matrix: np.ndarray, labels: list, k: int,
                 rows: np.ndarray | None = None) -> list[tuple]:
     """[(label, distance, row)] of the k nearest people, nearest first: each person's distance
     is that of their nearest face, at `row` of the matrix. `rows`: only these rows of the
-    matrix are looked at (candidates from app/gallery/candidates.py)."""
+    matrix are looked at (candidates from app/gallery/search/candidates.py)."""
     if rows is not None:
         ranked = rank_people(query, matrix[rows], [labels[r] for r in rows], k)
         if len(ranked) == k or len(rows) >= len(matrix):
@@ -98,11 +98,13 @@ class CandidateIndex:
         self.index, self.snapshot_rows, self.touched = index, count, set()
 
 
-class LegacyReplica(LogFollower):
+class LegacyReplica(Follower):
     def __init__(self, store: GalleryStore, candidates: CandidateIndex | None = None):
-        super().__init__(store)
+        super().__init__(store.changelog)
+        self.store = store
+        self.version, self.last_id = -1, ""   # the log position of this copy (-1: not loaded)
         self.candidates = candidates or CandidateIndex()
-        self.vectors = np.zeros((1024, DIM), np.float32)
+        self.vectors = np.zeros((1024, store.dim), np.float32)
         self._count = 0
         self.pids, self.fids = [], []
         self.row = {}           # fid -> row in vectors
@@ -127,7 +129,10 @@ class LegacyReplica(LogFollower):
             row = self.row.get(fid)
             return None if row is None else self.pids[row]
 
-    def _reload(self) -> str:
+    def _following(self) -> "LegacyReplica | None":
+        return self if self.version >= 0 else None
+
+    def _reload(self) -> None:
         snapshot = self.store.read_all()
         self._count = 0
         self.candidates.reset()
@@ -140,14 +145,13 @@ class LegacyReplica(LogFollower):
         for problem in self.problems:
             log.error("gallery: skipped a stored face that cannot be read: %s", problem)
         self.version, self.last_id = snapshot.version, snapshot.last_id
-        return "reloaded"
 
-    def _apply(self, entry: dict) -> None:
+    def apply(self, entry_id: str, entry: dict) -> None:
         op, pid, fid = text(entry["op"]), text(entry["pid"]), text(entry.get("fid", b""))
         if op == "add":
             self.names[pid] = text(entry["name"])
             try:
-                self._add(pid, fid, decode_vector(entry["vec"]))
+                self._add(pid, fid, decode_vector(entry["vec"], self.store.dim))
             except BadVector as e:
                 log.error("gallery: skipped face %s of person %s from the log: %s", fid, pid, e)
         elif op == "remove":

@@ -9,8 +9,8 @@ import redis
 from random_people import enroll_random_people
 
 from app.gallery import GalleryReplica, GalleryStore, NewFace
-from app.gallery.candidates import CandidateIndex
-from app.gallery.matching import rank_people
+from app.gallery.search.candidates import CandidateIndex
+from app.gallery.search.matching import rank_people
 from samples.vectors import near as probe_near
 from samples.vectors import unit
 

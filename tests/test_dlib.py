@@ -8,7 +8,7 @@ import pytest
 from boxes import iou
 
 from app.evaluation import evaluate
-from app.gallery.matching import rank_people
+from app.gallery.search.matching import rank_people
 from app.pipeline import FacePipeline
 from app.pipeline.detectors import ScaledDetector
 from app.pipeline.dlib_detector import DlibDetector

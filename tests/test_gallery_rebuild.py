@@ -7,8 +7,9 @@ import uuid
 import numpy as np
 import redis
 
-from app.gallery import GalleryReplica, GalleryStore, NewFace, builder
-from app.gallery.candidates import CandidateIndex
+from app.gallery import GalleryReplica, GalleryStore, NewFace
+from app.gallery.search.candidates import CandidateIndex
+from app.gallery.snapshots import builder
 from samples.vectors import near, unit
 
 

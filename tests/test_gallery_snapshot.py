@@ -10,9 +10,9 @@ import redis
 from random_people import enroll_random_people
 
 from app.gallery import GalleryReplica, GalleryStore, NewFace
-from app.gallery.candidates import CandidateIndex
-from app.gallery.snapshot import BadSnapshot, Snapshot, SnapshotWriter, file_digest
-from app.gallery.snapshot_shelf import LocalFile
+from app.gallery.search.candidates import CandidateIndex
+from app.gallery.snapshots.file import BadSnapshot, Snapshot, SnapshotWriter, file_digest
+from app.gallery.snapshots.shelf import LocalFile
 from samples.vectors import near, unit
 
 

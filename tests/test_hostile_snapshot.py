@@ -12,8 +12,8 @@ import redis
 from random_people import enroll_random_people
 
 from app.gallery import GalleryReplica, GalleryStore
-from app.gallery.candidates import CandidateIndex
-from app.gallery.snapshot import Snapshot
+from app.gallery.search.candidates import CandidateIndex
+from app.gallery.snapshots.file import Snapshot
 from samples.vectors import near, unit
 
 
@@ -52,7 +52,7 @@ def test_a_bit_flipped_in_the_file_in_use_changes_no_answer(loaded):
 def test_a_snapshot_cut_short_in_use_does_not_kill_the_worker(loaded):
     """Hole 7: the file cut to 4 KB while a process holds it open: it reads every row, no SIGBUS."""
     _, _, path = loaded
-    script = ("import sys, os; from app.gallery.snapshot import Snapshot; s = Snapshot(sys.argv[1]); "
+    script = ("import sys, os; from app.gallery.snapshots.file import Snapshot; s = Snapshot(sys.argv[1]); "
               "os.truncate(sys.argv[1], 4096); print(float(abs(s.vectors).sum()) > 0)")
     done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "True", (done.returncode, done.stderr[-500:])

@@ -6,8 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from app.gallery.visitors import Sighting, new_id
 from app.usecases import housekeeping
+from app.visitors.store import Sighting, new_id
 from config import SettingsError, load_settings
 from samples.photos import encode_jpeg, photo_bytes, three_face_frame
 from samples.vectors import near, unit

@@ -5,8 +5,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from app.api.schema_base import FromDomain
-from app.gallery.visitors import Visitor as DomainVisitor
 from app.usecases import gallery_health as huc
+from app.visitors.store import Visitor as DomainVisitor
 
 
 class Sighting(FromDomain):

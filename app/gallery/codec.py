@@ -1,13 +1,15 @@
 """How an embedding is stored: `dim` float32 little-endian (4 * dim bytes), unit length. The
 one codec for the Redis store, the replicas and gallery import/export, so a malformed vector
-is refused the same way wherever it comes from. The dimension is the gallery's model's (128
-for FaceNet or SFace, 256 for the two fused): the store is given it, and passes it on."""
+is refused the same way wherever it comes from. The dimension is always given: it is the
+gallery's model's (app/gallery/model_record.py: 128 for FaceNet or SFace alone, 256 for the two
+fused, the default embedder), which the store and the model record hold."""
 import base64
 import binascii
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-DIM = 128   # the dimension of galleries made before EMBEDDER existed (FaceNet)
 UNIT_TOLERANCE = 1e-3
 
 
@@ -22,7 +24,7 @@ def _wrong_size(dim: int, size: int) -> str:
     return f"an embedding is {dim * 4} bytes, this one is {size}"
 
 
-def checked_vector(vector: np.ndarray, dim: int = DIM) -> np.ndarray:
+def checked_vector(vector: np.ndarray, dim: int) -> np.ndarray:
     """float32 [dim], finite and of unit length, or BadVector saying what is wrong."""
     vector = np.asarray(vector, np.float32)
     if vector.shape != (dim,):
@@ -32,11 +34,11 @@ def checked_vector(vector: np.ndarray, dim: int = DIM) -> np.ndarray:
     return vector
 
 
-def encode_vector(vector: np.ndarray, dim: int = DIM) -> bytes:
+def encode_vector(vector: np.ndarray, dim: int) -> bytes:
     return checked_vector(vector, dim).astype("<f4").tobytes()
 
 
-def decode_vector(data: bytes, dim: int = DIM) -> np.ndarray:
+def decode_vector(data: bytes, dim: int) -> np.ndarray:
     if len(data) != dim * 4:
         raise BadVector(_wrong_size(dim, len(data)))
     return checked_vector(np.frombuffer(data, "<f4"), dim)
@@ -48,7 +50,7 @@ def vector_to_text(vector: np.ndarray) -> str:
     return base64.b64encode(np.asarray(vector, "<f4").tobytes()).decode()
 
 
-def vector_from_text(text: str, dim: int = DIM) -> np.ndarray:
+def vector_from_text(text: str, dim: int) -> np.ndarray:
     try:
         return decode_vector(base64.b64decode(text, validate=True), dim)
     except (binascii.Error, ValueError) as e:
@@ -60,7 +62,7 @@ def text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def readable(faces: dict, dim: int = DIM) -> tuple[list[bytes], np.ndarray, list[tuple[bytes, str]]]:
+def readable(faces: Mapping[Any, bytes], dim: int) -> tuple[list[Any], np.ndarray, list[tuple[Any, str]]]:
     """(face ids, float32 rows [n, dim]) of the stored vectors that are embeddings, and
     (face id, what is wrong) of the others."""
     fids = [f for f, data in faces.items() if len(data) == dim * 4]
@@ -73,7 +75,8 @@ def readable(faces: dict, dim: int = DIM) -> tuple[list[bytes], np.ndarray, list
     return [f for f, ok in zip(fids, good) if ok], matrix[good], bad
 
 
-def decoded_faces(pid: str, faces: dict, problems: list[str] | None = None, dim: int = DIM) -> dict[str, np.ndarray]:
+def decoded_faces(pid: str, faces: Mapping[bytes, bytes], dim: int,
+                  problems: list[str] | None = None) -> dict[str, np.ndarray]:
     """{face id: vector} of a person's stored faces that are embeddings; the others are left
     out, and named in `problems` when given."""
     good, matrix, bad = readable(faces, dim)

@@ -6,16 +6,21 @@ import logging
 import os
 import threading
 import weakref
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
 
-def start(replica, stop: threading.Event, every_s: float) -> threading.Thread:
+class Maintained(Protocol):
+    def maintain(self) -> None: ...
+
+
+def start(replica: Maintained, stop: threading.Event, every_s: float) -> threading.Thread:
     """Runs replica.maintain() every `every_s` until `stop` is set. It holds the replica weakly:
     a replica nobody uses any more (a test's app) ends its thread."""
     ref = weakref.ref(replica)
 
-    def loop():
+    def loop() -> None:
         with contextlib.suppress(OSError, AttributeError):  # Linux: a thread has its own niceness
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # requests first on busy cores
         failing = False

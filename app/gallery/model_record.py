@@ -12,7 +12,9 @@ a record is one from before records existed, when the only model was FaceNet on 
 crop (the default FACE_CROP then): it is taken to be that one.
 """
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from app.errors import GalleryModelMismatch
 from app.gallery.codec import text
@@ -49,19 +51,19 @@ class ModelRecord:
     implicit: bool = False    # no record in Redis: a gallery from before records existed
 
     @classmethod
-    def parse(cls, fields: dict, people: int) -> "ModelRecord | None":
+    def parse(cls, fields: Mapping[Any, Any], people: int) -> "ModelRecord | None":
         """The record from the hash's fields; None for an empty gallery without one."""
         if not fields:
             return cls(LEGACY_MODEL, implicit=True) if people else None
-        fields = {text(k): text(v) for k, v in fields.items()}
-        return cls(GalleryModel(fields["id"], int(fields["dim"])), fields.get("state", READY),
-                   fields.get("previous", ""), int(fields.get("generation", 0)))
+        read = {text(k): text(v) for k, v in fields.items()}
+        return cls(GalleryModel(read["id"], int(read["dim"])), read.get("state", READY),
+                   read.get("previous", ""), int(read.get("generation", 0)))
 
-    def fields(self) -> dict:
+    def fields(self) -> dict[str, str | int]:
         return {"id": self.model.id, "dim": self.model.dim, "state": self.state, "previous": self.previous,
                 "generation": self.generation}
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """For /readyz and GET /gallery/reembed."""
         return {"model": self.model.id, "dim": self.model.dim, "state": self.state,
                 **({"previous": self.previous} if self.previous else {}),

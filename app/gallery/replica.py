@@ -3,7 +3,7 @@ applying the logged changes since its last look: one round trip when nothing cha
 Matching reads only this copy.
 
 The copy is a snapshot file, mapped read-only and shared by the workers of a host, plus the
-changes since (app/gallery/live.py). A new worker loads the newest usable snapshot (this
+changes since (app/gallery/search/live.py). A new worker loads the newest usable snapshot (this
 host's folder, else the one published in Redis, else it builds one with the full read) and
 applies the log from the snapshot's position. A background thread (start_maintenance(), from
 the app factory) keeps an idle worker in step, folds the changes into a new snapshot once
@@ -15,6 +15,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,14 +23,14 @@ import numpy as np
 from redis.exceptions import LockError, OutOfMemoryError
 
 from app import metrics
-from app.gallery import builder, maintenance
-from app.gallery.candidates import CandidateIndex
-from app.gallery.codec import text
-from app.gallery.live import LiveGallery
-from app.gallery.log_reads import version_and_changes
-from app.gallery.matching import one_blas_thread
-from app.gallery.snapshot import BadSnapshot, Snapshot
-from app.gallery.snapshot_shelf import LocalFile, SnapshotShelf
+from app.gallery import maintenance
+from app.gallery.changelog import CatchUp, Follower
+from app.gallery.search.candidates import CandidateIndex
+from app.gallery.search.live import LiveGallery
+from app.gallery.search.matching import one_blas_thread
+from app.gallery.snapshots import builder
+from app.gallery.snapshots.file import BadSnapshot, Snapshot
+from app.gallery.snapshots.shelf import LocalFile, SnapshotShelf
 from app.gallery.store import GalleryStore
 
 log = logging.getLogger(__name__)
@@ -47,28 +48,31 @@ class Match:
     face_id: str
 
 
-class GalleryReplica:
+class GalleryReplica(Follower):
+    """This worker's copy of the gallery (its LiveGallery), kept in step with the gallery's
+    change log."""
+
     def __init__(self, store: GalleryStore, candidates: CandidateIndex | None = None, cache_dir: str | None = None,
                  compact_fraction: float = 0.02, compact_min: int = 1000):
         """`cache_dir`: this host's snapshot folder (default: a private one in the temp dir). A
         compaction starts once the changes pass max(`compact_min`, `compact_fraction` x faces)."""
         one_blas_thread()
+        super().__init__(store.changelog)   # self.lock: around the copy (sync, match, swaps)
         self.store = store
         self.candidates = candidates or CandidateIndex()
         folder = cache_dir or Path(tempfile.gettempdir()) / f"facerec-gallery-{os.getuid()}"
         self.shelf = SnapshotShelf(store.redis, store.prefix, folder)
         self.dim = store.dim
         self.compact_fraction, self.compact_min = compact_fraction, compact_min
-        self.lock = threading.Lock()            # around the copy: sync, match, swaps
         self._maintaining = threading.Lock()    # one background build at a time
         self.live: LiveGallery | None = None
-        self.gallery = ""               # set by _load: the gallery id and its model record's generation
+        self.gallery = ""                # "{gallery id}g{model generation}" of the copy, from the first load
         self.problems: list[str] = []   # stored vectors that could not be read, from the last full read
         self.builds: list[str] = []     # what this replica built, and on which thread (tests, metrics)
         self.loaded_from: str | None = None   # "local", "redis" or "full read"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._too_old: set[Path] = set()  # files tried in this load whose position the log has trimmed
+        self._too_old: set[Path] = set()   # files tried in this load whose position the log has trimmed
 
     @property
     def size(self) -> int:
@@ -76,15 +80,8 @@ class GalleryReplica:
         live = self.live
         return live.size if live is not None else 0
 
-    def sync(self) -> str:
-        """Catch up with Redis: "current", "updated" (deltas applied) or "reloaded"."""
-        with self.lock:
-            if self.live is None:
-                return self._load()
-            status = self._caught_up(self.live)
-            if status is None:  # some deltas were trimmed away, or Redis went back in time
-                return self._load()
-            return status
+    def _following(self) -> LiveGallery | None:
+        return self.live
 
     def match(self, embedding: np.ndarray, k: int) -> list[Match]:
         """The k nearest people, nearest first, with exact distances."""
@@ -98,37 +95,7 @@ class GalleryReplica:
         with self.lock:
             return self.live.person_of_face(fid) if self.live is not None else None
 
-    def _caught_up(self, live: LiveGallery, page: int | None = None) -> str | None:
-        """Applies the log after `live`'s position: "current", "updated", or None when the
-        log no longer holds every change since (trimmed, or Redis is older than the copy).
-        `page`: read the entries this many at a time (a long catch-up off the request path:
-        parsing one huge reply would hold the GIL for 100+ ms). Like store.read_changes, the
-        version and the first entries are read together with the gallery's model: 409 when this
-        worker may not match against it, None (reload) when the model changed since."""
-        store = self.store
-        version, entries, fields, people = version_and_changes(store.redis, store.version_key, store.log_key,
-                                                               live.last_id, store.model_key, store.people_key,
-                                                               count=page)
-        if not store.accept_model(fields, people):
-            return None
-        missing = version - live.version
-        if not missing:
-            return "current"
-        if missing < 0 or len(entries) > missing or (page is None and len(entries) != missing):
-            return None
-        while True:
-            for entry_id, fields in entries[:missing]:
-                live.apply(text(entry_id), fields)
-            missing -= len(entries[:missing])
-            if not missing:
-                break
-            entries = self.store.redis.xrange(self.store.log_key, min=f"({live.last_id}", count=page)
-            if not entries:
-                return None  # trimmed while we read
-        live.version = version
-        return "updated"
-
-    def _load(self) -> str:
+    def _reload(self) -> None:
         """The newest usable snapshot and the log since; else the full read (one worker of
         the host, and one in the cluster when it can wait its turn, reads and publishes).
         Snapshots are of one generation of the gallery's model record: none made before a
@@ -140,7 +107,6 @@ class GalleryReplica:
         live = self._newest_usable() or self._full_read()
         self._install(live)
         self.shelf.prune(self.gallery, keep=live.snap.path)
-        return "reloaded"
 
     def _newest_usable(self, locked: bool = False) -> LiveGallery | None:
         """From this host's files or the one published in Redis, newest first. `locked`: the
@@ -205,7 +171,7 @@ class GalleryReplica:
             log.warning("gallery: removing a snapshot that cannot be used: %s", e)
             file.path.unlink(missing_ok=True)
             return None
-        if self._caught_up(live, page=LOG_PAGE) is None:
+        if self.changelog.catch_up(live, page=LOG_PAGE) is CatchUp.GAP:
             log.info("gallery: snapshot v%d is older than the log kept in Redis", snap.meta.version)
             self._too_old.add(file.path)
             return None
@@ -213,7 +179,7 @@ class GalleryReplica:
             self.loaded_from = source
         return live
 
-    def _built(self, build, what: str) -> LocalFile:
+    def _built(self, build: Callable[[Path], str], what: str) -> LocalFile:
         temp = self.shelf.temp_path(self.gallery)
         digest = build(temp)
         self.builds.append(f"{what} on {threading.current_thread().name}")
@@ -246,10 +212,10 @@ class GalleryReplica:
             if live is None:
                 return False
             for _ in range(3):  # what came in meanwhile, outside the lock, so the swap below is short
-                if self._caught_up(live, page=LOG_PAGE) != "updated":
+                if self.changelog.catch_up(live, page=LOG_PAGE) is not CatchUp.UPDATED:
                     break
             with self.lock:
-                if self._caught_up(live) is None:
+                if self.changelog.catch_up(live) is CatchUp.GAP:
                     return False
                 self._install(live)
             self.shelf.prune(self.gallery, keep=file.path)

@@ -32,7 +32,6 @@ from app.errors import (
 from app.gallery import GalleryModel, NewFace
 from app.gallery.identity import clean_name, is_valid_id
 from app.gallery.model_record import REEMBEDDING, mismatch
-from app.gallery.store_scan import dump
 from app.services import Services
 
 MOST_SKIPPED = 1000   # reasons listed in a report; beyond, counted
@@ -76,7 +75,7 @@ def export_people(s: Services) -> tuple[GalleryModel, Iterator[PersonRecord]]:
     model = record.model if record else s.store.model
 
     def people() -> Iterator[PersonRecord]:
-        for p in dump(s.store, model.dim):
+        for p in s.store.people_for_export(model.dim):
             faces = [NewFace(np.frombuffer(vec, "<f4"), thumb, fid, crop) for fid, vec, thumb, crop in p["faces"]]
             yield PersonRecord(p["person_id"], p["name"], p.get("created_at"), faces)
     return model, people()

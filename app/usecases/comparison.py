@@ -1,6 +1,6 @@
 """One face compared with every face of another image, or every face of an image compared
 with one enrolled face (CompreFace's verification): the distance and confidence of each pair,
-by the same rule as everywhere (app/gallery/matching.py).
+by the same rule as everywhere (app/gallery/search/matching.py).
 
     result = compare_images(services, source_jpeg, target_jpeg)
     for pair in result.matches: pair.face.box, pair.confidence
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.errors import NoFace, SeveralFaces
-from app.gallery.matching import distances
+from app.gallery.search.matching import distances
 from app.pipeline import Face, Frame, Stopwatch
 from app.services import Services
 from app.usecases.subjects import StoredFace

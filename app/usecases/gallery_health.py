@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.errors import GalleryTooLarge
-from app.gallery.matching import distances
+from app.gallery.search.matching import distances
 from app.pipeline.enrolled_crop import EnrolledCrop
 from app.pipeline.quality import face_quality
 from app.services import Services

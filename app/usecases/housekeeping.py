@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import redis
 
 from app.errors import PersonNotFound
-from app.gallery.clustering import Reclustering, recluster
 from app.services import Services
+from app.visitors.clustering import Reclustering, recluster
 
 log = logging.getLogger(__name__)
 LOCK_TIMEOUT_S = 600        # a worker that dies holding the lock frees it after this

@@ -14,7 +14,7 @@ import numpy as np
 from app import metrics
 from app.errors import FaceRecError, InvalidField, LowQualityFace, NoFace, SeveralFaces
 from app.gallery import NewFace
-from app.gallery.matching import distances
+from app.gallery.search.matching import distances
 from app.pipeline import Face, Frame, Stopwatch
 from app.pipeline.enrolled_crop import enrolled_crop
 from app.pipeline.imaging import jpeg_thumbnails
@@ -64,6 +64,14 @@ class Enrollment:
     name: str
     created: bool
     faces: list[tuple[str, Face]]   # (face id, the face it was made from), one per image
+
+
+@dataclass
+class FacesToEnroll:
+    """The largest face of each image, and what the gallery keeps of it (faces_to_enroll)."""
+    faces: list[Face]        # embedded
+    stored: list[NewFace]    # stored_face() of each, in the same order
+    skipped: list[str]       # the images left out for having no face (skip_faceless)
 
 
 @dataclass
@@ -127,10 +135,9 @@ def enroll(s: Services, images: list[bytes], name: str | None = None, person_id:
     gallery is of another model."""
     name = people.chosen_name(name, person_id, "enroll a new person", "add faces to an enrolled one")
     s.store.check_model(writing=True)  # fail fast, before the models, when Redis is down or the model differs
-    faces, entries, _ = largest_faces(s, images, to_store=True, min_quality=0.0 if force else
-                                      s.settings.min_enroll_quality)
-    person_id, name, created, ids = people.store_faces(s, entries, name, person_id)
-    return Enrollment(person_id, name, created, list(zip(ids, faces)))
+    found = faces_to_enroll(s, images, min_quality=0.0 if force else s.settings.min_enroll_quality)
+    person_id, name, created, ids = people.store_faces(s, found.stored, name, person_id)
+    return Enrollment(person_id, name, created, list(zip(ids, found.faces)))
 
 
 def verify(s: Services, images: list[bytes], person_id: str | None = None) -> Verification:
@@ -140,7 +147,7 @@ def verify(s: Services, images: list[bytes], person_id: str | None = None) -> Ve
     enrolled = s.store.vectors(person_id) if person_id else None   # 409 when the gallery's model differs
     if enrolled is not None and len(enrolled) == 0:
         raise NoFace(f"person {person_id!r} has no enrolled face; enroll one first")
-    faces, _, _ = largest_faces(s, images)
+    faces = largest_faces(s, images)
     other = enrolled if enrolled is not None else faces[1].vector[None]
     distance = float(distances(faces[0].vector, other).min())
     return Verification(distance, s.rule.same_person(distance), s.rule.confidence(distance), s.rule.threshold,
@@ -149,7 +156,7 @@ def verify(s: Services, images: list[bytes], person_id: str | None = None) -> Ve
 
 def _recognized(s: Services, faces: list[Face], top_k: int) -> list[RecognizedFace]:
     """Each face with its candidates; accepted: those the rule calls "same person" and no
-    correction refuses (a face like this one was said not to be them: app/gallery/negatives.py).
+    correction refuses (a face like this one was said not to be them: app/corrections/negatives.py).
     The negative examples are synced from Redis once, and only for a frame with a face near someone."""
     recognized, synced = [], False
     for face in faces:
@@ -194,16 +201,28 @@ def stored_face(frame: Frame, face: Face) -> NewFace:
                    crop=enrolled_crop(frame.rgb, face.box, face.landmarks).to_bytes())
 
 
-def largest_faces(s: Services, images: list[bytes], to_store: bool = False, skip_faceless: bool = False,
-                  one_face: bool = False, min_quality: float = 0.0) -> tuple[list[Face], list[NewFace], list[str]]:
-    """(the largest face of each image, embedded; with to_store, what the gallery keeps of each;
-    the images skipped). An image without a face is 422 naming it, or with skip_faceless left
-    out and listed; with one_face, an image of several faces is 422 (SeveralFaces); a face under
-    `min_quality` is 422 (LowQualityFace) naming what is wrong with it. Every header
-    is checked before any image is decoded, and each decoded image is let go before the next,
-    so a request holds one frame at a time."""
+def largest_faces(s: Services, images: list[bytes]) -> list[Face]:
+    """The largest face of each image, embedded; an image without a face is 422 naming it."""
+    return _largest_faces(s, images, to_store=False).faces
+
+
+def faces_to_enroll(s: Services, images: list[bytes], skip_faceless: bool = False, one_face: bool = False,
+                    min_quality: float = 0.0) -> FacesToEnroll:
+    """The largest face of each image, embedded, with what the gallery keeps of it. An image
+    without a face is 422 naming it, or with skip_faceless left out and listed; with one_face,
+    an image of several faces is 422 (SeveralFaces); a face under `min_quality` is 422
+    (LowQualityFace) naming what is wrong with it."""
+    return _largest_faces(s, images, True, skip_faceless, one_face, min_quality)
+
+
+def _largest_faces(s: Services, images: list[bytes], to_store: bool, skip_faceless: bool = False,
+                   one_face: bool = False, min_quality: float = 0.0) -> FacesToEnroll:
+    """Every header is checked before any image is decoded, and each decoded image is let go
+    before the next, so a request holds one frame at a time."""
     s.pipeline.check_request(images)
-    faces, entries, skipped = [], [], []
+    faces: list[Face] = []
+    entries: list[NewFace] = []
+    skipped: list[str] = []
     for i, data in enumerate(images):
         which = f"image {i + 1} of {len(images)}" if len(images) > 1 else "the image"
         try:
@@ -232,4 +251,4 @@ def largest_faces(s: Services, images: list[bytes], to_store: bool = False, skip
         faces.append(face)
         if to_store:
             entries.append(stored_face(frame, face))
-    return faces, entries, skipped
+    return FacesToEnroll(faces, entries, skipped)

@@ -12,7 +12,7 @@ from app.errors import FaceNotFound, NameTaken, NoFace, PersonNotFound
 from app.gallery import NewFace
 from app.gallery.identity import clean_name
 from app.services import Services
-from app.usecases.recognition import largest_faces
+from app.usecases.recognition import faces_to_enroll
 
 
 @dataclass
@@ -51,7 +51,8 @@ def add_examples(s: Services, name: str, images: list[bytes], one_face: bool = F
     is refused (SeveralFaces) rather than reduced to its largest."""
     name = clean_name(name, field)
     s.store.check_model(writing=True)  # fail fast, before the models, when Redis is down or the model differs
-    _, entries, skipped = largest_faces(s, images, to_store=True, skip_faceless=True, one_face=one_face)
+    found = faces_to_enroll(s, images, skip_faceless=True, one_face=one_face)
+    entries, skipped = found.stored, found.skipped
     if not entries:
         raise NoFace(f"no face found in {'any of the images' if len(images) > 1 else 'the image'}; "
                      f"send a photo in which the face is clearly visible")

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from app.errors import VisitorNotFound
 from app.gallery import NewFace
-from app.gallery.visitors import Sighting, Visitor, new_id, quality_of
 from app.pipeline import Face
 from app.services import Services
 from app.usecases import people
+from app.visitors.store import Sighting, Visitor, new_id, quality_of
 
 
 @dataclass

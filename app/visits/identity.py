@@ -5,7 +5,7 @@ the face's quality and by how far its distance is from the threshold (a face 0.0
 threshold says little; one 0.4 under says much). The identity is decided when one hypothesis
 holds enough weight and most of it; once decided it only changes when another holds several
 times more (hysteresis: one look-alike frame does not rename a visit). A correction ("not this
-person", app/gallery/negatives.py) that refuses the decided person undecides it.
+person", app/corrections/negatives.py) that refuses the decided person undecides it.
 """
 from dataclasses import dataclass, field
 

@@ -6,11 +6,12 @@ Sightings join a visitor online by their nearest sighting (single linkage at VIS
 DBSCAN with min_samples >= 3 needs two neighbours within eps to make a core sighting, so one
 bridging sighting no longer chains two people together."""
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from app.gallery.visitors import VisitorStore, new_id
+from app.visitors.store import VisitorStore, new_id
 
 
 @dataclass
@@ -22,7 +23,7 @@ class Reclustering:
 
 
 def regroup(vectors: np.ndarray, visitors: list[str], eps: float, min_samples: int,
-            make_id=new_id) -> dict[str, list[int]]:
+            make_id: Callable[[], str] = new_id) -> dict[str, list[int]]:
     """{visitor id: rows that move to it} so that each DBSCAN cluster is one visitor.
 
     A cluster keeps the id that most of its sightings hold (the largest cluster chooses first),

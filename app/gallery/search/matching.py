@@ -36,10 +36,11 @@ def distances(query: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """Euclidean distances from unit vector `query` [D] to every row of `matrix` [N,D] (unit rows)."""
     if len(matrix) == 0:
         return np.zeros(0, np.float32)
-    return np.sqrt(np.maximum(2.0 - 2.0 * (matrix @ query), 0.0))
+    found: np.ndarray = np.sqrt(np.maximum(2.0 - 2.0 * (matrix @ query), 0.0))
+    return found
 
 
-def rank_people(query: np.ndarray, matrix: np.ndarray, labels: list, k: int) -> list[tuple]:
+def rank_people(query: np.ndarray, matrix: np.ndarray, labels: list[str], k: int) -> list[tuple[str, float, int]]:
     """[(label, distance, row)] of the k nearest people by brute force, nearest first: each
     person's distance is that of their nearest face, at `row` of the matrix (the exact answer
     the tests hold the gallery's candidate search to)."""

@@ -1,4 +1,4 @@
--- Every change to the unknown visitors, each one atomic (app/gallery/visitors.py).
+-- Every change to the unknown visitors, each one atomic (app/visitors/store.py).
 -- ARGV[1] key prefix, ARGV[2] log cap, ARGV[3] command, then the command's arguments.
 -- Keys are built from the prefix, so this runs on one Redis (not a cluster), as the gallery does.
 local P, LOGMAX, CMD = ARGV[1], tonumber(ARGV[2]), ARGV[3]

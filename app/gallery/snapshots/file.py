@@ -2,9 +2,9 @@
 person's id and name, the candidate index, and the log position it reflects. Read whole
 into the worker's memory (one sequential read, hashed as it is read; no parsing: the arrays
 are read-only views of those bytes), so a new worker is ready as soon as the file is read
-(app/gallery/snapshot_shelf.py keeps the files, locally and in Redis; app/gallery/builder.py
-writes them). It is not mapped: a mapped file damaged while in use gave wrong answers, and one
-cut short killed the workers that read it (SIGBUS).
+(app/gallery/snapshots/shelf.py keeps the files, locally and in Redis;
+app/gallery/snapshots/builder.py writes them). It is not mapped: a mapped file damaged while
+in use gave wrong answers, and one cut short killed the workers that read it (SIGBUS).
 
 Layout: MAGIC, the sections (each 64-byte aligned), a JSON footer (format, gallery id,
 version, last log id, dimension, counts, where each section is), the footer's length
@@ -26,8 +26,10 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 MAGIC = b"FRGSNAP1"
 FORMAT = 2
@@ -39,7 +41,7 @@ class BadSnapshot(ValueError):
     """A snapshot file that cannot be used: damaged, truncated, of another format or gallery."""
 
 
-def file_digest(path: str | os.PathLike) -> str:
+def file_digest(path: str | os.PathLike[str]) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
@@ -49,19 +51,21 @@ class SnapshotWriter:
     million vectors never need to be in memory at once), then the footer; `digest` is the
     sha256 of everything written."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
         self.file = open(self.path, "wb")
         self.hash = hashlib.sha256()
         self.offset = 0
-        self.sections: dict[str, list] = {}
-        self._open: tuple[str, np.dtype, tuple, int] | None = None
+        self.sections: dict[str, list[Any]] = {}
+        self._open: tuple[str, np.dtype[Any], tuple[int, ...], int] | None = None
+        self._rows = 0
         self._write(MAGIC)
 
-    def _write(self, data) -> None:
+    def _write(self, data: bytes | np.ndarray) -> None:
+        raw: bytes | np.ndarray = data
         if isinstance(data, np.ndarray):
-            data = data.reshape(-1).view(np.uint8) if data.size else b""
-        view = memoryview(data).cast("B")
+            raw = data.reshape(-1).view(np.uint8) if data.size else b""
+        view = memoryview(raw).cast("B")  # type: ignore[arg-type]  # an ndarray is a buffer; numpy does not say so
         self.file.write(view)
         self.hash.update(view)
         self.offset += len(view)
@@ -70,15 +74,19 @@ class SnapshotWriter:
         if self.offset % ALIGN:
             self._write(bytes(ALIGN - self.offset % ALIGN))
 
-    def begin(self, name: str, dtype, row_shape: tuple = ()) -> None:
+    def begin(self, name: str, dtype: npt.DTypeLike, row_shape: tuple[int, ...] = ()) -> None:
         """Start section `name` of rows of `row_shape`; append() adds rows."""
         self._align()
         self._open = (name, np.dtype(dtype), tuple(row_shape), self.offset)
         self._rows = 0
 
+    def _section_open(self) -> tuple[str, np.dtype[Any], tuple[int, ...], int]:
+        if self._open is None:
+            raise ValueError("no section begun")
+        return self._open
+
     def append(self, rows: np.ndarray) -> None:
-        assert self._open is not None, "begin() a section first"
-        name, dtype, row_shape, _ = self._open
+        name, dtype, row_shape, _ = self._section_open()
         rows = np.ascontiguousarray(rows, dtype)
         if rows.shape[1:] != row_shape:
             raise ValueError(f"section {name}: rows of shape {rows.shape[1:]}, expected {row_shape}")
@@ -86,8 +94,7 @@ class SnapshotWriter:
         self._rows += len(rows)
 
     def end(self) -> None:
-        assert self._open is not None, "begin() a section first"
-        name, dtype, row_shape, start = self._open
+        name, dtype, row_shape, start = self._section_open()
         self.sections[name] = [start, dtype.str, [self._rows, *row_shape]]
         self._open = None
 
@@ -98,7 +105,7 @@ class SnapshotWriter:
         self.append(array)
         self.end()
 
-    def finish(self, meta: dict) -> str:
+    def finish(self, meta: dict[str, Any]) -> str:
         """Writes the footer, returns the sha256 hex of the file."""
         footer = json.dumps({**meta, "format": FORMAT, "sections": self.sections}).encode()
         self._write(footer)
@@ -127,7 +134,7 @@ class SnapshotMeta:
 class Snapshot:
     """An opened snapshot file: read-only NumPy views of its sections and lookups by id."""
 
-    def __init__(self, path: str | os.PathLike, digest: str | None = None):
+    def __init__(self, path: str | os.PathLike[str], digest: str | None = None):
         """Opens and checks `path`; `digest`: the sha256 it must have (checked over the whole
         file, ~0.3 s per GB). Raises BadSnapshot when anything is off."""
         self.path = Path(path)
@@ -175,7 +182,7 @@ class Snapshot:
             raise BadSnapshot(f"{self.path.name}: cut short while it was read")
         return data, digest.hexdigest()
 
-    def _footer(self) -> dict:
+    def _footer(self) -> dict[str, Any]:
         size = len(self.map)
         if size < 2 * len(MAGIC) + 8 or self.map[:8] != MAGIC or self.map[-8:] != MAGIC:
             raise BadSnapshot(f"{self.path.name}: not a gallery snapshot, or cut short")
@@ -190,11 +197,11 @@ class Snapshot:
             raise BadSnapshot(f"{self.path.name}: snapshot format {footer.get('format')!r}, expected {FORMAT}")
         return footer
 
-    def _section(self, name, offset, dtype, shape):
-        dtype, count = np.dtype(dtype), int(np.prod(shape))
-        if offset < 0 or offset + count * dtype.itemsize > len(self.map) - 16:
+    def _section(self, name: str, offset: int, dtype: str, shape: list[int]) -> np.ndarray:
+        kind, count = np.dtype(dtype), int(np.prod(shape))
+        if offset < 0 or offset + count * kind.itemsize > len(self.map) - 16:
             raise BadSnapshot(f"{self.path.name}: section {name} lies outside the file")
-        array = np.frombuffer(self.map, dtype, count, offset).reshape(shape)
+        array = np.frombuffer(self.map, kind, count, offset).reshape(shape)
         array.flags.writeable = False   # a view of the private copy: read-only, as the file was
         return array
 
@@ -218,11 +225,11 @@ class Snapshot:
         return i if i < self.meta.people and self.pids[i] == key else None
 
     def pid(self, code: int) -> str:
-        return self.pids[code].decode()
+        return str(self.pids[code].decode())
 
     def name(self, code: int) -> str:
         start = int(self.name_ends[code - 1]) if code else 0
-        return self.names[start: int(self.name_ends[code])].tobytes().decode()
+        return str(self.names[start: int(self.name_ends[code])].tobytes().decode())
 
     def rows_of(self, code: int) -> range:
         return range(int(self.starts[code]), int(self.starts[code + 1]))

@@ -9,29 +9,33 @@ Redis keys (under the prefix):
     negatives:people        set   pids with negatives
     negatives:version       int   +1 per change: each worker reloads its copy when it moved
 
-Corrections are rare and manual, so a worker reloads all negatives when the version moved
-(one GET when it did not), only when some face is within the threshold of someone."""
-import threading
+Corrections are rare and manual, so the version is their whole change log (app/gallery/changelog.py):
+a worker reloads all negatives when it moved (one GET when it did not), only when some face is
+within the threshold of someone."""
 import time
+from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 import redis
 
+from app.gallery.changelog import ChangeLog, Follower
 from app.gallery.codec import encode_vector, readable, text
-from app.gallery.matching import distances
 from app.gallery.model_record import LEGACY_MODEL, GalleryModel, model_namespace
+from app.gallery.redis_calls import Pipe, atomically
+from app.gallery.search.matching import distances
 
 
-class Negatives:
+class Negatives(Follower):
     def __init__(self, client: redis.Redis, prefix: str = "fr:", per_person: int = 50, margin: float = 0.2,
                  model: GalleryModel = LEGACY_MODEL):
         """model: what made the negatives' embeddings; its keys are its own (model_namespace)."""
         prefix = model_namespace(prefix, model)
         self.redis, self.prefix, self.per_person, self.margin, self.dim = client, prefix, per_person, margin, model.dim
         self.people_key, self.version_key = prefix + "negatives:people", prefix + "negatives:version"
-        self.lock = threading.Lock()
-        self.version = -1
-        self.of: dict[str, np.ndarray] = {}   # this worker's copy: pid -> [n,dim]
+        super().__init__(ChangeLog(client, self.version_key))   # a version, no entries: any change reloads
+        self.version, self.last_id = -1, ""     # this worker's copy's position (-1: not loaded)
+        self.of: dict[str, np.ndarray] = {}     # this worker's copy: pid -> [n,dim]
 
     def key(self, pid: str) -> str:
         return f"{self.prefix}negatives:{pid}"
@@ -42,7 +46,7 @@ class Negatives:
         beyond the cap are dropped."""
         key = self.key(pid)
 
-        def change(pipe):
+        def change(pipe: Pipe) -> None:
             after = pipe.zcard(key + ":order") + (pipe.zscore(key + ":order", nid) is None)
             old = [text(n) for n in pipe.zrange(key + ":order", 0, after - self.per_person - 1)] \
                 if after > self.per_person else []
@@ -56,13 +60,14 @@ class Negatives:
             pipe.sadd(self.people_key, pid)
             pipe.incr(self.version_key)
             pipe.hlen(key)
-        return self.redis.transaction(change, key + ":order", value_from_callable=False)[-1]
+        replies = cast(list[Any], self.redis.transaction(change, key + ":order"))   # EXEC's replies
+        return int(replies[-1])
 
     def remove(self, pid: str, nid: str) -> bool:
         """Negative `nid` of `pid` withdrawn -> whether there was one."""
         key = self.key(pid)
 
-        def change(pipe):
+        def change(pipe: Pipe) -> bool:
             if not pipe.hexists(key, nid):
                 return False
             left = pipe.hlen(key) - 1
@@ -73,9 +78,9 @@ class Negatives:
                 pipe.srem(self.people_key, pid)
             pipe.incr(self.version_key)
             return True
-        return self.redis.transaction(change, key, value_from_callable=True)
+        return atomically(self.redis, change, key)
 
-    def prune(self, is_person) -> int:
+    def prune(self, is_person: Callable[[str], bool]) -> int:
         """The negatives of people no longer enrolled (`is_person(pid)` False) dropped -> how many people."""
         gone = [pid for pid in (text(p) for p in self.redis.smembers(self.people_key)) if not is_person(pid)]
         if gone:
@@ -88,25 +93,27 @@ class Negatives:
         return len(gone)
 
     def count(self, pid: str) -> int:
-        return self.redis.hlen(self.key(pid))
+        return int(self.redis.hlen(self.key(pid)))
 
     # --- this worker's copy ----------------------------------------------------------
-    def sync(self) -> None:
-        version = int(self.redis.get(self.version_key) or 0)
-        if version == self.version:
-            return
-        with self.lock:
-            if version == self.version:
-                return
-            # the version first, then the data (not in a MULTI, which Redis refuses when full): a
-            # change in between is read now and again at the next sync, never missed
-            pids = sorted(text(p) for p in self.redis.smembers(self.people_key))
-            with self.redis.pipeline(transaction=False) as pipe:
-                for pid in pids:
-                    pipe.hvals(self.key(pid))
-                stored = pipe.execute()
-            self.of = {pid: self._matrix(vectors) for pid, vectors in zip(pids, stored) if vectors}
-            self.version = version
+    def _following(self) -> "Negatives | None":
+        return self if self.version >= 0 else None
+
+    def _reload(self) -> None:
+        # the version first, then the data (not in a MULTI, which Redis refuses when full): a
+        # change in between is read now and again at the next sync, never missed
+        version = self.changelog.position().version
+        pids = sorted(text(p) for p in self.redis.smembers(self.people_key))
+        with self.redis.pipeline(transaction=False) as pipe:
+            for pid in pids:
+                pipe.hvals(self.key(pid))
+            stored = pipe.execute()
+        self.of = {pid: self._matrix(vectors) for pid, vectors in zip(pids, stored) if vectors}
+        self.version = version
+
+    def apply(self, entry_id: str, entry: dict[str, Any]) -> None:
+        """Never called: the negatives' log is a version without entries."""
+        raise NotImplementedError
 
     def _matrix(self, stored: list[bytes]) -> np.ndarray:
         return readable(dict(enumerate(stored)), self.dim)[1]   # the unreadable left out

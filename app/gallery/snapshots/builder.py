@@ -1,41 +1,48 @@
-"""Writing snapshot files (app/gallery/snapshot.py), always off the request path: from Redis
+"""Writing snapshot files (app/gallery/snapshots/file.py), always off the request path: from Redis
 (the full read: the first snapshot, or when no usable one exists) and from a worker's
 snapshot plus the changes since (a compaction). Both stream the vectors into the file in
 person order, so building one never holds a second copy of the matrix in memory. A full read
 trains the product quantizer and encodes the written rows (mapped back from the page cache);
 a compaction keeps the quantizer and the codes, and encodes only the faces new since."""
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from app.gallery import candidates as pq
-from app.gallery.candidates import CandidateIndex
 from app.gallery.codec import readable
-from app.gallery.live import LiveGallery
-from app.gallery.snapshot import SnapshotWriter
+from app.gallery.search import candidates as pq
+from app.gallery.search.candidates import CandidateIndex, Quantizer
+from app.gallery.search.live import LiveGallery
+from app.gallery.snapshots.file import SnapshotWriter
 from app.gallery.store import GalleryStore
 
 log = logging.getLogger(__name__)
+
+Rows = Iterable[tuple[np.ndarray, list[bytes] | np.ndarray, np.ndarray]]   # (vectors, face ids, person numbers)
+People = Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]   # -> (sorted pids, name ends, UTF-8 names)
+KnownCodes = Callable[[Quantizer], Iterator[np.ndarray]]
 
 READ_BATCH = 500        # people per Redis round trip in a full read
 WRITE_ROWS = 65_536     # rows per piece written or encoded
 MAX_PROBLEMS = 1000     # listed; more are counted
 
 
-def from_redis(store: GalleryStore, path: Path, gallery: str, dim: int, settings: CandidateIndex) -> str:
+def from_redis(store: GalleryStore, path: Path, gallery: str, dim: int, candidate_index: CandidateIndex) -> str:
     """Reads the whole gallery from Redis into a snapshot at `path`; returns its sha256. The
     position is read first: changes made during the read are applied again from the log,
     which is harmless (every change is idempotent)."""
-    version, last_id = store.position()
+    position = store.position()
     pids = store.pids()   # sorted; one added after the position is in the log too (applying it again is harmless)
     names: list[tuple[str, str]] = []
     problems: list[str] = []
 
     def rows() -> Iterator[tuple[np.ndarray, list[bytes], np.ndarray]]:
         for start in range(0, len(pids), READ_BATCH):
-            vectors, fids, codes = [], [], []
+            vectors: list[np.ndarray] = []
+            fids: list[bytes] = []
+            codes: list[np.ndarray] = []
             for pid, name, faces in store.names_and_faces(pids[start: start + READ_BATCH]):
                 if name is None:
                     continue  # deleted since the position was read
@@ -53,11 +60,11 @@ def from_redis(store: GalleryStore, path: Path, gallery: str, dim: int, settings
         return (_bytes_array([pid.encode() for pid, _ in names]), np.cumsum([len(b) for b in encoded], dtype=np.int64),
                 np.frombuffer(b"".join(encoded), np.uint8))
 
-    meta = {"gallery": gallery, "version": version, "last_id": last_id, "index_trained_rows": 0}
-    return _write(path, meta, dim, rows(), people, problems, settings, None)
+    meta = {"gallery": gallery, "version": position.version, "last_id": position.last_id, "index_trained_rows": 0}
+    return _write(path, meta, dim, rows(), people, problems, candidate_index, None)
 
 
-def from_live(live: LiveGallery, path: Path, gallery: str, settings: CandidateIndex) -> str:
+def from_live(live: LiveGallery, path: Path, gallery: str, candidate_index: CandidateIndex) -> str:
     """A new snapshot at `path` from `live` (a copy, not mutated while this runs): its
     snapshot's rows that still count and its tail, as of its log position."""
     snap = live.snap
@@ -89,7 +96,7 @@ def from_live(live: LiveGallery, path: Path, gallery: str, settings: CandidateIn
     trained = snap.meta.index_trained_rows
     previous = live.quantizer if live.quantizer is not None and len(order) <= 2 * trained else None
 
-    def known_codes(quantizer) -> Iterator[np.ndarray]:  # the snapshot's codes, and the tail's encoded
+    def known_codes(quantizer: Quantizer) -> Iterator[np.ndarray]:  # the snapshot's codes, and the tail's encoded
         tail_codes = pq.codes(quantizer, live.tail[:t]) if t else np.zeros((0, quantizer.pq.code_size), np.uint8)
         for start in range(0, len(order), WRITE_ROWS):
             piece = order[start: start + WRITE_ROWS]
@@ -100,7 +107,7 @@ def from_live(live: LiveGallery, path: Path, gallery: str, settings: CandidateIn
             yield out
     meta = {"gallery": gallery, "version": live.version, "last_id": live.last_id}
     return _write(path, {**meta, "index_trained_rows": trained if previous is not None else 0}, live.dim, rows(),
-                  lambda: (pids, name_ends, names), list(snap.meta.problems), settings, previous, known_codes)
+                  lambda: (pids, name_ends, names), list(snap.meta.problems), candidate_index, previous, known_codes)
 
 
 def _people_of(live: LiveGallery) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -141,22 +148,23 @@ def _bytes_array(values: list[bytes]) -> np.ndarray:
     return np.array(values, dtype=bytes) if values else np.zeros(0, "S1")
 
 
-def _decoded(faces: dict, dim: int, pid: str, problems: list) -> tuple[list[bytes], np.ndarray]:
+def _decoded(faces: Mapping[bytes, bytes], dim: int, pid: str, problems: list[str]) -> tuple[list[bytes], np.ndarray]:
     good, matrix, bad = readable(faces, dim)
     for fid, why in bad:
         _problem(problems, f"face {fid.decode()} of person {pid}: {why}")
     return good, matrix
 
 
-def _problem(problems: list, message: str) -> None:
+def _problem(problems: list[str], message: str) -> None:
     if len(problems) < MAX_PROBLEMS:
         problems.append(message)
     elif len(problems) == MAX_PROBLEMS:
         problems.append("and more faces that cannot be read")
 
 
-def _write(path: Path, meta: dict, dim: int, rows, people, problems: list, settings: CandidateIndex,
-           quantizer=None, known_codes=None) -> str:
+def _write(path: Path, meta: dict[str, Any], dim: int, rows: Rows, people: People, problems: list[str],
+           candidate_index: CandidateIndex, quantizer: Quantizer | None = None,
+           known_codes: KnownCodes | None = None) -> str:
     """The snapshot file, from `rows` (vectors, face ids, person numbers) in person order, and
     people() -> (sorted pids, name ends, UTF-8 names), asked once the rows are written.
     `quantizer`: the previous snapshot's, kept with `known_codes`(quantizer) -> the rows'
@@ -164,7 +172,8 @@ def _write(path: Path, meta: dict, dim: int, rows, people, problems: list, setti
     writer = SnapshotWriter(path)
     try:
         writer.begin("vectors", "<f4", (dim,))
-        all_fids, all_codes = [], []
+        all_fids: list[np.ndarray] = []
+        all_codes: list[np.ndarray] = []
         for vectors, fids, codes in rows:
             writer.append(vectors)
             all_fids.append(np.asarray(fids, dtype=bytes) if len(fids) else np.zeros(0, "S1"))
@@ -172,8 +181,8 @@ def _write(path: Path, meta: dict, dim: int, rows, people, problems: list, setti
         writer.end()
         n = sum(len(c) for c in all_codes)
         fresh = quantizer is None
-        if settings.wanted(n):
-            quantizer = _encoded(writer, n, dim, settings, quantizer, known_codes)
+        if candidate_index.wanted(n):
+            quantizer = _encoded(writer, n, dim, candidate_index, quantizer, known_codes)
         else:
             quantizer = None
             writer.add("codes", np.zeros((0, 0), np.uint8))
@@ -200,13 +209,15 @@ def _write(path: Path, meta: dict, dim: int, rows, people, problems: list, setti
         raise
 
 
-def _encoded(writer: SnapshotWriter, n: int, dim: int, settings: CandidateIndex, quantizer, known_codes):
+def _encoded(writer: SnapshotWriter, n: int, dim: int, candidate_index: CandidateIndex, quantizer: Quantizer | None,
+             known_codes: KnownCodes | None) -> Quantizer:
     """Writes the rows' PQ codes (the section `codes`), encoding the rows just written (read
     back through the page cache) unless they are known; returns the quantizer."""
     writer.file.flush()
     vectors = np.memmap(writer.path, "<f4", mode="r", offset=writer.sections["vectors"][0], shape=(n, dim))
+    pieces: Iterator[np.ndarray]
     if quantizer is None or known_codes is None:
-        quantizer = settings.quantizer(vectors)
+        quantizer = candidate_index.quantizer(vectors)
         pieces = (pq.codes(quantizer, vectors[start: start + WRITE_ROWS]) for start in range(0, n, WRITE_ROWS))
     else:
         pieces = known_codes(quantizer)

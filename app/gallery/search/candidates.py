@@ -1,7 +1,7 @@
 """Candidate rows for large galleries, so matching stays fast at a million faces.
 
 Brute force reads the whole float32 matrix per query (~35-58 ms at 1M x 128 on 2 cores).
-From `min_rows` faces on, a snapshot (app/gallery/snapshot.py) carries a trained 4-bit
+From `min_rows` faces on, a snapshot (app/gallery/snapshots/file.py) carries a trained 4-bit
 product quantizer and the PQ code of each row (64 x 4 bits: 32 bytes per face), made off
 the request path when the snapshot is written; each worker packs them into a faiss
 fast-scan index. One scan of it ranks `wide` rows by their approximate distance; exact
@@ -15,7 +15,13 @@ through a Python list (p95 of strangers 7-117 ms against 2-4 ms for probes, the 
 being the machine's load): with 1 stranger in 6 queries the p95 was the strangers'. One scan
 of `wide` costs ~0.7 ms more than a scan of 256 and serves both; labels are ranked with NumPy.
 """
+from types import ModuleType
+from typing import Any
+
 import numpy as np
+
+Quantizer = Any   # a trained faiss.IndexPQ; faiss has no type hints
+SearchIndex = Any  # a faiss.IndexPQFastScan
 
 
 class CandidateIndex:
@@ -28,7 +34,7 @@ class CandidateIndex:
         """Whether a gallery of `rows` faces is worth an index."""
         return rows >= self.min_rows
 
-    def quantizer(self, vectors: np.ndarray, previous=None):
+    def quantizer(self, vectors: np.ndarray, previous: Quantizer | None = None) -> Quantizer:
         """A trained product quantizer (faiss.IndexPQ, no rows): `previous` when it fits
         this dimension, else trained on a sample of `vectors`."""
         faiss = _faiss()
@@ -40,13 +46,14 @@ class CandidateIndex:
         quantizer.train(np.ascontiguousarray(vectors[:: max(1, len(vectors) // self.train_rows)], np.float32))
         return quantizer
 
-    def ranked_rows(self, index, query: np.ndarray, rows: int) -> np.ndarray:
+    def ranked_rows(self, index: SearchIndex, query: np.ndarray, rows: int) -> np.ndarray:
         """Up to `wide` rows of the index, nearest first by approximate distance."""
         _, found = index.search(np.ascontiguousarray(query[None], np.float32), min(self.wide, rows))
-        return found[0][found[0] >= 0]
+        ranked: np.ndarray = found[0][found[0] >= 0]
+        return ranked
 
 
-def _faiss():
+def _faiss() -> ModuleType:
     """faiss on one OpenMP thread. Its threads spin while they wait for each other: on 2 busy
     cores, training on 3k rows took 27 s with 2 threads and 0.7 s with one (100k rows: 36 s
     against 1.2 s), and one thread is no slower for a single query's scan. A build in the
@@ -56,22 +63,24 @@ def _faiss():
     return faiss
 
 
-def codes(quantizer, vectors: np.ndarray) -> np.ndarray:
+def codes(quantizer: Quantizer, vectors: np.ndarray) -> np.ndarray:
     """The PQ codes of `vectors` (uint8 [n, code size]: 32 bytes per face at 64 x 4 bits)."""
-    return quantizer.pq.compute_codes(np.ascontiguousarray(vectors, np.float32))
+    computed: np.ndarray = quantizer.pq.compute_codes(np.ascontiguousarray(vectors, np.float32))
+    return computed
 
 
-def serialize(quantizer) -> np.ndarray:
+def serialize(quantizer: Quantizer | None) -> np.ndarray:
     """The trained quantizer without rows (~8 KB), as a snapshot stores it beside the codes."""
-    return _faiss().serialize_index(quantizer) if quantizer is not None else np.zeros(0, np.uint8)
+    serialized: np.ndarray = _faiss().serialize_index(quantizer) if quantizer is not None else np.zeros(0, np.uint8)
+    return serialized
 
 
-def deserialize(data: np.ndarray):
+def deserialize(data: np.ndarray) -> Quantizer | None:
     """The quantizer a snapshot stores, or None when it has none."""
     return _faiss().deserialize_index(np.ascontiguousarray(data)) if len(data) else None
 
 
-def search_index(quantizer, stored_codes: np.ndarray):
+def search_index(quantizer: Quantizer | None, stored_codes: np.ndarray) -> SearchIndex | None:
     """The fast-scan index over a snapshot's codes (packing 1M codes takes ~60 ms: the codes
     are kept in the snapshot, so a compaction encodes only the faces new since)."""
     if quantizer is None:

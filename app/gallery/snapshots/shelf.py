@@ -1,4 +1,4 @@
-"""Where snapshot files (app/gallery/snapshot.py) are kept: a folder on this host, shared by
+"""Where snapshot files (app/gallery/snapshots/file.py) are kept: a folder on this host, shared by
 its workers (GALLERY_CACHE_DIR), and Redis, shared by every replica, so that a new worker
 loads one blob instead of reading the whole gallery. Redis stays the source of truth: a
 snapshot is a copy at a log position, and a missing, damaged or stale one only means the
@@ -21,13 +21,17 @@ import secrets
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import redis
+from redis.client import Pipeline
+from redis.lock import Lock
 
 from app.gallery.codec import text
-from app.gallery.snapshot import BadSnapshot, file_digest
+from app.gallery.snapshots.file import BadSnapshot, file_digest
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +64,7 @@ class LocalFile:
 
 
 class SnapshotShelf:
-    def __init__(self, client: redis.Redis, prefix: str, folder: str | os.PathLike):
+    def __init__(self, client: redis.Redis, prefix: str, folder: str | os.PathLike[str]):
         self.redis, self.prefix, self.folder = client, prefix, Path(folder)
         self.id_key, self.manifest_key = prefix + "gallery:id", prefix + "gallery:snapshot"
         self.lock_key = prefix + "gallery:snapshot:lock"
@@ -72,7 +76,7 @@ class SnapshotShelf:
         if known is None:
             self.redis.set(self.id_key, secrets.token_hex(8), nx=True)
             known = self.redis.get(self.id_key)
-        return known.decode()
+        return text(known or b"")
 
     # --- this host's folder ----------------------------------------------------------------
     def _ready_folder(self) -> Path:
@@ -111,7 +115,7 @@ class SnapshotShelf:
         return LocalFile(version, digest, path)
 
     @contextlib.contextmanager
-    def host_lock(self, gallery: str, timeout_s: float = 600.0):
+    def host_lock(self, gallery: str, timeout_s: float = 600.0) -> Iterator[None]:
         """One worker of this host at a time builds or downloads (flock: released if it dies)."""
         with open(self._ready_folder() / f".{gallery}.lock", "w") as f:
             deadline = time.monotonic() + timeout_s
@@ -158,9 +162,10 @@ class SnapshotShelf:
         except (KeyError, ValueError):
             return None
 
-    def redis_lock(self, blocking_timeout: float | None):
+    def redis_lock(self, blocking_timeout: float | None) -> Lock:
         """The lock for building or publishing (redis-py's Lock: token-checked release, expiry)."""
-        return self.redis.lock(self.lock_key, timeout=600, blocking_timeout=blocking_timeout)
+        lock: Lock = self.redis.lock(self.lock_key, timeout=600, blocking_timeout=blocking_timeout)
+        return lock
 
     def publish(self, file: LocalFile, gallery: str, last_id: str) -> bool:
         """Puts the file in Redis in chunks, then points the manifest at it, unless a snapshot
@@ -188,7 +193,7 @@ class SnapshotShelf:
     def withdraw(self, snapshot: Published) -> None:
         """Unpublishes a snapshot found damaged (unless another replaced it meanwhile), so the
         next sound one takes its place even at the same version."""
-        def change(pipe):
+        def change(pipe: Pipeline) -> None:
             if pipe.hget(self.manifest_key, "digest") != snapshot.digest.encode():
                 return
             pipe.multi()
@@ -208,7 +213,7 @@ class SnapshotShelf:
                     data = self.redis.get(self.chunk_key(snapshot.digest, i))
                     if data is None:
                         raise BadSnapshot(f"chunk {i} of the published snapshot is gone (replaced while read?)")
-                    f.write(data)
+                    f.write(cast(bytes, data))
                     written += len(data)
             if written != snapshot.size or file_digest(temp) != snapshot.digest:
                 raise BadSnapshot("the published snapshot's bytes do not match its checksum")

@@ -2,7 +2,7 @@
 thumbnail, camera, time) belongs to one visitor, a stranger with a persistent id. Bounded by
 count and age (the oldest sightings are dropped; a visitor without sightings is gone). Every
 change is one Lua script (visitors.lua), atomic, and logged for the workers' indexes
-(app/gallery/visitor_index.py), as the gallery's changes are.
+(app/visitors/index.py), as the gallery's changes are.
 
 Redis keys (under the prefix):
     visitors:vec, :thumb, :meta, :of   hashes  sighting id -> vector (4 x dim bytes), JPEG, JSON
@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import redis
 
+from app.gallery.changelog import ChangeLog
 from app.gallery.codec import BadVector, decode_vector, encode_vector, text
 from app.gallery.identity import is_valid_id
-from app.gallery.log_reads import version_and_changes, version_and_position
 from app.gallery.model_record import LEGACY_MODEL, GalleryModel, model_namespace
 
 SCRIPT = Path(__file__).with_name("visitors.lua")
@@ -76,12 +76,13 @@ class VisitorStore:
         self.redis, self.prefix, self.dim = client, prefix, model.dim
         self.max_sightings, self.max_age_s, self.log_maxlen = max_sightings, max_age_s, log_maxlen
         self.log_key, self.version_key = prefix + "visitors:log", prefix + "visitors:version"
+        self.changelog = ChangeLog(client, self.version_key, self.log_key)   # what the workers' indexes follow
         self._script = client.register_script(SCRIPT.read_text())
 
     def key(self, name: str) -> str:
         return self.prefix + name
 
-    def _run(self, command: str, *args) -> int:
+    def _run(self, command: str, *args: str | bytes | float) -> int:
         return int(self._script(args=[self.prefix, self.log_maxlen, command, *args]))
 
     def _cutoff(self, now: float) -> str:
@@ -110,15 +111,14 @@ class VisitorStore:
         return self._run("trim", self._cutoff(now or time.time()), self.max_sightings)
 
     # --- for the workers' indexes ----------------------------------------------------
-    def read_changes(self, after_id: str) -> tuple[int, list]:
-        return version_and_changes(self.redis, self.version_key, self.log_key, after_id)
-
     def read_all(self) -> VisitorSnapshot:
         """Every sighting's vector and visitor. The version and log position are read first:
         changes made while the rest is read are applied again later (they are idempotent)."""
-        version, last_id = version_and_position(self.redis, self.version_key, self.log_key)
+        position = self.changelog.position()
         with self.redis.pipeline(transaction=False) as pipe:
-            vectors, owners = pipe.hgetall(self.key("visitors:vec")).hgetall(self.key("visitors:of")).execute()
+            pipe.hgetall(self.key("visitors:vec"))
+            pipe.hgetall(self.key("visitors:of"))
+            vectors, owners = pipe.execute()
         sids, vids, rows = [], [], []
         for sid, data in vectors.items():
             vid = owners.get(sid)
@@ -131,17 +131,18 @@ class VisitorStore:
                 vids.append(text(vid))
                 rows.append(vector)
         matrix = np.array(rows, np.float32).reshape(-1, self.dim)
-        return VisitorSnapshot(version, last_id, sids, vids, matrix)
+        return VisitorSnapshot(position.version, position.last_id, sids, vids, matrix)
 
     # --- reading ---------------------------------------------------------------------
     def count(self) -> int:
-        return self.redis.zcard(self.key("visitors"))
+        return int(self.redis.zcard(self.key("visitors")))
 
     def page(self, offset: int, count: int) -> tuple[int, list[Visitor]]:
         """(how many visitors, those at offset.. offset+count, the most recently seen first)."""
         with self.redis.pipeline(transaction=False) as pipe:
-            total, vids = pipe.zcard(self.key("visitors")).zrevrange(self.key("visitors"), offset,
-                                                                     offset + count - 1).execute()
+            pipe.zcard(self.key("visitors"))
+            pipe.zrevrange(self.key("visitors"), offset, offset + count - 1)
+            total, vids = pipe.execute()
         return total, [v for v in self._visitors([text(v) for v in vids]) if v is not None]
 
     def visitor(self, visitor_id: str, recent: int = 100) -> Visitor | None:
@@ -170,7 +171,7 @@ class VisitorStore:
         return visitors
 
     @staticmethod
-    def _sighting(sid: str, meta: bytes | None) -> Sighting | None:
+    def _sighting(sid: str, meta: bytes | str | None) -> Sighting | None:
         if meta is None:  # removed between the two reads
             return None
         m = json.loads(meta)
@@ -181,8 +182,9 @@ class VisitorStore:
         if not sighting_ids:
             return []
         with self.redis.pipeline(transaction=False) as pipe:
-            vectors, thumbs = pipe.hmget(self.key("visitors:vec"), sighting_ids) \
-                .hmget(self.key("visitors:thumb"), sighting_ids).execute()
+            pipe.hmget(self.key("visitors:vec"), sighting_ids)
+            pipe.hmget(self.key("visitors:thumb"), sighting_ids)
+            vectors, thumbs = pipe.execute()
         faces = []
         for sid, vector, thumb in zip(sighting_ids, vectors, thumbs):
             try:
@@ -195,6 +197,7 @@ class VisitorStore:
         if not (is_valid_id(visitor_id) and is_valid_id(sighting_id)):
             return None
         with self.redis.pipeline(transaction=False) as pipe:
-            owner, jpeg = pipe.hget(self.key("visitors:of"), sighting_id) \
-                .hget(self.key("visitors:thumb"), sighting_id).execute()
+            pipe.hget(self.key("visitors:of"), sighting_id)
+            pipe.hget(self.key("visitors:thumb"), sighting_id)
+            owner, jpeg = pipe.execute()
         return jpeg if owner is not None and text(owner) == visitor_id else None

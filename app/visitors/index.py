@@ -1,20 +1,23 @@
 """This worker's copy of the unknown visitors' sightings (vector and visitor of each), kept in
-step with Redis (app/gallery/visitors.py) from its change log, one round trip when nothing
+step with Redis (app/visitors/store.py) from its change log, one round trip when nothing
 changed: which visitor is nearest to a new unknown face. Its size is bounded by
 VISITOR_MAX_SIGHTINGS."""
 from collections.abc import Set as AbstractSet
+from typing import Any
 
 import numpy as np
 
+from app.gallery.changelog import Follower
 from app.gallery.codec import BadVector, decode_vector, text
-from app.gallery.log_follower import LogFollower
-from app.gallery.matching import distances
-from app.gallery.visitors import VisitorStore
+from app.gallery.search.matching import distances
+from app.visitors.store import VisitorStore
 
 
-class VisitorIndex(LogFollower):
+class VisitorIndex(Follower):
     def __init__(self, store: VisitorStore):
-        super().__init__(store)
+        super().__init__(store.changelog)
+        self.store = store
+        self.version, self.last_id = -1, ""   # the log position of this copy (-1: not loaded)
         self.vectors = np.zeros((256, store.dim), np.float32)
         self.sids: list[str] = []
         self.vids: list[str] = []
@@ -37,15 +40,18 @@ class VisitorIndex(LogFollower):
                     return self.vids[row], float(d[row])
         return None
 
-    def _reload(self) -> str:
+    def _following(self) -> "VisitorIndex | None":
+        return self if self.version >= 0 else None
+
+    def _reload(self) -> None:
         snapshot = self.store.read_all()
         self.sids, self.vids, self.row = [], [], {}
         for sid, vid, vector in zip(snapshot.sightings, snapshot.visitors, snapshot.vectors):
             self._add(sid, vid, vector)
         self.version, self.last_id = snapshot.version, snapshot.last_id
-        return "reloaded"
 
-    def _apply(self, entry: dict) -> None:
+    def apply(self, entry_id: str, entry: dict[str, Any]) -> None:
+        """One entry of the visitors' log (app/visitors/visitors.lua); every kind is idempotent."""
         op, sid, vid = text(entry["op"]), text(entry["sid"]), text(entry["vid"])
         if op == "add":
             try:

@@ -1,4 +1,4 @@
-"""What one worker matches against: a snapshot (app/gallery/snapshot.py: read-only, mapped,
+"""What one worker matches against: a snapshot (app/gallery/snapshots/file.py: read-only, mapped,
 shared by the workers of a host) and the changes logged since it was written, kept beside
 it: faces added or replaced since (the tail, a small matrix searched whole), snapshot rows
 that no longer count (dead: removed, or replaced by a tail row), new names. The snapshot is
@@ -8,21 +8,24 @@ never written to; a background compaction writes a new one and the replica swaps
 People are numbered: a snapshot's people by their place in its sorted ids, people new since
 then after those. Not thread-safe: the replica holds its lock around every call."""
 import logging
+from typing import Any
 
 import numpy as np
 
-from app.gallery import candidates as pq
-from app.gallery.candidates import CandidateIndex
 from app.gallery.codec import BadVector, decode_vector, text
-from app.gallery.matching import distances, nearest_per_label
-from app.gallery.snapshot import Snapshot
+from app.gallery.search import candidates as pq
+from app.gallery.search.candidates import CandidateIndex
+from app.gallery.search.matching import distances, nearest_per_label
+from app.gallery.snapshots.file import Snapshot
 
 log = logging.getLogger(__name__)
 
+Nearest = tuple[str, str, float, str]   # (pid, name, exact distance, fid)
+
 
 class LiveGallery:
-    def __init__(self, snap: Snapshot, settings: CandidateIndex):
-        self.snap, self.settings = snap, settings
+    def __init__(self, snap: Snapshot, candidate_index: CandidateIndex):
+        self.snap, self.candidate_index = snap, candidate_index
         self.quantizer = pq.deserialize(snap.pq_bytes)
         self.index = pq.search_index(self.quantizer, snap.codes)
         self.version, self.last_id, self.dim = snap.meta.version, snap.meta.last_id, snap.meta.dim
@@ -57,11 +60,15 @@ class LiveGallery:
         return other
 
     # --- people -------------------------------------------------------------------------
-    def code_of(self, pid: str, create: bool = False) -> int | None:
+    def code_of(self, pid: str) -> int | None:
+        """The number of person `pid`, if this copy has them."""
         code = self.snap.code_of(pid)
+        return self.extra_code.get(pid) if code is None else code
+
+    def _numbered(self, pid: str) -> int:
+        """The number of person `pid`, made when they are new since the snapshot."""
+        code = self.code_of(pid)
         if code is None:
-            code = self.extra_code.get(pid)
-        if code is None and create:
             code = self.extra_code[pid] = self.snap.meta.people + len(self.extra)
             self.extra.append(pid)
         return code
@@ -84,16 +91,15 @@ class LiveGallery:
         return None if row is None or self.dead[row] else self.pid_of(int(self.snap.person[row]))
 
     # --- changes --------------------------------------------------------------------------
-    def apply(self, entry_id: str, fields: dict) -> None:
-        """One entry of the gallery log (app/gallery/store.py); every kind is idempotent."""
-        entry = {text(k): v for k, v in fields.items()}
+    def apply(self, entry_id: str, entry: dict[str, Any]) -> None:
+        """One entry of the gallery log (app/gallery/store.py; the change log moves the copy's
+        position, app/gallery/changelog.py); every kind is idempotent."""
         op, pid, fid = text(entry["op"]), text(entry["pid"]), text(entry.get("fid", b""))
         if op == "add":
             self.names[pid] = text(entry["name"])
             self.removed.discard(pid)
             try:
-                code = self.code_of(pid, create=True) or 0   # create=True: never None
-                self._put(fid, code, decode_vector(entry["vec"], self.dim))
+                self._put(fid, self._numbered(pid), decode_vector(entry["vec"], self.dim))
             except BadVector as e:
                 log.error("gallery: skipped face %s of person %s from the log: %s", fid, pid, e)
         elif op == "remove":
@@ -102,7 +108,6 @@ class LiveGallery:
             self._drop_person(pid)
         elif op == "rename":
             self.names[pid] = text(entry["name"])
-        self.last_id = text(entry_id)
 
     def _put(self, fid: str, code: int, vector: np.ndarray) -> None:
         j = self.tail_row.get(fid)
@@ -154,19 +159,19 @@ class LiveGallery:
                 self._kill(row)
 
     # --- matching -------------------------------------------------------------------------
-    def nearest(self, query: np.ndarray, k: int) -> list[tuple[str, str, float, str]]:
+    def nearest(self, query: np.ndarray, k: int) -> list[Nearest]:
         """(pid, name, exact distance, fid) of the k nearest people, nearest first."""
         query = np.asarray(query, np.float32)
         n, t = self.snap.meta.faces, len(self.tail_fids)
         tail_d = distances(query, self.tail[:t])
         rows = None
         if self.index is not None and n:
-            ranked = self.settings.ranked_rows(self.index, query, n)
+            ranked = self.candidate_index.ranked_rows(self.index, query, n)
             ranked = ranked[~self.dead[ranked]]
-            rows = np.sort(ranked[: self.settings.candidates])
+            rows = np.sort(ranked[: self.candidate_index.candidates])
             d = distances(query, self.snap.vectors[rows])
             best = min(float(d.min(initial=np.inf)), float(tail_d.min(initial=np.inf)))
-            if best > self.settings.sure_distance and len(ranked) > len(rows):
+            if best > self.candidate_index.sure_distance and len(ranked) > len(rows):
                 rows = np.sort(ranked)
                 d = distances(query, self.snap.vectors[rows])
             found = self._ranked(d, rows, tail_d, k)
@@ -176,13 +181,13 @@ class LiveGallery:
         d[self.dead] = np.inf
         return self._ranked(d, None, tail_d, k)
 
-    def _ranked(self, d, rows, tail_d, k):
+    def _ranked(self, d: np.ndarray, rows: np.ndarray | None, tail_d: np.ndarray, k: int) -> list[Nearest]:
         codes = self.snap.person[rows] if rows is not None else self.snap.person
         alive = np.isfinite(d)
         if rows is None and not alive.all():
             d, rows, codes = d[alive], np.flatnonzero(alive), codes[alive]
         labels = np.concatenate([codes.astype(np.int64), self.tail_codes[: len(tail_d)]])
-        found = []
+        found: list[Nearest] = []
         for i in nearest_per_label(np.concatenate([d, tail_d]), labels, k):
             code = int(labels[i])
             if i < len(d):
