@@ -8,7 +8,9 @@ that key's track whatever its position. The rest open new tracks.
 """
 import base64
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -43,16 +45,16 @@ class TrackState:
     best_quality: float = 0.0
     published: str | None = None     # the identity last announced on MQTT ("" = unknown), None = none yet
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         vector = base64.b64encode(np.asarray(self.embedding, np.float16).tobytes()).decode()
         return {**{k: v for k, v in self.__dict__.items() if k != "embedding"}, "embedding": vector}
 
     @classmethod
-    def from_json(cls, data: dict) -> "TrackState":
+    def from_json(cls, data: dict[str, Any]) -> "TrackState":
         vector = np.frombuffer(base64.b64decode(data["embedding"]), np.float16).astype(np.float32)
         return cls(**{**data, "embedding": vector})
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         """The `track` object of the API and of MQTT visit messages."""
         return {"id": self.id, "person_id": self.person_id, "name": self.name, "confidence": self.confidence,
                 "decided": self.decided, "frames": self.frames, "first_seen": round(self.first_seen, 3),
@@ -64,7 +66,7 @@ def new_track(sighting: Sighting, now: float) -> TrackState:
                       visit_key=sighting.visit_key)
 
 
-def iou(a, b) -> float:
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ix * iy
@@ -72,12 +74,12 @@ def iou(a, b) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def plausible_motion(track_box, box, gap_s: float) -> bool:
+def plausible_motion(track_box: Sequence[float], box: Sequence[float], gap_s: float) -> bool:
     """The box's centre within (MIN_MOTION_SIDES + MOTION_SIDES_PER_S x gap) face widths of the track's."""
     side = max(track_box[2] - track_box[0], box[2] - box[0], 1.0)
     dx = (box[0] + box[2] - track_box[0] - track_box[2]) / 2
     dy = (box[1] + box[3] - track_box[1] - track_box[3]) / 2
-    return float(np.hypot(dx, dy)) <= side * (MIN_MOTION_SIDES + MOTION_SIDES_PER_S * abs(gap_s))
+    return bool(float(np.hypot(dx, dy)) <= side * (MIN_MOTION_SIDES + MOTION_SIDES_PER_S * abs(gap_s)))
 
 
 def live(tracks: list[TrackState], now: float, gap_s: float) -> tuple[list[TrackState], list[TrackState]]:
