@@ -121,7 +121,8 @@ def test_every_service_runs_at_its_planned_address_and_passes_its_healthcheck(st
         state = stack.inspect(service)
         assert state["State"]["Running"], service
         assert [n["IPAddress"] for n in state["NetworkSettings"]["Networks"].values()] == [address], service
-        if state["Config"].get("Healthcheck"):  # no systemd to schedule it: run it as the scheduler would
+        check = state["Config"].get("Healthcheck") or {}
+        if check.get("Test") not in (None, [], ["NONE"]):  # no systemd to schedule it: run it as the scheduler would
             done = stack.podman("healthcheck", "run", stack.container(service), check=False)
             assert done.returncode == 0, (service, done.stdout, done.stderr)
             checked.add(service)
