@@ -148,6 +148,15 @@ def client(make_client):
     return make_client()
 
 
+@pytest.fixture
+def api(client):
+    """The native API over the test's app (`client`), as tests/api_client.py speaks it:
+    api.enroll(name, *images, **fields), api.recognize(image, **fields), api.people(), ... each
+    answering a Reply whose expect(status) gives the JSON; api.of(client or URL) for another app."""
+    from api_client import Api
+    return Api(client)
+
+
 class LiveServer:
     """The app on a real loopback HTTP port in a thread (werkzeug), for clients that need a
     URL (the CLI, the browser) without Gunicorn's start-up time."""
