@@ -3,6 +3,7 @@ a Flask test client or a live URL (requests), so every test enrolls, recognizes 
 gallery the same way. Each call answers a Reply; `reply.expect(status)` checks the status
 (showing the body when it is not) and gives the JSON."""
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import requests
@@ -14,7 +15,7 @@ class Reply:
     headers, text), whichever client made it."""
     status_code: int
     json: object
-    headers: dict = field(repr=False)
+    headers: Mapping = field(repr=False)   # case-insensitive, as each client gives them
     text: str = field(repr=False)
 
     @property
@@ -29,9 +30,19 @@ class Reply:
 
 class Api:
     def __init__(self, target, timeout_s: float = 30):
-        """`target`: a Flask test client, or the base URL of a running server."""
-        self.target, self.timeout_s = target, timeout_s
-        self.url = target.rstrip("/") if isinstance(target, str) else None
+        """`target`: a Flask test client, the base URL of a running server, or a function that
+        gives either when first needed (the fixture's default app is made only if used)."""
+        self._target, self.timeout_s = target, timeout_s
+
+    @property
+    def target(self):
+        if callable(self._target):
+            self._target = self._target()
+        return self._target
+
+    @property
+    def url(self) -> str | None:
+        return self.target.rstrip("/") if isinstance(self.target, str) else None
 
     def of(self, target) -> "Api":
         """The same API over another app's client or another URL."""
@@ -53,7 +64,7 @@ class Api:
         elif body is not None:
             kwargs.update(data=body, content_type=content_type)
         response = self.target.open(path, method=method, **kwargs)
-        return Reply(response.status_code, response.json if response.is_json else None, dict(response.headers),
+        return Reply(response.status_code, response.json if response.is_json else None, response.headers,
                      response.get_data(as_text=True))
 
     def _requests(self, method, path, query, json, fields, images, body, content_type) -> Reply:
@@ -70,7 +81,7 @@ class Api:
             parsed = response.json()
         except ValueError:
             parsed = None
-        return Reply(response.status_code, parsed, dict(response.headers), response.text)
+        return Reply(response.status_code, parsed, response.headers, response.text)
 
     # --- the native API -----------------------------------------------------------------
     def enroll(self, name: str | None, *images: bytes, **fields) -> Reply:

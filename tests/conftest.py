@@ -149,12 +149,13 @@ def client(make_client):
 
 
 @pytest.fixture
-def api(client):
-    """The native API over the test's app (`client`), as tests/api_client.py speaks it:
-    api.enroll(name, *images, **fields), api.recognize(image, **fields), api.people(), ... each
-    answering a Reply whose expect(status) gives the JSON; api.of(client or URL) for another app."""
+def api(request):
+    """The native API as tests/api_client.py speaks it: api.enroll(name, *images, **fields),
+    api.recognize(image, **fields), api.people(), ... each answering a Reply whose
+    expect(status) gives the JSON. Over the test's `client` (made when first used);
+    api.of(another client or a URL) for another app."""
     from api_client import Api
-    return Api(client)
+    return Api(lambda: request.getfixturevalue("client"))
 
 
 class LiveServer:

@@ -8,7 +8,7 @@ from app.api.schemas import DetectResponse, EnrollResponse, PeopleResponse, Reco
 from samples.photos import encode_jpeg, photo, photo_bytes, three_face_frame
 
 
-def test_enroll_then_recognize(client, api):
+def test_enroll_then_recognize(api):
     body = api.enroll("Madonna", photo_bytes("madonna", 0, "train"),
                       photo_bytes("madonna", 1, "train")).expect(201, EnrollResponse)
     assert body.created and len(body.faces) == 2
@@ -23,7 +23,7 @@ def test_enroll_then_recognize(client, api):
     assert set(face.landmarks) == {"left_eye", "right_eye", "nose", "mouth_left", "mouth_right"}
 
 
-def test_every_face_in_a_frame_is_returned(client, api):
+def test_every_face_in_a_frame_is_returned(api):
     api.enroll("Ben", photo_bytes("ben_afflek", 0, "train"), photo_bytes("ben_afflek", 1, "train")).expect(201)
     api.enroll("Jerry", photo_bytes("jerry_seinfeld", 0, "train"),
                photo_bytes("jerry_seinfeld", 1, "train")).expect(201)
@@ -35,7 +35,7 @@ def test_every_face_in_a_frame_is_returned(client, api):
     assert len(by_x[1].candidates) == 2  # an unknown face still lists the nearest people
 
 
-def test_unknown_face_with_an_empty_gallery(client, api):
+def test_unknown_face_with_an_empty_gallery(api):
     result = api.recognize(photo_bytes("elton_john", 0)).expect(200, RecognizeResponse)
     assert len(result.faces) == 1 and result.faces[0].match is None and result.faces[0].candidates == []
 
