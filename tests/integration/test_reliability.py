@@ -67,7 +67,8 @@ def wait_until(check, timeout_s=60.0, every_s=0.2):
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, exported):
-    from conftest import GunicornServer, RedisServer
+    from conftest import GunicornServer
+    from servers import RedisServer
 
     from scripts.serve_models import spawn
 
