@@ -49,17 +49,18 @@ class Api:
         return Api(target, self.timeout_s)
 
     def call(self, method: str, path: str, *, query: dict | None = None, json=None, fields: dict | None = None,
-             images: tuple[bytes, ...] = (), body: bytes | None = None, content_type: str | None = None) -> Reply:
-        """One request: a JSON body, a multipart form (`fields` and `images` as `image` parts),
-        or raw `body` bytes of `content_type`; `query` in the query string."""
+             images: tuple[bytes, ...] = (), image_field: str = "image", body: bytes | None = None,
+             content_type: str | None = None) -> Reply:
+        """One request: a JSON body, a multipart form (`fields`, and `images` as parts named
+        `image_field`), or raw `body` bytes of `content_type`; `query` in the query string."""
         if self.url is not None:
-            return self._requests(method, path, query, json, fields, images, body, content_type)
+            return self._requests(method, path, query, json, fields, images, image_field, body, content_type)
         kwargs = {"query_string": query}
         if json is not None:
             kwargs["json"] = json
         elif fields is not None or images:
             kwargs["data"] = {**(fields or {}),
-                              "image": [(io.BytesIO(image), f"{i}.jpg") for i, image in enumerate(images)]}
+                              image_field: [(io.BytesIO(image), f"{i}.jpg") for i, image in enumerate(images)]}
             kwargs["content_type"] = "multipart/form-data"
         elif body is not None:
             kwargs.update(data=body, content_type=content_type)
@@ -67,12 +68,12 @@ class Api:
         return Reply(response.status_code, response.json if response.is_json else None, response.headers,
                      response.get_data(as_text=True))
 
-    def _requests(self, method, path, query, json, fields, images, body, content_type) -> Reply:
+    def _requests(self, method, path, query, json, fields, images, image_field, body, content_type) -> Reply:
         kwargs = {"params": query, "timeout": self.timeout_s}
         if json is not None:
             kwargs["json"] = json
         elif fields is not None or images:
-            kwargs.update(data=fields or {}, files=[("image", (f"{i}.jpg", image, "image/jpeg"))
+            kwargs.update(data=fields or {}, files=[(image_field, (f"{i}.jpg", image, "image/jpeg"))
                                                     for i, image in enumerate(images)])
         elif body is not None:
             kwargs.update(data=body, headers={"Content-Type": content_type})
