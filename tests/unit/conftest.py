@@ -11,7 +11,7 @@ import pytest
 # The roots every service fixture of tests/conftest.py stands on (app clients, live servers,
 # Gunicorn, pipelines all need one of these).
 SERVICE_FIXTURES = {"redis_server", "model_server", "exported", "grpc_pipeline", "local_pipeline", "module_app",
-                    "gunicorn_server", "make_app", "live_server"}
+                    "gunicorn_server", "make_app", "live_server", "broker"}
 SERVICE_PROGRAMS = {"redis-server", "mosquitto", "nginx", "chromium", "podman", "tensorflow_model_server",
                     "serve_models.py", "gunicorn"}
 
