@@ -29,15 +29,15 @@ def empty_snapshot(path: Path, dim: int = 128) -> str:
 
 
 class Log:
-    """Entries of the gallery's change log, as Redis gives them (bytes), numbered in order."""
+    """Entries of the gallery's change log (values as Redis gives them: bytes), numbered in order."""
 
     def __init__(self):
         self.count = 0
 
     def entry(self, op: str, pid: str, fid: str = "", name: str = "", vec: bytes = b"") -> tuple[str, dict]:
         self.count += 1
-        return f"{self.count}-0", {b"op": op.encode(), b"pid": pid.encode(), b"fid": fid.encode(),
-                                   b"name": name.encode(), b"vec": vec}
+        return f"{self.count}-0", {"op": op.encode(), "pid": pid.encode(), "fid": fid.encode(),
+                                   "name": name.encode(), "vec": vec}
 
     def add(self, live: LiveGallery, pid: str, name: str, faces: dict) -> None:
         for fid, vector in faces.items():

@@ -35,32 +35,32 @@ def test_vectors_round_trip_as_little_endian_float32(dim):
 ], ids=["zero", "nan", "short", "not-unit"])
 def test_what_is_not_an_embedding_is_refused(vector, message):
     with pytest.raises(BadVector, match=message):
-        checked_vector(vector)
+        checked_vector(vector, 128)
     with pytest.raises(BadVector):
-        encode_vector(vector)
+        encode_vector(vector, 128)
 
 
 def test_bytes_of_the_wrong_size_or_text_that_is_not_base64_are_refused():
     v = unit(1, np.random.default_rng(2))[0]
     with pytest.raises(BadVector, match="512 bytes, this one is 1024"):
-        decode_vector(encode_vector(unit(1, np.random.default_rng(2), 256)[0], 256))
+        decode_vector(encode_vector(unit(1, np.random.default_rng(2), 256)[0], 256), 128)
     with pytest.raises(BadVector, match="not base64"):
-        vector_from_text("***")
+        vector_from_text("***", 128)
     with pytest.raises(BadVector, match="1024 bytes"):
-        vector_from_text(base64.b64encode(encode_vector(v)).decode(), 256)
+        vector_from_text(base64.b64encode(encode_vector(v, 128)).decode(), 256)
 
 
 def test_a_stored_person_keeps_its_readable_faces_and_names_the_others():
     rng = np.random.default_rng(3)
     good = unit(2, rng)
-    faces = {b"f1": encode_vector(good[0]), b"short": b"\x00" * 12, b"f2": encode_vector(good[1]),
+    faces = {b"f1": encode_vector(good[0], 128), b"short": b"\x00" * 12, b"f2": encode_vector(good[1], 128),
              b"nan": np.full(128, np.nan, "<f4").tobytes()}
-    fids, matrix, bad = readable(faces)
+    fids, matrix, bad = readable(faces, 128)
     assert fids == [b"f1", b"f2"] and matrix.dtype == np.float32
     np.testing.assert_array_equal(matrix, good)
     assert dict(bad) == {b"short": "an embedding is 512 bytes, this one is 12",
                          b"nan": "an embedding must be finite and of unit length"}
     problems = []
-    decoded = decoded_faces("p1", faces, problems)
+    decoded = decoded_faces("p1", faces, dim=128, problems=problems)
     assert set(decoded) == {"f1", "f2"} and len(problems) == 2
     assert all(p.startswith("face ") and "of person p1" in p for p in problems)

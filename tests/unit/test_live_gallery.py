@@ -62,7 +62,7 @@ def test_changes_since_the_snapshot_are_matched_like_brute_force(tmp_path, setti
     people[pids[3]] = ("Renamed Person", people[pids[3]][1])
     removed = {pids[2]}
 
-    assert live.size == count * faces + 10 - 1 - faces and live.changes > 0 and live.last_id == f"{log.count}-0"
+    assert live.size == count * faces + 10 - 1 - faces and live.changes > 0
     assert live.person_of_face("f1-0") is None and live.person_of_face("f2-1") is None
     assert live.person_of_face(f"f{count}-1") == f"p{count:04d}" and live.person_of_face("f0-0") == pids[0]
     changed = [near(v, rng, 0.5) for pid in list(newcomers) + pids[:4] for v in people[pid][1].values()]
@@ -103,4 +103,4 @@ def test_a_malformed_vector_in_the_log_is_skipped_and_logged(tmp_path, caplog):
     with caplog.at_level(logging.ERROR, logger="app.gallery.live"):
         live.apply(*log.entry("add", "p0000", "bad", "person 0", b"\x00" * 100))
     assert "skipped face bad of person p0000" in caplog.text and live.person_of_face("bad") is None
-    assert live.size == 10 and live.last_id == f"{log.count}-0"  # the position moves on past it
+    assert live.size == 10 and live.changes == 0
