@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None, pipeline=None) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
-    app.json.sort_keys = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # Flask's DefaultJSONProvider has it
     services = build_services(settings, pipeline)
     app.extensions["facerec"] = services
     if settings.housekeeping_interval_s > 0:  # re-clustering visitors and trimming, off the request path

@@ -72,7 +72,8 @@ class Grabber(threading.Thread):
         super().__init__(name="grabber", daemon=True)
         self.config, self.stop, self.say = config, stop, say
         self.lock = threading.Lock()
-        self.frame, self.number = None, 0
+        self.frame: np.ndarray | None = None
+        self.number = 0
         self.ended = threading.Event()   # a file's end, or a file that cannot be read
         self.failure: str | None = None
         source = config.source
@@ -167,7 +168,8 @@ class Motion:
     gray copy) that changed by more than 25 levels."""
 
     def __init__(self, threshold: float):
-        self.threshold, self.previous = threshold, None
+        self.threshold = threshold
+        self.previous: np.ndarray | None = None
 
     def moved(self, frame: np.ndarray) -> bool:
         height, width = frame.shape[:2]

@@ -22,7 +22,7 @@ class FaceRecError(Exception):
 class ModelError(FaceRecError, status=503, code="model_error"):
     """A model could not answer; `model` names which."""
 
-    def __init__(self, model, message):
+    def __init__(self, model: str, message: str):
         super().__init__(message)
         self.model = model
 

@@ -28,7 +28,7 @@ def labelled_photos(folder):
     if (folder / "train").is_dir() and (folder / "val").is_dir():
         return {split: [(person, f) for person, files in people(folder / split).items() for f in files]
                 for split in ("train", "val")}
-    splits = {"train": [], "val": []}
+    splits: dict[str, list[tuple[str, Path]]] = {"train": [], "val": []}
     for person, files in people(folder).items():
         cut = len(files) - max(1, len(files) // 4)
         splits["train"] += [(person, f) for f in files[:cut]]
@@ -39,7 +39,8 @@ def labelled_photos(folder):
 def embed_photos(embed, photos, crops):
     """Labels, {variant: [N,dim]}, photos without a face, seconds per photo.
     `embed(path)` gives {variant: embedding of the photo's largest face}, or None for no face."""
-    labels, vectors, no_face, seconds = [], {c: [] for c in crops}, [], []
+    labels, no_face, seconds = [], [], []
+    vectors: dict[str, list[np.ndarray]] = {c: [] for c in crops}
     for person, path in photos:
         start = time.perf_counter()
         found = embed(path)

@@ -38,7 +38,8 @@ class EventLog:
         """Append one frame's faces ([{person_id, name, distance, box, visitor_id}]) with their
         thumbnails and embeddings ([N,D] float32) -> the event id, or None when Redis has no room
         for it (counted)."""
-        fields = {"camera_id": camera_id or "", "time": f"{time.time():.3f}", "faces": json.dumps(faces)}
+        fields: dict[str, str | bytes] = {"camera_id": camera_id or "", "time": f"{time.time():.3f}",
+                                          "faces": json.dumps(faces)}
         if embeddings is not None and len(embeddings):
             fields["embeddings"] = np.asarray(embeddings, "<f4").tobytes()
         for i, jpeg in enumerate(thumbnails[:THUMBNAILS_PER_EVENT]):

@@ -62,6 +62,7 @@ def build_services(settings: Settings, pipeline: FacePipeline | None = None) -> 
     model = GalleryModel(pipeline.embedder.model_id, pipeline.embedder.dim)
     store = GalleryStore(client, settings.redis_prefix, settings.gallery_log_maxlen, model)
     events = EventLog(client, settings.redis_prefix, settings.events_maxlen, settings.events_max_mb << 20)
+    assert settings.match_threshold is not None   # the settings fill it in per EMBEDDER
     rule = MatchRule(settings.match_threshold)
     visitors = VisitorStore(client, settings.redis_prefix, settings.visitor_max_sightings, settings.visitor_max_age_s,
                             settings.gallery_log_maxlen, model)

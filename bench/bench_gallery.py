@@ -44,7 +44,7 @@ from scripts.processes import free_port, start_redis
 
 FACES_PER_PERSON = 5
 THRESHOLDS = [0.80, 0.85, 0.90, 0.95, 1.00, 1.05, 1.10]
-IMPOSTOR_MEAN, IMPOSTOR_SD = 1.44, 0.08   # FaceNet, different people, 5-celebrity set (README, Accuracy)
+IMPOSTOR_MEAN, IMPOSTOR_SD = 1.44, 0.08   # FaceNet, different people, 5-celebrity set (docs/models.md, Accuracy)
 
 
 def ms(seconds):
@@ -102,7 +102,7 @@ def exact_nearest(matrix: np.ndarray, queries: np.ndarray, block: int = 65_536) 
 def model_false_accepts(threshold: float, faces: int) -> float:
     """The chance that a stranger is within `threshold` of at least one of `faces` enrolled
     faces if distances between different people's FaceNet embeddings were normal with the mean
-    and spread measured on the 5-celebrity pairs (1.44 +- 0.08; README, Accuracy): an estimate,
+    and spread measured on the 5-celebrity pairs (1.44 +- 0.08; docs/models.md, Accuracy): an estimate,
     since real galleries hold look-alikes that no normal tail has."""
     per_pair = 0.5 * math.erfc((IMPOSTOR_MEAN - threshold) / (IMPOSTOR_SD * math.sqrt(2)))
     return -math.expm1(faces * math.log1p(-per_pair))

@@ -19,7 +19,7 @@ class SettingsError(ValueError):
 
 
 # MATCH_THRESHOLD when unset, per EMBEDDER: distances between unit vectors of different
-# networks have different scales. Measured on the 5-celebrity set (README, Accuracy): the
+# networks have different scales. Measured on the 5-celebrity set (docs/models.md, Accuracy): the
 # largest threshold with no false accept on its 6,800 pairs (1.126, 1.064, 1.137), less a
 # margin of 0.02 for people it has not seen, rounded down.
 DEFAULT_MATCH_THRESHOLDS = {"facenet": 1.10, "sface": 1.04, "facenet+sface": 1.11}
@@ -74,11 +74,11 @@ class Settings(BaseSettings):
     mtcnn_thresholds: Annotated[tuple[float, float, float], NoDecode] = (0.6, 0.7, 0.8)
     mtcnn_factor: float = Field(0.709, ge=0.5, le=0.9)
     # YuNet keeps faces scored at least this: 0.7 finds MTCNN's faces down to 20 px, OpenCV's
-    # default 0.9 loses half of those (README, MTCNN vs YuNet).
+    # default 0.9 loses half of those (docs/models.md, MTCNN vs YuNet).
     yunet_score_threshold: float = Field(0.7, gt=0, lt=1)
 
     # Embedding: FaceNet on the box crop, SFace on the face aligned by its 5 landmarks, or both
-    # (one fused vector; README, Accuracy).
+    # (one fused vector; docs/models.md, Accuracy).
     embedder: Literal["facenet", "sface", "facenet+sface"] = "facenet+sface"
     # Face crop fed to FaceNet: "box", "box+N%" (of the box size, per side) or "box+Npx".
     face_crop: Annotated[FaceCrop, NoDecode] = FaceCrop(0.10)
@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     events_maxlen: int = Field(10_000, ge=10)      # recognition events kept, thumbnails included
     events_max_mb: int = Field(256, ge=1)           # and at most this much Redis memory for them
 
-    # Unknown visitors (README "Unknown visitors"): an unknown face is kept when its detection
+    # Unknown visitors (docs/visitors.md): an unknown face is kept when its detection
     # score and the shorter side of its box reach these (embeddings of faces under ~32 px drift
     # far from their person's: measured by bench/bench_visitors.py) ...
     visitor_min_score: float = Field(0.90, ge=0, le=1)

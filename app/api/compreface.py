@@ -9,8 +9,9 @@ What differs from CompreFace, deliberately:
 - `subjects` lists only people within MATCH_THRESHOLD (similarity >= 0.5), nearest first, at
   most `prediction_count`: a face nobody matches has `subjects: []` (CompreFace lists the
   nearest subjects however far, which its users read as false matches).
-- Plugins: `landmarks` (5 points) and `calculator` (our 128-d embedding); age, gender, mask,
-  pose are ignored, as CompreFace ignores plugins it does not have.
+- Plugins: `landmarks` (5 points) and `calculator` (our embedding: its size follows EMBEDDER,
+  256-d for the default facenet+sface); age, gender, mask, pose are ignored, as CompreFace
+  ignores plugins it does not have.
 - Recognitions are recorded as events (camera `camera_id` from the query, else "compreface").
 """
 from flask import Blueprint
@@ -61,6 +62,7 @@ def detect():
 def verify():
     s, opts = services(), io.options()
     result = comparison.compare_images(s, io.image("source_image"), io.image("target_image"), io.selection(opts))
+    assert result.source is not None and result.source_frame is not None   # set by compare_images
     source = {"box": io.box(result.source, result.source_frame), **io.face_extras(result.source, opts, {})}
     matches = [{"box": io.box(p.face, result.frame), "similarity": round(p.confidence, 5),
                 **io.face_extras(p.face, opts, result.timing_ms)} for p in result.matches]

@@ -56,7 +56,7 @@ def page_params() -> tuple[int, int]:
 @bp.post("/faces/", strict_slashes=False)
 @doc("add an example (the one face of `file`) to `subject`, creating it if needed")
 def add_face():
-    s, name = services(), subject_param()
+    s, name = services(), subject_param() or ""   # required: never None
     added = subjects.add_examples(s, name, [io.image()], one_face=True, field="subject")
     return {"image_id": io.image_id(added.face_ids[0]), "subject": name.strip()}, 201
 

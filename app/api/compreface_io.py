@@ -54,7 +54,7 @@ def install(bp: Blueprint) -> None:
         keys, given = services().settings.api_keys, request.headers.get("x-api-key")
         if keys and not given:
             return cf_error(400, 20, "Missing header: x-api-key")
-        if keys and not key_is_valid(given, keys):
+        if keys and not key_is_valid(given or "", keys):
             return cf_error(404, 10, "Service with this API key not found: send one of the server's API_KEYS")
 
     @bp.errorhandler(Exception)
@@ -144,7 +144,7 @@ def box(face: Face, frame: Frame) -> dict:
 
 def face_extras(face: Face, opts: Options, timing_ms: dict) -> dict:
     """What the plugins and `status` add to a face: landmarks, embedding, execution_time."""
-    extras = {}
+    extras: dict[str, object] = {}
     if "landmarks" in opts.plugins:
         extras["landmarks"] = [[round(float(x)), round(float(y))] for x, y in face.landmarks]
     if "calculator" in opts.plugins and face.embedding is not None:

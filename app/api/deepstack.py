@@ -52,7 +52,7 @@ def check_key():
 def error(e: Exception):
     status, code, message = error_parts(e)
     if isinstance(e, NoFace):
-        return fail(400, NO_FACE.get(request.endpoint, message))
+        return fail(400, NO_FACE.get(request.endpoint or "", message))
     if code in STRINGS:
         return fail(status, STRINGS[code] if code == "missing_image" else f"{STRINGS[code]}: {message}")
     return fail(status, message)
@@ -88,7 +88,7 @@ def userid() -> str:
 @route("/face", "every face with its detector confidence (`min_confidence`, default 0.55)")
 def detect():
     started, s = time.perf_counter(), services()
-    data, threshold = image(), min_confidence(DETECTION_MIN_CONFIDENCE)
+    data, threshold = image(), min_confidence(DETECTION_MIN_CONFIDENCE) or 0.0
     frame = recognition.detect(s, data).frame
     faces = [{"confidence": round(f.score, 4), **box_ints(f.box, frame)} for f in frame.faces if f.score >= threshold]
     return ok(started, predictions=faces, count=len(faces))
@@ -101,9 +101,10 @@ def recognize():
     result = recognition.recognize(s, data, camera_id("deepstack"))
     faces = []
     for face in result.faces:
-        named = face.match is not None and (threshold is None or face.match.confidence >= threshold)
-        faces.append({"confidence": round(face.match.confidence, 4) if named else 0,
-                      "userid": face.match.name if named else "unknown", **box_ints(face.face.box, result.frame)})
+        named = face.match if face.match is not None and (threshold is None or face.match.confidence >= threshold) \
+            else None
+        faces.append({"confidence": round(named.confidence, 4) if named else 0,
+                      "userid": named.name if named else "unknown", **box_ints(face.face.box, result.frame)})
     return ok(started, predictions=faces, count=len(faces))
 
 

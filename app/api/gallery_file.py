@@ -11,6 +11,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Iterator
+from typing import cast
 
 import ijson
 import numpy as np
@@ -109,7 +110,8 @@ class GalleryUpload:
             except ValidationError as e:
                 raise BadRequest(f"send {EXAMPLE} (people[{i - 1}]: {validation_problem(e, 'person')})") from None
             yield PersonRecord(person.person_id, person.name, person.created_at,
-                               [_face_in(f, person.person_id, self.dim) for f in person.faces])
+                               # a file with faces has a dim
+                               [_face_in(f, person.person_id, cast(int, self.dim)) for f in person.faces])
         if not seen_people:
             raise BadRequest(f"send {EXAMPLE} (people: a list is required)")
 
@@ -150,7 +152,7 @@ def _crop_in(crop: GalleryCrop) -> bytes:
     if len(crop.box) != 4 or any(len(p) != 2 for p in crop.landmarks) or not np.all(np.isfinite(
             np.asarray([*crop.box, *(v for p in crop.landmarks for v in p)], np.float64))):
         raise ValueError("the crop's box is 4 numbers and its landmarks 5 pairs of numbers")
-    return EnrolledCrop(jpeg, crop.box, crop.landmarks).to_bytes()
+    return EnrolledCrop(jpeg, np.asarray(crop.box, np.float32), np.asarray(crop.landmarks, np.float32)).to_bytes()
 
 
 def _face_in(face, pid: str, dim: int) -> NewFace:

@@ -72,7 +72,8 @@ def _operation(doc: dict, path_args, models: set) -> dict:
 
 
 def openapi_document(app) -> dict:
-    paths, models = {}, {ErrorResponse}
+    paths: dict[str, dict] = {}
+    models = {ErrorResponse}
     for rule in app.url_map.iter_rules():
         doc = getattr(app.view_functions[rule.endpoint], "openapi", None)
         if doc is None:

@@ -49,7 +49,8 @@ def openapi():
 @documented(f"The most recent recognition events, newest first (?count=, at most {MAX_EVENTS})", EventsResponse,
             query=[("count", f"how many, 1 to {MAX_EVENTS} (default 50)", False)], errors=(400, 401, 503))
 def events():
-    return EventsResponse(events=services().events.recent(int_arg("count", 50, 1, MAX_EVENTS))).model_dump()
+    recent = services().events.recent(int_arg("count", 50, 1, MAX_EVENTS))
+    return EventsResponse.model_validate({"events": recent}).model_dump()
 
 
 @bp.get("/events/thumbnails/<thumb_id>")

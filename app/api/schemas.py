@@ -66,7 +66,7 @@ class RecognizeResponse(BaseModel):
 
     @classmethod
     def of(cls, r: uc.Recognition, preprocessor: str) -> "RecognizeResponse":
-        faces = [RecognizedFace(**DetectedFace.fields_of(f.face), match=f.match and Candidate.of(f.match),
+        faces = [RecognizedFace(**DetectedFace.fields_of(f.face), match=Candidate.of(f.match) if f.match else None,
                                    candidates=[Candidate.of(c) for c in f.candidates], visitor_id=f.visitor_id)
                  for f in r.faces]
         return cls(camera_id=r.camera_id, event_id=r.event_id, width=r.frame.width, height=r.frame.height,
@@ -98,7 +98,7 @@ class EmbedResponse(BaseModel):
 
     @classmethod
     def of(cls, a: uc.Analysis, model: str) -> "EmbedResponse":
-        faces = [EmbeddedFace(**DetectedFace.fields_of(f), embedding=[round(float(v), 7) for v in f.embedding])
+        faces = [EmbeddedFace(**DetectedFace.fields_of(f), embedding=[round(float(v), 7) for v in f.vector])
                  for f in a.frame.faces]
         return cls(model=model, width=a.frame.width, height=a.frame.height, faces=faces)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 import requests
 
-from app.cli.help import HELP
+from app.cli.help import HELP, CommandList
 
 
 class Server:
@@ -55,7 +55,7 @@ def person_of(path, root):
     return re.sub(r"[_\-\s]*\d+$", "", path.stem) or path.stem
 
 
-@click.group(help=HELP)
+@click.group(cls=CommandList, help=HELP)
 @click.option("--url", default="http://127.0.0.1:5000", show_default=True, envvar="FACEREC_URL")
 @click.option("--api-key", default=None, envvar="FACEREC_API_KEY", help="sent as X-API-Key")
 @click.pass_context

@@ -68,7 +68,7 @@ def recognize_dir(server, folder, out, txt, camera_id):
                         "server_ms": body["timing_ms"]["total"]})
         names = ", ".join(f["name"] or "unknown" for f in faces) or "no face"
         click.echo(f"{name}: {len(faces)} faces: {names} ({ms:.0f} ms)")
-    summary = {"images": len(results), "recognized": len(times), "errors": len(results) - len(times)}
+    summary: dict[str, float] = {"images": len(results), "recognized": len(times), "errors": len(results) - len(times)}
     if times:
         summary.update({"mean_ms": round(statistics.fmean(times), 1),
                         "p50_ms": round(float(np.percentile(times, 50)), 1),

@@ -98,7 +98,8 @@ def reembed(server, poll):
 
 def batched_bodies(file: Path, model: str, batch_bytes: int):
     """Request bodies of about `batch_bytes` each, for servers with a small MAX_IMPORT_BYTES."""
-    batch, size = [], 0
+    batch: list[dict] = []
+    size = 0
     with file.open("rb") as f:
         for person in ijson.items(f, "people.item", use_float=True):
             weight = len(json.dumps(person))

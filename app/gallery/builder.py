@@ -30,7 +30,8 @@ def from_redis(store: GalleryStore, path: Path, gallery: str, dim: int, settings
     which is harmless (every change is idempotent)."""
     version, last_id = store.position()
     pids = store.pids()   # sorted; one added after the position is in the log too (applying it again is harmless)
-    names, problems = [], []
+    names: list[tuple[str, str]] = []
+    problems: list[str] = []
 
     def rows() -> Iterator[tuple[np.ndarray, list[bytes], np.ndarray]]:
         for start in range(0, len(pids), READ_BATCH):

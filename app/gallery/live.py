@@ -92,7 +92,8 @@ class LiveGallery:
             self.names[pid] = text(entry["name"])
             self.removed.discard(pid)
             try:
-                self._put(fid, self.code_of(pid, create=True), decode_vector(entry["vec"], self.dim))
+                code = self.code_of(pid, create=True) or 0   # create=True: never None
+                self._put(fid, code, decode_vector(entry["vec"], self.dim))
             except BadVector as e:
                 log.error("gallery: skipped face %s of person %s from the log: %s", fid, pid, e)
         elif op == "remove":

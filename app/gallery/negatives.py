@@ -4,7 +4,7 @@ their negatives than to their nearest enrolled face plus a margin (CORRECTION_MA
 look-alike stops matching on their other photos while the person's own photos still match.
 
 Redis keys (under the prefix):
-    negatives:{pid}         hash  negative id -> 512-byte vector
+    negatives:{pid}         hash  negative id -> vector (app/gallery/codec.py: 4 x dim bytes)
     negatives:{pid}:order   zset  negative id -> time added (the oldest go beyond NEGATIVES_PER_PERSON)
     negatives:people        set   pids with negatives
     negatives:version       int   +1 per change: each worker reloads its copy when it moved

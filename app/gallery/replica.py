@@ -62,13 +62,13 @@ class GalleryReplica:
         self.lock = threading.Lock()            # around the copy: sync, match, swaps
         self._maintaining = threading.Lock()    # one background build at a time
         self.live: LiveGallery | None = None
-        self.gallery = None
+        self.gallery = ""               # set by _load: the gallery id and its model record's generation
         self.problems: list[str] = []   # stored vectors that could not be read, from the last full read
         self.builds: list[str] = []     # what this replica built, and on which thread (tests, metrics)
-        self.loaded_from = None         # "local", "redis" or "full read"
+        self.loaded_from: str | None = None   # "local", "redis" or "full read"
         self._stop = threading.Event()
-        self._thread = None
-        self._too_old = set()           # files tried in this load whose position the log has trimmed
+        self._thread: threading.Thread | None = None
+        self._too_old: set[Path] = set()  # files tried in this load whose position the log has trimmed
 
     @property
     def size(self) -> int:

@@ -74,6 +74,7 @@ class SnapshotWriter:
         self._rows = 0
 
     def append(self, rows: np.ndarray) -> None:
+        assert self._open is not None, "begin() a section first"
         name, dtype, row_shape, _ = self._open
         rows = np.ascontiguousarray(rows, dtype)
         if rows.shape[1:] != row_shape:
@@ -82,6 +83,7 @@ class SnapshotWriter:
         self._rows += len(rows)
 
     def end(self) -> None:
+        assert self._open is not None, "begin() a section first"
         name, dtype, row_shape, start = self._open
         self.sections[name] = [start, dtype.str, [self._rows, *row_shape]]
         self._open = None

@@ -109,6 +109,7 @@ class GalleryStore(GalleryReads):
         replica notices and reloads."""
         def change(pipe):
             old = ModelRecord.parse(pipe.hgetall(self.model_key), 1)
+            assert old is not None   # parse gives a record whenever people > 0
             new = ModelRecord(record.model, record.state, record.previous, old.generation + 1)
             pipe.multi()
             self._write_record(pipe, new)
@@ -136,7 +137,7 @@ class GalleryStore(GalleryReads):
         def change(pipe):
             if pipe.exists(self.names_key) or not pipe.exists(legacy):
                 return
-            index = {}
+            index: dict[str, str] = {}
             for pid in (text(p) for p in pipe.smembers(self.people_key)):
                 name = pipe.hget(self.person_key(pid), "name")
                 if name is not None and index.setdefault(name_key(text(name)), pid) != pid:
@@ -197,9 +198,10 @@ class GalleryStore(GalleryReads):
         key = self.person_key(pid)
 
         def change(pipe):
-            record = ModelRecord.parse(pipe.hgetall(self.model_key), 1)
-            if record.model != self.model:
-                raise mismatch(record, 1, self.model)
+            record = ModelRecord.parse(pipe.hgetall(self.model_key), 1)   # never None: people=1
+            problem = mismatch(record, 1, self.model) if record is None or record.model != self.model else None
+            if problem is not None:
+                raise problem
             name, existing = pipe.hget(key, "name"), {text(f) for f in pipe.hkeys(key + ":faces")}
             pipe.multi()
             written = [fid for fid in vectors if fid in existing]

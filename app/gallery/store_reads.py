@@ -9,12 +9,13 @@ must go on then; reads that must see one moment are read-only Lua scripts (log_r
 from dataclasses import dataclass
 
 import numpy as np
+import redis
 
 from app.errors import PersonNotFound
 from app.gallery.codec import decoded_faces, text
 from app.gallery.identity import is_valid_id, name_key
 from app.gallery.log_reads import version_and_changes, version_and_position
-from app.gallery.model_record import ModelRecord, require_model
+from app.gallery.model_record import GalleryModel, ModelRecord, require_model
 
 
 @dataclass
@@ -29,8 +30,18 @@ class GallerySnapshot:
 
 class GalleryReads:
     # set by GalleryStore.__init__
-    redis = prefix = model = people_key = names_key = version_key = log_key = model_key = None
+    redis: redis.Redis
+    model: GalleryModel
+    prefix: str
+    people_key: str
+    names_key: str
+    version_key: str
+    log_key: str
+    model_key: str
     _generation: int | None = None
+
+    def _index_names(self) -> None:
+        raise NotImplementedError   # GalleryStore's
 
     def person_key(self, pid: str) -> str:
         return f"{self.prefix}person:{pid}"
@@ -189,7 +200,8 @@ class GalleryReads:
         """The whole gallery (from its position: see position()). A stored vector that is not one
         is skipped and reported."""
         version, last_id = self.position()
-        vectors, problems = {}, []
+        vectors: dict[str, tuple[str, dict[str, np.ndarray]]] = {}
+        problems: list[str] = []
         for pid, name, faces in self.names_and_faces(self.pids()):
             if name is not None:
                 vectors[pid] = (name, decoded_faces(pid, faces, problems, self.model.dim))

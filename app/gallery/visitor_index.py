@@ -2,6 +2,8 @@
 step with Redis (app/gallery/visitors.py) from its change log, one round trip when nothing
 changed: which visitor is nearest to a new unknown face. Its size is bounded by
 VISITOR_MAX_SIGHTINGS."""
+from collections.abc import Set as AbstractSet
+
 import numpy as np
 
 from app.gallery.codec import BadVector, decode_vector, text
@@ -22,7 +24,7 @@ class VisitorIndex(LogFollower):
     def size(self) -> int:
         return len(self.sids)
 
-    def nearest(self, embedding: np.ndarray, exclude: set[str] = frozenset()) -> tuple[str, float] | None:
+    def nearest(self, embedding: np.ndarray, exclude: AbstractSet[str] = frozenset()) -> tuple[str, float] | None:
         """(visitor id, distance) of the visitor with the sighting nearest to `embedding`,
         leaving out the visitors in `exclude`; None when there is none."""
         with self.lock:

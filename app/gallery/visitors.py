@@ -5,7 +5,7 @@ change is one Lua script (visitors.lua), atomic, and logged for the workers' ind
 (app/gallery/visitor_index.py), as the gallery's changes are.
 
 Redis keys (under the prefix):
-    visitors:vec, :thumb, :meta, :of   hashes  sighting id -> 512-byte vector, JPEG, JSON
+    visitors:vec, :thumb, :meta, :of   hashes  sighting id -> vector (4 x dim bytes), JPEG, JSON
                                        {camera, time, score, size, quality}, visitor id
     visitors:seen                      zset    sighting id -> time (the caps read it)
     visitors                           zset    visitor id -> time of its last sighting
@@ -156,10 +156,10 @@ class VisitorStore:
             members = pipe.execute()
         sids = [text(sid) for found in members for sid, _ in found]
         metas = dict(zip(sids, self.redis.hmget(self.key("visitors:meta"), sids))) if sids else {}
-        visitors = []
+        visitors: list[Visitor | None] = []
         for vid, found in zip(vids, members):
-            sightings = [self._sighting(text(sid), metas.get(text(sid))) for sid, _ in found]
-            sightings = [s for s in sightings if s is not None]
+            read = [self._sighting(text(sid), metas.get(text(sid))) for sid, _ in found]
+            sightings = [s for s in read if s is not None]
             if not sightings:
                 visitors.append(None)
                 continue

@@ -10,6 +10,8 @@ import numpy as np
 from app.model_clients.grpc_model import GrpcModel, ModelChannels
 from config import Settings
 
+__all__ = ["GrpcModel", "Model", "ModelChannels", "open_model"]
+
 
 class Model(Protocol):
     """What detectors and embedders call, whichever backend serves the model."""

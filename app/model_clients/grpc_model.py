@@ -6,6 +6,8 @@ Retries are gRPC's own (the channel's service config: UNAVAILABLE only, exponent
 so they stay inside the call's deadline; failures become the app's ModelError subclasses with
 a message naming the model and the address."""
 import json
+from collections.abc import Callable
+from typing import Any
 
 import grpc
 import numpy as np
@@ -95,7 +97,7 @@ class GrpcModel:
             raise ModelUnavailable(self.name, f"model '{self.name}' at {self.addr} has no version loaded yet")
         return True
 
-    def _call(self, method, request):
+    def _call(self, method: Callable[..., Any], request: Any) -> Any:
         try:
             return method(request, timeout=self.timeout_s)  # the deadline covers gRPC's retries too
         except grpc.RpcError as e:

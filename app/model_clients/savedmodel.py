@@ -3,6 +3,7 @@ to know about an exported SavedModel: its version folders, its serving signature
 its TF Serving warm-up requests."""
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -32,7 +33,7 @@ def signature_mismatch(specs: Mapping[str, tf.TensorSpec], inputs: Mapping[str, 
     return None
 
 
-def warmup_requests(version_dir: Path | str) -> Iterator:
+def warmup_requests(version_dir: Path | str) -> Iterator[Any]:
     """The PredictRequests TF Serving replays at load (assets.extra/tf_serving_warmup_requests)."""
     from tensorflow_serving.apis import prediction_log_pb2
 

@@ -50,7 +50,7 @@ class MqttPublisher:
                  client_id: str = "", keepalive_s: int = 30, queue_size: int = 1000, tls_ca: str = "",
                  tls_insecure: bool = False, confidence=lambda distance: 0.0):
         parts = urlsplit(url)
-        self.host, self.tls = parts.hostname, parts.scheme == "mqtts"
+        self.host, self.tls = parts.hostname or "", parts.scheme == "mqtts"   # MQTT_URL is validated: it has one
         self.port = parts.port or (8883 if self.tls else 1883)
         self.where = f"{parts.scheme}://{self.host}:{self.port}"   # for messages: no password
         self.prefix, self.discovery, self.keepalive_s = prefix, discovery, keepalive_s
@@ -177,7 +177,8 @@ class MqttPublisher:
                 return []
             cameras = [m for c in sorted(self.cameras) for m in camera_discovery(self.discovery, self.prefix, c)]
             return cameras + [m for n in sorted(self.people) for m in person_discovery(self.discovery, self.prefix, n)]
-        event = event_payload(*item, confidence=self.confidence)
+        event_id, camera_id, when, faces = item
+        event = event_payload(event_id, camera_id, when, faces, confidence=self.confidence)
         announce = []
         if self.discovery and event["camera_id"] not in self.cameras and len(self.cameras) < MAX_ANNOUNCED:
             self.cameras.add(event["camera_id"])

@@ -1,9 +1,12 @@
 """Face detection behind one small interface: `detect(rgb) -> Detections`."""
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from app.model_clients import Model
 
 
 @dataclass(frozen=True)
@@ -32,11 +35,11 @@ class MtcnnDetector:
     """MTCNN served as one graph: the whole cascade is one predict() call."""
     name = "mtcnn"
 
-    def __init__(self, model, min_size: float = 20.0, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8),
+    def __init__(self, model: "Model", min_size: float = 20.0, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8),
                  factor: float = 0.709):
         self.model = model
-        self.params = {"min_size": np.float32(min_size), "thresholds": np.asarray(thresholds, np.float32),
-                       "factor": np.float32(factor)}
+        self.params = {"min_size": np.asarray(min_size, np.float32), "thresholds": np.asarray(thresholds, np.float32),
+                       "factor": np.asarray(factor, np.float32)}
 
     def detect(self, rgb: np.ndarray) -> Detections:
         out = self.model.predict({"image": np.ascontiguousarray(rgb, np.uint8), **self.params})
@@ -44,7 +47,7 @@ class MtcnnDetector:
                           out["landmarks"].reshape(-1, 5, 2))
 
     def ready(self) -> bool:
-        return self.model.ready()
+        return bool(self.model.ready())
 
 
 class YunetDetector:
@@ -53,9 +56,10 @@ class YunetDetector:
     OpenCV does), so both detectors answer in the same terms; landmarks are not clipped."""
     name = "yunet"
 
-    def __init__(self, model, score_threshold: float = 0.7, nms_threshold: float = 0.3):
+    def __init__(self, model: "Model", score_threshold: float = 0.7, nms_threshold: float = 0.3):
         self.model = model
-        self.params = {"score_threshold": np.float32(score_threshold), "nms_threshold": np.float32(nms_threshold)}
+        self.params = {"score_threshold": np.asarray(score_threshold, np.float32),
+                       "nms_threshold": np.asarray(nms_threshold, np.float32)}
 
     def detect(self, rgb: np.ndarray) -> Detections:
         out = self.model.predict({"image": np.ascontiguousarray(rgb, np.uint8), **self.params})
@@ -64,7 +68,7 @@ class YunetDetector:
         return Detections(boxes, out["scores"].reshape(-1), out["landmarks"].reshape(-1, 5, 2))
 
     def ready(self) -> bool:
-        return self.model.ready()
+        return bool(self.model.ready())
 
 
 class ScaledDetector:

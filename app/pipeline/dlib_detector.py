@@ -7,6 +7,7 @@ MTCNN reports and it does not, are placed from those three points with a mean fa
 so both preprocessors answer with the same landmark fields.
 """
 import threading
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,7 @@ class DlibDetector:
         self._local = threading.local()  # dlib's detectors are not meant to be shared between threads
         self._parts()
 
-    def _parts(self):
+    def _parts(self) -> tuple[Any, Any]:
         import dlib
         if not hasattr(self._local, "detector"):
             self._local.detector = (dlib.get_frontal_face_detector() if self.kind == "hog"

@@ -10,13 +10,16 @@ to the networks in one batch (app/usecases/reembed.py). `model_id` names what th
 can be compared with: the network, its crop or alignment, and for the pair their weights.
 """
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from app.pipeline.alignment import aligned_faces
 from app.pipeline.imaging import crop_faces
 from config import FaceCrop
+
+if TYPE_CHECKING:
+    from app.model_clients import Model
 
 Inputs = dict[str, np.ndarray]   # network name -> uint8 [N,size,size,3]
 
@@ -35,7 +38,7 @@ class Embedder(Protocol):
     def ready(self) -> bool: ...
 
     @property
-    def networks(self) -> tuple: ...   # the served networks it calls (each with name and ready())
+    def networks(self) -> "tuple[_Network, ...]": ...   # the served networks it calls
 
 
 def joined(parts: list[Inputs]) -> Inputs:
@@ -47,24 +50,30 @@ class _Network:
     """One served embedding network: uint8 images in, L2-normalised [N,128] out (the
     normalisation, and FaceNet's prewhitening, are inside the served graphs)."""
     dim = 128
+    name: str
+    model_id: str
 
-    def __init__(self, model):
+    def __init__(self, model: "Model"):
         self.model = model
+
+    def inputs(self, rgb: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray) -> Inputs:
+        raise NotImplementedError   # each network's own crop or alignment
 
     def embed_inputs(self, inputs: Inputs) -> np.ndarray:
         images = inputs[self.name]
         if len(images) == 0:
             return np.zeros((0, self.dim), np.float32)
-        return self.model.predict({"images": np.ascontiguousarray(images, np.uint8)})["embeddings"]
+        embeddings: np.ndarray = self.model.predict({"images": np.ascontiguousarray(images, np.uint8)})["embeddings"]
+        return embeddings
 
     def embed(self, rgb: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         return self.embed_inputs(self.inputs(rgb, boxes, landmarks))
 
     def ready(self) -> bool:
-        return self.model.ready()
+        return bool(self.model.ready())
 
     @property
-    def networks(self) -> tuple:
+    def networks(self) -> "tuple[_Network, ...]":
         return (self,)
 
 
@@ -73,7 +82,7 @@ class FacenetEmbedder(_Network):
     name = "facenet"
     image_size = 160
 
-    def __init__(self, model, crop: FaceCrop = FaceCrop(0.10)):
+    def __init__(self, model: "Model", crop: FaceCrop = FaceCrop(0.10)):
         super().__init__(model)
         self.crop = crop
         # The id galleries enrolled before EMBEDDER existed carry: network and crop.
@@ -93,7 +102,7 @@ class SfaceEmbedder(_Network):
         return {self.name: aligned_faces(rgb, np.asarray(landmarks).reshape(-1, 5, 2), self.image_size)}
 
 
-# The pair's fusion, measured on the 5-celebrity set (README, Accuracy): each network's squared
+# The pair's fusion, measured on the 5-celebrity set (docs/models.md, Accuracy): each network's squared
 # distance divided by its spread (std of the squared distance between different people's
 # train photos), then FACENET_WEIGHT * facenet + (1 - FACENET_WEIGHT) * sface. The weight
 # was chosen on train pairs only (fewest false rejects at zero false accepts); 0.5 to 0.8 are
@@ -138,5 +147,5 @@ class FusedEmbedder:
         return self.facenet.ready() and self.sface.ready()
 
     @property
-    def networks(self) -> tuple:
+    def networks(self) -> "tuple[_Network, ...]":
         return (self.facenet, self.sface)

@@ -10,7 +10,7 @@ black border, as on the frame (stored losslessly, a crop gives the frame's embed
 Large faces are scaled down so that the box is at most MAX_BOX_SIDE pixels (FaceNet's input
 size; SFace's alignment needs less), so a crop is at most 2 * MAX_BOX_SIDE square. JPEG at
 quality 90 without chroma subsampling: ~13 KB (at most ~35 KB) per face on the 5-celebrity
-photos; re-embedded from these, the gallery's EER is unchanged (README, Galleries that survive
+photos; re-embedded from these, the gallery's EER is unchanged (docs/models.md, Galleries that survive
 a model change).
 
 Stored as b"FC1" + box (4) and landmarks (10) as float32 little-endian + the JPEG.

@@ -33,7 +33,7 @@ def read_any_header_size() -> None:
     Image.MAX_IMAGE_PIXELS = None
 
 
-def image_size(data: bytes, max_pixels: int) -> tuple[str, int, int]:
+def image_size(data: bytes, max_pixels: int) -> tuple[str | None, int, int]:
     """(format, width, height) from the header alone; ImageTooLarge above max_pixels."""
     try:
         with warnings.catch_warnings():
@@ -48,7 +48,7 @@ def image_size(data: bytes, max_pixels: int) -> tuple[str, int, int]:
     if width * height > max_pixels:
         raise ImageTooLarge(f"the image header says {width}x{height} pixels, more than the limit of "
                             f"{max_pixels} (MAX_IMAGE_PIXELS); send a smaller image")
-    if width * height > len(data) * MAX_PIXELS_PER_BYTE.get(fmt, OTHER_MAX_PIXELS_PER_BYTE):
+    if width * height > len(data) * MAX_PIXELS_PER_BYTE.get(fmt or "", OTHER_MAX_PIXELS_PER_BYTE):
         raise ImageError(f"the {fmt} header says {width}x{height} pixels, far more than {len(data)} bytes can hold: "
                          f"the file is cut short or damaged; {SEND_INSTEAD}")
     return fmt, width, height
@@ -72,7 +72,7 @@ def request_pixels(images: list[bytes], max_pixels: int, max_total: int) -> int:
     return total
 
 
-def _check_complete(fmt: str, data: bytes) -> None:
+def _check_complete(fmt: str | None, data: bytes) -> None:
     if fmt == "JPEG" and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
         # No end-of-image marker after the last scan: the file was cut short.
         raise ImageError(f"truncated JPEG: the data ends inside the image ({len(data)} bytes); {SEND_INSTEAD}")

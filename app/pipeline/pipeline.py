@@ -28,6 +28,13 @@ class Face:
     embedding: np.ndarray | None = None   # [dim of the embedder], unit length
 
     @property
+    def vector(self) -> np.ndarray:
+        """The embedding, where the face has been embedded (a face without one there is a bug)."""
+        if self.embedding is None:
+            raise ValueError("the face has not been embedded")
+        return self.embedding
+
+    @property
     def area(self) -> float:
         return float((self.box[2] - self.box[0]) * (self.box[3] - self.box[1]))
 
@@ -101,6 +108,7 @@ def build_detector(settings: Settings, channels: "ModelChannels | None" = None) 
     from app.model_clients import open_model
     from app.pipeline.detectors import MtcnnDetector, ScaledDetector, YunetDetector
 
+    detector: Detector
     if settings.preprocessor == "dlib":
         from app.pipeline.dlib_detector import DlibDetector
         detector = DlibDetector(settings.dlib_detector, settings.dlib_upsample)
@@ -117,10 +125,10 @@ def build_embedder(settings: Settings, channels: "ModelChannels | None" = None) 
     from app.model_clients import open_model
     from app.pipeline.embedders import FacenetEmbedder, FusedEmbedder, SfaceEmbedder
 
-    def facenet():
+    def facenet() -> FacenetEmbedder:
         return FacenetEmbedder(open_model(settings, "facenet", channels), settings.face_crop)
 
-    def sface():
+    def sface() -> SfaceEmbedder:
         return SfaceEmbedder(open_model(settings, "sface", channels))
     if settings.embedder == "facenet+sface":
         return FusedEmbedder(facenet(), sface())

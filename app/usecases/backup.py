@@ -87,7 +87,7 @@ def import_people(s: Services, source: GallerySource) -> ImportResult:
     by someone else is skipped and reported. An empty gallery adopts the file's model."""
     record, count = s.store.model_record()
     model = GalleryModel(source.model, source.dim or (record.model.dim if record else s.store.model.dim))
-    if count and record.model.id != model.id:
+    if count and record is not None and record.model.id != model.id:
         raise ModelMismatch(f"the file's embeddings were made by {model.id!r}, the gallery's by {record.model.id!r}: "
                             f"they cannot be compared; import into an empty gallery (then reembed), "
                             f"or enroll these people from photos")
@@ -128,12 +128,12 @@ def _check(s: Services, source: GallerySource) -> None:
     person_hashes, face_hashes = array("Q"), array("Q")
     owner_of = _face_owners(s)
     for p in source.people():
+        fids = [f.face_id or "" for f in p.faces]   # a file's faces always carry their ids
         bad += [p.person_id] if not is_valid_id(p.person_id) else []
-        bad += [f.face_id for f in p.faces if not is_valid_id(f.face_id)]
+        bad += [fid for fid in fids if not is_valid_id(fid)]
         person_hashes.append(_hash(p.person_id))
-        face_hashes.extend(_hash(f.face_id) for f in p.faces)
-        taken += [f"{f.face_id} (of {owner})" for f in p.faces
-                  if (owner := owner_of(f.face_id)) not in (None, p.person_id)]
+        face_hashes.extend(_hash(fid) for fid in fids)
+        taken += [f"{fid} (of {owner})" for fid in fids if (owner := owner_of(fid)) not in (None, p.person_id)]
         if name_problem is None:
             try:
                 clean_name(p.name)
@@ -171,9 +171,9 @@ def _repeated(hashes: array) -> set[int]:
 
 def _named(source: GallerySource, repeated: set[int]) -> list[str]:
     """The ids behind the repeated hashes, each once (a third read, only when there are some)."""
-    named = {}
+    named: dict[tuple[str, str], int] = {}
     for p in source.people():
-        for value, kind in [(p.person_id, "person")] + [(f.face_id, "face") for f in p.faces]:
+        for value, kind in [(p.person_id, "person")] + [(f.face_id or "", "face") for f in p.faces]:
             if _hash(value) in repeated:
                 named.setdefault((kind, value), 0)
                 named[(kind, value)] += 1

@@ -45,7 +45,7 @@ def _pairs(s: Services, probe, frame: Frame, stopwatch: Stopwatch) -> list[Pair]
     s.pipeline.embed_faces(frame, frame.faces, stopwatch)
     pairs = []
     for face in frame.faces:
-        distance = float(distances(face.embedding, probe[None]).min())
+        distance = float(distances(face.vector, probe[None]).min())
         pairs.append(Pair(face, distance, s.rule.confidence(distance)))
     return pairs
 

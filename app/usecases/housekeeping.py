@@ -80,6 +80,6 @@ def start(s: Services) -> threading.Thread:
 
     stop = threading.Event()
     thread = threading.Thread(target=loop, name="facerec-housekeeping", daemon=True)
-    thread.stop = stop.set
+    thread.stop = stop.set  # type: ignore[attr-defined]  # how the app factory's caller stops it
     thread.start()
     return thread

@@ -31,6 +31,7 @@ def store_faces(s: Services, faces: list[NewFace], name: str | None, person_id: 
     if name is not None:
         person_id, ids = s.store.create_person(name, faces)
         return person_id, name, True, ids
+    assert person_id is not None, "a name or a person id"
     name, ids = s.store.add_faces(person_id, faces)
     return person_id, name, False, ids
 

@@ -11,6 +11,8 @@ import redis
 
 from app.errors import FaceRecError
 from app.gallery.model_record import REEMBEDDING, mismatch
+from app.pipeline.detectors import Detector
+from app.pipeline.embedders import Embedder
 from app.services import Services
 
 
@@ -37,7 +39,7 @@ def readiness(s: Services) -> Readiness:
             if problem is None:
                 s.replica.sync()  # this worker's copy loads
                 checks["gallery"] = "ok"
-            elif record.state == REEMBEDDING and record.model == s.store.model:
+            elif record is not None and record.state == REEMBEDDING and record.model == s.store.model:
                 checks["gallery"] = f"reembedding: {problem.message}"
             else:
                 checks["gallery"] = f"{problem.code}: {problem.message}"
@@ -45,7 +47,8 @@ def readiness(s: Services) -> Readiness:
         except redis.RedisError as e:  # the data in Redis is not a gallery this server can read
             checks["gallery"] = f"the gallery cannot be loaded from Redis ({type(e).__name__}); see the server log"
             ready = False
-    for part in (s.pipeline.detector, *s.pipeline.embedder.networks):
+    parts: tuple[Detector | Embedder, ...] = (s.pipeline.detector, *s.pipeline.embedder.networks)
+    for part in parts:
         try:
             part.ready()
             checks[part.name] = "ok"

@@ -128,8 +128,8 @@ def verify(s: Services, images: list[bytes], person_id: str | None = None) -> Ve
     if enrolled is not None and len(enrolled) == 0:
         raise NoFace(f"person {person_id!r} has no enrolled face; enroll one first")
     faces, _, _ = largest_faces(s, images)
-    other = enrolled if person_id else faces[1].embedding[None]
-    distance = float(distances(faces[0].embedding, other).min())
+    other = enrolled if enrolled is not None else faces[1].vector[None]
+    distance = float(distances(faces[0].vector, other).min())
     return Verification(distance, s.rule.same_person(distance), s.rule.confidence(distance), s.rule.threshold,
                         person_id, faces)
 
@@ -141,18 +141,18 @@ def _recognized(s: Services, faces: list[Face], top_k: int) -> list[RecognizedFa
     recognized, synced = [], False
     for face in faces:
         candidates = [Candidate(m.person_id, m.name, m.distance, s.rule.confidence(m.distance), m.face_id)
-                      for m in s.replica.match(face.embedding, top_k)]
+                      for m in s.replica.match(face.vector, top_k)]
         near = [c for c in candidates if s.rule.same_person(c.distance)]
         if near and not synced:
             s.negatives.sync()
             synced = True
-        accepted = [c for c in near if not s.negatives.refuses(c.person_id, face.embedding, c.distance)]
+        accepted = [c for c in near if not s.negatives.refuses(c.person_id, face.vector, c.distance)]
         recognized.append(RecognizedFace(face, candidates, accepted[0] if accepted else None, accepted=accepted))
     return recognized
 
 
 def _record(s: Services, camera_id: str | None, frame: Frame, faces: list[RecognizedFace],
-            stopwatch: Stopwatch) -> str:
+            stopwatch: Stopwatch) -> str | None:
     """Unknown faces kept as visitors' sightings, then the event (with each face's embedding, for corrections)."""
     thumbnails = jpeg_thumbnails(frame.rgb, np.array([f.face.box for f in faces]).reshape(-1, 4))
     with stopwatch.stage("visitors"):
@@ -172,7 +172,7 @@ def _min_face(s: Services) -> float:
 def stored_face(frame: Frame, face: Face) -> NewFace:
     """What the gallery keeps of an enrolled face: its embedding, a thumbnail, and the crop a
     later re-embedding needs."""
-    return NewFace(face.embedding, jpeg_thumbnails(frame.rgb, face.box[None])[0],
+    return NewFace(face.vector, jpeg_thumbnails(frame.rgb, face.box[None])[0],
                    crop=enrolled_crop(frame.rgb, face.box, face.landmarks).to_bytes())
 
 

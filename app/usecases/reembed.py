@@ -82,7 +82,7 @@ def start_reembed(s: Services) -> tuple[dict, bool]:
     """(status, started): starts a run in a thread of this worker unless there is nothing to
     do (the gallery is of this worker's model, or empty) or a run holds the lock."""
     record, people = s.store.model_record()
-    if people == 0 or (record.model == s.store.model and record.state == READY):
+    if people == 0 or record is None or (record.model == s.store.model and record.state == READY):
         return reembed_status(s), False
     keys = Keys.of(s)
     lock = s.redis.lock(keys.lock, timeout=LOCK_TTL_S, thread_local=False)  # released by the run's thread
@@ -139,7 +139,7 @@ def _note_stop(s: Services, keys: Keys, message: str) -> None:
         pass
 
 
-def run_reembed(s: Services, keys: Keys, lock) -> None:
+def run_reembed(s: Services, keys: Keys, lock: redis.lock.Lock) -> None:
     """Every person after the cursor, BATCH_FACES faces per model call, then the record says ready."""
     cursor = _text(s.redis.hget(keys.state, "cursor") or b"")
     batch, size = [], 0

@@ -55,10 +55,10 @@ def _sighted(s: Services, face: Face, thumbnail: bytes, camera: str, now: float,
     side = round(_side(face), 1)
     sighting = Sighting(new_id(), camera, now, round(face.score, 4), side, quality_of(face.score, side))
     for attempt in range(3):
-        nearest = s.visitor_index.nearest(face.embedding, taken) if attempt < 2 else None
+        nearest = s.visitor_index.nearest(face.vector, taken) if attempt < 2 else None
         joins = nearest is not None and nearest[1] <= s.settings.visitor_distance
-        vid = nearest[0] if joins else new_id()
-        if s.visitors.add(sighting, vid, not joins, face.embedding, thumbnail):
+        vid = nearest[0] if nearest is not None and joins else new_id()
+        if s.visitors.add(sighting, vid, not joins, face.vector, thumbnail):
             return vid
         s.visitor_index.sync()  # that visitor was merged or forgotten meanwhile: look again
     raise RuntimeError("a new visitor could not be stored")  # a new uuid4 taken: never in practice

@@ -61,3 +61,11 @@ def test_views_are_thin_and_modules_small():
             if isinstance(node, ast.FunctionDef) and routes and node.end_lineno - node.lineno + 1 > 20:
                 too_long.append(f"{path.relative_to(ROOT)}: route {node.name} has {node.end_lineno - node.lineno + 1}")
     assert too_long == []
+
+
+def test_types_check():
+    """mypy on app/ and config/ (pyproject.toml [tool.mypy]: its `files`, so a bare `mypy` checks the
+    same; app.pipeline strictly)."""
+    done = subprocess.run([str(Path(sys.executable).parent / "mypy")], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "Success: no issues found" in done.stdout

@@ -125,3 +125,17 @@ def test_evaluate_over_http(server, celebrities, tmp_path):
 def test_a_wrong_key_is_reported(server, tmp_path):
     result = CliRunner().invoke(cli, ["--url", server.url, "--api-key", "nope", "export", str(tmp_path / "x.json")])
     assert result.exit_code != 0 and "wants a valid API key" in result.output
+
+
+def test_help_lists_one_command_per_line():
+    """--help as users read it: the usage line as written, then each command on its own line with
+    its arguments and whole summary (click's rewrapping once ran them together into one paragraph)."""
+    result = CliRunner().invoke(cli, ["--help"], terminal_width=100)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "      python -m app.cli [--url http://host:5000] [--api-key KEY] COMMAND ..." in lines
+    commands = lines[lines.index("Commands:") + 1:]
+    starts = [line.split()[0] for line in commands if line.startswith("  ") and not line.startswith("    ")]
+    assert starts == sorted(cli.commands)
+    assert "  enroll-dir FOLDER     Enroll every person of FOLDER (the largest face of each image)." in commands
+    assert not any("..." in line for line in commands)

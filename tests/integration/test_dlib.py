@@ -127,7 +127,7 @@ def test_an_8000x6000_frame_is_answered_in_bounded_memory_with_the_same_people(
 
 
 def test_evaluation_with_dlib(dlib_pipeline, celebrities):
-    """As in the README's table: dlib's faces, FaceNet on box+10%."""
+    """As in docs/models.md's table: dlib's faces, FaceNet on box+10%."""
     report = evaluate(local_embedder(dlib_pipeline, {"facenet": facenet_of(dlib_pipeline)}), celebrities, ["facenet"],
                       threshold=1.10, preprocessor="dlib")
     m = report["variants"]["facenet"]

@@ -70,7 +70,7 @@ def test_settings_give_gunicorn_its_values(monkeypatch):
 
 def test_the_match_threshold_follows_the_embedder_unless_set(monkeypatch):
     """Distances of different networks have different scales: each EMBEDDER has its own
-    default (measured at zero false accepts, README Accuracy); MATCH_THRESHOLD overrides it."""
+    default (measured at zero false accepts, docs/models.md, Accuracy); MATCH_THRESHOLD overrides it."""
     from config.settings import DEFAULT_MATCH_THRESHOLDS
     assert load_settings().embedder == "facenet+sface"
     for embedder, threshold in DEFAULT_MATCH_THRESHOLDS.items():
