@@ -231,7 +231,7 @@ PIPELINE_FIELDS = frozenset({
     "max_image_pixels", "max_request_pixels"})
 
 
-def pipeline_values(settings: Settings) -> dict:
+def pipeline_values(settings: Settings) -> dict[str, object]:
     """The values of the settings that define the face pipeline (PIPELINE_FIELDS)."""
     return {name: getattr(settings, name) for name in sorted(PIPELINE_FIELDS)}
 

@@ -57,7 +57,7 @@ class FacePipeline:
         self.detector, self.embedder = detector, embedder
         self.max_pixels = max_pixels
         self.max_request_pixels = max_request_pixels or max_pixels
-        self.built_from: dict | None = None   # pipeline_values() of the settings it was built from
+        self.built_from: dict[str, object] | None = None   # pipeline_values() of the settings it was built from
 
     def fits(self, settings: Settings) -> bool:
         """Whether this pipeline is the one `settings` describe (so an app of them may share it)."""
