@@ -65,6 +65,10 @@ class SeveralFaces(FaceRecError, status=422, code="several_faces"):
 
 
 # --- the request ----------------------------------------------------------------------
+class BatchTooLarge(FaceRecError, status=413, code="batch_too_large"):
+    """More items in one request than a route takes at once."""
+
+
 class BadRequest(FaceRecError, status=400, code="bad_request"):
     """A request the server cannot read: malformed JSON, a body of the wrong shape."""
 

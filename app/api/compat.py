@@ -38,12 +38,16 @@ def box_ints(box: np.ndarray, frame: Frame) -> dict[str, int]:
 
 def finite_number(text: str, kind: type = float) -> float | int | None:
     """`text` as a finite number of `kind` (float or int), or None when it is not one ("abc",
-    "nan", "1e999", "²": each a 400 for the caller, never a 500 further on)."""
+    "nan", "1e999", "²", more than 4300 digits: each a 400 for the caller, never a 500 further
+    on). A huge int ("1" and 400 zeros) is returned as it is: callers check their range on it
+    (comparing ints never overflows; math.isfinite of one does)."""
+    if not text.isascii():
+        return None
     try:
         number = kind(text)
     except ValueError:
         return None
-    return number if math.isfinite(number) else None
+    return number if kind is int or math.isfinite(number) else None
 
 
 def poster(bp: Blueprint, api: str) -> Callable[[str, str], Callable]:

@@ -80,16 +80,19 @@ class Options:
     detect_faces: bool = True
 
 
-def _number(name: str, kind, default, low, high=None):
+MAX_LIMIT = 1000   # faces kept per image: more than any frame holds, and a range to name
+
+
+def _number(name: str, kind, default, low, high):
+    """Query option `name`: a finite number of `kind` in [low, high], or 400 naming the range."""
     value = request.args.get(name, "")
     if value in ("", "undefined", "null"):  # Double Take sends face_plugins=undefined literally
         return default
     number = finite_number(value, kind)
     if number is None:
-        raise InvalidField(f"{name} must be a number, got {value!r}")
-    if number < low or (high is not None and number > high):
-        raise InvalidField(f"{name} should be between {low} and {high}" if high is not None
-                           else f"{name} should be equal or greater than {low}")
+        raise InvalidField(f"{name} must be a number between {low} and {high}, got {value[:20]!r}")
+    if not low <= number <= high:
+        raise InvalidField(f"{name} should be between {low} and {high}")
     return number
 
 
@@ -98,13 +101,13 @@ def _flag(name: str, default: bool) -> bool:
     if value in ("", "undefined", "null"):
         return default
     if value not in TRUE | FALSE:
-        raise InvalidField(f"{name} must be true or false, got {value!r}")
+        raise InvalidField(f"{name} must be true or false, got {value[:20]!r}")
     return value in TRUE
 
 
 def options() -> Options:
     plugins = {p.strip().lower() for p in request.args.get("face_plugins", "").split(",")}
-    return Options(_number("limit", int, 0, 0), _number("det_prob_threshold", float, 0.0, 0.0, 1.0),
+    return Options(_number("limit", int, 0, 0, MAX_LIMIT), _number("det_prob_threshold", float, 0.0, 0.0, 1.0),
                    _number("prediction_count", int, 1, 1, 100), frozenset(plugins & {"landmarks", "calculator"}),
                    _flag("status", False), _flag("detect_faces", True))
 

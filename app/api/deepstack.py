@@ -10,7 +10,8 @@ the use cases; what differs from DeepStack is deliberate:
   server, never looser (deepstack-python always sends 0.45, which then means the server's rule).
 - Every success carries the real `duration` in ms. Errors are {"success": false, "error"} with
   a 4xx/5xx status (DeepStack's strings where it had one); no face is 200 with no predictions.
-- `api_key` is read from the form, the query or the X-API-Key header.
+- `api_key` is read from the form (as DeepStack's clients send it) or the X-API-Key header, never
+  from the query string: a key in a URL ends up in proxy and access logs.
 """
 import time
 
@@ -43,7 +44,7 @@ def fail(status: int, error: str):
 @bp.before_request
 def check_key():
     keys = services().settings.api_keys
-    given = request.form.get("api_key") or request.args.get("api_key") or request.headers.get("X-API-Key", "")
+    given = request.form.get("api_key") or request.headers.get("X-API-Key", "")
     if keys and not key_is_valid(given, keys):
         return fail(401, "Incorrect api key")
 
@@ -71,7 +72,7 @@ def min_confidence(default: float | None) -> float | None:
         return default
     number = finite_number(value)
     if number is None:
-        raise InvalidField("Invalid value for min_confidence")
+        raise InvalidField("Invalid value for min_confidence: send a number from 0 to 1")
     if not 0.0 <= number <= 1.0:
         raise InvalidField("min_confidence cannot be greater than 1" if number > 1 else
                            "min_confidence cannot be negative")

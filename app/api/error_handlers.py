@@ -6,7 +6,7 @@ goes to the log). The native API answers them as JSON {"error": {"code", "messag
 import logging
 
 import redis
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from app import metrics
@@ -37,8 +37,9 @@ def error_parts(e: Exception) -> tuple[int, str, str]:
     if isinstance(e, HTTPException):
         message = e.description or e.name
         if e.code == 413:
-            message = (f"the request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes "
-                       f"(MAX_CONTENT_LENGTH); send a smaller image")
+            limit = request.max_content_length if request else current_app.config["MAX_CONTENT_LENGTH"]
+            message = (f"the request body is larger than {limit} bytes, the limit of this route "
+                       f"(MAX_CONTENT_LENGTH, or MAX_IMPORT_BYTES for /gallery/import); send less")
         return e.code or 500, e.name.lower().replace(" ", "_"), message
     log.exception("unexpected error")
     return 500, "internal_error", "an unexpected error happened; it has been logged"

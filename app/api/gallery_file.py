@@ -8,7 +8,7 @@ each person is validated by the same pydantic model the OpenAPI document shows."
 import base64
 import binascii
 import json
-import shutil
+import re
 import tempfile
 from collections.abc import Iterator
 from typing import cast
@@ -17,18 +17,22 @@ import ijson
 import numpy as np
 from pydantic import ValidationError
 
+from app.api.json_depth import DepthGauge
 from app.api.schemas import GalleryCrop, GalleryPerson
 from app.api.uploads import validation_problem
-from app.errors import BadRequest
+from app.errors import BadRequest, ImageError
 from app.gallery import NewFace
 from app.gallery.codec import BadVector, vector_from_text, vector_to_text
-from app.pipeline.enrolled_crop import EnrolledCrop
+from app.pipeline.enrolled_crop import MAX_CROP_PIXELS, EnrolledCrop
+from app.pipeline.imaging import image_size
 from app.usecases.backup import PersonRecord
 
 FORMAT = "facerec-gallery/1"
 SPOOL_IN_MEMORY = 1 << 20   # bytes of a body kept in memory; beyond, it goes to a temporary file
 EXAMPLE = "a gallery file from GET /gallery/export"
 MAX_CROP_BYTES = 1_000_000  # a kept crop is ~10-20 KB
+MAX_MODEL_ID = 300          # GalleryFile.model; ours are under 120 characters
+MODEL_ID = re.compile(rf"[\x21-\x7e]{{1,{MAX_MODEL_ID}}}")
 
 
 def gallery_json(model: str, people: Iterator[PersonRecord]) -> Iterator[str]:
@@ -60,7 +64,10 @@ class GalleryUpload:
 
     def __init__(self, stream):
         self.file = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY)
-        shutil.copyfileobj(stream, self.file, 1 << 20)
+        gauge = DepthGauge()   # 400 for a body nested too deep, before ijson builds any of it
+        while chunk := stream.read(1 << 20):
+            gauge.feed(chunk)
+            self.file.write(chunk)
         self._model = None
         self._dim = None
 
@@ -73,8 +80,9 @@ class GalleryUpload:
         if self._model is None:
             for kind, value in self._items():
                 if kind == "model":
-                    if not isinstance(value, str):
-                        raise BadRequest(f"send {EXAMPLE} (model: must be a string)")
+                    if not isinstance(value, str) or not MODEL_ID.fullmatch(value):
+                        raise BadRequest(f"send {EXAMPLE} (model: 1 to {MAX_MODEL_ID} printable ASCII characters, "
+                                         f"as GET /gallery/export writes it)")   # never echoed: it may be huge
                     self._model = value
                     break
             else:
@@ -145,10 +153,22 @@ class GalleryUpload:
             raise BadRequest(f"send {EXAMPLE} (the body is not valid JSON: {str(e)[:100]})") from None
 
 
+def _image_in(data: bytes, what: str) -> bytes:
+    """An imported crop's or thumbnail's JPEG, after the checks of every upload, from its header
+    alone (at most MAX_CROP_PIXELS, plausible for its size): reembed decodes it later."""
+    if not data.startswith(b"\xff\xd8") or len(data) > MAX_CROP_BYTES:
+        raise ValueError(f"the {what} is not a JPEG of at most {MAX_CROP_BYTES} bytes")
+    try:
+        fmt, width, height = image_size(data, MAX_CROP_PIXELS)
+    except ImageError as e:
+        raise ValueError(f"the {what}: {e.message}") from None
+    if fmt != "JPEG":
+        raise ValueError(f"the {what} is not a JPEG")
+    return data
+
+
 def _crop_in(crop: GalleryCrop) -> bytes:
-    jpeg = base64.b64decode(crop.image, validate=True)
-    if not jpeg.startswith(b"\xff\xd8") or len(jpeg) > MAX_CROP_BYTES:
-        raise ValueError(f"the crop is not a JPEG of at most {MAX_CROP_BYTES} bytes")
+    jpeg = _image_in(base64.b64decode(crop.image, validate=True), "crop")
     if len(crop.box) != 4 or any(len(p) != 2 for p in crop.landmarks) or not np.all(np.isfinite(
             np.asarray([*crop.box, *(v for p in crop.landmarks for v in p)], np.float64))):
         raise ValueError("the crop's box is 4 numbers and its landmarks 5 pairs of numbers")
@@ -158,6 +178,7 @@ def _crop_in(crop: GalleryCrop) -> bytes:
 def _face_in(face, pid: str, dim: int) -> NewFace:
     try:
         thumbnail = base64.b64decode(face.thumbnail, validate=True)
+        thumbnail = _image_in(thumbnail, "thumbnail") if thumbnail else b""
         crop = b"" if face.crop is None else _crop_in(face.crop)
         return NewFace(vector_from_text(face.embedding, dim), thumbnail, face.face_id, crop)
     except BadVector as e:

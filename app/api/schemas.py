@@ -217,7 +217,7 @@ class ErrorResponse(BaseModel):
 
 class GalleryCrop(BaseModel):
     """The enrolled face with a wide margin, kept so that it can be embedded again by another model."""
-    image: str = Field(description="base64 JPEG")
+    image: str = Field(max_length=1_400_000, description="base64 JPEG (at most 1 MB)")
     box: list[float] = Field(min_length=4, max_length=4, description="x1, y1, x2, y2 of the detector's box, "
                                                                       "in the crop's pixels")
     landmarks: list[list[float]] = Field(min_length=5, max_length=5, description="5 x [x, y] in the crop's pixels: "
@@ -226,15 +226,16 @@ class GalleryCrop(BaseModel):
 
 class GalleryFace(BaseModel):
     face_id: str = Field(min_length=1, max_length=64)
-    embedding: str = Field(description="base64 of the model's float32 values (128 or 256), little-endian")
-    thumbnail: str = Field("", description="base64 JPEG, may be empty")
+    embedding: str = Field(max_length=16_384, description="base64 of the model's float32 values (128 or 256), "
+                                                          "little-endian")
+    thumbnail: str = Field("", max_length=1_400_000, description="base64 JPEG, may be empty")
     crop: GalleryCrop | None = Field(None, description="absent for faces enrolled before crops were kept")
 
 
 class GalleryPerson(BaseModel):
     person_id: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=200)
-    created_at: str | None = None
+    created_at: str | None = Field(None, max_length=40, description="ISO 8601")
     faces: list[GalleryFace]
 
 

@@ -12,6 +12,7 @@ from flask import Response, current_app, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from app.api.json_depth import check_depth
 from app.errors import BadRequest, FaceRecError, InvalidBase64, InvalidField, MissingImage, UnsupportedMediaType
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -49,9 +50,12 @@ def body_bytes() -> bytes:
 
 
 def parsed_json() -> object:
-    """The request's JSON body, or None when it is not JSON; a body nested too deeply for the
-    parser (RecursionError) is not JSON either."""
-    body_bytes()
+    """The request's JSON body, or None when it is not JSON; 400 when it nests deeper than
+    MAX_JSON_DEPTH (measured on the bytes, before the parser builds anything)."""
+    data = body_bytes()
+    if not request.is_json:   # get_json answers None: nothing will be parsed
+        return None
+    check_depth([data])
     try:
         return request.get_json(silent=True)
     except RecursionError:
@@ -144,6 +148,8 @@ def validation_problem(e: ValidationError, root: str) -> str:
 def int_arg(name: str, default: int, lowest: int, highest: int) -> int:
     """Query parameter `name` as an int in [lowest, highest], or 400 saying so."""
     value = request.args.get(name, str(default))
-    if not (value.isascii() and value.isdigit() and lowest <= int(value) <= highest):
+    # more digits than the highest value has cannot be in range (and int() of 4300+ digits raises)
+    if not (value.isascii() and value.isdigit() and len(value) <= len(str(highest))
+            and lowest <= int(value) <= highest):
         raise BadRequest(f"`{name}` must be a number from {lowest} to {highest}")
     return int(value)

@@ -82,6 +82,10 @@ def mismatch(record: ModelRecord | None, people: int, worker: GalleryModel,
             f"the gallery is being re-embedded from model {record.previous!r} to this server's {gallery!r}; "
             f"recognition resumes when that is done (GET /gallery/reembed shows the progress, "
             f"{HOW_TO_REEMBED} resumes it if it stopped)", gallery, worker.id)
+    if gallery == worker.id and record.model.dim != worker.dim:   # never mix vector sizes under one id
+        return GalleryModelMismatch(
+            f"the gallery's embeddings of model {gallery!r} have {record.model.dim} values, these have "
+            f"{worker.dim}: they cannot be compared", gallery, worker.id)
     if gallery != worker.id:
         doing = " (being re-embedded to it)" if record.state == REEMBEDDING else ""
         return GalleryModelMismatch(

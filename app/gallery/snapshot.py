@@ -1,14 +1,17 @@
 """A snapshot of the gallery in one file: every face's vector, face id and person, every
-person's id and name, the candidate index, and the log position it reflects. Opened with
-mmap, read-only: the arrays are views of the file, so the workers of one host share one copy
-of the matrix through the page cache instead of each holding its own, and a new worker is
-ready as soon as the file is mapped (app/gallery/snapshot_shelf.py keeps the files, locally
-and in Redis; app/gallery/builder.py writes them).
+person's id and name, the candidate index, and the log position it reflects. Read whole
+into the worker's memory (one sequential read, hashed as it is read; no parsing: the arrays
+are read-only views of those bytes), so a new worker is ready as soon as the file is read
+(app/gallery/snapshot_shelf.py keeps the files, locally and in Redis; app/gallery/builder.py
+writes them). It is not mapped: a mapped file damaged while in use gave wrong answers, and one
+cut short killed the workers that read it (SIGBUS).
 
 Layout: MAGIC, the sections (each 64-byte aligned), a JSON footer (format, gallery id,
 version, last log id, dimension, counts, where each section is), the footer's length
 (uint64 LE), MAGIC. A file is named by the sha256 of its bytes, checked when it is opened:
-a damaged or truncated file is refused (BadSnapshot), never half-read.
+a damaged or truncated file is refused (BadSnapshot), never half-read. It is read into the
+worker's own memory and the checksum is of those bytes: damage to the file afterwards
+(a flipped bit, a truncation) cannot change an answer or kill a worker (docs/hostile-input.md).
 
 Sections: vectors float32 [n, dim] (rows grouped by person); face_ids S [n]; person int32 [n]
 (index into pids); sorted_fids S [n] and their rows fid_rows int32 [n] (for lookups: NumPy's
@@ -20,7 +23,6 @@ codes uint8 [n, code size] (each row's PQ code: a compaction reuses them).
 """
 import hashlib
 import json
-import mmap
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ import numpy as np
 MAGIC = b"FRGSNAP1"
 FORMAT = 2
 ALIGN = 64
+READ_CHUNK = 8 << 20
 
 
 class BadSnapshot(ValueError):
@@ -128,12 +131,8 @@ class Snapshot:
         """Opens and checks `path`; `digest`: the sha256 it must have (checked over the whole
         file, ~0.3 s per GB). Raises BadSnapshot when anything is off."""
         self.path = Path(path)
-        try:
-            with open(self.path, "rb") as f:
-                self.map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        except (OSError, ValueError) as e:
-            raise BadSnapshot(f"{self.path.name}: cannot be read ({e})") from None
-        if digest is not None and file_digest(self.path) != digest:  # read(), so the check maps no page
+        self.map, actual = self._private_copy()
+        if digest is not None and actual != digest:
             raise BadSnapshot(f"{self.path.name}: its bytes do not match their checksum")
         footer = self._footer()
         try:
@@ -155,6 +154,27 @@ class Snapshot:
                 or (len(self.pq_bytes) and len(self.codes) != n)):
             raise BadSnapshot(f"{self.path.name}: sections disagree on the number of faces or people")
 
+    def _private_copy(self) -> tuple[bytearray, str]:
+        """(the file's bytes in this process's own memory, their sha256). The checksum is of the
+        very bytes that are then used, and nothing is mapped: a file damaged or cut short after
+        this (by anyone who can write the folder) changes no answer and cannot kill the worker
+        (SIGBUS: a mapped page past a truncated end). The cost: each worker holds its own copy
+        (the file's size) instead of sharing the page cache."""
+        digest = hashlib.sha256()
+        try:
+            with open(self.path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                data = bytearray(size)
+                view, done = memoryview(data), 0
+                while done < size and (n := f.readinto(view[done: done + READ_CHUNK])):
+                    digest.update(view[done: done + n])
+                    done += n
+        except OSError as e:
+            raise BadSnapshot(f"{self.path.name}: cannot be read ({e})") from None
+        if done != size:
+            raise BadSnapshot(f"{self.path.name}: cut short while it was read")
+        return data, digest.hexdigest()
+
     def _footer(self) -> dict:
         size = len(self.map)
         if size < 2 * len(MAGIC) + 8 or self.map[:8] != MAGIC or self.map[-8:] != MAGIC:
@@ -174,7 +194,9 @@ class Snapshot:
         dtype, count = np.dtype(dtype), int(np.prod(shape))
         if offset < 0 or offset + count * dtype.itemsize > len(self.map) - 16:
             raise BadSnapshot(f"{self.path.name}: section {name} lies outside the file")
-        return np.frombuffer(self.map, dtype, count, offset).reshape(shape)
+        array = np.frombuffer(self.map, dtype, count, offset).reshape(shape)
+        array.flags.writeable = False   # a view of the private copy: read-only, as the file was
+        return array
 
     # --- lookups --------------------------------------------------------------------------
     def row_of(self, fid: str) -> int | None:

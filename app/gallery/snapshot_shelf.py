@@ -129,11 +129,18 @@ class SnapshotShelf:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
     def prune(self, gallery: str, keep: Path) -> None:
-        """Removes this gallery's files older than `keep` (a worker still mapping one keeps
-        its pages until it lets go), and temporary files left by a worker that died."""
+        """Removes this gallery's files older than `keep`, the files of its earlier model
+        generations (`gallery` is "{id}g{generation}": a re-embedding or an adopted model made
+        them useless), and temporary files left by a worker that died. A worker still reading
+        one holds it open (snapshots are read whole, never mapped)."""
         for old in self.local(gallery):
             if old.path != keep and old.version <= LocalFile.of(keep).version:
                 old.path.unlink(missing_ok=True)
+        base, _, generation = gallery.rpartition("g")
+        for path in self.folder.glob(f"{base}g*-*.snap"):
+            earlier = path.name.split("-", 1)[0][len(base) + 1:]
+            if earlier.isdigit() and generation.isdigit() and int(earlier) < int(generation):
+                path.unlink(missing_ok=True)
         for temp in self.folder.glob(".*.tmp"):
             with contextlib.suppress(OSError):
                 if time.time() - temp.stat().st_mtime > 3600:

@@ -10,6 +10,10 @@ Redis keys (under the prefix, default "fr:"):
                                 (app/pipeline/enrolled_crop.py), to embed it again with another model
     people                set   pids
     name_index            hash  name key (case folded, app/gallery/identity.py) -> pid: names are unique
+    face_owner            hash  face id -> pid, for every face whose id was given rather than made up
+                                (imports, corrections, named visitors): checked under WATCH in the
+                                same transaction that adds the face, so a face id belongs to one
+                                person, always (made-up ids are uuid4: they never collide)
     gallery:model         hash  id, dim, state (ready|reembedding), previous, generation: the model
                                 of the embeddings (app/gallery/model_record.py). Absent: empty, or
                                 a gallery from before it existed (FaceNet, box+10%)
@@ -31,6 +35,7 @@ import redis
 
 from app.errors import FaceNotFound, NameTaken, PersonNotFound
 from app.gallery.codec import encode_vector, text
+from app.gallery.face_claims import claim, claimed_by
 from app.gallery.identity import is_valid_id, name_key
 from app.gallery.model_record import LEGACY_MODEL, GalleryModel, ModelRecord, mismatch, require_model
 from app.gallery.store_reads import GalleryReads, GallerySnapshot
@@ -63,6 +68,7 @@ class GalleryStore(GalleryReads):
         self.people_key, self.names_key = prefix + "people", prefix + "name_index"
         self.version_key, self.log_key = prefix + "gallery:version", prefix + "gallery:log"
         self.model_key = prefix + "gallery:model"
+        self.owners_key = prefix + "face_owner"
         self._names_checked = False
         self._generation = None   # of the model record this store's reader last saw
 
@@ -85,6 +91,8 @@ class GalleryStore(GalleryReads):
                 pipe.hset(self.person_key(pid) + ":thumbs", fid, face.thumbnail)
             if face.crop:
                 pipe.hset(self.person_key(pid) + ":crops", fid, face.crop)
+            if face.face_id:
+                pipe.hset(self.owners_key, fid, pid)
             self._log(pipe, "add", pid, fid, name, vec)
             ids.append(fid)
         return ids
@@ -164,6 +172,7 @@ class GalleryStore(GalleryReads):
                                 f"send person_id to add faces to them, or choose another name")
             if pipe.exists(key):
                 raise NameTaken(f"person_id {pid} exists already")
+            claim(pipe, self.owners_key, pid, [f.face_id for f in faces if f.face_id])
             adopted = self._writable(pipe, model)
             pipe.multi()
             if adopted:
@@ -173,7 +182,7 @@ class GalleryStore(GalleryReads):
             pipe.sadd(self.people_key, pid)
             pipe.hset(self.names_key, name_key(name), pid)
             return pid, self._add_faces(pipe, pid, name, faces, model)
-        return self._atomically(change, self.names_key, key, self.model_key, self.people_key)
+        return self._atomically(change, self.names_key, key, self.model_key, self.people_key, self.owners_key)
 
     def add_faces(self, pid: str, faces: list[NewFace], model: GalleryModel | None = None) -> tuple[str, list[str]]:
         """Faces [NewFace] added to an existing person -> (name, face ids)."""
@@ -181,13 +190,14 @@ class GalleryStore(GalleryReads):
 
         def change(pipe):
             name = self._name_of(pipe, pid)
+            claim(pipe, self.owners_key, pid, [f.face_id for f in faces if f.face_id])
             adopted = self._writable(pipe, model)
             pipe.multi()
             if adopted:
                 self._write_record(pipe, adopted)
             pipe.hset(self.person_key(pid), "updated_at", _now())
             return name, self._add_faces(pipe, pid, name, faces, model)
-        return self._atomically(change, self.person_key(pid), self.model_key, self.people_key)
+        return self._atomically(change, self.person_key(pid), self.model_key, self.people_key, self.owners_key)
 
     def rewrite_faces(self, pid: str, vectors: dict, crops: dict, removed: list[str], also=None) -> int:
         """Re-embedding: person `pid`'s faces {fid: vector} overwritten (same face ids, each
@@ -203,7 +213,10 @@ class GalleryStore(GalleryReads):
             if problem is not None:
                 raise problem
             name, existing = pipe.hget(key, "name"), {text(f) for f in pipe.hkeys(key + ":faces")}
+            released = claimed_by(pipe, self.owners_key, pid, [f for f in removed if f in existing])
             pipe.multi()
+            if released:
+                pipe.hdel(self.owners_key, *released)
             written = [fid for fid in vectors if fid in existing]
             for fid in written:
                 vec = encode_vector(vectors[fid], self.dim)
@@ -219,7 +232,7 @@ class GalleryStore(GalleryReads):
             if also:
                 also(pipe)
             return len(written)
-        return self._atomically(change, key + ":faces", self.model_key)
+        return self._atomically(change, key + ":faces", self.model_key, self.owners_key)
 
     def rename(self, pid: str, name: str) -> None:
         self._index_names()
@@ -244,13 +257,16 @@ class GalleryStore(GalleryReads):
         def change(pipe):
             name = self._name_of(pipe, pid)
             holder = pipe.hget(self.names_key, name_key(name))
+            released = claimed_by(pipe, self.owners_key, pid, [text(f) for f in pipe.hkeys(key + ":faces")])
             pipe.multi()
+            if released:
+                pipe.hdel(self.owners_key, *released)
             pipe.delete(key, key + ":faces", key + ":thumbs", key + ":crops")
             pipe.srem(self.people_key, pid)
             if holder is not None and text(holder) == pid:
                 pipe.hdel(self.names_key, name_key(name))
             self._log(pipe, "remove_person", pid)
-        self._atomically(change, key, self.names_key)
+        self._atomically(change, key, key + ":faces", self.names_key, self.owners_key)
 
     def delete_face(self, pid: str, fid: str) -> None:
         key = self.person_key(pid)
@@ -259,13 +275,16 @@ class GalleryStore(GalleryReads):
             self._name_of(pipe, pid)
             if not pipe.hexists(key + ":faces", fid):
                 raise FaceNotFound(f"person {pid!r} has no face {fid!r}; GET /people/{pid} lists them")
+            released = claimed_by(pipe, self.owners_key, pid, [fid])
             pipe.multi()
+            if released:
+                pipe.hdel(self.owners_key, *released)
             pipe.hdel(key + ":faces", fid)
             pipe.hdel(key + ":thumbs", fid)
             pipe.hdel(key + ":crops", fid)
             pipe.hset(key, "updated_at", _now())
             self._log(pipe, "remove", pid, fid)
-        self._atomically(change, key, key + ":faces")
+        self._atomically(change, key, key + ":faces", self.owners_key)
 
     def trim_log(self, keep: int = 100) -> None:
         """Drop all but the newest `keep` log entries (to free memory); a replica whose next

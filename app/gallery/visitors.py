@@ -176,17 +176,17 @@ class VisitorStore:
         m = json.loads(meta)
         return Sighting(sid, m["camera"], m["time"], m["score"], m["size"], m["quality"])
 
-    def faces(self, sighting_ids: list[str]) -> list[tuple[np.ndarray, bytes]]:
-        """(vector, thumbnail) of each sighting that still exists."""
+    def faces(self, sighting_ids: list[str]) -> list[tuple[str, np.ndarray, bytes]]:
+        """(sighting id, vector, thumbnail) of each sighting that still exists."""
         if not sighting_ids:
             return []
         with self.redis.pipeline(transaction=False) as pipe:
             vectors, thumbs = pipe.hmget(self.key("visitors:vec"), sighting_ids) \
                 .hmget(self.key("visitors:thumb"), sighting_ids).execute()
         faces = []
-        for vector, thumb in zip(vectors, thumbs):
+        for sid, vector, thumb in zip(sighting_ids, vectors, thumbs):
             try:
-                faces.append((decode_vector(vector, self.dim), thumb or b""))
+                faces.append((sid, decode_vector(vector, self.dim), thumb or b""))
             except (BadVector, TypeError):  # gone meanwhile (None), or not a vector: not enrolled
                 continue
         return faces

@@ -20,10 +20,17 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from app.errors import ImageError
+from app.pipeline.imaging import decode_image
+
 MARGIN = 0.5
 MAX_BOX_SIDE = 160
 JPEG_QUALITY = 90
 MAGIC = b"FC1"
+# The most pixels a kept crop (or a thumbnail standing in for one) can have: 2 x MAX_BOX_SIDE
+# square and rounding. A crop or thumbnail claiming more is not one of ours (an imported file's
+# "10000x10000" bomb): refused from its header, never decoded.
+MAX_CROP_PIXELS = (2 * MAX_BOX_SIDE + 4) ** 2
 _POINTS = 14 * 4
 
 
@@ -47,11 +54,12 @@ class EnrolledCrop:
         return cls(data[len(MAGIC) + _POINTS:], points[:4], points[4:].reshape(5, 2))
 
     def rgb(self) -> np.ndarray:
-        """The crop decoded; ValueError when the JPEG cannot be."""
-        bgr = cv2.imdecode(np.frombuffer(self.jpeg, np.uint8), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ValueError("the face crop's JPEG cannot be decoded")
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        """The crop decoded, after the checks every upload passes (its header first: at most
+        MAX_CROP_PIXELS); ValueError when it cannot be."""
+        try:
+            return decode_image(self.jpeg, MAX_CROP_PIXELS)
+        except ImageError as e:
+            raise ValueError(f"the face crop cannot be used: {e.message}") from None
 
 
 def _jpeg(rgb: np.ndarray) -> bytes:

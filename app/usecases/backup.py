@@ -92,6 +92,7 @@ def import_people(s: Services, source: GallerySource) -> ImportResult:
                             f"they cannot be compared; import into an empty gallery (then reembed), "
                             f"or enroll these people from photos")
     _check(s, source)
+    _check_dim(s, record if count else None, model)
     result = ImportResult()
     for person in source.people():
         person.name = clean_name(person.name)
@@ -112,6 +113,15 @@ def import_people(s: Services, source: GallerySource) -> ImportResult:
         except NameTaken as e:
             _skip(result, f"{person.person_id} ({person.name}): {e.message}")
     return result
+
+
+def _check_dim(s: Services, record, model: GalleryModel) -> None:
+    """422 for vectors whose size is not the one of their model id: the gallery's record's (a
+    gallery that is not empty), or this server's when the file names this server's model."""
+    known = [m for m in (record.model if record else None, s.store.model) if m is not None and m.id == model.id]
+    if known and known[0].dim != model.dim:
+        raise InvalidGallery(f"the file's embeddings have {model.dim} values, but model {model.id!r} makes "
+                             f"{known[0].dim}; nothing was imported")
 
 
 def _skip(result: ImportResult, why: str) -> None:

@@ -53,6 +53,7 @@ def _pairs(s: Services, probe, frame: Frame, stopwatch: Stopwatch) -> list[Pair]
 def compare_images(s: Services, source: bytes, target: bytes, select: Select | None = None) -> Comparison:
     """The one face of `source` against every face of `target`; NoFace when either has none,
     SeveralFaces when the source has more than one. select: the faces to keep of each image."""
+    s.pipeline.check_request([source, target])   # both headers before either is decoded, as everywhere
     stopwatch = Stopwatch()
     source_frame = _faces(s, source, select, stopwatch, "source image")
     if len(source_frame.faces) > 1:
@@ -66,6 +67,7 @@ def compare_images(s: Services, source: bytes, target: bytes, select: Select | N
 
 def compare_with_face(s: Services, image: bytes, enrolled: StoredFace, select: Select | None = None) -> Comparison:
     """Every face of `image` against one enrolled face."""
+    s.pipeline.check_request([image])
     stopwatch = Stopwatch()
     frame = _faces(s, image, select, stopwatch, "image")
     pairs = _pairs(s, enrolled.vector, frame, stopwatch)

@@ -13,7 +13,7 @@ once added to X takes it back out."""
 import re
 from dataclasses import dataclass
 
-from app.errors import EventNotFound, FaceIdTaken, InvalidField, NotCorrectable
+from app.errors import EventNotFound, FaceIdTaken, GalleryModelMismatch, InvalidField, NotCorrectable
 from app.gallery import NewFace
 from app.gallery.identity import clean_name
 from app.services import Services
@@ -50,6 +50,10 @@ def correct(s: Services, event_id: str, face_index: int, not_person_id: str | No
     if vector is None:
         raise NotCorrectable(f"event {event_id} was recorded without its faces' embeddings (before corrections "
                              f"existed); correct a newer event")
+    if len(vector) != s.store.dim:   # written by a worker of another model (a rolling update)
+        raise GalleryModelMismatch(f"event {event_id} was recorded by a worker of another model (embeddings of "
+                                   f"{len(vector)} values, this server's have {s.store.dim}); correct an event "
+                                   f"recorded since", "", s.store.model.id)
     face_id = f"e{event_id}-{face_index}"
     s.replica.sync()
     if not_person_id is not None:
@@ -60,7 +64,8 @@ def correct(s: Services, event_id: str, face_index: int, not_person_id: str | No
     if holder is not None:  # the same correction again
         return Correction(event_id, face_index, "is_person", holder, s.store.person(holder)["name"], face_id,
                           negatives=s.negatives.count(holder))
-    face = NewFace(vector, s.events.thumbnail(entry.get("thumbnail", "")) or b"", face_id)
+    thumb_id = entry.get("thumbnail")   # None past the first THUMBNAILS_PER_EVENT faces
+    face = NewFace(vector, (s.events.thumbnail(thumb_id) if thumb_id else None) or b"", face_id)
     person_id, name, created, _ = people.store_faces(s, [face], name, person_id)
     s.negatives.remove(person_id, face_id)  # "this is X" wins over an earlier "not X" for the same face
     return Correction(event_id, face_index, "is_person", person_id, name, face_id, created,

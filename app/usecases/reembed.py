@@ -34,7 +34,7 @@ import redis
 from app.errors import FaceRecError
 from app.gallery.model_record import READY, REEMBEDDING, ModelRecord
 from app.pipeline.embedders import joined
-from app.pipeline.enrolled_crop import EnrolledCrop
+from app.pipeline.enrolled_crop import MAX_CROP_PIXELS, EnrolledCrop
 from app.pipeline.imaging import decode_image
 from app.services import Services
 
@@ -67,6 +67,8 @@ def reembed_status(s: Services) -> dict:
     state = {_text(k): _text(v) for k, v in state.items()}
     record, people = s.store.model_record()
     status = state.get("status", "idle")
+    if locked and status != "running":   # a run holds the lock: starting (its state not yet written), or
+        status = "running"                # finishing; a POST that lost the race says so, never "idle"
     if status == "running" and not locked:   # its worker stopped without saying so
         finished = record is not None and record.state == READY and record.model.id == state.get("target")
         status = "done" if finished else "interrupted"   # (stopped after its last write) or: a POST resumes
@@ -199,7 +201,7 @@ def _source(s: Services, crop: bytes, thumb: bytes):
     if not thumb:
         return "no face crop and no thumbnail was kept; enroll a new photo of this person"
     try:
-        rgb = decode_image(thumb, s.settings.max_image_pixels)
+        rgb = decode_image(thumb, MAX_CROP_PIXELS)   # a thumbnail is 96x96: no more is decoded
     except FaceRecError:
         return "no face crop was kept and the thumbnail cannot be decoded; enroll a new photo of this person"
     face = s.pipeline.detect(rgb).largest_face()

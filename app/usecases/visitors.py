@@ -78,11 +78,14 @@ def get_visitor(s: Services, vid: str) -> Visitor:
 
 def name_visitor(s: Services, vid: str, name: str | None = None, person_id: str | None = None) -> NamedVisitor:
     """The visitor's best faces (up to VISITOR_ENROLL_FACES, by quality) enrolled as a new person
-    `name` or added to `person_id`, then the visitor retired."""
+    `name` or added to `person_id`, then the visitor retired. Of clients naming one visitor at
+    once, one wins; the others are 409 (name_taken or face_id_taken)."""
     name = people.chosen_name(name, person_id, "enroll the visitor as a new person", "add them to an enrolled one")
     visitor = get_visitor(s, vid)
     best = [sighting.sighting_id for sighting in visitor.best[:s.settings.visitor_enroll_faces]]
-    faces = [NewFace(vector, thumbnail) for vector, thumbnail in s.visitors.faces(best)]
+    # each face keeps its sighting's id: two clients naming the visitor at once both try to add the
+    # same face ids, and the gallery lets one person have them (the other is 409 face_id_taken)
+    faces = [NewFace(vector, thumbnail, f"v{sid}") for sid, vector, thumbnail in s.visitors.faces(best)]
     if not faces:
         raise VisitorNotFound.of(vid)  # its sightings aged out between the two reads
     person_id, name, created, ids = people.store_faces(s, faces, name, person_id)

@@ -9,6 +9,7 @@ import cv2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from images import jpeg_claiming
 
 from samples.photos import encode_jpeg, photo, photo_bytes
 
@@ -117,4 +118,56 @@ def test_not_a_number_is_refused(fuzz_client):
         assert response.status_code == 400 and response.json["code"] == 26
         response = fuzz_client.post("/v1/vision/face/recognize", data={
             "image": (io.BytesIO(SMALL_FACE), "a.jpg"), "min_confidence": value})
-        assert response.status_code == 400 and response.json["error"] == "Invalid value for min_confidence"
+        assert response.status_code == 400 and response.json["error"].startswith("Invalid value for min_confidence")
+
+
+# --- the classes of issue 23: huge numbers on every option, deep JSON on every body, every decode path ---
+odd_numbers = st.one_of(st.integers().map(str), st.integers(min_value=10 ** 300).map(str),
+                        st.integers(1, 6000).map(lambda n: "9" * n), st.floats().map(repr),
+                        st.sampled_from(["1e400", "-1e400", "-0", "0x10", "1_000", "\u00b2", "\uff15", "+3"]))
+NUMERIC = [("POST", "recognition/recognize", "limit"), ("POST", "recognition/recognize", "prediction_count"),
+           ("POST", "recognition/recognize", "det_prob_threshold"), ("POST", "detection/detect", "limit"),
+           ("POST", "verification/verify", "limit"), ("GET", "recognition/faces", "page"),
+           ("GET", "recognition/faces", "size")]
+
+
+@settings(FUZZ, max_examples=100)
+@given(route=st.sampled_from(NUMERIC), value=odd_numbers, deepstack=st.booleans())
+def test_numeric_options(fuzz_client, route, value, deepstack):
+    if deepstack:
+        check(fuzz_client.post("/v1/vision/face", data={"image": (io.BytesIO(SMALL_FACE), "a.jpg"),
+                                                        "min_confidence": value}), "deepstack")
+        return
+    method, path, name = route
+    check(fuzz_client.open(f"/api/v1/{path}", method=method, query_string={name: value},
+                           data={"file": (io.BytesIO(SMALL_FACE), "a.jpg")} if method == "POST" else None),
+          "compreface")
+
+
+@settings(FUZZ, max_examples=60)
+@given(route=st.sampled_from(COMPREFACE), depth=st.integers(1, 100_000), opener=st.sampled_from(["[", '{"file":']))
+def test_deep_json_bodies(fuzz_client, route, depth, opener):
+    method, path = route
+    closer = "]" if opener == "[" else "}"
+    check(fuzz_client.open(f"/api/v1/{path}", method=method, data=opener * depth + "1" + closer * depth,
+                           content_type="application/json"), "compreface")
+
+
+@settings(FUZZ, max_examples=60)
+@given(width=st.integers(1, 65535), height=st.integers(1, 65535), which=st.sampled_from(
+    ["verification/verify", "faces/verify", "match", "recognize"]))
+def test_every_decode_path_checks_headers(fuzz_client, width, height, which):
+    bomb = jpeg_claiming(width, height)
+    if which == "match":
+        check(fuzz_client.post("/v1/vision/face/match", data={"image1": (io.BytesIO(bomb), "a.jpg"),
+                                                              "image2": (io.BytesIO(bomb), "b.jpg")}), "deepstack")
+    elif which == "verification/verify":
+        check(fuzz_client.post("/api/v1/verification/verify", data={"source_image": (io.BytesIO(bomb), "a.jpg"),
+                                                                    "target_image": (io.BytesIO(bomb), "b.jpg")}),
+              "compreface")
+    elif which == "faces/verify":
+        check(fuzz_client.post("/api/v1/recognition/faces/0123/verify", data={"file": (io.BytesIO(bomb), "a.jpg")}),
+              "compreface")
+    else:
+        check(fuzz_client.post("/api/v1/recognition/recognize", data={"file": (io.BytesIO(bomb), "a.jpg")}),
+              "compreface")

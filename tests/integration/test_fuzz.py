@@ -137,3 +137,31 @@ def test_json_bodies(fuzz_client, endpoint, body):
        suffix=st.sampled_from(["", "/faces/x", "/faces/x/thumbnail"]), body=json_values)
 def test_people_routes(fuzz_client, method, pid, suffix, body):
     check(fuzz_client.open(f"/people/{pid}{suffix}", method=method, json=body))
+
+
+# --- the classes of issue 23: odd numbers on every numeric parameter, deep JSON on every body ---
+odd_numbers = st.one_of(st.integers().map(str), st.integers(min_value=10 ** 300).map(str),
+                        st.integers(1, 6000).map(lambda n: "9" * n), st.floats().map(repr),
+                        st.sampled_from(["1e400", "-1e400", "nan", "inf", "-0", "0x10", "1_000", " 5", "\u00b2",
+                                         "\uff15", "", "+3", "3.0"]))
+JSON_ROUTES = [("POST", "/recognize"), ("POST", "/enroll"), ("POST", "/verify"), ("POST", "/gallery/import"),
+               ("POST", "/corrections"), ("POST", "/visitors/x/name"), ("PATCH", "/people/x")]
+
+
+@settings(FUZZ, max_examples=100)
+@given(path=st.sampled_from(["/events?count=", "/visitors?offset=", "/visitors?count="]), value=odd_numbers)
+def test_numeric_parameters(fuzz_client, path, value):
+    check(fuzz_client.get(path + value.replace("&", "")))
+
+
+@settings(FUZZ, max_examples=100)
+@given(route=st.sampled_from(JSON_ROUTES), depth=st.integers(1, 100_000), opener=st.sampled_from(["[", '{"a":']),
+       index=odd_numbers)
+def test_deep_json_and_huge_numbers_in_bodies(fuzz_client, route, depth, opener, index):
+    closer = "]" if opener == "[" else "}"
+    method, path = route
+    deep = opener * depth + "1" + closer * depth
+    check(fuzz_client.open(path, method=method, data=deep, content_type="application/json"))
+    number = index if index.lstrip("-").isdigit() else "1"
+    check(fuzz_client.open(path, method=method, content_type="application/json",
+                           data='{"event_id": "1-0", "face_index": %s, "name": "N"}' % number))

@@ -17,6 +17,7 @@ import requests
 
 from app.gallery import NewFace
 from app.gallery.codec import encode_vector
+from samples.photos import encode_jpeg
 from samples.vectors import unit
 from scripts.processes import free_port, http_answers, wait_until
 from scripts.pypi_assets import ROOT
@@ -36,7 +37,8 @@ def test_export_streams_and_an_import_brings_back_everything(make_app):
     source, target = make_app(), make_app()
     store = source.extensions["facerec"].store
     for p in range(30):
-        faces = [NewFace(v, thumbnail=bytes([p, i]) * 50) for i, v in enumerate(unit(3, rng, store.dim))]
+        faces = [NewFace(v, thumbnail=encode_jpeg(np.full((16, 16, 3), p * 3 + i, np.uint8)))   # imports take JPEGs
+                 for i, v in enumerate(unit(3, rng, store.dim))]
         store.create_person(f"Person {p} é", faces)
     exported, body = gallery_of(source)
     assert len(exported) == 30 and sum(len(faces) for _, faces in exported.values()) == 90
