@@ -49,8 +49,8 @@ def test_compreface_options_and_their_defaults(app):
 
 
 @pytest.mark.parametrize("query, says", [
-    ("limit=-1", "limit should be equal or greater than 0"),
-    ("limit=two", "limit must be a number, got 'two'"),
+    ("limit=-1", "limit should be between 0 and 1000"),
+    ("limit=two", "limit must be a number between 0 and 1000, got 'two'"),
     ("det_prob_threshold=1.5", "det_prob_threshold should be between 0.0 and 1.0"),
     ("det_prob_threshold=nan", "det_prob_threshold must be a number"),
     ("prediction_count=0", "prediction_count should be between 1 and 100"),

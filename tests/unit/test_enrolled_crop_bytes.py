@@ -12,5 +12,5 @@ def test_stored_bytes_round_trip_and_refuse_what_is_not_a_crop():
     for data in (b"", b"FC1", b"XYZ" + bytes(60), b"FC1" + np.full(14, np.nan, "<f4").tobytes() + b"x"):
         with pytest.raises(ValueError):
             ec.EnrolledCrop.from_bytes(data)
-    with pytest.raises(ValueError, match="cannot be decoded"):
+    with pytest.raises(ValueError, match="cannot be used"):
         back.rgb()
