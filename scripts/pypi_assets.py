@@ -88,7 +88,14 @@ def extract(name, member_prefix, cache=CACHE):
             z.extractall(dest, [m for m in z.namelist() if m.startswith(member_prefix)])
     else:
         with tarfile.open(archive) as t:
-            t.extractall(dest, [m for m in t.getmembers() if m.name.startswith(member_prefix)], filter="data")
+            members = [m for m in t.getmembers() if m.name.startswith(member_prefix)]
+            if hasattr(tarfile, "data_filter"):
+                t.extractall(dest, members, filter="data")
+            else:  # Python < 3.11.4 (Debian 12's 3.11.2, the image base made by mmdebstrap) has no filters
+                for m in members:  # refuse what the "data" filter would
+                    if not (m.isfile() or m.isdir()) or m.name.startswith("/") or ".." in Path(m.name).parts:
+                        raise AssetError(f"{archive.name}: refusing to extract {m.name}")
+                t.extractall(dest, members)
     if not target.exists():
         raise AssetError(f"{archive.name} holds no {member_prefix}")
     stamp.touch()

@@ -13,7 +13,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 # pip only reinstalls what the pinned files changed; the stamp skips even that check.
-stamp=.venv/.requirements-$(cat requirements.txt requirements-nodeps.txt requirements-dev.txt | sha256sum | cut -c1-16)
+stamp=.venv/.requirements-$(cat requirements-app.txt requirements.txt requirements-nodeps.txt requirements-dev.txt | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
   # declares `Requires: tensorflow`, which would pull the full tensorflow wheel over tensorflow-cpu

@@ -9,7 +9,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.cluster import DBSCAN
 
 from app.gallery.visitors import VisitorStore, new_id
 
@@ -31,6 +30,8 @@ def regroup(vectors: np.ndarray, visitors: list[str], eps: float, min_samples: i
     visitor's clustered sightings when their id went elsewhere (online joins put it there)."""
     if len(visitors) == 0:
         return {}
+    from sklearn.cluster import DBSCAN  # scikit-learn and SciPy (~100 MB) only in the worker that re-clusters
+
     labels = DBSCAN(eps=eps, min_samples=min_samples, metric="euclidean").fit_predict(vectors)
     current = np.asarray(visitors, dtype=object)
     target = current.copy()

@@ -4,23 +4,21 @@ address, a deadline on every call.
 
 Retries are gRPC's own (the channel's service config: UNAVAILABLE only, exponential backoff),
 so they stay inside the call's deadline; failures become the app's ModelError subclasses with
-a message naming the model and the address."""
+a message naming the model and the address.
+
+The messages are our own wire-compatible subset of TF Serving's (serving_api.py): this module,
+and so the API worker, never imports TensorFlow."""
 import json
 from collections.abc import Callable
 from typing import Any
 
 import grpc
 import numpy as np
-import tensorflow as tf
-from tensorflow_serving.apis import (
-    get_model_status_pb2,
-    model_service_pb2_grpc,
-    predict_pb2,
-    prediction_service_pb2_grpc,
-)
 
 from app.errors import ModelBadInput, ModelError, ModelNotFound, ModelTimeout, ModelUnavailable
 from app.model_clients.savedmodel import SERVING_SIGNATURE
+from app.model_clients.serving_api import serving_api
+from app.model_clients.tensors import ndarray, tensor_proto
 
 # Frames can be larger than gRPC's 4 MB default; TF Serving accepts up to 2 GB.
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
@@ -75,24 +73,26 @@ class GrpcModel:
     def __init__(self, name: str, addr: str, channel: grpc.Channel | None = None, timeout_s: float = 5.0):
         self.name, self.addr, self.timeout_s = name, addr, timeout_s
         channel = channel or model_channel(addr)
-        self._predict = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-        self._status = model_service_pb2_grpc.ModelServiceStub(channel)
+        self._api = api = serving_api()
+        # what the generated stubs would do: one unary method per path
+        self._predict = channel.unary_unary(api.predict_path, request_serializer=api.PredictRequest.SerializeToString,
+                                            response_deserializer=api.PredictResponse.FromString)
+        self._status = channel.unary_unary(api.model_status_path,
+                                           request_serializer=api.GetModelStatusRequest.SerializeToString,
+                                           response_deserializer=api.GetModelStatusResponse.FromString)
 
     def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        request = predict_pb2.PredictRequest()
-        request.model_spec.name = self.name
-        request.model_spec.signature_name = SERVING_SIGNATURE
+        request = self._api.PredictRequest(model_spec={"name": self.name, "signature_name": SERVING_SIGNATURE})
         for key, value in inputs.items():
-            request.inputs[key].CopyFrom(tf.make_tensor_proto(np.asarray(value)))
-        response = self._call(self._predict.Predict, request)
-        return {key: tf.make_ndarray(proto) for key, proto in response.outputs.items()}
+            request.inputs[key].CopyFrom(tensor_proto(value, self._api.TensorProto))
+        response = self._call(self._predict, request)
+        return {key: ndarray(proto) for key, proto in response.outputs.items()}
 
     def ready(self) -> bool:
         """True when the server reports an AVAILABLE version of this model; raises otherwise."""
-        request = get_model_status_pb2.GetModelStatusRequest()
-        request.model_spec.name = self.name
-        response = self._call(self._status.GetModelStatus, request)
-        available = get_model_status_pb2.ModelVersionStatus.AVAILABLE
+        request = self._api.GetModelStatusRequest(model_spec={"name": self.name})
+        response = self._call(self._status, request)
+        available = self._api.ModelVersionStatus.AVAILABLE
         if not any(v.state == available for v in response.model_version_status):
             raise ModelUnavailable(self.name, f"model '{self.name}' at {self.addr} has no version loaded yet")
         return True

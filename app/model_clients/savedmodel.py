@@ -1,12 +1,17 @@
 """What the in-process backend and the TF Serving stand-in (scripts/serve_models.py) both need
 to know about an exported SavedModel: its version folders, its serving signature's inputs and
-its TF Serving warm-up requests."""
+its TF Serving warm-up requests. TensorFlow is imported where used: the gRPC client takes
+SERVING_SIGNATURE from here and must not load it."""
+from __future__ import annotations
+
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import tensorflow as tf
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 # The signature every exported model serves (the one TF Serving calls when a request names none).
 SERVING_SIGNATURE = "serving_default"
@@ -23,6 +28,8 @@ def latest_version(base: Path | str) -> int:
 def signature_mismatch(specs: Mapping[str, tf.TensorSpec], inputs: Mapping[str, np.ndarray]) -> str | None:
     """Why `inputs` do not fit the signature's input specs, or None. Both the in-process
     backend and the stand-in check this, so they refuse exactly the same tensors."""
+    import tensorflow as tf
+
     if set(inputs) != set(specs):
         return f"expected inputs {sorted(specs)}, got {sorted(inputs)}"
     for key, spec in specs.items():
@@ -35,6 +42,7 @@ def signature_mismatch(specs: Mapping[str, tf.TensorSpec], inputs: Mapping[str, 
 
 def warmup_requests(version_dir: Path | str) -> Iterator[Any]:
     """The PredictRequests TF Serving replays at load (assets.extra/tf_serving_warmup_requests)."""
+    import tensorflow as tf
     from tensorflow_serving.apis import prediction_log_pb2
 
     records = Path(version_dir) / "assets.extra" / "tf_serving_warmup_requests"
