@@ -73,7 +73,7 @@ class Grabber(threading.Thread):
         self.config, self.stop, self.say = config, stop, say
         self.lock = threading.Lock()
         self.frame: np.ndarray | None = None
-        self.number = 0
+        self.number, self.captured = 0, 0.0
         self.ended = threading.Event()   # a file's end, or a file that cannot be read
         self.failure: str | None = None
         source = config.source
@@ -82,13 +82,14 @@ class Grabber(threading.Thread):
         self.snapshot = config.snapshot if config.snapshot is not None else self._serves_images(source)
 
     def take(self, after: int):
-        """(frame, number) if a frame newer than number `after` came, else None."""
+        """(frame, number, capture time in Unix epoch seconds) if a frame newer than number
+        `after` came, else None."""
         with self.lock:
-            return (self.frame, self.number) if self.number > after else None
+            return (self.frame, self.number, self.captured) if self.number > after else None
 
     def _keep(self, frame: np.ndarray) -> None:
         with self.lock:
-            self.frame, self.number = frame, self.number + 1
+            self.frame, self.number, self.captured = frame, self.number + 1, time.time()
 
     def _serves_images(self, source: str) -> bool:
         if not source.startswith(("http://", "https://")):
@@ -204,11 +205,13 @@ class CameraNode:
                                interpolation=cv2.INTER_AREA)
         return cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.config.jpeg_quality])[1].tobytes()
 
-    def _post(self, frame: np.ndarray) -> None:
-        """One frame to /recognize; a server that fails or cannot be reached is waited for (backoff)."""
+    def _post(self, frame: np.ndarray, captured: float | None = None) -> None:
+        """One frame to /recognize with its capture time (the server's tracks follow the camera's
+        clock, not the arrival order); a server that fails or cannot be reached is waited for (backoff)."""
+        params = {"camera_id": self.config.camera_id, "timestamp": f"{captured or time.time():.3f}"}
         try:
             response = self.session.post(f"{self.config.url.rstrip('/')}/recognize", data=self._encode(frame),
-                                         params={"camera_id": self.config.camera_id},
+                                         params=params,
                                          headers={"Content-Type": "image/jpeg"}, timeout=self.config.timeout_s)
         except requests.RequestException as e:
             return self._server_trouble(f"cannot reach {self.config.url} ({type(e).__name__})")
@@ -258,9 +261,9 @@ class CameraNode:
                         break
                     grabber.ended.wait(0.01)
                     continue
-                frame, last = taken
+                frame, last, captured = taken
                 if motion is None or motion.moved(frame):
-                    self._post(frame)
+                    self._post(frame, captured)
                 else:
                     self.counts.still += 1
                 # at most --fps; after a slow answer the newest frame goes at once, no debt is kept

@@ -60,6 +60,10 @@ class NoFace(FaceRecError, status=422, code="no_face"):
     """A face was needed (to enroll, verify, add an example) and the image has none."""
 
 
+class LowQualityFace(FaceRecError, status=422, code="low_quality"):
+    """The face is under MIN_ENROLL_QUALITY (too small, blurred, turned away); force=true enrolls it anyway."""
+
+
 class SeveralFaces(FaceRecError, status=422, code="several_faces"):
     """One face was asked for (a CompreFace example, a verification source) and there are more."""
 
@@ -151,6 +155,10 @@ class VisitorNotFound(FaceRecError, status=404, code="visitor_not_found"):
     def of(cls, vid):
         return cls(f"no visitor with id {vid!r} (named, forgotten, merged into another, or aged out); "
                    f"GET /visitors lists them")
+
+
+class TrackNotFound(FaceRecError, status=404, code="track_not_found"):
+    """No track has this id (never made, or ended more than VISIT_KEEP_S ago)."""
 
 
 class EventNotFound(FaceRecError, status=404, code="event_not_found"):

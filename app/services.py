@@ -16,6 +16,8 @@ from app.gallery.visitors import VisitorStore
 from app.mqtt import MqttPublisher, NoPublisher, build_publisher
 from app.pipeline import FacePipeline, build_pipeline
 from app.pipeline.imaging import read_any_header_size
+from app.visits import VisitRules, VisitStore
+from app.visits.camera import TrackRules
 from config import Settings
 
 
@@ -32,6 +34,7 @@ class Services:
     visitors: VisitorStore
     visitor_index: VisitorIndex
     negatives: Negatives
+    visits: VisitStore                       # open tracks of every camera (app/visits)
     background: list = field(default_factory=list)   # threads with stop() (housekeeping), stopped by close()
 
     @property
@@ -68,10 +71,15 @@ def build_services(settings: Settings, pipeline: FacePipeline | None = None) -> 
                             settings.gallery_log_maxlen, model)
     negatives = Negatives(client, settings.redis_prefix, settings.negatives_per_person, settings.correction_margin,
                           model)
+    visits = VisitStore(client, settings.redis_prefix, TrackRules(settings.track_gap_s, settings.track_max_distance),
+                        VisitRules(rule.threshold, decide_weight=settings.visit_decide_weight,
+                                   unknown_weight=settings.visit_unknown_weight,
+                                   decide_share=settings.visit_decide_share,
+                                   switch_factor=settings.visit_switch_factor), settings.visit_keep_s)
     replica = GalleryReplica(store, cache_dir=settings.gallery_cache_dir or None)
     replica.start_maintenance()  # loads the gallery now, then keeps it compact off the request path
-    return Services(settings, pipeline, client, store, replica, events,
-                    rule, build_publisher(settings, rule.confidence), visitors, VisitorIndex(visitors), negatives)
+    return Services(settings, pipeline, client, store, replica, events, rule,
+                    build_publisher(settings, rule.confidence), visitors, VisitorIndex(visitors), negatives, visits)
 
 
 def services() -> Services:

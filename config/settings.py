@@ -119,6 +119,31 @@ class Settings(BaseSettings):
     negatives_per_person: int = Field(50, ge=1, le=1000)   # the oldest are dropped beyond this
     health_max_faces: int = Field(20_000, ge=10, le=1_000_000)   # GET /gallery/health reads every face
 
+    # Face quality and visits (docs/visits.md; thresholds measured by bench/bench_visits.py).
+    # A face under MIN_MATCH_QUALITY is listed (box, quality, reason "low_quality") but never
+    # matched, never a visitor sighting; enrollment refuses one under MIN_ENROLL_QUALITY (422)
+    # unless force=true.
+    min_match_quality: float = Field(0.2, ge=0, le=1)
+    min_enroll_quality: float = Field(0.1, ge=0, le=1)
+    # A face continues a track of its camera seen within TRACK_GAP_S seconds (box overlap or
+    # plausible motion, and embedding distance within TRACK_MAX_DISTANCE); tracks are kept for
+    # GET /tracks/{id} VISIT_KEEP_S after their last frame.
+    track_gap_s: float = Field(10.0, gt=0, le=3600)
+    track_max_distance: float = Field(1.3, gt=0, le=2.0)
+    visit_keep_s: int = Field(3600, ge=60, le=7 * 86400)
+    # A visit's identity (app/visits/identity.py): decided when one person's evidence (each frame:
+    # quality x (0.25 + its distance margin to MATCH_THRESHOLD / 0.3, at most 1)) reaches
+    # VISIT_DECIDE_WEIGHT (VISIT_UNKNOWN_WEIGHT for "a stranger") and VISIT_DECIDE_SHARE of the
+    # visit's evidence; a decided identity yields only to one VISIT_SWITCH_FACTOR times heavier.
+    visit_decide_weight: float = Field(0.5, gt=0, le=100)
+    visit_unknown_weight: float = Field(1.5, gt=0, le=100)
+    visit_decide_share: float = Field(0.7, gt=0.5, le=1)
+    visit_switch_factor: float = Field(2.0, ge=1, le=100)
+    # An unknown visit feeds the visitor clustering once, with a face of at least this quality.
+    visitor_min_quality: float = Field(0.3, ge=0, le=1)
+    # A person is "home" (Home Assistant presence) while seen within this many minutes.
+    presence_window_min: float = Field(10.0, gt=0, le=7 * 24 * 60)
+
     # Requests
     max_content_length: int = Field(20 * 1024 * 1024, ge=1024)    # bytes of one request body
     max_image_pixels: int = Field(50_000_000, ge=1)                # refused from the header, before decoding
@@ -150,6 +175,8 @@ class Settings(BaseSettings):
     mqtt_queue_size: int = Field(1000, ge=1, le=1_000_000)   # messages waiting per worker; more are dropped
     mqtt_tls_ca: str = ""                              # CA file for mqtts:// (default: the system's)
     mqtt_tls_insecure: bool = False                    # mqtts:// without checking the host name
+    # The per-frame topics (events/, cameras/, matches/, people/, unknown); visits/ is always published.
+    mqtt_frame_topics: bool = True
 
     @model_validator(mode="after")
     def _threshold_of_the_embedder(self):

@@ -12,8 +12,9 @@ from app.api import (
               ops,
               page,
               people,
+              tracks,
               visitors,
 )
 
 BLUEPRINTS = (native.bp, people.bp, gallery_io.bp, ops.bp, page.bp, visitors.bp, corrections.bp, deepstack.bp,
-              compreface.bp, compreface_gallery.bp)
+              compreface.bp, compreface_gallery.bp, tracks.bp)

@@ -4,7 +4,7 @@ from flask import Blueprint
 
 from app.api.openapi import documented
 from app.api.schemas import DetectResponse, EmbedResponse, EnrollResponse, RecognizeResponse, VerifyResponse
-from app.api.uploads import read_upload, single_image, text_field
+from app.api.uploads import flag_field, read_upload, single_image, text_field, timestamp_field, visit_key_field
 from app.services import services
 from app.usecases import recognition
 
@@ -14,12 +14,16 @@ IMAGE_ERRORS = (400, 401, 413, 415, 422, 502, 503, 504)
 
 @bp.post("/recognize")
 @documented("Every face in a camera frame, and who it is", RecognizeResponse, body="image",
-            fields=[("camera_id", "which camera sent the frame (stored with the event)", False)],
+            fields=[("camera_id", "which camera sent the frame (stored with the event; its tracks)", False),
+                    ("timestamp", "capture time: Unix epoch seconds or ISO 8601 with a timezone (default now)", False),
+                    ("visit_key", "an external visit id (e.g. a Frigate event id): the largest face joins "
+                                  "its track", False)],
             errors=(*IMAGE_ERRORS, 409))
 def recognize():
     s = services()
     upload = read_upload(s.settings.max_images_per_request)
-    result = recognition.recognize(s, single_image(upload), text_field(upload, "camera_id"))
+    result = recognition.recognize(s, single_image(upload), text_field(upload, "camera_id"),
+                                   timestamp=timestamp_field(upload), visit_key=visit_key_field(upload))
     return RecognizeResponse.of(result, s.pipeline.detector.name).model_dump()
 
 
@@ -27,13 +31,15 @@ def recognize():
 @documented("Enroll a new person (`name`) or add faces to one (`person_id`); the largest face of each image",
             EnrollResponse, status=201, body="image",
             fields=[("name", "name of a new person", False),
-                    ("person_id", "an enrolled person to add faces to", False)],
+                    ("person_id", "an enrolled person to add faces to", False),
+                    ("force", "true: enroll faces under MIN_ENROLL_QUALITY too (default false: 422 low_quality)",
+                     False)],
             errors=(400, 401, 404, 409, 413, 415, 422, 502, 503, 504))
 def enroll():
     s = services()
     upload = read_upload(s.settings.max_images_per_request)
     name, pid = text_field(upload, "name"), text_field(upload, "person_id", max_length=64)
-    result = recognition.enroll(s, upload.images, name=name, person_id=pid)
+    result = recognition.enroll(s, upload.images, name=name, person_id=pid, force=flag_field(upload, "force"))
     return EnrollResponse.of(result).model_dump(), 201 if result.created else 200
 
 

@@ -4,6 +4,7 @@ turn the use cases' domain objects into responses."""
 from pydantic import BaseModel, Field
 
 from app.api.schemas_visitors import FaceReport
+from app.api.schemas_visits import QualityParts, Track
 from app.pipeline import Face
 from app.usecases import recognition as uc  # the use cases' domain objects
 
@@ -53,6 +54,20 @@ class RecognizedFace(DetectedFace):
     match: Candidate | None = Field(description="the nearest enrolled person within MATCH_THRESHOLD; null = unknown")
     candidates: list[Candidate] = Field(description="the TOP_K nearest people, nearest first")
     visitor_id: str | None = Field(None, description="an unknown face kept: the visitor it is (GET /visitors/{id})")
+    quality: float = Field(description="0 (useless) to 1: the product of the quality_parts' scores")
+    quality_parts: QualityParts
+    reason: str | None = Field(description='"low_quality": under MIN_MATCH_QUALITY, so never matched; else null')
+    track_id: str | None = Field(description="the face's visit (GET /tracks/{id}); null when tracks are unavailable")
+    track: Track | None = Field(description="the visit's identity so far, from all its frames")
+
+    @classmethod
+    def of_recognized(cls, f: uc.RecognizedFace) -> "RecognizedFace":
+        q = f.face.quality
+        assert q is not None   # recognition assesses every face
+        return cls(**DetectedFace.fields_of(f.face), match=Candidate.of(f.match) if f.match else None,
+                   candidates=[Candidate.of(c) for c in f.candidates], visitor_id=f.visitor_id,
+                   quality=q.quality, quality_parts=QualityParts(**q.parts()), reason=f.reason,
+                   track_id=f.track.id if f.track else None, track=Track.of(f.track))
 
 
 class RecognizeResponse(BaseModel):
@@ -62,13 +77,12 @@ class RecognizeResponse(BaseModel):
     height: int
     preprocessor: str
     faces: list[RecognizedFace]
-    timing_ms: dict[str, float] = Field(description="decode, sync (the gallery), detect, embed, match, total")
+    timing_ms: dict[str, float] = Field(description="decode, sync (the gallery), detect, embed, quality, match, "
+                                                    "track, visitors, total")
 
     @classmethod
     def of(cls, r: uc.Recognition, preprocessor: str) -> "RecognizeResponse":
-        faces = [RecognizedFace(**DetectedFace.fields_of(f.face), match=Candidate.of(f.match) if f.match else None,
-                                   candidates=[Candidate.of(c) for c in f.candidates], visitor_id=f.visitor_id)
-                 for f in r.faces]
+        faces = [RecognizedFace.of_recognized(f) for f in r.faces]
         return cls(camera_id=r.camera_id, event_id=r.event_id, width=r.frame.width, height=r.frame.height,
                    preprocessor=preprocessor, faces=faces, timing_ms=r.timing_ms)
 
@@ -188,6 +202,8 @@ class EventFace(BaseModel):
     box: list[float] = Field(description="x1, y1, x2, y2")
     thumbnail: str | None = Field(description="id for GET /events/thumbnails/{id}; null when it was left out")
     visitor_id: str | None = Field(None, description="an unknown face kept: its visitor")
+    track_id: str | None = Field(None, description="the visit the face belonged to (GET /tracks/{id})")
+    quality: float | None = Field(None, description="the face's quality, 0 to 1")
 
 
 class Event(BaseModel):

@@ -87,6 +87,8 @@ class FaceReport(FromDomain):
     median_other: float | None = Field(description="median distance to the person's other faces")
     outlier: bool = Field(description="nearest_other over MATCH_THRESHOLD (none of the person's other faces would "
                                       "match it), with 3 faces or more: likely a wrong photo")
+    quality: float | None = Field(None, description="the face's quality (0-1) from the crop kept with it; null "
+                                                    "for faces enrolled before crops were kept")
 
 
 class PersonFace(FromDomain):

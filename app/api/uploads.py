@@ -4,8 +4,12 @@ the fields in the query string; JSON with base64 strings, `image` or an `images`
 JSON bodies validated by a pydantic model. Every problem is a 4xx naming what to send."""
 import base64
 import binascii
+import math
+import re
+import time
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 from flask import Response, current_app, request
@@ -115,6 +119,66 @@ def text_field(upload: Upload, name: str, max_length: int = 200) -> str | None:
     if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):  # control characters, lone surrogates
         raise InvalidField(f"`{name}` holds control or invalid characters; send plain text")
     return value
+
+
+EARLIEST_TIMESTAMP = 946684800.0   # 2000-01-01T00:00:00Z
+VISIT_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def timestamp_field(upload: Upload, name: str = "timestamp") -> float | None:
+    """A capture time: Unix epoch seconds (a number, or a string of one) or an ISO 8601 string
+    with a timezone; finite, from 2000-01-01 to one day ahead of the server's clock."""
+    value = upload.fields.get(name)
+    if value is None or value == "":
+        return None
+    what = f"`{name}` must be Unix epoch seconds or an ISO 8601 time with a timezone"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise InvalidField(f"{what}, got {type(value).__name__}")
+    seconds = value if not isinstance(value, str) else _text_time(value.strip()[:64], what)
+    try:
+        seconds = float(seconds)
+    except OverflowError:  # an int too large for a float
+        raise InvalidField(f"{what}; {str(value)[:40]!r} is out of range") from None
+    if not math.isfinite(seconds) or seconds < EARLIEST_TIMESTAMP or seconds > time.time() + 86400:
+        raise InvalidField(f"{what} from 2000-01-01 to one day ahead of the server's clock; got {str(value)[:40]!r}")
+    return seconds
+
+
+def _text_time(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidField(f"{what}; {text[:40]!r} is neither") from None
+    if parsed.tzinfo is None:
+        raise InvalidField(f"{what}; {text[:40]!r} has no timezone (add Z or +02:00)")
+    return parsed.timestamp()
+
+
+def visit_key_field(upload: Upload, name: str = "visit_key") -> str | None:
+    """An external visit id (e.g. a Frigate event id): 1-128 of A-Z a-z 0-9 . _ : -"""
+    value = upload.fields.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not VISIT_KEY.fullmatch(value):
+        raise InvalidField(f"`{name}` must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'")
+    return value
+
+
+def flag_field(upload: Upload, name: str) -> bool:
+    """A yes/no field: true/false, 1/0, yes/no (a JSON boolean too); absent is false."""
+    value = upload.fields.get(name)
+    if value is None or value == "" or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower() if isinstance(value, (str, int)) else None
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise InvalidField(f"`{name}` must be true or false")
 
 
 def single_image(upload: Upload) -> bytes:

@@ -15,4 +15,5 @@ def build_publisher(settings: Settings, confidence: Callable[[float], float]) ->
         return NoPublisher()
     return MqttPublisher(settings.mqtt_url, settings.mqtt_topic_prefix, settings.mqtt_discovery_prefix,
                          settings.mqtt_client_id, settings.mqtt_keepalive_s, settings.mqtt_queue_size,
-                         settings.mqtt_tls_ca, settings.mqtt_tls_insecure, confidence).start()
+                         settings.mqtt_tls_ca, settings.mqtt_tls_insecure, confidence, settings.mqtt_frame_topics,
+                         settings.presence_window_min).start()

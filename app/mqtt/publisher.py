@@ -37,6 +37,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from app import metrics
 from app.mqtt.messages import Message, camera_discovery, event_messages, event_payload, person_discovery
+from app.mqtt.visits import last_visitor_discovery, presence_discovery, visit_messages
 
 log = logging.getLogger(__name__)
 _STOP = object()
@@ -48,7 +49,8 @@ MAX_ANNOUNCED = 1000
 class MqttPublisher:
     def __init__(self, url: str, prefix: str = "facerec", discovery: str = "homeassistant",
                  client_id: str = "", keepalive_s: int = 30, queue_size: int = 1000, tls_ca: str = "",
-                 tls_insecure: bool = False, confidence=lambda distance: 0.0):
+                 tls_insecure: bool = False, confidence=lambda distance: 0.0, frame_topics: bool = True,
+                 presence_window_min: float = 10.0):
         parts = urlsplit(url)
         self.host, self.tls = parts.hostname or "", parts.scheme == "mqtts"   # MQTT_URL is validated: it has one
         self.port = parts.port or (8883 if self.tls else 1883)
@@ -56,6 +58,7 @@ class MqttPublisher:
         self.prefix, self.discovery, self.keepalive_s = prefix, discovery, keepalive_s
         self.availability = f"{prefix}/available"
         self.confidence = confidence
+        self.frame_topics, self.presence_window_min = frame_topics, presence_window_min
         self.queue: queue.Queue = queue.Queue(queue_size)
         self.cameras: set[str] = set()    # announced to Home Assistant by this worker
         self.people: set[str] = set()
@@ -93,10 +96,18 @@ class MqttPublisher:
     def publish_event(self, event_id: str | None, camera_id: str | None, faces: list[dict]) -> None:
         """Queue one recognized frame (the event log's faces); never blocks. Frames without a face
         publish nothing."""
-        if not faces or self.closing:
+        if not faces or self.closing or not self.frame_topics:
             return
+        self._queue((event_id, camera_id or "default", time.time(), faces))
+
+    def publish_visit(self, camera_id: str, event: str, track: dict) -> None:
+        """Queue a visit's news ("decided", "changed", "ended"; track: its public object)."""
+        if not self.closing:
+            self._queue(("visit", camera_id, event, track))
+
+    def _queue(self, item) -> None:
         try:
-            self.queue.put_nowait((event_id, camera_id or "default", time.time(), faces))
+            self.queue.put_nowait(item)
         except queue.Full:
             metrics.MQTT_DROPPED.labels("queue_full").inc()
 
@@ -175,19 +186,40 @@ class MqttPublisher:
         if item == "announce":
             if not self.discovery:
                 return []
-            cameras = [m for c in sorted(self.cameras) for m in camera_discovery(self.discovery, self.prefix, c)]
-            return cameras + [m for n in sorted(self.people) for m in person_discovery(self.discovery, self.prefix, n)]
+            cameras = [m for c in sorted(self.cameras) for m in self._camera_discovery(c)]
+            return cameras + [m for n in sorted(self.people) for m in self._person_discovery(n)]
+        if item[0] == "visit":
+            return self._visit_messages(*item[1:])
         event_id, camera_id, when, faces = item
         event = event_payload(event_id, camera_id, when, faces, confidence=self.confidence)
         announce = []
         if self.discovery and event["camera_id"] not in self.cameras and len(self.cameras) < MAX_ANNOUNCED:
             self.cameras.add(event["camera_id"])
-            announce += camera_discovery(self.discovery, self.prefix, event["camera_id"])
+            announce += self._camera_discovery(event["camera_id"])
         for name in event["names"]:
             if self.discovery and name not in self.people:
                 self.people.add(name)
-                announce += person_discovery(self.discovery, self.prefix, name)
+                announce += self._person_discovery(name)
         return announce + event_messages(self.prefix, event)
+
+    def _person_discovery(self, name: str) -> list[Message]:
+        return (person_discovery(self.discovery, self.prefix, name)
+                + presence_discovery(self.discovery, self.prefix, name, self.presence_window_min))
+
+    def _camera_discovery(self, camera_id: str) -> list[Message]:
+        return camera_discovery(self.discovery, self.prefix, camera_id) + last_visitor_discovery(
+            self.discovery, self.prefix, camera_id)
+
+    def _visit_messages(self, camera_id: str, event: str, track: dict) -> list[Message]:
+        announce = []
+        if self.discovery and camera_id not in self.cameras and len(self.cameras) < MAX_ANNOUNCED:
+            self.cameras.add(camera_id)
+            announce += self._camera_discovery(camera_id)
+        name = track["name"]
+        if self.discovery and name is not None and name not in self.people:
+            self.people.add(name)
+            announce += self._person_discovery(name)
+        return announce + visit_messages(self.prefix, camera_id, event, track)
 
     def _send(self, message: Message) -> None:
         if message.qos == 0 and not self.connected:
@@ -206,6 +238,9 @@ class NoPublisher:
     """MQTT_URL is empty: events go nowhere."""
 
     def publish_event(self, event_id: str | None, camera_id: str | None, faces: list[dict]) -> None:
+        pass
+
+    def publish_visit(self, camera_id: str, event: str, track: dict) -> None:
         pass
 
     def close(self, timeout_s: float = 2.0) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 from app.pipeline.detectors import Detector
 from app.pipeline.embedders import Embedder
 from app.pipeline.imaging import decode_image, request_pixels
+from app.pipeline.quality import FaceQuality, face_quality
 from app.pipeline.timing import Stopwatch
 from config import Settings
 from config.settings import pipeline_values
@@ -26,6 +27,7 @@ class Face:
     score: float
     landmarks: np.ndarray    # [5,2]
     embedding: np.ndarray | None = None   # [dim of the embedder], unit length
+    quality: FaceQuality | None = None    # filled in by FacePipeline.assess
 
     @property
     def vector(self) -> np.ndarray:
@@ -93,6 +95,12 @@ class FacePipeline:
             found = self.detector.detect(rgb)
         faces = [Face(found.boxes[i], float(found.scores[i]), found.landmarks[i]) for i in range(len(found))]
         return Frame(rgb.shape[1], rgb.shape[0], faces, rgb)
+
+    def assess(self, frame: Frame, faces: list[Face], stopwatch: Stopwatch | None = None) -> None:
+        """Fill in the quality of each of `faces` (faces of `frame`)."""
+        with (stopwatch or Stopwatch()).stage("quality"):
+            for face in faces:
+                face.quality = face_quality(frame.rgb, face.box, face.landmarks, face.score)
 
     def embed_faces(self, frame: Frame, faces: list[Face], stopwatch: Stopwatch | None = None) -> None:
         """Fill in the embedding of each of `faces` (faces of `frame`), in one embedder call."""

@@ -49,29 +49,49 @@ function status(text, isError) {
 
 // --- recent recognitions ---------------------------------------------------------------
 async function refreshEvents() {
-  const { events } = await json("/events?count=20");
-  const items = [];
+  const { events } = await json("/events?count=50");
+  // One row per visit: the faces of one track (over its frames) together, shown by its best face
+  // (the highest quality; the first named one when qualities tie); faces without a track stand alone.
+  const visits = new Map();
   for (const event of events) {
-    const when = new Date(event.time * 1000).toLocaleTimeString();
     event.faces.forEach((face, index) => {
-      const img = el("img", { class: "thumb", alt: "face" });
-      thumbnail(`/events/thumbnails/${face.thumbnail}`).then((url) => { img.src = url; });
-      const label = face.name
-        ? el("span", { class: "known event-name" }, face.name)
-        : el("span", { class: "unknown event-name" }, "unknown");
-      const visitor = face.visitor_id ? el("span", { class: "visitor-tag" }, `visitor ${face.visitor_id.slice(0, 6)}`) : "";
-      const distance = face.distance === null ? "" : `distance ${face.distance.toFixed(3)}`;
-      const actions = el("span", { class: "actions" });
-      const target = { event_id: event.event_id, face_index: index };
-      if (face.person_id) {
-        actions.append(el("button", { class: "not-person", title: `this face is not ${face.name}`,
-          onclick: () => correct(Object.assign({ not_person_id: face.person_id }, target)) }, `not ${face.name}`));
+      const key = face.track_id || `${event.event_id}/${index}`;
+      const seen = { event, face, index };
+      const visit = visits.get(key);
+      if (!visit) {
+        visits.set(key, { best: seen, frames: 1, last: event.time, named: face.name ? seen : null });
+        return;
       }
-      actions.append(el("button", { class: "this-is", title: "say who this is",
-        onclick: () => thisIs(target) }, "this is…"));
-      items.push(el("li", {}, img, label, visitor,
-        el("span", { class: "meta" }, `${distance} · camera ${event.camera_id || "-"} · ${when}`), actions));
+      visit.frames += 1;
+      if ((face.quality || 0) > (visit.best.face.quality || 0)) visit.best = seen;
+      if (face.name && !visit.named) visit.named = seen;
     });
+  }
+  const items = [];
+  for (const visit of visits.values()) {
+    const { event, face, index } = visit.best;
+    const named = visit.named ? visit.named.face : face;
+    const when = new Date(visit.last * 1000).toLocaleTimeString();
+    const img = el("img", { class: "thumb", alt: "face" });
+    thumbnail(`/events/thumbnails/${face.thumbnail}`).then((url) => { img.src = url; });
+    const label = named.name
+      ? el("span", { class: "known event-name" }, named.name)
+      : el("span", { class: "unknown event-name" }, "unknown");
+    const visitor = face.visitor_id ? el("span", { class: "visitor-tag" }, `visitor ${face.visitor_id.slice(0, 6)}`) : "";
+    const distance = face.distance === null ? "" : `distance ${face.distance.toFixed(3)}`;
+    const frames = el("span", { class: "visit-frames" }, visit.frames > 1 ? `visit · ${visit.frames} frames` : "");
+    const actions = el("span", { class: "actions" });
+    const target = { event_id: event.event_id, face_index: index };
+    if (named.person_id) {
+      const own = visit.named || visit.best;
+      actions.append(el("button", { class: "not-person", title: `this face is not ${named.name}`,
+        onclick: () => correct({ not_person_id: named.person_id, event_id: own.event.event_id,
+          face_index: own.index }) }, `not ${named.name}`));
+    }
+    actions.append(el("button", { class: "this-is", title: "say who this is",
+      onclick: () => thisIs(target) }, "this is…"));
+    items.push(el("li", { class: "visit" }, img, label, visitor, frames,
+      el("span", { class: "meta" }, `${distance} · camera ${event.camera_id || "-"} · ${when}`), actions));
   }
   $("events").replaceChildren(...items);
 }

@@ -54,6 +54,9 @@ def correct(s: Services, event_id: str, face_index: int, not_person_id: str | No
         raise GalleryModelMismatch(f"event {event_id} was recorded by a worker of another model (embeddings of "
                                    f"{len(vector)} values, this server's have {s.store.dim}); correct an event "
                                    f"recorded since", "", s.store.model.id)
+    if entry.get("quality") is not None and entry["quality"] < s.settings.min_match_quality:
+        raise NotCorrectable(f"face {face_index} of event {event_id} is of too low quality ({entry['quality']:.2f}, "
+                             f"under MIN_MATCH_QUALITY) to teach anything; correct a clearer face of the visit")
     face_id = f"e{event_id}-{face_index}"
     s.replica.sync()
     if not_person_id is not None:

@@ -13,6 +13,8 @@ import numpy as np
 
 from app.errors import GalleryTooLarge
 from app.gallery.matching import distances
+from app.pipeline.enrolled_crop import EnrolledCrop
+from app.pipeline.quality import face_quality
 from app.services import Services
 
 MIN_FACES_FOR_OUTLIERS = 3
@@ -26,6 +28,7 @@ class FaceReport:
     nearest_other: float | None     # to the person's nearest other face
     median_other: float | None      # median distance to the person's other faces
     outlier: bool
+    quality: float | None = None    # from the kept crop (app/pipeline/quality.py); None without a crop
 
 
 @dataclass
@@ -76,7 +79,21 @@ def face_reports(vectors: dict[str, np.ndarray], threshold: float) -> list[FaceR
 def person_report(s: Services, pid: str) -> tuple[dict, list[FaceReport]]:
     """(the person, as GET /people/{id} lists them; a report per enrolled face)."""
     person = s.store.person(pid)
-    return person, face_reports(s.store.face_vectors(pid), s.rule.threshold)
+    reports = face_reports(s.store.face_vectors(pid), s.rule.threshold)
+    crops = s.store.faces_to_reembed(pid)
+    for report in reports:
+        report.quality = crop_quality(crops.get(report.face_id, (b"", b""))[0])
+    return person, reports
+
+
+def crop_quality(data: bytes) -> float | None:
+    """The quality of an enrolled face from the crop kept with it (the detector's score is not
+    kept: counted as sure); None for a face enrolled before crops were kept, or an unreadable one."""
+    try:
+        crop = EnrolledCrop.from_bytes(data)
+        return face_quality(crop.rgb(), crop.box, crop.landmarks, 1.0).quality
+    except ValueError:
+        return None
 
 
 def gallery_health(s: Services) -> GalleryHealth:

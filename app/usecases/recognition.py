@@ -5,20 +5,22 @@ decoded request values and returns domain objects; views only parse and serialis
     result = recognize(services, jpeg_bytes, camera_id="door")
     for face in result.faces: face.match and face.match.name
 """
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from app import metrics
-from app.errors import FaceRecError, InvalidField, NoFace, SeveralFaces
+from app.errors import FaceRecError, InvalidField, LowQualityFace, NoFace, SeveralFaces
 from app.gallery import NewFace
 from app.gallery.matching import distances
 from app.pipeline import Face, Frame, Stopwatch
 from app.pipeline.enrolled_crop import enrolled_crop
 from app.pipeline.imaging import jpeg_thumbnails
 from app.services import Services
-from app.usecases import people, visitors
+from app.usecases import people, visitors, visits
+from app.visits import TrackState
 
 
 @dataclass
@@ -37,6 +39,8 @@ class RecognizedFace:
     match: Candidate | None         # the nearest the rule calls "same person" and no correction refuses; None = unknown
     visitor_id: str | None = None   # an unknown face kept as a sighting: the visitor it belongs to
     accepted: list[Candidate] = field(default_factory=list)  # every candidate that could be the match, nearest first
+    reason: str | None = None       # "low_quality": under MIN_MATCH_QUALITY, never matched
+    track: TrackState | None = None  # the visit this face belongs to (None: track state unavailable)
 
 
 @dataclass
@@ -73,10 +77,12 @@ class Verification:
 
 
 def recognize(s: Services, image: bytes, camera_id: str | None = None,
-              top_k: int | None = None, select: Callable[[Frame], list[Face]] | None = None) -> Recognition:
-    """Every face of one frame with the nearest enrolled people; appended to the event log.
-    top_k: candidates per face (default TOP_K); select: the faces to
-    keep, given the detected frame (the compatibility APIs' limits and thresholds)."""
+              top_k: int | None = None, select: Callable[[Frame], list[Face]] | None = None,
+              timestamp: float | None = None, visit_key: str | None = None) -> Recognition:
+    """Every face of one frame with the nearest enrolled people and its visit (track); appended
+    to the event log. top_k: candidates per face (default TOP_K); select: the faces to keep,
+    given the detected frame (the compatibility APIs' limits and thresholds); timestamp: the
+    camera's capture time (default now); visit_key: the largest face joins this visit's track."""
     s.pipeline.check_request([image])
     stopwatch = Stopwatch()
     with stopwatch.stage("sync"):
@@ -85,8 +91,12 @@ def recognize(s: Services, image: bytes, camera_id: str | None = None,
     if select is not None:
         frame.faces = select(frame)
         s.pipeline.embed_faces(frame, frame.faces, stopwatch)
+    s.pipeline.assess(frame, frame.faces, stopwatch)
     with stopwatch.stage("match"):
         faces = _recognized(s, frame.faces, top_k or s.settings.top_k)
+    with stopwatch.stage("track"):
+        for face, track in zip(faces, visits.track_faces(s, camera_id, timestamp or time.time(), faces, visit_key)):
+            face.track = track
     event_id = _record(s, camera_id, frame, faces, stopwatch)
     timing = stopwatch.finish()
     metrics.observe_recognition(timing, [f.match is not None for f in faces], s.replica.size)
@@ -109,13 +119,16 @@ def embed(s: Services, image: bytes) -> Analysis:
     return Analysis(frame, stopwatch.finish())
 
 
-def enroll(s: Services, images: list[bytes], name: str | None = None, person_id: str | None = None) -> Enrollment:
+def enroll(s: Services, images: list[bytes], name: str | None = None, person_id: str | None = None,
+           force: bool = False) -> Enrollment:
     """A new person `name`, or faces added to `person_id`: the largest face of each image,
     with its thumbnail and the crop a later re-embedding needs. Nothing is stored unless every
-    image has a face; 409 before any model work when the gallery is of another model."""
+    image has a face of MIN_ENROLL_QUALITY (or force); 409 before any model work when the
+    gallery is of another model."""
     name = people.chosen_name(name, person_id, "enroll a new person", "add faces to an enrolled one")
     s.store.check_model(writing=True)  # fail fast, before the models, when Redis is down or the model differs
-    faces, entries, _ = largest_faces(s, images, to_store=True)
+    faces, entries, _ = largest_faces(s, images, to_store=True, min_quality=0.0 if force else
+                                      s.settings.min_enroll_quality)
     person_id, name, created, ids = people.store_faces(s, entries, name, person_id)
     return Enrollment(person_id, name, created, list(zip(ids, faces)))
 
@@ -142,6 +155,9 @@ def _recognized(s: Services, faces: list[Face], top_k: int) -> list[RecognizedFa
     for face in faces:
         candidates = [Candidate(m.person_id, m.name, m.distance, s.rule.confidence(m.distance), m.face_id)
                       for m in s.replica.match(face.vector, top_k)]
+        if face.quality is not None and face.quality.quality < s.settings.min_match_quality:
+            recognized.append(RecognizedFace(face, candidates, None, reason="low_quality"))
+            continue
         near = [c for c in candidates if s.rule.same_person(c.distance)]
         if near and not synced:
             s.negatives.sync()
@@ -159,7 +175,9 @@ def _record(s: Services, camera_id: str | None, frame: Frame, faces: list[Recogn
         visitors.observe(s, faces, thumbnails, camera_id)
     entries = [{"person_id": f.match.person_id if f.match else None, "name": f.match.name if f.match else None,
                 "distance": round((f.match or f.candidates[0]).distance, 4) if f.candidates else None,
-                "box": [round(float(v), 1) for v in f.face.box], "visitor_id": f.visitor_id} for f in faces]
+                "box": [round(float(v), 1) for v in f.face.box], "visitor_id": f.visitor_id,
+                "track_id": f.track.id if f.track else None,
+                "quality": f.face.quality.quality if f.face.quality else None} for f in faces]
     event_id = s.events.record(camera_id, entries, thumbnails, np.array([f.face.embedding for f in faces]))
     s.publisher.publish_event(event_id, camera_id, entries)  # MQTT: queued, never waited on
     return event_id
@@ -177,10 +195,11 @@ def stored_face(frame: Frame, face: Face) -> NewFace:
 
 
 def largest_faces(s: Services, images: list[bytes], to_store: bool = False, skip_faceless: bool = False,
-                  one_face: bool = False) -> tuple[list[Face], list[NewFace], list[str]]:
+                  one_face: bool = False, min_quality: float = 0.0) -> tuple[list[Face], list[NewFace], list[str]]:
     """(the largest face of each image, embedded; with to_store, what the gallery keeps of each;
     the images skipped). An image without a face is 422 naming it, or with skip_faceless left
-    out and listed; with one_face, an image of several faces is 422 (SeveralFaces). Every header
+    out and listed; with one_face, an image of several faces is 422 (SeveralFaces); a face under
+    `min_quality` is 422 (LowQualityFace) naming what is wrong with it. Every header
     is checked before any image is decoded, and each decoded image is let go before the next,
     so a request holds one frame at a time."""
     s.pipeline.check_request(images)
@@ -202,6 +221,13 @@ def largest_faces(s: Services, images: list[bytes], to_store: bool = False, skip
         if face is None:
             raise NoFace(f"no face found in {which} ({frame.width}x{frame.height}); send a photo in which the "
                          f"face is clearly visible and at least {_min_face(s):.0f} px wide")
+        s.pipeline.assess(frame, [face])
+        quality = face.quality
+        assert quality is not None   # assess() has just set it
+        if quality.quality < min_quality:
+            raise LowQualityFace(f"the face in {which} is {quality.problem()} (quality {quality.quality:.2f}, under "
+                                 f"MIN_ENROLL_QUALITY {min_quality}); send a sharper, larger, frontal photo, or "
+                                 f"force=true to enroll it anyway")
         s.pipeline.embed_faces(frame, [face])
         faces.append(face)
         if to_store:

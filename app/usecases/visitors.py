@@ -35,8 +35,11 @@ def worth_keeping(s: Services, face: Face) -> bool:
 def observe(s: Services, faces: list, thumbnails: list[bytes], camera_id: str | None) -> None:
     """Every unknown face worth keeping (of recognition.RecognizedFace `faces`, thumbnails in
     the same order) stored as a sighting of the nearest visitor within VISITOR_DISTANCE, or of
-    a new one; its `visitor_id` is set. Two faces of one frame are never the same visitor."""
-    keep = [i for i, f in enumerate(faces) if f.match is None and worth_keeping(s, f.face)]
+    a new one; its `visitor_id` is set. Once per visit: a face of a track that already fed the
+    clustering gets that visitor id without a new sighting (a visit of 30 frames is one
+    sighting, not 30 chances to chain strangers). Two faces of one frame are never the same visitor."""
+    keep = [i for i, f in enumerate(faces) if f.match is None and worth_keeping(s, f.face)
+            and _fed_by_this_frame(s, f)]
     if not keep:
         return
     s.visitor_index.sync()
@@ -45,6 +48,21 @@ def observe(s: Services, faces: list, thumbnails: list[bytes], camera_id: str | 
     for i in keep:
         faces[i].visitor_id = _sighted(s, faces[i].face, thumbnails[i], camera_id or "", now, taken)
         taken.add(faces[i].visitor_id)
+        if faces[i].track is not None:
+            s.visits.set_visitor(faces[i].track.id, faces[i].visitor_id)
+
+
+def _fed_by_this_frame(s: Services, face) -> bool:
+    """Whether this unknown face is its visit's sighting (the first of the visit good enough:
+    quality at least VISITOR_MIN_QUALITY); sets visitor_id from the visit otherwise."""
+    quality = face.face.quality.quality if face.face.quality else 1.0
+    if face.reason == "low_quality" or quality < s.settings.visitor_min_quality:
+        return False
+    if face.track is None:
+        return True  # no track state: the frame stands alone
+    first, visitor_id = s.visits.claim_visitor(face.track.id)
+    face.visitor_id = visitor_id
+    return first
 
 
 def _side(face: Face) -> float:

@@ -17,7 +17,9 @@ def test_enroll_then_recognize(api):
     face = result.faces[0]
     assert face.match is not None and face.match.name == "Madonna" and face.match.person_id == body.person_id
     assert face.match.confidence > 0.5 and face.candidates[0] == face.match
-    assert set(result.timing_ms) == {"sync", "decode", "detect", "embed", "match", "visitors", "total"}
+    assert set(result.timing_ms) == {"sync", "decode", "detect", "embed", "quality", "match", "track", "visitors",
+                                     "total"}
+    assert face.reason is None and 0 < face.quality <= 1 and face.track_id == face.track.id
     stages = sum(v for k, v in result.timing_ms.items() if k != "total")
     assert abs(result.timing_ms["total"] - stages) < 0.05  # the total is the stages, computed once
     assert set(face.landmarks) == {"left_eye", "right_eye", "nose", "mouth_left", "mouth_right"}

@@ -161,6 +161,7 @@ def test_a_slow_server_gets_one_frame_at_a_time(server):
         with lock:
             busy[0] += 1
             seen["max"], seen["requests"] = max(seen["max"], busy[0]), seen["requests"] + 1
+            seen["query"] = environ.get("QUERY_STRING", "")
         try:
             time.sleep(0.6)
             return inner(environ, start_response)
@@ -177,6 +178,8 @@ def test_a_slow_server_gets_one_frame_at_a_time(server):
     elapsed = time.monotonic() - started
     counts = node.summary()
     assert seen["max"] == 1   # never two in flight
+    sent = dict(pair.split("=", 1) for pair in seen["query"].split("&"))
+    assert sent["camera_id"] == "slow" and abs(float(sent["timestamp"]) - time.time()) < 30   # the capture time
     assert counts["skipped"] > counts["sent"]   # stale frames were dropped, not queued
     assert seen["requests"] <= (elapsed + 5) / 0.6 + 2   # paced by the server, not by --fps 10
     camera.shutdown()

@@ -3,7 +3,9 @@ channels, huge dimensions in headers, bad base64 and wrong JSON types. None may 
 every error must be the JSON error shape without a stack trace, and the app must keep serving."""
 import base64
 import io
+import re
 import struct
+import time
 
 import cv2
 import numpy as np
@@ -105,7 +107,8 @@ def test_raw_bodies(fuzz_client, endpoint, data, content_type, name):
 
 @FUZZ
 @given(endpoint=st.sampled_from(ENDPOINTS), images=st.lists(image_bytes, max_size=3),
-       fields=st.dictionaries(st.sampled_from(["name", "person_id", "camera_id", "image"]), st.text(max_size=50)))
+       fields=st.dictionaries(st.sampled_from(["name", "person_id", "camera_id", "image", "timestamp", "visit_key",
+                                               "force"]), st.text(max_size=50)))
 def test_multipart_forms(fuzz_client, endpoint, images, fields):
     data = {**fields, "image": [(io.BytesIO(img), f"{i}.jpg") for i, img in enumerate(images)]}
     check(fuzz_client.post(endpoint, data=data, content_type="multipart/form-data"))
@@ -126,7 +129,8 @@ base64ish = st.one_of(image_bytes.map(lambda b: base64.b64encode(b).decode()),
            {}, optional={"image": st.one_of(base64ish, json_values),
                          "images": st.one_of(st.lists(base64ish, max_size=3), json_values),
                          "name": json_values, "person_id": json_values, "camera_id": json_values,
-                         "model": json_values, "people": json_values})))
+                         "model": json_values, "people": json_values, "timestamp": json_values,
+                         "visit_key": json_values, "force": json_values})))
 def test_json_bodies(fuzz_client, endpoint, body):
     check(fuzz_client.post(endpoint, json=body))
 
@@ -165,3 +169,38 @@ def test_deep_json_and_huge_numbers_in_bodies(fuzz_client, route, depth, opener,
     number = index if index.lstrip("-").isdigit() else "1"
     check(fuzz_client.open(path, method=method, content_type="application/json",
                            data='{"event_id": "1-0", "face_index": %s, "name": "N"}' % number))
+
+
+hostile_time = st.one_of(st.floats(), st.integers(-10 ** 30, 10 ** 30), st.text(max_size=40),
+                         st.sampled_from(["nan", "inf", "-inf", "1e308", "0x10", "2024-01-01", "2024-01-01T00:00:00",
+                                          "99999-01-01T00:00:00Z", " 1717000000 ", "1_717_000_000"]))
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(timestamp=hostile_time, visit_key=st.one_of(st.none(), st.text(max_size=140)),
+       camera_id=st.one_of(st.none(), any_text))
+def test_visit_fields_are_refused_before_anything_is_stored(fuzz_client, timestamp, visit_key, camera_id):
+    """A real face with hostile `timestamp` / `visit_key` / `camera_id`: a 400 stores nothing (no
+    event, no track); a 200 only for values within the contract."""
+    s = fuzz_client.application.extensions["facerec"]
+    fields = {k: v for k, v in {"timestamp": timestamp, "visit_key": visit_key, "camera_id": camera_id}.items()
+              if v is not None}
+    before = (s.redis.xlen(s.events.key), len(list(s.redis.scan_iter(s.settings.redis_prefix + "visits:*"))))
+    response = fuzz_client.post("/recognize", json={"image": base64.b64encode(seeds()["jpeg"]).decode(), **fields})
+    check(response)
+    if response.status_code == 200:   # then the values were within the contract
+        for face in response.json["faces"]:
+            assert face["track"] is None or 946684800 <= face["track"]["last_seen"] <= time.time() + 86400
+        assert visit_key in (None, "") or re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", visit_key)
+    else:
+        assert response.status_code == 400
+        after = (s.redis.xlen(s.events.key), len(list(s.redis.scan_iter(s.settings.redis_prefix + "visits:*"))))
+        assert after == before
+
+
+@settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(track_id=st.text(min_size=1, max_size=200).filter(lambda t: not set(t) & set("/?#")))
+def test_track_ids(fuzz_client, track_id):
+    response = fuzz_client.get(f"/tracks/{track_id}")
+    check(response)
+    assert response.status_code == 404

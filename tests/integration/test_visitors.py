@@ -1,5 +1,6 @@
 """Unknown visitors on the real Redis and the real models: sightings join and start visitors,
 re-clustering merges and splits, naming enrolls, forgetting forgets, and every store is capped."""
+import itertools
 import time
 
 import numpy as np
@@ -12,9 +13,18 @@ from config import SettingsError, load_settings
 from samples.photos import encode_jpeg, photo_bytes, three_face_frame
 from samples.vectors import near, unit
 
+VISITS = itertools.count()
+
+
+def recognize(client, person, index, camera="door"):
+    """The photo as a visit of its own: a minute after the previous one (more than TRACK_GAP_S), so
+    each photo is a sighting (the frames of one visit are one sighting: test_visits.py)."""
+    when = time.time() - 80_000 + 60 * next(VISITS)
+    return Api(client).recognize(photo_bytes(person, index), camera_id=camera, timestamp=f"{when:.3f}").expect(200)
+
 
 def visitor_of(client, person, index, camera="door"):
-    faces = Api(client).recognize(photo_bytes(person, index), camera_id=camera).expect(200)["faces"]
+    faces = recognize(client, person, index, camera)["faces"]
     assert len(faces) == 1 and faces[0]["match"] is None
     return faces[0]["visitor_id"]
 
@@ -56,18 +66,15 @@ def test_two_faces_of_one_frame_are_two_visitors(client):
     assert len(faces) == 3 and None not in ids and len(set(ids)) == 3
 
 
-def test_known_small_and_unsure_faces_are_not_kept(make_client, api):
+def test_known_small_and_unsure_faces_are_not_kept(make_client):
     strict = make_client(visitor_min_face_px=2000)
-    small = api.of(strict).recognize(photo_bytes("elton_john", 1), camera_id="door").expect(200)["faces"][0]
-    assert small["visitor_id"] is None
-    # detection score 0.84 < VISITOR_MIN_SCORE
-    unsure = api.of(make_client()).recognize(photo_bytes("elton_john", 0), camera_id="door").expect(200)["faces"][0]
+    assert recognize(strict, "elton_john", 1)["faces"][0]["visitor_id"] is None
+    unsure = recognize(make_client(), "elton_john", 0)["faces"][0]  # detection score 0.84 < VISITOR_MIN_SCORE
     assert unsure["match"] is None and unsure["score"] < 0.9 and unsure["visitor_id"] is None
     assert strict.get("/visitors").json["count"] == 0
     client = make_client()
-    api = api.of(client)
     client.post("/enroll", data=photo_bytes("elton_john", 1), content_type="image/jpeg", query_string={"name": "Elton"})
-    face = api.recognize(photo_bytes("elton_john", 1), camera_id="door").expect(200)["faces"][0]
+    face = recognize(client, "elton_john", 1)["faces"][0]
     assert face["match"]["name"] == "Elton" and face["visitor_id"] is None
 
 
@@ -110,9 +117,8 @@ def test_reclustering_splits_an_impure_visitor_and_keeps_ids(client):
     assert s.visitor_index.nearest(near(bob, rng, 0.3))[0] != vid
 
 
-def test_naming_a_visitor_enrolls_its_best_faces(make_client, api):
+def test_naming_a_visitor_enrolls_its_best_faces(make_client):
     client = make_client(visitor_enroll_faces=2)
-    api = api.of(client)
     vid = visitor_of(client, "elton_john", 1)
     for index in (2, 3):
         assert visitor_of(client, "elton_john", index) == vid
@@ -120,7 +126,7 @@ def test_naming_a_visitor_enrolls_its_best_faces(make_client, api):
     assert named.status_code == 201, named.json
     assert named.json["created"] and named.json["name"] == "Elton John" and len(named.json["face_ids"]) == 2
     assert client.get(f"/visitors/{vid}").status_code == 404 and client.get("/visitors").json["count"] == 0
-    face = api.recognize(photo_bytes("elton_john", 4), camera_id="door").expect(200)["faces"][0]
+    face = recognize(client, "elton_john", 4)["faces"][0]
     assert face["match"]["name"] == "Elton John" and face["visitor_id"] is None
     # a visitor added to someone already enrolled
     other = visitor_of(client, "mindy_kaling", 0)

@@ -70,6 +70,11 @@ def test_enroll_recognize_and_manage_people_through_the_page(page, tmp_path):
     expect(page.locator("#recognize-canvas")).to_be_visible()
     expect(page.locator("#events .event-name", has_text="Madonna").first).to_be_visible()
     expect(page.locator("#events .event-name", has_text="unknown").first).to_be_visible()
+    again = tmp_path / "door-again.jpg"   # the same three people a moment later: the same three visits
+    again.write_bytes(encode_jpeg(three_face_frame(), quality=85))
+    page.set_input_files("#recognize-file", str(again))
+    expect(page.locator("#events li.visit", has_text="Madonna")).to_contain_text("visit · 2 frames")
+    expect(page.locator("#events li.visit")).to_have_count(3)   # one row per visit, not per frame
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-page.png"), full_page=True)
 

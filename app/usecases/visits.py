@@ -1,0 +1,71 @@
+"""Visits: the faces of a frame joined to their camera's tracks (app/visits), each track's
+identity accumulated over its frames, and visit news sent to MQTT. Track state lives in Redis;
+when it cannot be used the frame is answered alone (track None), never with an error.
+
+    tracks = track_faces(s, "door", now, faces, visit_key=None)   # one TrackState | None per face
+"""
+import logging
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import redis
+
+from app.errors import TrackNotFound
+from app.services import Services
+from app.visits import Look, Sighting, TrackState
+from app.visits.store import VisitConflict
+
+log = logging.getLogger(__name__)
+TRACK_ID = re.compile(r"[0-9a-f]{32}")   # uuid4().hex, as tracks.new_track makes them
+
+
+def look_of(s: Services, face) -> Look:
+    """A recognition.RecognizedFace as evidence for its visit."""
+    quality = face.face.quality.quality if face.face.quality else 1.0
+    if face.reason == "low_quality":
+        return Look(quality, usable=False)
+    refused = {c.person_id for c in face.candidates if s.rule.same_person(c.distance)} - {
+        c.person_id for c in face.accepted}
+    if face.match is not None:
+        return Look(quality, face.match.person_id, face.match.name, face.match.distance, refused)
+    nearest = face.candidates[0].distance if face.candidates else None
+    return Look(quality, distance=nearest if nearest is None or nearest > s.rule.threshold else s.rule.threshold,
+                refused=refused)
+
+
+def track_faces(s: Services, camera_id: str | None, now: float, faces: list, visit_key: str | None = None
+                ) -> list[TrackState | None]:
+    """The track of each of `faces` (recognition.RecognizedFace, embedded), after this frame; the
+    visits' news published. [None, ...] when Redis could not be used (the frame stands alone)."""
+    if not faces:
+        return []
+    largest = max(range(len(faces)), key=lambda i: faces[i].face.area)
+    sightings = [Sighting(_box(f.face.box), np.asarray(f.face.embedding, np.float32),
+                          f.face.quality.quality if f.face.quality else 1.0,
+                          visit_key if i == largest else None) for i, f in enumerate(faces)]
+    camera = camera_id or "default"
+    try:
+        outcome = s.visits.observe(camera, now, sightings, [look_of(s, f) for f in faces])
+    except (redis.RedisError, VisitConflict) as e:
+        log.warning("tracks of camera %r not updated, frame answered alone: %s", camera, e)
+        return [None] * len(faces)
+    for track in outcome.ended:   # the visits that ended before this frame first, then this frame's news
+        if track.published is not None:
+            s.publisher.publish_visit(camera, "ended", track.public())
+    for event, track in outcome.news:
+        s.publisher.publish_visit(camera, event, track.public())
+    tracks: list[TrackState | None] = [*outcome.faces]
+    return tracks
+
+
+def _box(box: Sequence[float]) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return x1, y1, x2, y2
+
+
+def get_track(s: Services, track_id: str) -> TrackState:
+    track = s.visits.track(track_id) if TRACK_ID.fullmatch(track_id) else None
+    if track is None:
+        raise TrackNotFound(f"track {track_id!r} is unknown or ended more than VISIT_KEEP_S ago")
+    return track

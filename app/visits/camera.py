@@ -1,0 +1,64 @@
+"""One camera's open tracks after one frame (pure: no Redis, no models): the frame's faces
+joined to the tracks they continue or to new ones, each track's identity updated from its new
+look, the tracks that ended (no frame for TRACK_GAP_S), and which visits have news to announce.
+"""
+from dataclasses import dataclass, replace
+
+from app.visits.identity import Identity, Look, VisitRules, accumulate, decided
+from app.visits.tracks import Sighting, TrackState, assignment, live, new_track
+
+
+@dataclass(frozen=True)
+class TrackRules:
+    gap_s: float = 10.0           # TRACK_GAP_S
+    max_distance: float = 1.3     # TRACK_MAX_DISTANCE: embedding distance a track may be continued at
+    max_open: int = 50            # open tracks kept per camera (the oldest are ended beyond)
+
+
+@dataclass
+class FrameOutcome:
+    faces: list[TrackState]           # the track of each face, in the frame's order
+    open: list[TrackState]            # every open track of the camera after the frame
+    ended: list[TrackState]           # tracks that ended before this frame
+    news: list[tuple[str, TrackState]]   # ("decided" | "changed", track): visit identities to announce
+
+
+def announcement(track: TrackState) -> str | None:
+    """"decided" the first time a visit's identity is decided, "changed" when a decided identity
+    changes, else None; marks it announced."""
+    if not track.decided:
+        return None
+    key = track.person_id if track.person_id is not None else ""
+    if track.published == key:
+        return None
+    event = "decided" if track.published is None else "changed"
+    track.published = key
+    return event
+
+
+def after_frame(tracks: list[TrackState], sightings: list[Sighting], looks: list[Look], now: float,
+                rules: TrackRules, visit: VisitRules) -> FrameOutcome:
+    """`tracks`: the camera's stored tracks (not changed); `looks[i]`: sightings[i] as evidence."""
+    current, ended = live([replace(t, evidence=dict(t.evidence), names=dict(t.names)) for t in tracks], now,
+                          rules.gap_s)
+    chosen = assignment(sightings, current, now, rules.gap_s, rules.max_distance)
+    faces, news = [], []
+    for sighting, look, index in zip(sightings, looks, chosen):
+        track = current[index] if index is not None else new_track(sighting, now)
+        if index is None:
+            current.append(track)
+        track.box, track.embedding = [float(v) for v in sighting.box], sighting.embedding
+        track.first_seen, track.last_seen = min(track.first_seen, now), max(track.last_seen, now)
+        track.frames += 1
+        track.best_quality = max(track.best_quality, look.quality)
+        accumulate(track.evidence, track.names, look, visit)
+        before = Identity(track.person_id, track.name, track.decided, track.confidence)
+        after = decided(track.evidence, track.names, before, look.refused, visit)
+        track.person_id, track.name, track.decided, track.confidence = (after.person_id, after.name, after.decided,
+                                                                         after.confidence)
+        event = announcement(track)
+        if event:
+            news.append((event, track))
+        faces.append(track)
+    current.sort(key=lambda t: t.last_seen, reverse=True)
+    return FrameOutcome(faces, current[:rules.max_open], ended + current[rules.max_open:], news)

@@ -1,0 +1,121 @@
+"""Which track each face of a frame continues (pure: no Redis, no models).
+
+A face continues a track of the same camera seen within TRACK_GAP_S when its box overlaps the
+track's last box or moved plausibly since (its centre within a few face widths per second of
+gap), and its embedding is within TRACK_MAX_DISTANCE of the track's last one; the nearest such
+pair wins first, each track takes at most one face of a frame. A face given a visit key joins
+that key's track whatever its position. The rest open new tracks.
+"""
+import base64
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MOTION_SIDES_PER_S = 3.0    # how far (in face widths) a face may move in one second between frames
+MIN_MOTION_SIDES = 1.5      # and at any gap (a person walking up grows and shifts by about this)
+
+
+@dataclass
+class Sighting:
+    """One face of a frame, as tracking sees it."""
+    box: tuple[float, float, float, float]
+    embedding: np.ndarray
+    quality: float
+    visit_key: str | None = None
+
+
+@dataclass
+class TrackState:
+    id: str
+    box: list[float]
+    embedding: np.ndarray
+    first_seen: float
+    last_seen: float
+    frames: int = 0
+    visit_key: str | None = None
+    evidence: dict[str, float] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    person_id: str | None = None
+    name: str | None = None
+    decided: bool = False
+    confidence: float = 0.0
+    best_quality: float = 0.0
+    published: str | None = None     # the identity last announced on MQTT ("" = unknown), None = none yet
+
+    def to_json(self) -> dict:
+        vector = base64.b64encode(np.asarray(self.embedding, np.float16).tobytes()).decode()
+        return {**{k: v for k, v in self.__dict__.items() if k != "embedding"}, "embedding": vector}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "TrackState":
+        vector = np.frombuffer(base64.b64decode(data["embedding"]), np.float16).astype(np.float32)
+        return cls(**{**data, "embedding": vector})
+
+    def public(self) -> dict:
+        """The `track` object of the API and of MQTT visit messages."""
+        return {"id": self.id, "person_id": self.person_id, "name": self.name, "confidence": self.confidence,
+                "decided": self.decided, "frames": self.frames, "first_seen": round(self.first_seen, 3),
+                "last_seen": round(self.last_seen, 3)}
+
+
+def new_track(sighting: Sighting, now: float) -> TrackState:
+    return TrackState(uuid.uuid4().hex, [float(v) for v in sighting.box], sighting.embedding, now, now,
+                      visit_key=sighting.visit_key)
+
+
+def iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def plausible_motion(track_box, box, gap_s: float) -> bool:
+    """The box's centre within (MIN_MOTION_SIDES + MOTION_SIDES_PER_S x gap) face widths of the track's."""
+    side = max(track_box[2] - track_box[0], box[2] - box[0], 1.0)
+    dx = (box[0] + box[2] - track_box[0] - track_box[2]) / 2
+    dy = (box[1] + box[3] - track_box[1] - track_box[3]) / 2
+    return float(np.hypot(dx, dy)) <= side * (MIN_MOTION_SIDES + MOTION_SIDES_PER_S * abs(gap_s))
+
+
+def live(tracks: list[TrackState], now: float, gap_s: float) -> tuple[list[TrackState], list[TrackState]]:
+    """(the tracks still open at `now`, those ended: no frame for more than gap_s)."""
+    open_: list[TrackState] = []
+    ended: list[TrackState] = []
+    for t in tracks:
+        (open_ if now - t.last_seen <= gap_s else ended).append(t)
+    return open_, ended
+
+
+def assignment(sightings: list[Sighting], tracks: list[TrackState], now: float, gap_s: float,
+               max_distance: float) -> list[int | None]:
+    """For each sighting, the index in `tracks` of the track it continues, or None (a new one)."""
+    chosen: list[int | None] = [None] * len(sightings)
+    taken: set[int] = set()
+    for i, s in enumerate(sightings):  # a visit key names its track outright
+        if s.visit_key is not None:
+            match = next((j for j, t in enumerate(tracks) if t.visit_key == s.visit_key and j not in taken), None)
+            if match is not None:
+                chosen[i] = match
+                taken.add(match)
+    pairs = []
+    for i, s in enumerate(sightings):
+        if s.visit_key is not None:
+            continue
+        for j, t in enumerate(tracks):
+            gap = now - t.last_seen
+            if j in taken or t.visit_key is not None or abs(gap) > gap_s:
+                continue
+            overlap = iou(t.box, s.box)
+            if overlap <= 0 and not plausible_motion(t.box, s.box, gap):
+                continue
+            distance = float(np.linalg.norm(np.asarray(s.embedding, np.float32) - t.embedding))
+            if distance <= max_distance:
+                pairs.append((distance - overlap, i, j))
+    for _, i, j in sorted(pairs):
+        if chosen[i] is None and j not in taken:
+            chosen[i] = j
+            taken.add(j)
+    return chosen

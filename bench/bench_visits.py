@@ -1,0 +1,221 @@
+"""Visits, not frames: people walking up to a camera, recognized frame by frame and visit by
+visit, through the app (Flask's test client: the whole app) on a real redis-server, models
+in-process.
+
+    python -m bench.bench_visits [--frames 8 12] [--out results/bench_visits.json]
+
+Visits: each 5-celebrity val photo is one visit of 8-12 frames in a 1280x720 frame, the face
+growing from ~20 px to ~100 px (a person walking up), per frame horizontal motion blur (0-7
+px), noise and JPEG quality 30-70, every fourth visit in IR grey. Known visits: the 25 val
+photos with every person's train photos enrolled. Stranger visits: the val photos of Jerry,
+Madonna and Mindy with only Ben and Elton enrolled (people the gallery does not hold; no
+third-party photo is used). The unknown visits feed the visitor clustering: its purity (each
+visitor holds one person) is measured there.
+
+Frame-level and visit-level results are computed from the same frames: each frame's candidates,
+distances and quality as the app answered, replayed through the visits' own identity rules
+(app/visits/identity.py) for each MIN_MATCH_QUALITY and accumulation rule compared, so that the
+rows differ only in the rule. The cost of quality and tracking per frame is the app's own
+timing_ms ("quality", "track": a Redis compare-and-set) over every frame.
+"""
+import io
+import tempfile
+import time
+import uuid
+
+import numpy as np
+
+from app import create_app
+from app.visits.identity import Identity, Look, VisitRules, accumulate, decided
+from bench.results import bench_parser, write_results
+from config import load_settings
+from samples.camera import Look as CameraLook
+from samples.camera import camera_frame
+from samples.photos import PEOPLE, photo, photo_bytes, photo_files
+from scripts.processes import free_port, start_redis
+
+GATES = [0.0, 0.1, 0.2, 0.3, 0.4]
+STRANGERS = ["jerry_seinfeld", "madonna", "mindy_kaling"]
+
+
+def visit_frames(rgb, box, rng, frames: int, grey: bool) -> list[bytes]:
+    """A person walking up: the face from ~20 to ~100 px, drifting towards the frame's centre."""
+    start = (rng.uniform(300, 980), rng.uniform(250, 470))
+    out = []
+    for i in range(frames):
+        t = i / (frames - 1)
+        look = CameraLook(face_px=20 + 80 * t, blur=int(rng.integers(0, 8)), quality=int(rng.integers(30, 71)),
+                          noise=float(rng.uniform(0, 6)), grey=grey,
+                          centre=(start[0] + (640 - start[0]) * t, start[1] + (360 - start[1]) * t))
+        out.append(camera_frame(rgb, box, look, seed=int(rng.integers(1 << 30))))
+    return out
+
+
+def enroll(client, person):
+    """Every train photo of `person` with a face (one has none), one per request."""
+    person_id = None
+    for i in range(len(photo_files(person, "train"))):
+        who = {"person_id": person_id} if person_id else {"name": person}
+        response = client.post("/enroll", data={**who, "image": (io.BytesIO(photo_bytes(person, i, "train")), "a.jpg"),
+                                                "force": "true"}, content_type="multipart/form-data")
+        assert response.status_code in (200, 201, 422), response.json
+        person_id = person_id or (response.json or {}).get("person_id")
+
+
+def run_visits(client, people, rng, frames_range, pipeline) -> list[dict]:
+    """Every val photo of `people` as one visit; per visit its frames' largest face as answered."""
+    visits, t0 = [], time.time() - 86000
+    for person in people:
+        for index in range(len(photo_files(person))):
+            rgb = photo(person, index)
+            box = pipeline.detect(rgb).largest_face().box
+            n = int(rng.integers(frames_range[0], frames_range[1] + 1))
+            frames = visit_frames(rgb, box, rng, n, grey=len(visits) % 4 == 3)
+            t0 += 120   # visits of one camera, far apart (more than TRACK_GAP_S)
+            seen = []
+            for i, frame in enumerate(frames):
+                body = client.post("/recognize", data=frame, content_type="image/jpeg",
+                                   query_string={"camera_id": "door", "timestamp": t0 + 0.3 * i}).json
+                face = max(body["faces"], key=lambda f: f["box"]["x2"] - f["box"]["x1"]) if body["faces"] else None
+                seen.append({"timing": body["timing_ms"], "face": face and {
+                    "quality": face["quality"], "track_id": face["track_id"], "visitor_id": face["visitor_id"],
+                    "candidates": [(c["name"], c["distance"]) for c in face["candidates"]],
+                    "app_match": face["match"] and face["match"]["name"],
+                    "app_track": face["track"] and (face["track"]["name"], face["track"]["decided"])}})
+            visits.append({"person": person, "index": index, "frames": seen})
+    return visits
+
+
+def replay(visit: dict, gate: float, rules: VisitRules, weighted: bool):
+    """(frame-level names, the visit's identity after each frame) under MIN_MATCH_QUALITY `gate`."""
+    evidence, names, identity = {}, {}, Identity(None, None, False, 0.0)
+    frame_names, identities = [], []
+    for frame in visit["frames"]:
+        face = frame["face"]
+        if face is None:
+            frame_names.append(None)
+            identities.append(identity)
+            continue
+        usable = face["quality"] >= gate
+        near = face["candidates"][0] if face["candidates"] else None
+        match = near if usable and near and near[1] <= rules.threshold else None
+        frame_names.append(match[0] if match else None)
+        quality = face["quality"] if weighted else 1.0
+        look = Look(quality, match and match[0], match and match[0], near and near[1], usable=usable)
+        accumulate(evidence, names, look, rules)
+        identity = decided(evidence, names, identity, set(), rules)
+        identities.append(identity)
+    return frame_names, identities
+
+
+def score(known: list[dict], strangers: list[dict], gate: float, rules: VisitRules, weighted: bool) -> dict:
+    row = {"frames": {"right": 0, "wrong": 0, "unknown": 0, "no_face": 0, "stranger_frames_accepted": 0,
+                      "known_frames": 0},
+           "visits": {"right": 0, "wrong": 0, "unknown": 0, "stranger_visits_accepted": 0}, "frames_to_decide": []}
+    for visit in known:
+        frame_names, identities = replay(visit, gate, rules, weighted)
+        for name, frame in zip(frame_names, visit["frames"]):
+            row["frames"]["known_frames"] += 1
+            key = "no_face" if frame["face"] is None else "unknown" if name is None else \
+                "right" if name == visit["person"] else "wrong"
+            row["frames"][key] += 1
+        final = identities[-1]
+        key = "unknown" if not final.decided or final.name is None else \
+            "right" if final.name == visit["person"] else "wrong"
+        row["visits"][key] += 1
+        first = next((i for i, d in enumerate(identities) if d.decided and d.name == visit["person"]), None)
+        if first is not None:
+            row["frames_to_decide"].append(first + 1)
+    for visit in strangers:
+        frame_names, identities = replay(visit, gate, rules, weighted)
+        row["frames"]["stranger_frames_accepted"] += sum(n is not None for n in frame_names)
+        row["visits"]["stranger_visits_accepted"] += any(d.decided and d.name is not None for d in identities)
+    steps = row.pop("frames_to_decide")
+    row["median_frames_to_decide"] = float(np.median(steps)) if steps else None
+    row["visits"]["of"] = len(known)
+    row["stranger_visits"] = len(strangers)
+    return row
+
+
+def purity(client, strangers: list[dict]) -> dict:
+    """Each visitor holds one person: visitors made from the unknown visits, and the people in each."""
+    holds: dict[str, set[str]] = {}
+    for visit in strangers:
+        for frame in visit["frames"]:
+            if frame["face"] and frame["face"]["visitor_id"]:
+                holds.setdefault(frame["face"]["visitor_id"], set()).add(visit["person"])
+    s = client.application.extensions["facerec"]
+    sightings = s.redis.hlen(s.visitors.key("visitors:of"))
+    return {"visitors": len(holds), "pure": sum(len(p) == 1 for p in holds.values()),
+            "largest_mix": max((len(p) for p in holds.values()), default=0), "sightings": sightings,
+            "stranger_visits": len(strangers), "stranger_frames": sum(len(v["frames"]) for v in strangers)}
+
+
+def main(argv=None):
+    parser = bench_parser(__doc__, "bench_visits")
+    parser.add_argument("--frames", type=int, nargs=2, default=[8, 12], help="frames per visit, from and to")
+    parser.add_argument("--seed", type=int, default=24)
+    args = parser.parse_args(argv)
+    from app.pipeline import build_pipeline
+    port = free_port()
+    server = start_redis(tempfile.mkdtemp(prefix="bench-redis-"), port)
+    try:
+        pipeline = build_pipeline(load_settings(model_backend="local"))
+
+        def make_client():
+            settings = load_settings(model_backend="local", redis_url=f"redis://127.0.0.1:{port}/0", top_k=3,
+                                     housekeeping_interval_s=0, redis_prefix=f"bench-{uuid.uuid4().hex[:8]}:")
+            return create_app(settings, pipeline=pipeline).test_client()
+        rng = np.random.default_rng(args.seed)
+        known_client, stranger_client = make_client(), make_client()
+        for person in PEOPLE:
+            enroll(known_client, person)
+        for person in PEOPLE:
+            if person not in STRANGERS:
+                enroll(stranger_client, person)
+        started = time.perf_counter()
+        known = run_visits(known_client, PEOPLE, rng, args.frames, pipeline)
+        strangers = run_visits(stranger_client, STRANGERS, rng, args.frames, pipeline)
+        seconds = time.perf_counter() - started
+        settings = known_client.application.extensions["facerec"].settings
+        rules = VisitRules(settings.match_threshold, decide_weight=settings.visit_decide_weight,
+                           unknown_weight=settings.visit_unknown_weight, decide_share=settings.visit_decide_share,
+                           switch_factor=settings.visit_switch_factor)
+        unweighted = VisitRules(settings.match_threshold, margin_scale=1e9, decide_weight=0.5, unknown_weight=0.75,
+                                decide_share=settings.visit_decide_share, switch_factor=settings.visit_switch_factor)
+        every = [f for v in known + strangers for f in v["frames"]]
+        tracks = [len({f["face"]["track_id"] for f in v["frames"] if f["face"]}) for v in known + strangers]
+        results = {
+            "frames": len(every), "seconds": round(seconds, 1), "seed": args.seed,
+            "settings": {k: getattr(settings, k) for k in (
+                "match_threshold", "min_match_quality", "visit_decide_weight", "visit_unknown_weight",
+                "visit_decide_share", "visit_switch_factor", "track_gap_s", "track_max_distance",
+                "visitor_min_quality")},
+            "cost_ms_per_frame": {stage: {"median": float(np.median([f["timing"].get(stage, 0) for f in every])),
+                                          "p90": float(np.percentile([f["timing"].get(stage, 0) for f in every], 90))}
+                                  for stage in ("quality", "track", "match", "detect", "embed", "total")},
+            "tracks_per_visit": {"one": sum(t == 1 for t in tracks), "more": sum(t > 1 for t in tracks),
+                                 "max": max(tracks)},
+            "rows": [{"rule": "weighted (quality x margin)", "min_match_quality": g,
+                      **score(known, strangers, g, rules, True)} for g in GATES]
+                    + [{"rule": "unweighted frames", "min_match_quality": g,
+                        **score(known, strangers, g, unweighted, False)} for g in (0.0, settings.min_match_quality)],
+            "visitor_purity": purity(stranger_client, strangers),
+            "visits": known + strangers,
+        }
+        for row in results["rows"]:
+            f, v = row["frames"], row["visits"]
+            print(f"{row['rule']:>28} gate {row['min_match_quality']:.2f} | frames right {f['right']}/"
+                  f"{f['known_frames']} wrong {f['wrong']} unknown {f['unknown']} no face {f['no_face']} "
+                  f"stranger frames accepted {f['stranger_frames_accepted']} | visits right {v['right']}/{v['of']} "
+                  f"wrong {v['wrong']} unknown {v['unknown']} strangers accepted {v['stranger_visits_accepted']}/"
+                  f"{row['stranger_visits']} | median frames to decide {row['median_frames_to_decide']}")
+        print("cost ms/frame", results["cost_ms_per_frame"]["quality"], results["cost_ms_per_frame"]["track"])
+        print("tracks per visit", results["tracks_per_visit"], "visitor purity", results["visitor_purity"])
+        write_results(args.out, results)
+    finally:
+        server.terminate()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""Visits on the real Redis, the real models over gRPC, real mosquitto and Gunicorn: face
+quality, tracks across frames (and across workers), a visit's identity from all its frames,
+one MQTT message per visit, Redis refusing writes during a visit, hostile fields."""
+import io
+import json
+import time
+import uuid
+
+import pytest
+import requests
+from servers import Broker
+from test_mqtt import Subscriber, connected
+
+from app.api.schemas import RecognizeResponse
+from app.api.schemas_visits import Track
+from samples.camera import Look, camera_frame
+from samples.photos import photo, photo_bytes
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    server = Broker(tmp_path_factory.mktemp("mosquitto")).start()
+    yield server
+    server.stop()
+
+
+def enroll(client, name, *images):
+    data = {"name": name, "image": [(io.BytesIO(img), f"{i}.jpg") for i, img in enumerate(images)]}
+    response = client.post("/enroll", data=data, content_type="multipart/form-data")
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def recognize(client, image, **fields):
+    response = client.post("/recognize", data=image, content_type="image/jpeg", query_string=fields)
+    assert response.status_code == 200, response.json
+    return RecognizeResponse.model_validate(response.json)
+
+
+def face_box(client, rgb):
+    """The largest face of a photo, found by the server itself."""
+    from samples.photos import encode_jpeg
+    faces = client.post("/detect", data=encode_jpeg(rgb), content_type="image/jpeg").json["faces"]
+    box = max(faces, key=lambda f: (f["box"]["x2"] - f["box"]["x1"]))["box"]
+    return box["x1"], box["y1"], box["x2"], box["y2"]
+
+
+def walk_up(client, person, index=0, frames=6, start_px=60, end_px=110):
+    """A person walking up to the door: their photo growing in a 1280x720 frame."""
+    rgb = photo(person, index)
+    box = face_box(client, rgb)
+    step = (end_px - start_px) / max(frames - 1, 1)
+    return [camera_frame(rgb, box, Look(start_px + i * step, quality=70)) for i in range(frames)]
+
+
+def test_a_visit_is_one_track_whose_name_is_decided_from_its_frames(client):
+    enroll(client, "Madonna", photo_bytes("madonna", 0, "train"), photo_bytes("madonna", 1, "train"))
+    t0 = time.time() - 60
+    results = [recognize(client, f, camera_id="door", timestamp=t0 + i * 0.4)
+               for i, f in enumerate(walk_up(client, "madonna"))]
+    faces = [r.faces[0] for r in results]
+    assert all(f.quality > 0 and f.quality_parts.eye_distance_px > 10 for f in faces)
+    assert len({f.track_id for f in faces}) == 1 and faces[0].track_id is not None
+    last = faces[-1].track
+    assert last.decided and last.name == "Madonna" and last.frames == 6
+    assert abs(last.first_seen - t0) < 0.01 and abs(last.last_seen - (t0 + 2.0)) < 0.01
+    decided_at = next(i for i, f in enumerate(faces) if f.track.decided)
+    assert decided_at <= 2   # a clear face: decided within 3 frames
+    again = client.get(f"/tracks/{faces[0].track_id}")
+    assert again.status_code == 200 and Track.model_validate(again.json) == last
+    assert client.get("/tracks/" + "0" * 32).json["error"]["code"] == "track_not_found"
+    assert client.get("/tracks/..%2F..").status_code == 404
+    # another camera, or after TRACK_GAP_S, is another visit
+    other = recognize(client, walk_up(client, "madonna", frames=1)[0], camera_id="garage", timestamp=t0 + 2.5)
+    later = recognize(client, walk_up(client, "madonna", frames=1)[0], camera_id="door", timestamp=t0 + 30)
+    assert len({faces[0].track_id, other.faces[0].track_id, later.faces[0].track_id}) == 3
+
+
+def test_one_look_alike_frame_does_not_rename_a_decided_visit(client):
+    enroll(client, "Madonna", photo_bytes("madonna", 0, "train"), photo_bytes("madonna", 1, "train"))
+    enroll(client, "Mindy", photo_bytes("mindy_kaling", 0, "train"), photo_bytes("mindy_kaling", 1, "train"))
+    t0 = time.time() - 60
+    frames = walk_up(client, "madonna", frames=3)
+    for i, frame in enumerate(frames):
+        track = recognize(client, frame, camera_id="door", timestamp=t0 + i, visit_key="evt-1.a").faces[0].track
+    assert track.decided and track.name == "Madonna"
+    # one frame of the same visit (the same external visit key) in which the face reads as Mindy
+    odd = recognize(client, walk_up(client, "mindy_kaling", frames=1)[0], camera_id="door", timestamp=t0 + 3,
+                    visit_key="evt-1.a").faces[0]
+    assert odd.match is not None and odd.match.name == "Mindy"      # the frame alone says Mindy ...
+    assert odd.track.id == track.id and odd.track.name == "Madonna" and odd.track.decided  # ... the visit does not
+
+
+def test_a_tiny_blurred_face_is_reported_but_not_matched(make_client):
+    client = make_client(min_match_quality=0.3, min_enroll_quality=0.3)
+    enroll(client, "Madonna", photo_bytes("madonna", 0, "train"), photo_bytes("madonna", 1, "train"))
+    rgb = photo("madonna", 0)
+    frame = camera_frame(rgb, face_box(client, rgb), Look(30, blur=7, quality=30))
+    result = recognize(client, frame, camera_id="door")
+    [face] = result.faces
+    assert face.quality < 0.3 and face.reason == "low_quality" and face.match is None and face.visitor_id is None
+    assert face.track_id is not None and not face.track.decided
+    madonna = client.get("/people").json["people"][0]["person_id"]
+    refused = client.post("/corrections", json={"event_id": result.event_id, "face_index": 0,
+                                                "not_person_id": madonna})   # never a correction target
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "not_correctable"
+    refused = client.post("/enroll", data={"name": "Tiny", "image": (io.BytesIO(frame), "a.jpg")},
+                          content_type="multipart/form-data")
+    assert refused.status_code == 422 and refused.json["error"]["code"] == "low_quality"
+    assert any(p in refused.json["error"]["message"] for p in ("too small", "blurred", "turned away"))
+    forced = client.post("/enroll", data={"name": "Tiny", "image": (io.BytesIO(frame), "a.jpg"), "force": "true"},
+                         content_type="multipart/form-data")
+    assert forced.status_code == 201
+    report = client.get(f"/people/{forced.json['person_id']}").json["face_report"]
+    assert len(report) == 1 and report[0]["quality"] < 0.3
+    clear = recognize(client, photo_bytes("madonna", 0), camera_id="porch").faces[0]
+    assert clear.reason is None and clear.match.name == "Madonna" and clear.quality >= 0.3
+    assert client.get("/visitors").json["count"] == 0
+
+
+def test_hostile_timestamp_visit_key_and_camera_are_refused_and_nothing_is_stored(client):
+    image = photo_bytes("madonna", 0)
+    bad = [{"timestamp": "nan"}, {"timestamp": "inf"}, {"timestamp": "-1"}, {"timestamp": "946684799"},
+           {"timestamp": str(time.time() + 3 * 86400)}, {"timestamp": "1e400"}, {"timestamp": "yesterday"},
+           {"timestamp": "2024-06-01T10:00:00"}, {"timestamp": "9" * 5000}, {"visit_key": "a/b"},
+           {"visit_key": "x" * 129}, {"visit_key": "évent"}, {"visit_key": "a b"}, {"camera_id": "door\x00"},
+           {"camera_id": "x" * 201}]
+    for fields in bad:
+        response = client.post("/recognize", data=image, content_type="image/jpeg", query_string=fields)
+        assert response.status_code == 400 and response.json["error"]["code"] == "invalid_field", (fields,
+                                                                                                  response.json)
+        assert next(iter(fields)) in response.json["error"]["message"]
+    for body in ({"timestamp": True}, {"timestamp": [1]}, {"timestamp": {"a": 1}}, {"timestamp": 10 ** 400},
+                 {"visit_key": 5}, {"camera_id": ["a"]}):
+        response = client.post("/recognize", json={"image": __import__("base64").b64encode(image).decode(), **body})
+        assert response.status_code == 400, (body, response.json)
+    s = client.application.extensions["facerec"]
+    assert client.get("/events").json["events"] == []
+    assert not list(s.redis.scan_iter(s.settings.redis_prefix + "visits:*"))
+    fine = recognize(client, image, timestamp="2025-06-01T10:00:00+02:00", visit_key="1718000000.123456-abc123")
+    assert fine.faces[0].track.first_seen == 1748764800.0
+
+
+def test_redis_refusing_writes_during_a_visit_leaves_frames_answered(client):
+    enroll(client, "Madonna", photo_bytes("madonna", 0, "train"))
+    frames = walk_up(client, "madonna", frames=3)
+    first = recognize(client, frames[0], camera_id="door").faces[0]
+    s = client.application.extensions["facerec"]
+    s.redis.config_set("maxmemory", 1)   # Redis full: every write is refused (OOM)
+    try:
+        during = recognize(client, frames[1], camera_id="door")
+    finally:
+        s.redis.config_set("maxmemory", 0)
+    assert during.faces[0].match.name == "Madonna" and during.faces[0].track_id is None
+    after = recognize(client, frames[2], camera_id="door").faces[0]
+    assert after.track_id == first.track_id and after.track.frames == 2
+
+
+def test_a_visit_alternating_between_two_workers_stays_one_track(gunicorn_server):
+    url = gunicorn_server.url
+    files = {"image": ("a.jpg", photo_bytes("jerry_seinfeld", 0, "train"))}
+    assert requests.post(f"{url}/enroll", data={"name": "Jerry"}, files=files, timeout=60).status_code == 201
+    frame = photo_bytes("jerry_seinfeld", 0)
+    t0, workers, tracks = time.time() - 100, set(), []
+    for i in range(40):
+        r = requests.post(f"{url}/recognize", params={"camera_id": "hall", "timestamp": t0 + i * 0.2}, data=frame,
+                          headers={"Content-Type": "image/jpeg", "Connection": "close"}, timeout=60)
+        assert r.status_code == 200, r.text
+        workers.add(r.headers["X-Facerec-Worker"])
+        tracks.append(r.json()["faces"][0]["track"])
+        if len(workers) == 2 and i >= 5:
+            break
+    assert len(workers) == 2, "both workers answered frames of the visit"
+    assert len({t["id"] for t in tracks}) == 1 and [t["frames"] for t in tracks] == list(range(1, len(tracks) + 1))
+    assert tracks[-1]["name"] == "Jerry" and tracks[-1]["decided"]
+
+
+def test_one_mqtt_message_per_visit(make_client, broker):
+    prefix, ha = f"fr{uuid.uuid4().hex[:6]}", f"ha{uuid.uuid4().hex[:6]}"
+    client = make_client(mqtt_url=broker.url, mqtt_topic_prefix=prefix, mqtt_discovery_prefix=ha, track_gap_s=5,
+                         mqtt_frame_topics=False)
+    connected(client.application.extensions["facerec"].publisher)
+    watch = Subscriber(broker.port, f"{prefix}/#", f"{ha}/#")
+    enroll(client, "Madonna", photo_bytes("madonna", 0, "train"), photo_bytes("madonna", 1, "train"))
+    t0 = time.time() - 60
+    for i, frame in enumerate(walk_up(client, "madonna", frames=6)):
+        recognize(client, frame, camera_id="Front Door", timestamp=t0 + i * 0.5)
+    [(_, text, _)] = watch.wait(f"{prefix}/visits/front_door")
+    decided = json.loads(text)
+    assert decided["event"] == "decided" and decided["camera_id"] == "Front Door"
+    assert decided["track"]["name"] == "Madonna" and decided["track"]["decided"]
+    assert json.loads(watch.wait(f"{prefix}/presence/madonna/attributes")[0][1])["last_camera"] == "Front Door"
+    assert watch.wait(f"{prefix}/presence/madonna")[0][1] == "home"
+    presence = json.loads(watch.wait(f"{ha}/binary_sensor/{prefix}/presence_madonna/config")[0][1])
+    assert presence["device_class"] == "presence" and presence["off_delay"] == 600
+    last = json.loads(watch.wait(f"{ha}/sensor/{prefix}/camera_front_door_last_visitor/config")[0][1])
+    assert last["state_topic"] == f"{prefix}/last_visitor/front_door"
+    # the camera's next frame, after TRACK_GAP_S: the first visit ended, a second one began
+    recognize(client, walk_up(client, "madonna", frames=1)[0], camera_id="Front Door", timestamp=t0 + 20)
+    messages = [json.loads(m[1]) for m in watch.wait(f"{prefix}/visits/front_door", count=3)]
+    assert messages[1]["event"] == "ended" and messages[1]["track"]["id"] == decided["track"]["id"]
+    assert messages[2]["event"] == "decided" and messages[2]["track"]["id"] != decided["track"]["id"]
+    time.sleep(1.0)
+    assert len(watch.wait(f"{prefix}/visits/front_door")) == 3   # 6 frames: one "decided", one "ended"
+    assert not [m for m in watch.messages if "/events/" in m[0] or "/matches/" in m[0]]   # per-frame topics off
+    watch.close()
+    client.application.extensions["facerec"].close()
