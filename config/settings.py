@@ -58,11 +58,14 @@ class Settings(BaseSettings):
     facenet_addr: str = "127.0.0.1:8500"
     yunet_addr: str = "127.0.0.1:8500"
     sface_addr: str = "127.0.0.1:8500"
+    yunet_onet_addr: str = "127.0.0.1:8500"      # PREPROCESSOR=yunet+onet (a detector container)
+    facenet_sface_addr: str = "127.0.0.1:8500"   # EMBEDDER=facenet+sface with FUSED_GRAPH (an embedder container)
     grpc_timeout_s: float = Field(5.0, gt=0, le=120)
     grpc_retries: int = Field(2, ge=0, le=4)   # gRPC allows 5 attempts in all
 
     # Detection
-    preprocessor: Literal["mtcnn", "yunet", "dlib"] = "mtcnn"
+    # yunet+onet: YuNet's faces, boxes and landmarks by MTCNN's O-Net (one graph; docs/frame-cost.md)
+    preprocessor: Literal["mtcnn", "yunet", "yunet+onet", "dlib"] = "mtcnn"
     dlib_detector: Literal["hog", "cnn"] = "hog"   # cnn: ~50x slower on a CPU, for CUDA builds of dlib
     dlib_upsample: int = Field(1, ge=0, le=3)
     # Detection runs on a copy no larger than this (boxes mapped back, crops from the full frame) ...
@@ -80,6 +83,9 @@ class Settings(BaseSettings):
     # Embedding: FaceNet on the box crop, SFace on the face aligned by its 5 landmarks, or both
     # (one fused vector; docs/models.md, Accuracy).
     embedder: Literal["facenet", "sface", "facenet+sface"] = "facenet+sface"
+    # facenet+sface through the one served graph holding both networks (model facenet_sface: one
+    # Predict per frame, bfloat16 where exported so); false: the facenet and sface models, two calls.
+    fused_graph: bool = True
     # Face crop fed to FaceNet: "box", "box+N%" (of the box size, per side) or "box+Npx".
     face_crop: Annotated[FaceCrop, NoDecode] = FaceCrop(0.10)
 

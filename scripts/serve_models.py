@@ -188,9 +188,10 @@ def model_addresses(addr: str) -> dict[str, str]:
     return {f"{m}_addr": addr for m in MODELS}
 
 
-def spawn(port=None, config=None, timeout_s=120.0, log_file=None, batching=False):
+def spawn(port=None, config=None, timeout_s=300.0, log_file=None, batching=False):
     """Start this stand-in in a child process; returns (process, "127.0.0.1:port") once it
-    reports every model of its config AVAILABLE. Used by the tests, the benchmarks and scripts/run.sh."""
+    reports every model of its config AVAILABLE (six models with their warm-ups: minutes on
+    busy shared cores). Used by the tests, the benchmarks and scripts/run.sh."""
     import subprocess
 
     from app.model_clients.grpc_model import GrpcModel, model_channel
@@ -221,7 +222,8 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=16, help="gRPC handler threads")
     parser.add_argument("--enable_batching", action="store_true", help="batch concurrent calls, as TF Serving")
     parser.add_argument("--batching_parameters_file", default=str(ROOT / "serving_models" / "batching.config"))
-    parser.add_argument("--batching_models", default="facenet,sface", help="comma-separated models to batch")
+    parser.add_argument("--batching_models", default="facenet,sface,facenet_sface",
+                        help="comma-separated models to batch")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if not Path(args.config).exists():

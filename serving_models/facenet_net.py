@@ -155,3 +155,68 @@ class FacenetModule(tf.Module):
     def embed(self, images):
         x = tf.image.per_image_standardization(tf.cast(images, tf.float32))  # per image, over its last 3 dims
         return {"embeddings": tf.math.l2_normalize(self.net(x, training=False), axis=1)}
+
+
+def folded_plan(net) -> list[tuple]:
+    """The Keras model as a list of (name, op, inputs, arrays) steps with every BatchNorm that
+    follows a convolution folded into it (inference arithmetic only). Plain TF ops on constant
+    weights let Grappler fuse conv + bias + ReLU, and oneDNN caches the reordered constant
+    weights (variables are reordered on every call): facenet_sface.py serves it."""
+    by_name = {layer.name: layer for layer in net.layers}
+    steps = []
+    for layer in net.layers[1:]:   # [0] is the input
+        sources = [t._keras_history.operation.name for t in layer._inbound_nodes[0].input_tensors]
+        if isinstance(layer, layers.Conv2D):
+            kernel = layer.kernel.numpy()
+            bias = layer.bias.numpy() if layer.use_bias else np.zeros(kernel.shape[-1], np.float32)
+            bn = by_name.get(layer.name + "_BatchNorm")
+            if bn is not None:
+                scale = 1.0 / np.sqrt(bn.moving_variance.numpy() + BN_EPSILON)
+                kernel, bias = kernel * scale, bn.beta.numpy() - bn.moving_mean.numpy() * scale
+            steps.append((layer.name, "conv", sources, (kernel, bias, layer.strides[0], layer.padding.upper())))
+        elif isinstance(layer, layers.BatchNormalization):
+            if isinstance(by_name.get(layer.name.removesuffix("_BatchNorm")), layers.Conv2D):
+                steps.append((layer.name, "identity", sources, ()))
+            else:   # the Bottleneck's: an affine map
+                scale = 1.0 / np.sqrt(layer.moving_variance.numpy() + BN_EPSILON)
+                shift = layer.beta.numpy() - layer.moving_mean.numpy() * scale
+                steps.append((layer.name, "affine", sources, (scale, shift)))
+        elif isinstance(layer, layers.Dense):
+            steps.append((layer.name, "dense", sources, (layer.kernel.numpy(),)))
+        else:
+            op = {layers.Activation: "relu", layers.MaxPooling2D: "max_pool", layers.Concatenate: "concat",
+                  ScaleSum: "scale_sum", layers.GlobalAveragePooling2D: "mean", layers.Dropout: "identity"}[type(layer)]
+            steps.append((layer.name, op, sources, (layer.scale,) if op == "scale_sum" else ()))
+    return steps
+
+
+def folded_network(x: tf.Tensor, plan: list[tuple], dtype: tf.DType) -> tf.Tensor:
+    """FaceNet on prewhitened [N,160,160,3] float32 by `plan` (folded_plan), computed in `dtype`
+    (float32 or bfloat16; weights become graph constants of that type); float32 [N,128] out."""
+    def const(array):
+        return tf.constant(np.asarray(array, np.float32), dtype)
+
+    values = {"input_1": tf.cast(x, dtype)}
+    for name, op, sources, arrays in plan:
+        a = [values[s] for s in sources]
+        if op == "conv":
+            kernel, bias, stride, padding = arrays
+            y = tf.nn.bias_add(tf.nn.conv2d(a[0], const(kernel), stride, padding), const(bias))
+        elif op == "relu":
+            y = tf.nn.relu(a[0])
+        elif op == "max_pool":
+            y = tf.nn.max_pool2d(a[0], 3, 2, "VALID")
+        elif op == "concat":
+            y = tf.concat(a, axis=3)
+        elif op == "scale_sum":
+            y = a[0] + a[1] * tf.constant(arrays[0], dtype)
+        elif op == "mean":
+            y = tf.reduce_mean(a[0], axis=[1, 2])
+        elif op == "dense":
+            y = tf.matmul(a[0], const(arrays[0]))
+        elif op == "affine":
+            y = a[0] * const(arrays[0]) + const(arrays[1])
+        else:   # identity: a folded BatchNorm, Dropout at inference
+            y = a[0]
+        values[name] = y
+    return tf.cast(y, tf.float32)

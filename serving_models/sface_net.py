@@ -70,33 +70,43 @@ def folded_weights(w: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: np.ascontiguousarray(v, np.float32) for k, v in out.items()}
 
 
+def slopes_at_most_1(weights: dict[str, np.ndarray]) -> dict[str, bool]:
+    # max(x, a*x) is PReLU for every slope a <= 1 (negative ones included) and costs 2 ops
+    # instead of 4; only conv_1 and conv_2_dw have slopes above 1 and need the general form.
+    return {name: bool(np.all(weights[f"{name}/alpha"] <= 1.0)) for name, _, _ in LAYERS}
+
+
+def sface_network(x: tf.Tensor, w: dict, slopes: dict[str, bool]) -> tf.Tensor:
+    """SFace on float [N,112,112,3] RGB 0..255 with the folded weights `w` (variables, or
+    constants of the dtype x has), raw [N,128] out."""
+    x = (x - w["input/shift"]) * w["input/scale"]
+    for name, depthwise, stride in LAYERS:
+        kernel, bias, alpha = (w[f"{name}/{p}"] for p in ("kernel", "bias", "alpha"))
+        if depthwise:
+            if stride == 2:
+                # Symmetric padding as in the ONNX file (TF's SAME pads a stride-2 conv only
+                # after). An explicit padding list on depthwise_conv2d crashes TF 2.21's
+                # shape inference, hence tf.pad + VALID.
+                x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
+            x = tf.nn.depthwise_conv2d(x, kernel, [1, stride, stride, 1], "SAME" if stride == 1 else "VALID")
+        else:
+            x = tf.nn.conv2d(x, kernel, stride, "SAME" if kernel.shape[0] == 3 else "VALID")
+        x = tf.nn.bias_add(x, bias)
+        x = tf.maximum(x, alpha * x) if slopes[name] else tf.nn.relu(x) - alpha * tf.nn.relu(-x)
+    x = tf.reshape(x, [-1, 7 * 7 * 1024])
+    return tf.matmul(x, w["dense/kernel"]) + w["dense/bias"]
+
+
 class SfaceModule(tf.Module):
     """uint8 RGB aligned faces [N,112,112,3] -> L2-normalised SFace embeddings [N,128]."""
 
     def __init__(self, weights: dict[str, np.ndarray]):
         super().__init__(name="sface")
         self.w = {k: tf.Variable(v, trainable=False, name=k.replace("/", "_")) for k, v in weights.items()}
-        # max(x, a*x) is PReLU for every slope a <= 1 (negative ones included) and costs 2 ops
-        # instead of 4; only conv_1 and conv_2_dw have slopes above 1 and need the general form.
-        self.slopes_at_most_1 = {name: bool(np.all(weights[f"{name}/alpha"] <= 1.0)) for name, _, _ in LAYERS}
+        self.slopes_at_most_1 = slopes_at_most_1(weights)
 
     def network(self, x: tf.Tensor) -> tf.Tensor:
-        x = (x - self.w["input/shift"]) * self.w["input/scale"]
-        for name, depthwise, stride in LAYERS:
-            kernel, bias, alpha = (self.w[f"{name}/{p}"] for p in ("kernel", "bias", "alpha"))
-            if depthwise:
-                if stride == 2:
-                    # Symmetric padding as in the ONNX file (TF's SAME pads a stride-2 conv only
-                    # after). An explicit padding list on depthwise_conv2d crashes TF 2.21's
-                    # shape inference, hence tf.pad + VALID.
-                    x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
-                x = tf.nn.depthwise_conv2d(x, kernel, [1, stride, stride, 1], "SAME" if stride == 1 else "VALID")
-            else:
-                x = tf.nn.conv2d(x, kernel, stride, "SAME" if kernel.shape[0] == 3 else "VALID")
-            x = tf.nn.bias_add(x, bias)
-            x = tf.maximum(x, alpha * x) if self.slopes_at_most_1[name] else tf.nn.relu(x) - alpha * tf.nn.relu(-x)
-        x = tf.reshape(x, [-1, 7 * 7 * 1024])
-        return tf.matmul(x, self.w["dense/kernel"]) + self.w["dense/bias"]
+        return sface_network(x, self.w, self.slopes_at_most_1)
 
     @tf.function(input_signature=[tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.uint8, name="images")])
     def embed(self, images):
@@ -108,8 +118,13 @@ class SfaceModule(tf.Module):
         return {"embeddings": embeddings}
 
 
-def build(onnx_path) -> SfaceModule:
+def onnx_folded_weights(onnx_path) -> dict[str, np.ndarray]:
+    """The SFace ONNX file's weights, checked against the architecture, folded (folded_weights)."""
     from serving_models.onnx_weights import folded, load
     constants, nodes = folded(load(onnx_path))
     _check_onnx(nodes)
-    return SfaceModule(folded_weights(constants))
+    return folded_weights(constants)
+
+
+def build(onnx_path) -> SfaceModule:
+    return SfaceModule(onnx_folded_weights(onnx_path))

@@ -83,6 +83,15 @@ def redis_server(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    """A real mosquitto for a test module (its own port and folder)."""
+    from servers import Broker
+    server = Broker(tmp_path_factory.mktemp("mosquitto")).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def gallery_cache(tmp_path_factory):
     """The gallery snapshot folder of every app the tests make (not the system's temp dir)."""

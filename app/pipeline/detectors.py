@@ -71,6 +71,12 @@ class YunetDetector:
         return bool(self.model.ready())
 
 
+class YunetOnetDetector(YunetDetector):
+    """YuNet's faces with MTCNN O-Net's boxes and landmarks, one graph
+    (serving_models/yunet_onet.py): YuNet's cost, MTCNN's geometry."""
+    name = "yunet+onet"
+
+
 class ScaledDetector:
     """Detect on a resized copy of the frame, answer in the frame's own pixels.
 

@@ -3,7 +3,8 @@
 
     facenet         FaceNet on the detector's box widened by FACE_CROP, 160x160
     sface           SFace on the face aligned by its 5 landmarks, 112x112
-    facenet+sface   both, one fused unit vector (256-d)
+    facenet+sface   both, one fused unit vector (256-d); by default both networks in one
+                    served graph (facenet_sface: one Predict per frame)
 
 `inputs()` and `embed_inputs()` split that in two, so that faces of many images can be sent
 to the networks in one batch (app/usecases/reembed.py). `model_id` names what the vectors
@@ -38,7 +39,7 @@ class Embedder(Protocol):
     def ready(self) -> bool: ...
 
     @property
-    def networks(self) -> "tuple[_Network, ...]": ...   # the served networks it calls
+    def networks(self) -> "tuple[Model | _Network, ...]": ...   # the served models it calls (readiness)
 
 
 def joined(parts: list[Inputs]) -> Inputs:
@@ -73,7 +74,7 @@ class _Network:
         return bool(self.model.ready())
 
     @property
-    def networks(self) -> "tuple[_Network, ...]":
+    def networks(self) -> "tuple[Model | _Network, ...]":
         return (self,)
 
 
@@ -137,8 +138,12 @@ class FusedEmbedder:
     def embed_inputs(self, inputs: Inputs) -> np.ndarray:
         other = self._pool.submit(self.sface.embed_inputs, inputs)
         a = self.facenet.embed_inputs(inputs)
-        b = other.result()
-        return np.concatenate([a * self.scales["facenet"], b * self.scales["sface"]], axis=1).astype(np.float32)
+        return self.fused(a, other.result())
+
+    def fused(self, facenet: np.ndarray, sface: np.ndarray) -> np.ndarray:
+        """The fused [N,256] unit vectors of each network's [N,128] unit vectors."""
+        return np.concatenate([facenet * self.scales["facenet"], sface * self.scales["sface"]],
+                              axis=1).astype(np.float32)
 
     def embed(self, rgb: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         return self.embed_inputs(self.inputs(rgb, boxes, landmarks))
@@ -147,5 +152,34 @@ class FusedEmbedder:
         return self.facenet.ready() and self.sface.ready()
 
     @property
-    def networks(self) -> "tuple[_Network, ...]":
+    def networks(self) -> "tuple[Model | _Network, ...]":
         return (self.facenet, self.sface)
+
+
+class FusedGraphEmbedder(FusedEmbedder):
+    """The same fused vectors from the one served graph that holds both networks
+    (serving_models/facenet_sface.py): one Predict call per frame, one batch for every face.
+    Its model id is FusedEmbedder's: same networks, weights, crops and fusion, and its vectors
+    are within cosine 0.9995 of theirs even where the graph was exported in bfloat16
+    (docs/frame-cost.md, "Precision"), so galleries stay comparable without re-embedding."""
+
+    def __init__(self, model: "Model", crop: FaceCrop = FaceCrop(0.10), weight: float = FACENET_WEIGHT,
+                 spreads: dict[str, float] = SPREADS):
+        # The two embedders make the inputs (crop, alignment) and the model id; the graph embeds.
+        super().__init__(FacenetEmbedder(model, crop), SfaceEmbedder(model), weight, spreads)
+        self.model = model
+
+    def embed_inputs(self, inputs: Inputs) -> np.ndarray:
+        faces, sface = inputs["facenet"], inputs["sface"]
+        if len(faces) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        out = self.model.predict({"facenet_images": np.ascontiguousarray(faces, np.uint8),
+                                  "sface_images": np.ascontiguousarray(sface, np.uint8)})
+        return self.fused(out["facenet"], out["sface"])
+
+    def ready(self) -> bool:
+        return bool(self.model.ready())
+
+    @property
+    def networks(self) -> "tuple[Model | _Network, ...]":
+        return (self.model,)

@@ -112,9 +112,10 @@ class FacePipeline:
 
 
 def build_detector(settings: Settings, channels: "ModelChannels | None" = None) -> Detector:
-    """PREPROCESSOR: MTCNN or YuNet (served models) or dlib (in-process), on frames of any size."""
+    """PREPROCESSOR: MTCNN, YuNet or YuNet + O-Net (served models) or dlib (in-process), on
+    frames of any size."""
     from app.model_clients import open_model
-    from app.pipeline.detectors import MtcnnDetector, ScaledDetector, YunetDetector
+    from app.pipeline.detectors import MtcnnDetector, ScaledDetector, YunetDetector, YunetOnetDetector
 
     detector: Detector
     if settings.preprocessor == "dlib":
@@ -122,6 +123,8 @@ def build_detector(settings: Settings, channels: "ModelChannels | None" = None) 
         detector = DlibDetector(settings.dlib_detector, settings.dlib_upsample)
     elif settings.preprocessor == "yunet":
         detector = YunetDetector(open_model(settings, "yunet", channels), settings.yunet_score_threshold)
+    elif settings.preprocessor == "yunet+onet":
+        detector = YunetOnetDetector(open_model(settings, "yunet_onet", channels), settings.yunet_score_threshold)
     else:
         detector = MtcnnDetector(open_model(settings, "mtcnn", channels), settings.mtcnn_min_size,
                                  settings.mtcnn_thresholds, settings.mtcnn_factor)
@@ -129,15 +132,18 @@ def build_detector(settings: Settings, channels: "ModelChannels | None" = None) 
 
 
 def build_embedder(settings: Settings, channels: "ModelChannels | None" = None) -> Embedder:
-    """EMBEDDER: FaceNet (on FACE_CROP), SFace (aligned), or both fused."""
+    """EMBEDDER: FaceNet (on FACE_CROP), SFace (aligned), or both fused (one served graph, or
+    the two networks when FUSED_GRAPH is off)."""
     from app.model_clients import open_model
-    from app.pipeline.embedders import FacenetEmbedder, FusedEmbedder, SfaceEmbedder
+    from app.pipeline.embedders import FacenetEmbedder, FusedEmbedder, FusedGraphEmbedder, SfaceEmbedder
 
     def facenet() -> FacenetEmbedder:
         return FacenetEmbedder(open_model(settings, "facenet", channels), settings.face_crop)
 
     def sface() -> SfaceEmbedder:
         return SfaceEmbedder(open_model(settings, "sface", channels))
+    if settings.embedder == "facenet+sface" and settings.fused_graph:
+        return FusedGraphEmbedder(open_model(settings, "facenet_sface", channels), settings.face_crop)
     if settings.embedder == "facenet+sface":
         return FusedEmbedder(facenet(), sface())
     return facenet() if settings.embedder == "facenet" else sface()

@@ -6,14 +6,20 @@ both models): in a rolling update the old workers keep serving until the gallery
 re-embedded. A gallery being re-embedded to this worker's model leaves it ready: it answers
 the progress and its recognitions say 409 until the run is done."""
 from dataclasses import dataclass
+from typing import Protocol
 
 import redis
 
 from app.errors import FaceRecError
 from app.gallery.model_record import REEMBEDDING, mismatch
-from app.pipeline.detectors import Detector
-from app.pipeline.embedders import Embedder
 from app.services import Services
+
+
+class _Served(Protocol):
+    """A served model a readiness check asks (a detector, an embedder's network or graph)."""
+    name: str
+
+    def ready(self) -> bool: ...
 
 
 @dataclass
@@ -47,7 +53,7 @@ def readiness(s: Services) -> Readiness:
         except redis.RedisError as e:  # the data in Redis is not a gallery this server can read
             checks["gallery"] = f"the gallery cannot be loaded from Redis ({type(e).__name__}); see the server log"
             ready = False
-    parts: tuple[Detector | Embedder, ...] = (s.pipeline.detector, *s.pipeline.embedder.networks)
+    parts: tuple[_Served, ...] = (s.pipeline.detector, *s.pipeline.embedder.networks)
     for part in parts:
         try:
             part.ready()

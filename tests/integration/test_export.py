@@ -27,8 +27,8 @@ def test_tf_serving_layout(exported):
         assert (version / "saved_model.pb").is_file()
         assert (version / "variables" / "variables.index").is_file()
         assert (version / "assets.extra" / "tf_serving_warmup_requests").is_file()
-    for file, names in (("models.config", MODELS), ("detectors.config", ("mtcnn", "yunet")),
-                        ("embedders.config", ("facenet", "sface"))):
+    for file, names in (("models.config", MODELS), ("detectors.config", ("mtcnn", "yunet", "yunet_onet")),
+                        ("embedders.config", ("facenet", "sface", "facenet_sface"))):
         config = model_server_config_pb2.ModelServerConfig()
         text_format.Parse((exported / file).read_text(), config)
         entries = {c.name: c.base_path for c in config.model_config_list.config}
@@ -45,6 +45,10 @@ SIGNATURES = {  # model: (inputs, outputs) of its serving_default signature
               DETECTOR_OUTPUTS),
     "facenet": ({"images": ("uint8", [-1, 160, 160, 3])}, {"embeddings": ("float32", [-1, 128])}),
     "sface": ({"images": ("uint8", [-1, 112, 112, 3])}, {"embeddings": ("float32", [-1, 128])}),
+    "yunet_onet": ({"image": ("uint8", [-1, -1, 3]), "score_threshold": ("float32", []),
+                    "nms_threshold": ("float32", [])}, DETECTOR_OUTPUTS),
+    "facenet_sface": ({"facenet_images": ("uint8", [-1, 160, 160, 3]), "sface_images": ("uint8", [-1, 112, 112, 3])},
+                      {"facenet": ("float32", [-1, 128]), "sface": ("float32", [-1, 128])}),
 }
 
 
@@ -77,6 +81,8 @@ def test_a_change_or_damage_means_a_new_export(exported, tmp_path):
     assert up_to_date(exported, inputs)
     assert not up_to_date(exported, {**inputs, "tensorflow": "2.20.0"})
     assert not up_to_date(exported, {**inputs, "code_sha256": "0" * 64})
+    other = "float32" if inputs["precision"] == "bfloat16" else "bfloat16"
+    assert not up_to_date(exported, {**inputs, "precision": other})
     copy = tmp_path / "models"
     shutil.copytree(exported, copy)
     assert up_to_date(copy, inputs)

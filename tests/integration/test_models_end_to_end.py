@@ -9,8 +9,13 @@ from api_client import Api
 from samples.photos import PEOPLE, encode_jpeg, photo_bytes, photo_files, three_face_frame
 
 ENROLLED_PER_PERSON = 5
-CONFIGURATIONS = [("mtcnn", "facenet"), ("mtcnn", "sface"), ("mtcnn", "facenet+sface"),
-                  ("yunet", "facenet"), ("yunet", "sface"), ("yunet", "facenet+sface")]
+# (PREPROCESSOR, EMBEDDER, FUSED_GRAPH, the served models readiness checks)
+CONFIGURATIONS = [("mtcnn", "facenet", True, {"mtcnn", "facenet"}), ("mtcnn", "sface", True, {"mtcnn", "sface"}),
+                  ("mtcnn", "facenet+sface", True, {"mtcnn", "facenet_sface"}),
+                  ("mtcnn", "facenet+sface", False, {"mtcnn", "facenet", "sface"}),
+                  ("yunet", "facenet", True, {"yunet", "facenet"}), ("yunet", "sface", True, {"yunet", "sface"}),
+                  ("yunet", "facenet+sface", True, {"yunet", "facenet_sface"}),
+                  ("yunet+onet", "facenet+sface", True, {"yunet+onet", "facenet_sface"})]
 
 
 def enroll_photos(client, person, count):
@@ -26,12 +31,12 @@ def enroll_photos(client, person, count):
     return pid, added
 
 
-@pytest.mark.parametrize("preprocessor, embedder", CONFIGURATIONS)
-def test_the_celebrity_val_set_is_recognized(make_client, preprocessor, embedder):
-    client = make_client(preprocessor=preprocessor, embedder=embedder)
+@pytest.mark.parametrize("preprocessor, embedder, fused_graph, checked", CONFIGURATIONS)
+def test_the_celebrity_val_set_is_recognized(make_client, preprocessor, embedder, fused_graph, checked):
+    client = make_client(preprocessor=preprocessor, embedder=embedder, fused_graph=fused_graph)
     ready = client.get("/readyz").json
     assert ready["ready"] and ready["preprocessor"] == preprocessor and ready["embedder"] == embedder
-    assert {preprocessor, *embedder.split("+")} <= set(ready["checks"])
+    assert set(ready["checks"]) == {"redis", "gallery", *checked}
     for person in PEOPLE:
         assert enroll_photos(client, person, ENROLLED_PER_PERSON)[1] >= ENROLLED_PER_PERSON - 1
     assert client.get("/readyz").json["gallery_model"] == ready["model"]   # the empty gallery adopted it

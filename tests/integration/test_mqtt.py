@@ -8,14 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 
-import paho.mqtt.client as mqtt
 import pytest
 import requests
-from paho.mqtt.enums import CallbackAPIVersion
+from mqtt_subscriber import Subscriber
 from servers import Broker
 
 from app.mqtt import MqttPublisher
@@ -24,59 +22,11 @@ from scripts.processes import free_port, wait_until
 from scripts.pypi_assets import ROOT
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    server = Broker(tmp_path_factory.mktemp("mosquitto")).start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def prefixes():
     """A topic prefix and a discovery prefix of the test's own (retained messages outlive tests)."""
     tag = uuid.uuid4().hex[:6]
     return f"fr{tag}", f"ha{tag}"
-
-
-class Subscriber:
-    """A client that records every message under `topics`: [(topic, payload text, retained)]."""
-
-    def __init__(self, port, *topics, ca=None):
-        self.messages, self.lock = [], threading.Condition()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex[:8]}")
-        if ca:
-            self.client.tls_set(ca_certs=str(ca))
-        self.client.on_message = self._record
-        self.client.on_connect = lambda c, *_: c.subscribe([(t, 1) for t in topics])
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-
-    def _record(self, client, userdata, message):
-        with self.lock:
-            self.messages.append((message.topic, message.payload.decode(), bool(message.retain)))
-            self.lock.notify_all()
-
-    def wait(self, topic, count=1, timeout=15.0) -> list:
-        """The payloads on `topic`, once there are `count` of them."""
-        def payloads():
-            return [m for m in self.messages if m[0] == topic]
-        with self.lock:
-            assert self.lock.wait_for(lambda: len(payloads()) >= count, timeout), (topic, self.messages[-10:])
-            return payloads()
-
-    def wait_sequence(self, topic, after, sequence, timeout=25.0) -> list:
-        """The payloads on `topic` after the first `after`, once `sequence` appears in them in order
-        (other payloads may come between)."""
-        def found():
-            rest = iter([m[1] for m in self.messages if m[0] == topic][after:])
-            return all(any(p == wanted for p in rest) for wanted in sequence)
-        with self.lock:
-            assert self.lock.wait_for(found, timeout), (topic, [m for m in self.messages if m[0] == topic])
-            return [m[1] for m in self.messages if m[0] == topic][after:]
-
-    def close(self):
-        self.client.loop_stop()
-        self.client.disconnect()
 
 
 def connected(publisher, timeout=15.0):

@@ -1,0 +1,74 @@
+"""PREPROCESSOR=yunet+onet: the YuNet graph's faces, with the boxes and landmarks that the
+reference mtcnn==1.0.0 package's own O-Net stage computes on the same (squared) boxes."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from app.model_clients.local_model import LocalModel
+from app.pipeline.detectors import MtcnnDetector, YunetDetector, YunetOnetDetector
+
+PARAMS = {"score_threshold": np.float32(0.7), "nms_threshold": np.float32(0.3)}
+
+
+@pytest.fixture(scope="module")
+def models(exported):
+    return {name: LocalModel(name, exported) for name in ("yunet", "yunet_onet", "mtcnn")}
+
+
+@pytest.fixture(scope="module")
+def package_onet():
+    from mtcnn.stages.stage_onet import StageONet
+    return StageONet()._model
+
+
+def reference_onet(onet, rgb, boxes):
+    """The package's StageONet steps: normalise, square, 48x48 patches, O-Net, landmarks
+    relative to the squared box, box regression."""
+    from mtcnn.utils.bboxes import adjust_bboxes, resize_to_square
+    from mtcnn.utils.images import extract_patches, normalize_images
+    from mtcnn.utils.landmarks import adjust_landmarks
+
+    images = normalize_images(tf.constant(rgb[None], tf.float32))
+    batch = resize_to_square(np.concatenate([np.zeros((len(boxes), 1)), boxes, np.ones((len(boxes), 1))], axis=1))
+    offsets, marks, _ = onet(extract_patches(images, batch, expected_size=(48, 48)))
+    landmarks = adjust_landmarks(marks, batch)
+    return adjust_bboxes(batch, offsets.numpy())[:, 1:5], np.stack([landmarks[:, :5], landmarks[:, 5:]], axis=-1)
+
+
+def test_same_faces_as_yunet_with_onet_geometry(models, package_onet, celebrity_photos):
+    checked = 0
+    for rgb in celebrity_photos[:30]:
+        yunet = models["yunet"].predict({"image": rgb, **PARAMS})
+        refined = models["yunet_onet"].predict({"image": rgb, **PARAMS})
+        np.testing.assert_array_equal(refined["scores"], yunet["scores"])   # YuNet decides which faces
+        if len(yunet["boxes"]) == 0:
+            continue
+        boxes, landmarks = reference_onet(package_onet, rgb, yunet["boxes"])
+        np.testing.assert_allclose(refined["boxes"], boxes, atol=0.05)
+        np.testing.assert_allclose(refined["landmarks"], landmarks, atol=0.05)
+        checked += len(boxes)
+    assert checked >= 25
+
+
+def test_landmarks_nearer_mtcnn_than_yunets_are(models, celebrity_photos):
+    """The point of the refinement: on photos where MTCNN and YuNet find one face each, the
+    refined landmarks sit nearer MTCNN's than YuNet's own do (distances over the box size)."""
+    detectors = {"mtcnn": MtcnnDetector(models["mtcnn"]), "yunet": YunetDetector(models["yunet"]),
+                 "yunet+onet": YunetOnetDetector(models["yunet_onet"])}
+    errors = {"yunet": [], "yunet+onet": []}
+    for rgb in celebrity_photos[::3]:
+        found = {name: d.detect(rgb) for name, d in detectors.items()}
+        if any(len(f) != 1 for f in found.values()):
+            continue
+        size = found["mtcnn"].boxes[0, 2] - found["mtcnn"].boxes[0, 0]
+        for name in errors:
+            apart = np.linalg.norm(found[name].landmarks[0] - found["mtcnn"].landmarks[0], axis=1)
+            errors[name].append(apart.mean() / size)
+    assert len(errors["yunet"]) >= 20
+    assert np.median(errors["yunet+onet"]) < 0.5 * np.median(errors["yunet"])
+
+
+def test_no_face_and_tiny_frames(models):
+    for rgb in (np.zeros((1, 1, 3), np.uint8), np.zeros((16, 16, 3), np.uint8), np.full((240, 320, 3), 90, np.uint8)):
+        out = YunetOnetDetector(models["yunet_onet"]).detect(rgb)
+        assert len(out) == 0 and out.boxes.shape == (0, 4) and out.landmarks.shape == (0, 5, 2)
