@@ -261,7 +261,7 @@ PIPELINE_FIELDS = frozenset({
     "model_backend", "model_dir", "mtcnn_addr", "facenet_addr", "yunet_addr", "sface_addr", "grpc_timeout_s",
     "grpc_retries", "preprocessor", "dlib_detector", "dlib_upsample", "detect_max_side", "detect_min_side",
     "mtcnn_min_size", "mtcnn_thresholds", "mtcnn_factor", "yunet_score_threshold", "embedder", "face_crop",
-    "max_image_pixels", "max_request_pixels"})
+    "max_image_pixels", "max_request_pixels", "fused_graph", "yunet_onet_addr", "facenet_sface_addr"})
 
 
 def pipeline_values(settings: Settings) -> dict[str, object]:
