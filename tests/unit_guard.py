@@ -1,7 +1,9 @@
-"""The unit tier runs with no service at all: no Redis, no model server, no exported models,
-no nginx, mosquitto, Chromium or podman (`pytest tests/unit`, under a minute). Enforced, not
-hoped for: a test here that asks for a fixture of a real service fails, and so does one that
-opens a network connection or starts a server process."""
+"""The unit tier (tests/unit) runs with no service at all: no Redis, no model server, no exported
+models, no nginx, mosquitto, Chromium or podman (`pytest tests/unit`, under a minute). Enforced,
+not hoped for: a test there that asks for a fixture of a real service fails, and so does one
+that opens a network connection or starts a server process. A plugin of tests/conftest.py, not
+a tests/unit/conftest.py: a second module named `conftest` would shadow the one the integration
+tests import helpers from."""
 import socket
 import subprocess
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 # Gunicorn, pipelines all need one of these).
 SERVICE_FIXTURES = {"redis_server", "model_server", "exported", "grpc_pipeline", "local_pipeline", "module_app",
                     "gunicorn_server", "make_app", "live_server", "broker"}
+UNIT = Path(__file__).parent / "unit"
 SERVICE_PROGRAMS = {"redis-server", "mosquitto", "nginx", "chromium", "podman", "tensorflow_model_server",
                     "serve_models.py", "gunicorn"}
 
@@ -23,7 +26,7 @@ def _program_names(args) -> set[str]:
 
 def pytest_collection_modifyitems(config, items):
     """Checked when the tests are collected, before any session fixture could start a server."""
-    here = Path(__file__).parent
+    here = UNIT
     wrong = [f"{item.nodeid} asks for {sorted(set(item.fixturenames) & SERVICE_FIXTURES)}" for item in items
              if here in item.path.parents and set(item.fixturenames) & SERVICE_FIXTURES]
     if wrong:
@@ -31,7 +34,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
-def no_service(monkeypatch):
+def no_service(request, monkeypatch):
+    if UNIT not in request.node.path.parents:
+        return
     def refuse_connection(sock, address):
         raise AssertionError(f"a unit test opens no connection (tried {address!r}): move it to tests/integration")
 
