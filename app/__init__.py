@@ -15,7 +15,8 @@ from config import Settings, load_settings
 
 
 def create_app(settings: Settings | None = None, pipeline=None) -> Flask:
-    """settings default to the environment; `pipeline` lets tests share loaded models."""
+    """settings default to the environment; `pipeline` lets tests share loaded models (used
+    when it was built from the same pipeline settings, config.settings.PIPELINE_FIELDS)."""
     from app.api import BLUEPRINTS
     from app.api.auth import guard
     from app.api.error_handlers import register_error_handlers

@@ -54,12 +54,13 @@ class Services:
 
 
 def build_services(settings: Settings, pipeline: FacePipeline | None = None) -> Services:
-    """`pipeline`: an already loaded one (tests share models); otherwise built from the settings,
-    with this worker's own gRPC channels."""
+    """`pipeline`: an already loaded one to share (tests share models), used when it is the one
+    the settings describe (FacePipeline.fits); otherwise one is built from the settings, with
+    this worker's own gRPC channels."""
     read_any_header_size()
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=settings.redis_timeout_s,
                                   socket_connect_timeout=settings.redis_timeout_s, health_check_interval=30)
-    pipeline = pipeline or build_pipeline(settings)
+    pipeline = pipeline if pipeline is not None and pipeline.fits(settings) else build_pipeline(settings)
     # the gallery is this worker's for its embedder's model: another model's gallery is refused (409)
     model = GalleryModel(pipeline.embedder.model_id, pipeline.embedder.dim)
     store = GalleryStore(client, settings.redis_prefix, settings.gallery_log_maxlen, model)

@@ -253,6 +253,22 @@ class Settings(BaseSettings):
         return FaceCrop.parse(value) if isinstance(value, str) else value
 
 
+# The settings that define the face pipeline (decoding limits, detector, embedder, the models and
+# how they are reached): an app shares an already loaded pipeline (create_app's `pipeline=`) only
+# when it was built from the same values of these. tests/unit/test_settings.py holds this set to
+# the settings app/pipeline and app/model_clients read.
+PIPELINE_FIELDS = frozenset({
+    "model_backend", "model_dir", "mtcnn_addr", "facenet_addr", "yunet_addr", "sface_addr", "grpc_timeout_s",
+    "grpc_retries", "preprocessor", "dlib_detector", "dlib_upsample", "detect_max_side", "detect_min_side",
+    "mtcnn_min_size", "mtcnn_thresholds", "mtcnn_factor", "yunet_score_threshold", "embedder", "face_crop",
+    "max_image_pixels", "max_request_pixels", "fused_graph", "yunet_onet_addr", "facenet_sface_addr"})
+
+
+def pipeline_values(settings: Settings) -> dict[str, object]:
+    """The values of the settings that define the face pipeline (PIPELINE_FIELDS)."""
+    return {name: getattr(settings, name) for name in sorted(PIPELINE_FIELDS)}
+
+
 def load_settings(**overrides):
     """Settings from the environment (overrides win); a bad value raises SettingsError naming it."""
     try:

@@ -17,6 +17,11 @@ def photo_bytes(person, index=0, split="val"):
     return files[index % len(files)].read_bytes()
 
 
+def photos_bytes(person, indices, split="val"):
+    """The JPEG files of `person` numbered `indices`, in that order."""
+    return [photo_bytes(person, i, split) for i in indices]
+
+
 def photo(person, index=0, split="val"):
     """RGB photo number `index` of `person` in the train or val split."""
     files = photo_files(person, split)

@@ -1,15 +1,17 @@
-"""Session-wide real parts: the exported models, one model server (the gRPC stand-in) and
-the pipelines over each backend, loaded once per test session."""
+"""The fixtures both tiers see. Session-wide real parts for tests/integration: the exported
+models, one model server (the gRPC stand-in), one Redis and the pipelines over each backend,
+loaded once per test session. Everything heavy is imported inside its fixture, so that
+tests/unit (no service at all: tests/unit_guard.py) loads none of it."""
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info and cost-model chatter
 
 import pytest  # noqa: E402
-from servers import Broker, RedisServer  # noqa: E402
 
 from config import load_settings  # noqa: E402
-from scripts.export_models import export  # noqa: E402
 from scripts.pypi_assets import ROOT, celebrity_dataset  # noqa: E402
+
+pytest_plugins = ["unit_guard"]   # tests/unit runs with no service (tests/unit_guard.py)
 
 MODEL_DIR = ROOT / "serving_models"
 
@@ -36,6 +38,7 @@ def as_env(values: dict) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def exported():
     """The SavedModels, exported if missing (a no-op when manifest.json is up to date)."""
+    from scripts.export_models import export
     export(MODEL_DIR, log=lambda *_: None)
     return MODEL_DIR
 
@@ -76,6 +79,7 @@ def model_server(exported, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
+    from servers import RedisServer
     server = RedisServer(tmp_path_factory.mktemp("redis")).start()
     yield server
     server.stop()
@@ -84,6 +88,7 @@ def redis_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
     """A real mosquitto for a test module (its own port and folder)."""
+    from servers import Broker
     server = Broker(tmp_path_factory.mktemp("mosquitto")).start()
     yield server
     server.stop()
@@ -105,15 +110,6 @@ def server_settings(redis_server, model_server, gallery_cache):
         return load_settings(**{**app_values(redis_server.url, model_server, f"test-{uuid.uuid4().hex[:8]}:",
                                              gallery_cache), **overrides})
     return make
-
-
-# Settings that change what the face pipeline is; an app whose overrides touch none of them
-# shares the session's loaded gRPC pipeline (the factory's `pipeline=` hook).
-PIPELINE_SETTINGS = {"model_backend", "model_dir", "mtcnn_addr", "facenet_addr", "yunet_addr", "sface_addr",
-                     "grpc_timeout_s", "grpc_retries", "preprocessor", "dlib_detector", "dlib_upsample",
-                     "detect_max_side", "detect_min_side", "mtcnn_min_size", "mtcnn_thresholds", "mtcnn_factor",
-                     "yunet_score_threshold", "embedder", "face_crop", "max_image_pixels",
-                     "max_request_pixels"}
 
 
 def stop_app(app):
@@ -143,8 +139,8 @@ def make_app(server_settings, grpc_pipeline):
     apps = []
 
     def make(**overrides):
-        shared = None if set(overrides) & PIPELINE_SETTINGS else grpc_pipeline
-        apps.append(create_app(server_settings(**overrides), pipeline=shared))
+        # the session's gRPC pipeline, which the factory uses when the settings describe it
+        apps.append(create_app(server_settings(**overrides), pipeline=grpc_pipeline))
         return apps[-1]
     yield make
     for app in apps:
@@ -161,6 +157,16 @@ def make_client(make_app):
 @pytest.fixture
 def client(make_client):
     return make_client()
+
+
+@pytest.fixture
+def api(request):
+    """The native API as tests/api_client.py speaks it: api.enroll(name, *images, **fields),
+    api.recognize(image, **fields), api.people(), ... each answering a Reply whose
+    expect(status) gives the JSON. Over the test's `client` (made when first used);
+    api.of(another client or a URL) for another app."""
+    from api_client import Api
+    return Api(lambda: request.getfixturevalue("client"))
 
 
 class LiveServer:

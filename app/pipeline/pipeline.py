@@ -15,6 +15,7 @@ from app.pipeline.imaging import decode_image, request_pixels
 from app.pipeline.quality import FaceQuality, face_quality
 from app.pipeline.timing import Stopwatch
 from config import Settings
+from config.settings import pipeline_values
 
 if TYPE_CHECKING:  # the model clients (and TensorFlow) load only when a pipeline is built
     from app.model_clients import ModelChannels
@@ -58,6 +59,11 @@ class FacePipeline:
         self.detector, self.embedder = detector, embedder
         self.max_pixels = max_pixels
         self.max_request_pixels = max_request_pixels or max_pixels
+        self.built_from: dict[str, object] | None = None   # pipeline_values() of the settings it was built from
+
+    def fits(self, settings: Settings) -> bool:
+        """Whether this pipeline is the one `settings` describe (so an app of them may share it)."""
+        return self.built_from == pipeline_values(settings)
 
     def check_request(self, images: list[bytes]) -> None:
         """Refuse, from the headers alone, a request whose images cannot all be decoded."""
@@ -150,5 +156,7 @@ def build_pipeline(settings: Settings, channels: "ModelChannels | None" = None) 
 
     if settings.model_backend == "grpc" and channels is None:
         channels = ModelChannels(settings.grpc_retries)
-    return FacePipeline(build_detector(settings, channels), build_embedder(settings, channels),
-                        settings.max_image_pixels, settings.max_request_pixels)
+    pipeline = FacePipeline(build_detector(settings, channels), build_embedder(settings, channels),
+                            settings.max_image_pixels, settings.max_request_pixels)
+    pipeline.built_from = pipeline_values(settings)
+    return pipeline

@@ -8,51 +8,46 @@ from samples.photos import photo_bytes
 PEOPLE = ["ben_afflek", "elton_john", "jerry_seinfeld", "madonna", "mindy_kaling"]
 
 
-def enroll(url, name, image):
-    return requests.post(f"{url}/enroll", files={"image": ("face.jpg", image, "image/jpeg")},
-                         data={"name": name}, timeout=30)
-
-
-def recognize(url, image):
-    response = requests.post(f"{url}/recognize", data=image, headers={"Content-Type": "image/jpeg"}, timeout=30)
-    assert response.status_code == 200, response.text
-    face = response.json()["faces"][0]
+def worker_and_name(server, image):
+    """(the worker that answered, the name it matched the first face to) of a recognition."""
+    response = server.recognize(image)
+    face = response.expect(200)["faces"][0]
     return response.headers["X-Facerec-Worker"], face["match"]["name"] if face["match"] else None
 
 
-def answers_per_worker(url, image, workers=2, attempts=80):
+def answers_per_worker(server, image, workers=2, attempts=80):
     """{worker pid: set of names it answered}, asking until every worker has answered (a new
     connection each time, so the kernel spreads them over the workers)."""
     seen = {}
     for _ in range(attempts):
-        pid, name = recognize(url, image)
+        pid, name = worker_and_name(server, image)
         seen.setdefault(pid, set()).add(name)
         if len(seen) == workers:
             return seen
     raise AssertionError(f"only workers {sorted(seen)} answered in {attempts} requests")
 
 
-def test_every_worker_sees_an_enrollment_and_a_deletion(gunicorn_server):
-    url = gunicorn_server.url
+def test_every_worker_sees_an_enrollment_and_a_deletion(gunicorn_server, api):
+    server = api.of(gunicorn_server.url)
     probe = photo_bytes("madonna", 0)
-    assert all(names == {None} for names in answers_per_worker(url, probe).values())
-    response = enroll(url, "Madonna", photo_bytes("madonna", 1, "train"))
+    assert all(names == {None} for names in answers_per_worker(server, probe).values())
+    response = server.enroll("Madonna", photo_bytes("madonna", 1, "train"))
     assert response.status_code == 201, response.text
-    pid = response.json()["person_id"]
-    assert all(names == {"Madonna"} for names in answers_per_worker(url, probe).values())
-    assert requests.delete(f"{url}/people/{pid}", timeout=10).status_code == 200
-    assert all(names == {None} for names in answers_per_worker(url, probe).values())
+    pid = response.json["person_id"]
+    assert all(names == {"Madonna"} for names in answers_per_worker(server, probe).values())
+    assert server.delete_person(pid).status_code == 200
+    assert all(names == {None} for names in answers_per_worker(server, probe).values())
 
 
-def test_concurrent_enrollments_while_recognizing_lose_nothing(gunicorn_server):
-    url = gunicorn_server.url
+def test_concurrent_enrollments_while_recognizing_lose_nothing(gunicorn_server, api):
+    url, server = gunicorn_server.url, api.of(gunicorn_server.url)
     names = [f"{person}-{i}" for i in range(3) for person in PEOPLE]
     images = {name: photo_bytes(name.rsplit("-", 1)[0], int(name.rsplit("-", 1)[1]), "train") for name in names}
     errors, stop = [], threading.Event()
 
     def enroll_some(chunk):
         for name in chunk:
-            response = enroll(url, name, images[name])
+            response = server.enroll(name, images[name])
             if response.status_code != 201:
                 errors.append(response.text)
 
@@ -80,7 +75,7 @@ def test_concurrent_enrollments_while_recognizing_lose_nothing(gunicorn_server):
     assert 'facerec_http_requests_total{endpoint="api.enroll",method="POST",status="201"}' in metrics
 
 
-def test_celebrities_end_to_end_over_http(gunicorn_server, celebrities):
+def test_celebrities_end_to_end_over_http(gunicorn_server, celebrities, api):
     """Enroll the 5-celebrity train photos through the API, then probe the val photos:
     a person left out of enrollment comes back unknown, and all 25 are recognized."""
     url = gunicorn_server.url
@@ -101,7 +96,8 @@ def test_celebrities_end_to_end_over_http(gunicorn_server, celebrities):
         assert no_face <= 1
 
     def recognized(person):
-        return [recognize(url, path.read_bytes())[1] for path in sorted((celebrities / "val" / person).glob("*.jpg"))]
+        return [worker_and_name(api.of(url), path.read_bytes())[1]
+                for path in sorted((celebrities / "val" / person).glob("*.jpg"))]
 
     left_out = "mindy_kaling"
     for person in PEOPLE:

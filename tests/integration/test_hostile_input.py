@@ -9,7 +9,7 @@ import tracemalloc
 import numpy as np
 import pytest
 from images import jpeg_claiming
-from test_hostile import enroll, error_of, gallery_file
+from test_hostile import error_of, gallery_file
 
 from samples.photos import encode_jpeg, photo_bytes
 
@@ -56,7 +56,7 @@ def test_huge_numbers_are_4xx_naming_the_range_on_every_surface(client, value):
              400, "bad_request")
 
 
-def test_the_verify_routes_cap_pixels_with_a_small_request_limit(make_client):
+def test_the_verify_routes_cap_pixels_with_a_small_request_limit(make_client, api):
     """Hole 2: CompreFace's two verify routes, DeepStack's match and native /verify answer the same
     413 too_many_pixels for the same pair."""
     client = make_client(max_request_pixels=5_000_000)
@@ -71,7 +71,7 @@ def test_the_verify_routes_cap_pixels_with_a_small_request_limit(make_client):
                            content_type="multipart/form-data")
     error_of(response, 413, "too_many_pixels")
     small = make_client(max_request_pixels=2_000_000, max_image_pixels=2_000_000)
-    face = enroll(small, "Madonna")["faces"][0]["face_id"]
+    face = api.of(small).enroll("Madonna", photo_bytes("madonna", 0, "train")).expect(201)["faces"][0]["face_id"]
     response = small.post(f"/api/v1/recognition/faces/{face}/verify", data={"file": (io.BytesIO(frame), "a.jpg")},
                           headers=CF, content_type="multipart/form-data")
     assert cf_error(response, 413)
@@ -102,9 +102,9 @@ def test_deep_json_is_refused_before_parsing_in_constant_memory(client, path):
     assert client.post(path, json=nested, headers=CF).status_code == 400
 
 
-def test_an_import_of_vectors_of_another_size_is_refused(client):
+def test_an_import_of_vectors_of_another_size_is_refused(client, api):
     """Hole 4: 64-d vectors under the server's own model id: 422, nothing written, dim kept."""
-    madonna = enroll(client, "Madonna")
+    madonna = api.enroll("Madonna", photo_bytes("madonna", 0, "train")).expect(201)
     file = gallery_file(client, [{"person_id": "p64", "name": "Short", "faces": [
         {"face_id": "f64", "embedding": base64.b64encode((np.ones(64, "<f4") / 8).tobytes()).decode(),
          "thumbnail": ""}]}])
@@ -162,9 +162,9 @@ def test_a_face_past_the_twentieth_is_corrected(client):
     assert client.post("/corrections", json={"event_id": event, "face_index": 3, "name": "Face 3"}).status_code == 201
 
 
-def test_a_correction_of_an_event_of_another_model_is_a_409(client):
+def test_a_correction_of_an_event_of_another_model_is_a_409(client, api):
     """Hole 11: an event written by a worker of another model (64-d) -> 409 gallery_model_mismatch."""
-    enroll(client, "Madonna")
+    api.enroll("Madonna", photo_bytes("madonna", 0, "train")).expect(201)
     event = _event_with_faces(client, 2, dim=64)
     for body in ({"name": "New"}, {"not_person_id": client.get("/people").json["people"][0]["person_id"]}):
         error_of(client.post("/corrections", json={"event_id": event, "face_index": 0, **body}), 409,
@@ -184,7 +184,7 @@ def test_a_crop_claiming_a_huge_frame_is_refused_on_import(client):
     assert client.get("/people").json["count"] == 0
 
 
-def test_reembed_checks_a_stored_crop_before_decoding_and_lists_it(make_client, server_settings, redis_server):
+def test_reembed_checks_a_stored_crop_before_decoding_and_lists_it(make_client, server_settings, redis_server, api):
     """Hole 12: a bomb crop already in Redis is not decoded by reembed; the face is listed in
     not_reembedded (no grey frame is embedded)."""
     import time
@@ -194,7 +194,7 @@ def test_reembed_checks_a_stored_crop_before_decoding_and_lists_it(make_client, 
     from app.pipeline.enrolled_crop import EnrolledCrop
     settings = server_settings()
     facenet = make_client(redis_prefix=settings.redis_prefix)
-    pid = enroll(facenet, "Madonna")["person_id"]
+    pid = api.of(facenet).enroll("Madonna", photo_bytes("madonna", 0, "train")).expect(201)["person_id"]
     r = redis_lib.Redis.from_url(redis_server.url)
     fid = r.hkeys(f"{settings.redis_prefix}person:{pid}:faces")[0].decode()
     bomb = EnrolledCrop(jpeg_claiming(10000, 10000), np.array([0, 0, 10, 10], np.float32),
@@ -234,14 +234,15 @@ def test_the_compreface_delete_batch_is_capped(client):
     assert client.post("/api/v1/recognition/faces/delete", json=ids[:1000], headers=CF).status_code == 200
 
 
-def test_a_reembed_post_that_loses_the_race_says_running(make_client, server_settings, redis_server):
+def test_a_reembed_post_that_loses_the_race_says_running(make_client, server_settings, redis_server, api):
     """Also noticed: a POST /gallery/reembed that finds the lock held (a run starting, its state not
     yet written) answers "running", never "idle"."""
     import redis as redis_lib
 
     from app.usecases.reembed import Keys
     settings = server_settings()
-    enroll(make_client(redis_prefix=settings.redis_prefix, embedder="facenet"), "Madonna")
+    facenet = api.of(make_client(redis_prefix=settings.redis_prefix, embedder="facenet"))
+    facenet.enroll("Madonna", photo_bytes("madonna", 0, "train")).expect(201)
     sface = make_client(redis_prefix=settings.redis_prefix, embedder="sface")
     keys = Keys.of(sface.application.extensions["facerec"])
     lock = redis_lib.Redis.from_url(redis_server.url).lock(keys.lock, timeout=60)

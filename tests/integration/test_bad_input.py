@@ -33,10 +33,6 @@ def still_serves_and_stored_nothing(client):
     assert ok.status_code == 200 and len(ok.json["faces"]) == 1
 
 
-def post_enroll(client, image_bytes, **fields):
-    data = {**fields, "image": (io.BytesIO(image_bytes), "face.jpg")}
-    return client.post("/enroll", data=data, content_type="multipart/form-data")
-
 
 @pytest.mark.parametrize("endpoint", ["/recognize", "/enroll", "/detect"])
 def test_not_an_image(client, endpoint):
@@ -52,8 +48,8 @@ def test_empty_body(client):
     still_serves_and_stored_nothing(client)
 
 
-def test_truncated_jpeg(client):
-    message = error_of(post_enroll(client, truncated(photo_bytes("madonna", 0)), name="Madonna"), 400, "invalid_image")
+def test_truncated_jpeg(client, api):
+    message = error_of(api.enroll("Madonna", truncated(photo_bytes("madonna", 0))), 400, "invalid_image")
     assert "truncated JPEG" in message and "send a complete JPEG or PNG" in message
     still_serves_and_stored_nothing(client)
 
@@ -64,9 +60,9 @@ def test_decompression_bomb(client):
     still_serves_and_stored_nothing(client)
 
 
-def test_enroll_with_no_face_writes_nothing(client):
+def test_enroll_with_no_face_writes_nothing(client, api):
     faceless = encode_jpeg(__import__("numpy").full((300, 400, 3), 120, "uint8"))
-    message = error_of(post_enroll(client, faceless, name="Nobody"), 422, "no_face")
+    message = error_of(api.enroll("Nobody", faceless), 422, "no_face")
     assert "no face found" in message
     # several images: the one without a face is named, and none of the others is stored
     data = {"name": "Madonna", "image": [(io.BytesIO(photo_bytes("madonna", 0)), "a.jpg"),
@@ -76,26 +72,26 @@ def test_enroll_with_no_face_writes_nothing(client):
     still_serves_and_stored_nothing(client)
 
 
-def test_enroll_with_a_tiny_image(client):
+def test_enroll_with_a_tiny_image(client, api):
     tiny = png(__import__("numpy").zeros((1, 1, 3), "uint8"))
-    error_of(post_enroll(client, tiny, name="Dot"), 422, "no_face")
+    error_of(api.enroll("Dot", tiny), 422, "no_face")
     still_serves_and_stored_nothing(client)
 
 
-def test_enroll_without_a_name(client):
-    assert "`name`" in error_of(post_enroll(client, photo_bytes("madonna", 0)), 400, "invalid_field")
-    assert "not both" in error_of(post_enroll(client, photo_bytes("madonna", 0), name="A", person_id="b"),
+def test_enroll_without_a_name(client, api):
+    assert "`name`" in error_of(api.enroll(None, photo_bytes("madonna", 0)), 400, "invalid_field")
+    assert "not both" in error_of(api.enroll("A", photo_bytes("madonna", 0), person_id="b"),
                                   400, "invalid_field")
     response = client.post("/enroll", json={"name": 42, "image": base64.b64encode(photo_bytes("madonna", 0)).decode()})
     assert "must be a string" in error_of(response, 400, "invalid_field")
     still_serves_and_stored_nothing(client)
 
 
-def test_unknown_person_id(client):
+def test_unknown_person_id(client, api):
     for response in (client.get("/people/nobody"), client.delete("/people/nobody"),
                      client.patch("/people/nobody", json={"name": "X"}),
                      client.delete("/people/nobody/faces/none"),
-                     post_enroll(client, photo_bytes("madonna", 0), person_id="nobody"),
+                     api.enroll(None, photo_bytes("madonna", 0), person_id="nobody"),
                      client.post("/verify", data=photo_bytes("madonna", 0), content_type="image/jpeg",
                                  query_string={"person_id": "nobody"})):
         assert "nobody" in error_of(response, 404, "person_not_found")
@@ -119,12 +115,13 @@ def test_wrong_content_type(client):
     still_serves_and_stored_nothing(client)
 
 
-def test_oversize_body(make_client):
+def test_oversize_body(make_client, api):
     client = make_client(max_content_length=64 * 1024)
+    api = api.of(client)
     big = photo_bytes("madonna", 0) * 20
     response = client.post("/recognize", data=big, content_type="image/jpeg")
     assert "MAX_CONTENT_LENGTH" in error_of(response, 413, "request_entity_too_large")
-    response = post_enroll(client, big, name="Big")
+    response = api.enroll("Big", big)
     error_of(response, 413, "request_entity_too_large")
     still_serves_and_stored_nothing(client)
 
@@ -147,10 +144,11 @@ def test_model_server_down(make_client):
     assert 'facerec_model_errors_total{code="model_unavailable",model="mtcnn"}' in client.get("/metrics").data.decode()
 
 
-def test_redis_down(make_client):
+def test_redis_down(make_client, api):
     client = make_client(redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_timeout_s=1.0)
+    api = api.of(client)
     for response in (client.post("/recognize", data=photo_bytes("madonna", 0), content_type="image/jpeg"),
-                     post_enroll(client, photo_bytes("madonna", 0), name="Madonna"),
+                     api.enroll("Madonna", photo_bytes("madonna", 0)),
                      client.get("/people")):
         assert "Redis at redis://127.0.0.1" in error_of(response, 503, "redis_unavailable")
     ready = client.get("/readyz")

@@ -8,7 +8,7 @@ import requests
 from click.testing import CliRunner
 from images import truncated
 
-from app.cli import cli, person_of
+from app.cli import cli
 from samples.photos import PEOPLE, encode_jpeg, photo_files
 
 KEY = "cli-test-key"
@@ -36,12 +36,6 @@ def enroll_folder(tmp_path):
     (folder / "madonna" / "cut.jpg").write_bytes(truncated(photo_files("madonna", "train")[3].read_bytes()))
     (folder / "madonna" / "notes.txt").write_text("not a photo")
     return folder
-
-
-def test_person_names_from_folders_or_file_stems(tmp_path):
-    assert person_of(tmp_path / "ada" / "x.jpg", tmp_path) == "ada"
-    assert person_of(tmp_path / "barack_01.jpg", tmp_path) == "barack"
-    assert person_of(tmp_path / "grace-hopper-2.png", tmp_path) == "grace-hopper"
 
 
 def test_enroll_dir_reports_bad_files_and_carries_on(server, enroll_folder):

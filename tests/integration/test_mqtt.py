@@ -34,17 +34,12 @@ def connected(publisher, timeout=15.0):
     return publisher
 
 
-def enroll(client, name, *images):
-    data = {"name": name, "image": [(__import__("io").BytesIO(i), "a.jpg") for i in images]}
-    assert client.post("/enroll", data=data, content_type="multipart/form-data").status_code == 201
-
-
-def test_events_matches_unknown_faces_and_discovery(make_client, broker, prefixes):
+def test_events_matches_unknown_faces_and_discovery(make_client, broker, prefixes, api):
     prefix, ha = prefixes
     client = make_client(mqtt_url=broker.url, mqtt_topic_prefix=prefix, mqtt_discovery_prefix=ha)
     connected(client.application.extensions["facerec"].publisher)
     watch = Subscriber(broker.port, f"{prefix}/#", f"{ha}/#")
-    enroll(client, "Madonna", photo_bytes("madonna", 0, "train"), photo_bytes("madonna", 1, "train"))
+    api.of(client).enroll("Madonna", photo_bytes("madonna", 0, "train"), photo_bytes("madonna", 1, "train")).expect(201)
     frame = encode_jpeg(three_face_frame())   # Ben, Madonna, Jerry: one known, two unknown
     recognized = client.post("/recognize?camera_id=Front Door", data=frame, content_type="image/jpeg").json
     [(_, text, retained)] = watch.wait(f"{prefix}/events/front_door")

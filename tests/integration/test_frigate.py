@@ -4,7 +4,6 @@ frigate`, and the Frigate stand-in (tests/frigate_standin.py, written from Friga
 frigate/track/object_processing.py and frigate/track/tracked_object.py for the MQTT payloads,
 frigate/api/media.py, frigate/api/event.py and frigate/api/auth.py for the HTTP API).
 Double Take's topics are checked against the shapes in its api/src/util/mqtt.util.js."""
-import io
 import json
 import logging
 import os
@@ -21,7 +20,7 @@ from servers import Broker
 
 from app.frigate.bridge import FrigateBridge
 from app.frigate.config import BridgeConfig, CameraConfig
-from samples.photos import photo_bytes
+from samples.photos import photo_bytes, photos_bytes
 from scripts.processes import wait_until
 from scripts.pypi_assets import ROOT
 
@@ -30,13 +29,11 @@ DISCOVERY_KEYS = {"name", "icon", "value_template", "state_topic", "json_attribu
 
 
 @pytest.fixture
-def server(live_server):
+def server(live_server, api):
     """Our app with Madonna enrolled (two train photos)."""
     live = live_server()
-    client = live.app.test_client()
-    images = [(io.BytesIO(photo_bytes("madonna", i, "train")), f"{i}.jpg") for i in range(2)]
-    assert client.post("/enroll", data={"name": "madonna", "image": images},
-                       content_type="multipart/form-data").status_code == 201
+    enrolled = api.of(live.app.test_client()).enroll("madonna", *photos_bytes("madonna", range(2), "train"))
+    assert enrolled.status_code == 201
     return live
 
 

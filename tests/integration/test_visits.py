@@ -24,18 +24,6 @@ def broker(tmp_path_factory):
     server.stop()
 
 
-def enroll(client, name, *images):
-    data = {"name": name, "image": [(io.BytesIO(img), f"{i}.jpg") for i, img in enumerate(images)]}
-    response = client.post("/enroll", data=data, content_type="multipart/form-data")
-    assert response.status_code == 201, response.json
-    return response.json
-
-
-def recognize(client, image, **fields):
-    response = client.post("/recognize", data=image, content_type="image/jpeg", query_string=fields)
-    assert response.status_code == 200, response.json
-    return RecognizeResponse.model_validate(response.json)
-
 
 def face_box(client, rgb):
     """The largest face of a photo, found by the server itself."""
@@ -53,10 +41,10 @@ def walk_up(client, person, index=0, frames=6, start_px=60, end_px=110):
     return [camera_frame(rgb, box, Look(start_px + i * step, quality=70)) for i in range(frames)]
 
 
-def test_a_visit_is_one_track_whose_name_is_decided_from_its_frames(client):
-    enroll(client, "Madonna", photo_bytes("madonna", 0, "train"), photo_bytes("madonna", 1, "train"))
+def test_a_visit_is_one_track_whose_name_is_decided_from_its_frames(client, api):
+    api.enroll("Madonna", photo_bytes("madonna", 0, "train"), photo_bytes("madonna", 1, "train")).expect(201)
     t0 = time.time() - 60
-    results = [recognize(client, f, camera_id="door", timestamp=t0 + i * 0.4)
+    results = [api.recognize(f, camera_id="door", timestamp=t0 + i * 0.4).expect(200, RecognizeResponse)
                for i, f in enumerate(walk_up(client, "madonna"))]
     faces = [r.faces[0] for r in results]
     assert all(f.quality > 0 and f.quality_parts.eye_distance_px > 10 for f in faces)
@@ -71,32 +59,36 @@ def test_a_visit_is_one_track_whose_name_is_decided_from_its_frames(client):
     assert client.get("/tracks/" + "0" * 32).json["error"]["code"] == "track_not_found"
     assert client.get("/tracks/..%2F..").status_code == 404
     # another camera, or after TRACK_GAP_S, is another visit
-    other = recognize(client, walk_up(client, "madonna", frames=1)[0], camera_id="garage", timestamp=t0 + 2.5)
-    later = recognize(client, walk_up(client, "madonna", frames=1)[0], camera_id="door", timestamp=t0 + 30)
+    other = api.recognize(walk_up(client, "madonna", frames=1)[0], camera_id="garage",
+                          timestamp=t0 + 2.5).expect(200, RecognizeResponse)
+    later = api.recognize(walk_up(client, "madonna", frames=1)[0], camera_id="door",
+                          timestamp=t0 + 30).expect(200, RecognizeResponse)
     assert len({faces[0].track_id, other.faces[0].track_id, later.faces[0].track_id}) == 3
 
 
-def test_one_look_alike_frame_does_not_rename_a_decided_visit(client):
-    enroll(client, "Madonna", photo_bytes("madonna", 0, "train"), photo_bytes("madonna", 1, "train"))
-    enroll(client, "Mindy", photo_bytes("mindy_kaling", 0, "train"), photo_bytes("mindy_kaling", 1, "train"))
+def test_one_look_alike_frame_does_not_rename_a_decided_visit(client, api):
+    api.enroll("Madonna", photo_bytes("madonna", 0, "train"), photo_bytes("madonna", 1, "train")).expect(201)
+    api.enroll("Mindy", photo_bytes("mindy_kaling", 0, "train"), photo_bytes("mindy_kaling", 1, "train")).expect(201)
     t0 = time.time() - 60
     frames = walk_up(client, "madonna", frames=3)
     for i, frame in enumerate(frames):
-        track = recognize(client, frame, camera_id="door", timestamp=t0 + i, visit_key="evt-1.a").faces[0].track
+        track = api.recognize(frame, camera_id="door", timestamp=t0 + i,
+                              visit_key="evt-1.a").expect(200, RecognizeResponse).faces[0].track
     assert track.decided and track.name == "Madonna"
     # one frame of the same visit (the same external visit key) in which the face reads as Mindy
-    odd = recognize(client, walk_up(client, "mindy_kaling", frames=1)[0], camera_id="door", timestamp=t0 + 3,
-                    visit_key="evt-1.a").faces[0]
+    odd = api.recognize(walk_up(client, "mindy_kaling", frames=1)[0], camera_id="door", timestamp=t0 + 3,
+                        visit_key="evt-1.a").expect(200, RecognizeResponse).faces[0]
     assert odd.match is not None and odd.match.name == "Mindy"      # the frame alone says Mindy ...
     assert odd.track.id == track.id and odd.track.name == "Madonna" and odd.track.decided  # ... the visit does not
 
 
-def test_a_tiny_blurred_face_is_reported_but_not_matched(make_client):
+def test_a_tiny_blurred_face_is_reported_but_not_matched(make_client, api):
     client = make_client(min_match_quality=0.3, min_enroll_quality=0.3)
-    enroll(client, "Madonna", photo_bytes("madonna", 0, "train"), photo_bytes("madonna", 1, "train"))
+    api = api.of(client)
+    api.enroll("Madonna", photo_bytes("madonna", 0, "train"), photo_bytes("madonna", 1, "train")).expect(201)
     rgb = photo("madonna", 0)
     frame = camera_frame(rgb, face_box(client, rgb), Look(30, blur=7, quality=30))
-    result = recognize(client, frame, camera_id="door")
+    result = api.recognize(frame, camera_id="door").expect(200, RecognizeResponse)
     [face] = result.faces
     assert face.quality < 0.3 and face.reason == "low_quality" and face.match is None and face.visitor_id is None
     assert face.track_id is not None and not face.track.decided
@@ -113,12 +105,12 @@ def test_a_tiny_blurred_face_is_reported_but_not_matched(make_client):
     assert forced.status_code == 201
     report = client.get(f"/people/{forced.json['person_id']}").json["face_report"]
     assert len(report) == 1 and report[0]["quality"] < 0.3
-    clear = recognize(client, photo_bytes("madonna", 0), camera_id="porch").faces[0]
+    clear = api.recognize(photo_bytes("madonna", 0), camera_id="porch").expect(200, RecognizeResponse).faces[0]
     assert clear.reason is None and clear.match.name == "Madonna" and clear.quality >= 0.3
     assert client.get("/visitors").json["count"] == 0
 
 
-def test_hostile_timestamp_visit_key_and_camera_are_refused_and_nothing_is_stored(client):
+def test_hostile_timestamp_visit_key_and_camera_are_refused_and_nothing_is_stored(client, api):
     image = photo_bytes("madonna", 0)
     bad = [{"timestamp": "nan"}, {"timestamp": "inf"}, {"timestamp": "-1"}, {"timestamp": "946684799"},
            {"timestamp": str(time.time() + 3 * 86400)}, {"timestamp": "1e400"}, {"timestamp": "yesterday"},
@@ -137,22 +129,23 @@ def test_hostile_timestamp_visit_key_and_camera_are_refused_and_nothing_is_store
     s = client.application.extensions["facerec"]
     assert client.get("/events").json["events"] == []
     assert not list(s.redis.scan_iter(s.settings.redis_prefix + "visits:*"))
-    fine = recognize(client, image, timestamp="2025-06-01T10:00:00+02:00", visit_key="1718000000.123456-abc123")
+    fine = api.recognize(image, timestamp="2025-06-01T10:00:00+02:00",
+                         visit_key="1718000000.123456-abc123").expect(200, RecognizeResponse)
     assert fine.faces[0].track.first_seen == 1748764800.0
 
 
-def test_redis_refusing_writes_during_a_visit_leaves_frames_answered(client):
-    enroll(client, "Madonna", photo_bytes("madonna", 0, "train"))
+def test_redis_refusing_writes_during_a_visit_leaves_frames_answered(client, api):
+    api.enroll("Madonna", photo_bytes("madonna", 0, "train")).expect(201)
     frames = walk_up(client, "madonna", frames=3)
-    first = recognize(client, frames[0], camera_id="door").faces[0]
+    first = api.recognize(frames[0], camera_id="door").expect(200, RecognizeResponse).faces[0]
     s = client.application.extensions["facerec"]
     s.redis.config_set("maxmemory", 1)   # Redis full: every write is refused (OOM)
     try:
-        during = recognize(client, frames[1], camera_id="door")
+        during = api.recognize(frames[1], camera_id="door").expect(200, RecognizeResponse)
     finally:
         s.redis.config_set("maxmemory", 0)
     assert during.faces[0].match.name == "Madonna" and during.faces[0].track_id is None
-    after = recognize(client, frames[2], camera_id="door").faces[0]
+    after = api.recognize(frames[2], camera_id="door").expect(200, RecognizeResponse).faces[0]
     assert after.track_id == first.track_id and after.track.frames == 2
 
 
@@ -175,16 +168,17 @@ def test_a_visit_alternating_between_two_workers_stays_one_track(gunicorn_server
     assert tracks[-1]["name"] == "Jerry" and tracks[-1]["decided"]
 
 
-def test_one_mqtt_message_per_visit(make_client, broker):
+def test_one_mqtt_message_per_visit(make_client, broker, api):
     prefix, ha = f"fr{uuid.uuid4().hex[:6]}", f"ha{uuid.uuid4().hex[:6]}"
     client = make_client(mqtt_url=broker.url, mqtt_topic_prefix=prefix, mqtt_discovery_prefix=ha, track_gap_s=5,
                          mqtt_frame_topics=False)
+    api = api.of(client)
     connected(client.application.extensions["facerec"].publisher)
     watch = Subscriber(broker.port, f"{prefix}/#", f"{ha}/#")
-    enroll(client, "Madonna", photo_bytes("madonna", 0, "train"), photo_bytes("madonna", 1, "train"))
+    api.enroll("Madonna", photo_bytes("madonna", 0, "train"), photo_bytes("madonna", 1, "train")).expect(201)
     t0 = time.time() - 60
     for i, frame in enumerate(walk_up(client, "madonna", frames=6)):
-        recognize(client, frame, camera_id="Front Door", timestamp=t0 + i * 0.5)
+        api.recognize(frame, camera_id="Front Door", timestamp=t0 + i * 0.5).expect(200, RecognizeResponse)
     [(_, text, _)] = watch.wait(f"{prefix}/visits/front_door")
     decided = json.loads(text)
     assert decided["event"] == "decided" and decided["camera_id"] == "Front Door"
@@ -196,7 +190,8 @@ def test_one_mqtt_message_per_visit(make_client, broker):
     last = json.loads(watch.wait(f"{ha}/sensor/{prefix}/camera_front_door_last_visitor/config")[0][1])
     assert last["state_topic"] == f"{prefix}/last_visitor/front_door"
     # the camera's next frame, after TRACK_GAP_S: the first visit ended, a second one began
-    recognize(client, walk_up(client, "madonna", frames=1)[0], camera_id="Front Door", timestamp=t0 + 20)
+    api.recognize(walk_up(client, "madonna", frames=1)[0], camera_id="Front Door",
+                  timestamp=t0 + 20).expect(200, RecognizeResponse)
     messages = [json.loads(m[1]) for m in watch.wait(f"{prefix}/visits/front_door", count=3)]
     assert messages[1]["event"] == "ended" and messages[1]["track"]["id"] == decided["track"]["id"]
     assert messages[2]["event"] == "decided" and messages[2]["track"]["id"] != decided["track"]["id"]

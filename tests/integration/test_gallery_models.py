@@ -3,37 +3,32 @@ worker of another (409 gallery_model_mismatch, /readyz naming both models) until
 has re-embedded every face from its kept crop; then the same people are recognized. Real
 Redis, real models over gRPC, workers sharing one gallery (one key prefix)."""
 import base64
-import io
 import threading
 import time
 import uuid
 
 import pytest
+from api_client import Api
 
 from app.errors import ModelUnavailable
 from app.gallery.model_record import LEGACY_MODEL_ID
-from samples.photos import PEOPLE, photo_bytes
+from samples.photos import PEOPLE, photo_bytes, photos_bytes
 
 PER_PERSON = 3
 
 
 def enroll_everyone(client, per_person=PER_PERSON):
-    ids = {}
-    for person in PEOPLE:
-        images = [(io.BytesIO(photo_bytes(person, i, "train")), f"{i}.jpg") for i in (0, 2, 4, 5)[:per_person]]
-        response = client.post("/enroll", data={"name": person, "image": images}, content_type="multipart/form-data")
-        assert response.status_code == 201, response.json
-        ids[person] = response.json["person_id"]
-    return ids
+    """{person: their id}, each enrolled with `per_person` train photos."""
+    api = Api(client)
+    return {person: api.enroll(person, *photos_bytes(person, (0, 2, 4, 5)[:per_person], "train")).expect(201)[
+        "person_id"] for person in PEOPLE}
 
 
 def names_recognized(client):
     """{person: name matched on their first val photo}."""
     names = {}
     for person in PEOPLE:
-        response = client.post("/recognize", data=photo_bytes(person, 0), content_type="image/jpeg")
-        assert response.status_code == 200, response.json
-        match = response.json["faces"][0]["match"]
+        match = Api(client).recognize(photo_bytes(person, 0)).expect(200)["faces"][0]["match"]
         names[person] = match and match["name"]
     return names
 

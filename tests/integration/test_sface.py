@@ -5,7 +5,7 @@ import pytest
 
 from app.model_clients.grpc_model import GrpcModel
 from app.model_clients.local_model import LocalModel
-from app.pipeline.alignment import TEMPLATE_112, aligned_faces, similarity_transform
+from app.pipeline.alignment import aligned_faces
 
 # Measured on the faces below: cosine >= 0.9999999 and at most 6e-7 apart per component
 # (unit vectors); alignment: at most 1 grey level apart (rounding), 0.0005 on average.
@@ -40,21 +40,6 @@ def test_alignment_equals_opencv_align_crop(zoo_reference, faces):
         worst = max(worst, int(np.abs(ours - theirs).max()))
         mean.append(np.abs(ours - theirs).mean())
     assert worst <= 1 and np.mean(mean) < 0.01
-
-
-def test_similarity_transform_recovers_a_known_one():
-    angle, scale, shift = 0.3, 1.7, np.array([12.0, -5.0])
-    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    src = (TEMPLATE_112 - shift) @ np.linalg.inv(rotation).T  # src mapped by (rotation, shift) is the template
-    matrix = similarity_transform(src, TEMPLATE_112)
-    np.testing.assert_allclose(matrix[:, :2], rotation, atol=1e-9)
-    np.testing.assert_allclose(matrix[:, 2], shift, atol=1e-9)
-
-
-def test_aligned_faces_shapes():
-    rgb = np.zeros((50, 60, 3), np.uint8)
-    assert aligned_faces(rgb, np.zeros((0, 5, 2))).shape == (0, 112, 112, 3)
-    assert aligned_faces(rgb, np.tile(TEMPLATE_112 / 3, (2, 1, 1)), size=56).shape == (2, 56, 56, 3)
 
 
 def test_savedmodel_equals_opencv_face_recognizer(sface, zoo_reference, faces):

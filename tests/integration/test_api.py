@@ -8,24 +8,11 @@ from app.api.schemas import DetectResponse, EnrollResponse, PeopleResponse, Reco
 from samples.photos import encode_jpeg, photo, photo_bytes, three_face_frame
 
 
-def enroll(client, name, *images, status=201):
-    data = {"name": name, "image": [(io.BytesIO(img), f"{i}.jpg") for i, img in enumerate(images)]}
-    response = client.post("/enroll", data=data, content_type="multipart/form-data")
-    assert response.status_code == status, response.json
-    return response.json
-
-
-def recognize(client, image, **fields):
-    response = client.post("/recognize", data=image, content_type="image/jpeg", query_string=fields)
-    assert response.status_code == 200, response.json
-    return RecognizeResponse.model_validate(response.json)
-
-
-def test_enroll_then_recognize(client):
-    body = EnrollResponse.model_validate(enroll(client, "Madonna", photo_bytes("madonna", 0, "train"),
-                                                photo_bytes("madonna", 1, "train")))
+def test_enroll_then_recognize(api):
+    body = api.enroll("Madonna", photo_bytes("madonna", 0, "train"),
+                      photo_bytes("madonna", 1, "train")).expect(201, EnrollResponse)
     assert body.created and len(body.faces) == 2
-    result = recognize(client, photo_bytes("madonna", 0), camera_id="door")
+    result = api.recognize(photo_bytes("madonna", 0), camera_id="door").expect(200, RecognizeResponse)
     assert result.camera_id == "door" and len(result.faces) == 1
     face = result.faces[0]
     assert face.match is not None and face.match.name == "Madonna" and face.match.person_id == body.person_id
@@ -38,24 +25,26 @@ def test_enroll_then_recognize(client):
     assert set(face.landmarks) == {"left_eye", "right_eye", "nose", "mouth_left", "mouth_right"}
 
 
-def test_every_face_in_a_frame_is_returned(client):
-    enroll(client, "Ben", photo_bytes("ben_afflek", 0, "train"), photo_bytes("ben_afflek", 1, "train"))
-    enroll(client, "Jerry", photo_bytes("jerry_seinfeld", 0, "train"), photo_bytes("jerry_seinfeld", 1, "train"))
-    result = recognize(client, encode_jpeg(three_face_frame()))  # Ben, Madonna, Jerry from left to right
+def test_every_face_in_a_frame_is_returned(api):
+    api.enroll("Ben", photo_bytes("ben_afflek", 0, "train"), photo_bytes("ben_afflek", 1, "train")).expect(201)
+    api.enroll("Jerry", photo_bytes("jerry_seinfeld", 0, "train"),
+               photo_bytes("jerry_seinfeld", 1, "train")).expect(201)
+    # Ben, Madonna, Jerry from left to right
+    result = api.recognize(encode_jpeg(three_face_frame())).expect(200, RecognizeResponse)
     assert len(result.faces) == 3
     by_x = sorted(result.faces, key=lambda f: f.box.x1)
     assert [f.match.name if f.match else None for f in by_x] == ["Ben", None, "Jerry"]
     assert len(by_x[1].candidates) == 2  # an unknown face still lists the nearest people
 
 
-def test_unknown_face_with_an_empty_gallery(client):
-    result = recognize(client, photo_bytes("elton_john", 0))
+def test_unknown_face_with_an_empty_gallery(api):
+    result = api.recognize(photo_bytes("elton_john", 0)).expect(200, RecognizeResponse)
     assert len(result.faces) == 1 and result.faces[0].match is None and result.faces[0].candidates == []
 
 
-def test_recognitions_are_events(client):
-    enroll(client, "Elton", photo_bytes("elton_john", 0, "train"))
-    first = recognize(client, photo_bytes("elton_john", 0), camera_id="lobby")
+def test_recognitions_are_events(client, api):
+    api.enroll("Elton", photo_bytes("elton_john", 0, "train")).expect(201)
+    first = api.recognize(photo_bytes("elton_john", 0), camera_id="lobby").expect(200, RecognizeResponse)
     events = client.get("/events?count=5").json["events"]
     assert events[0]["event_id"] == first.event_id and events[0]["camera_id"] == "lobby"
     face = events[0]["faces"][0]
@@ -73,16 +62,16 @@ def test_images_as_json_base64_and_raw_body(client):
     assert raw.json["faces"][0]["match"]["name"] == as_json.json["faces"][0]["match"]["name"] == "Mindy"
 
 
-def test_add_faces_to_a_person(client):
-    pid = enroll(client, "Jerry", photo_bytes("jerry_seinfeld", 0, "train"))["person_id"]
+def test_add_faces_to_a_person(client, api):
+    pid = api.enroll("Jerry", photo_bytes("jerry_seinfeld", 0, "train")).expect(201)["person_id"]
     response = client.post("/enroll", data={"person_id": pid, "image": (io.BytesIO(photo_bytes(
         "jerry_seinfeld", 2, "train")), "x.jpg")}, content_type="multipart/form-data")
     assert response.status_code == 200 and response.json["created"] is False and response.json["name"] == "Jerry"
     assert len(client.get(f"/people/{pid}").json["faces"]) == 2
 
 
-def test_names_are_unique(client):
-    pid = enroll(client, "Ben", photo_bytes("ben_afflek", 0, "train"))["person_id"]
+def test_names_are_unique(client, api):
+    pid = api.enroll("Ben", photo_bytes("ben_afflek", 0, "train")).expect(201)["person_id"]
     response = client.post("/enroll", data={"name": "Ben", "image": (io.BytesIO(photo_bytes("ben_afflek", 1, "train")),
                                                                      "b.jpg")}, content_type="multipart/form-data")
     assert response.status_code == 409 and response.json["error"]["code"] == "name_taken"
@@ -96,7 +85,7 @@ def test_detect_finds_faces_without_matching(client):
     assert len(body.faces) == 3 and "embed" not in body.timing_ms
 
 
-def test_verify(client):
+def test_verify(client, api):
     same = client.post("/verify", data={"image": [(io.BytesIO(photo_bytes("madonna", 0)), "a.jpg"),
                                                   (io.BytesIO(photo_bytes("madonna", 1, "train")), "b.jpg")]},
                        content_type="multipart/form-data")
@@ -105,19 +94,20 @@ def test_verify(client):
                         content_type="multipart/form-data")
     assert VerifyResponse.model_validate(same.json).same_person is True
     assert other.json["same_person"] is False and other.json["distance"] > same.json["distance"]
-    pid = enroll(client, "Madonna", photo_bytes("madonna", 2, "train"))["person_id"]
+    pid = api.enroll("Madonna", photo_bytes("madonna", 2, "train")).expect(201)["person_id"]
     against_person = client.post("/verify", data=photo_bytes("madonna", 0), content_type="image/jpeg",
                                  query_string={"person_id": pid})
     assert against_person.json["same_person"] is True and against_person.json["person_id"] == pid
 
 
-def test_people_management(client):
-    pid = enroll(client, "Ben", *(photo_bytes("ben_afflek", i, "train") for i in (0, 1)))["person_id"]
+def test_people_management(client, api):
+    pid = api.enroll("Ben", *(photo_bytes("ben_afflek", i, "train") for i in (0, 1))).expect(201)["person_id"]
     people = PeopleResponse.model_validate(client.get("/people").json)
     assert people.count == 1 and people.people[0].face_count == 2
     renamed = client.patch(f"/people/{pid}", json={"name": "Ben Affleck"})
     assert renamed.status_code == 200 and renamed.json["name"] == "Ben Affleck"
-    assert recognize(client, photo_bytes("ben_afflek", 0)).faces[0].match.name == "Ben Affleck"
+    recognized = api.recognize(photo_bytes("ben_afflek", 0)).expect(200, RecognizeResponse)
+    assert recognized.faces[0].match.name == "Ben Affleck"
     faces = client.get(f"/people/{pid}").json["faces"]
     thumb = client.get(f"/people/{pid}/faces/{faces[0]}/thumbnail")
     assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
@@ -125,17 +115,17 @@ def test_people_management(client):
     assert client.get(f"/people/{pid}").json["faces"] == faces[1:]
     assert client.delete(f"/people/{pid}").json == {"deleted": pid}
     assert client.get("/people").json["count"] == 0
-    assert recognize(client, photo_bytes("ben_afflek", 0)).faces[0].match is None
+    assert api.recognize(photo_bytes("ben_afflek", 0)).expect(200, RecognizeResponse).faces[0].match is None
 
 
-def test_health_readiness_metrics_and_openapi(client):
+def test_health_readiness_metrics_and_openapi(client, api):
     assert client.get("/healthz").json == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json["ready"] is True
     assert ready.json["checks"] == {"redis": "ok", "gallery": "ok", "mtcnn": "ok", "facenet_sface": "ok"}
     assert ready.json["preprocessor"] == "mtcnn" and ready.json["model_backend"] == "grpc"
     assert ready.json["embedder"] == "facenet+sface" and ready.json["gallery_model"] is None  # empty gallery
-    recognize(client, photo_bytes("madonna", 0))
+    api.recognize(photo_bytes("madonna", 0)).expect(200, RecognizeResponse)
     text = client.get("/metrics").data.decode()
     assert 'facerec_http_requests_total{endpoint="api.recognize",method="POST",status="200"}' in text
     assert 'facerec_stage_seconds_count{stage="detect"}' in text

@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 import pytest
+from api_client import Api
 
 from app.usecases import housekeeping
 from app.visitors.store import Sighting, new_id
@@ -19,10 +20,7 @@ def recognize(client, person, index, camera="door"):
     """The photo as a visit of its own: a minute after the previous one (more than TRACK_GAP_S), so
     each photo is a sighting (the frames of one visit are one sighting: test_visits.py)."""
     when = time.time() - 80_000 + 60 * next(VISITS)
-    response = client.post("/recognize", data=photo_bytes(person, index), content_type="image/jpeg",
-                           query_string={"camera_id": camera, "timestamp": f"{when:.3f}"})
-    assert response.status_code == 200, response.json
-    return response.json
+    return Api(client).recognize(photo_bytes(person, index), camera_id=camera, timestamp=f"{when:.3f}").expect(200)
 
 
 def visitor_of(client, person, index, camera="door"):

@@ -1,10 +1,10 @@
 """Every PREPROCESSOR x EMBEDDER the server offers, end to end over gRPC through the HTTP API:
 the 5-celebrity train photos enrolled, the val photos recognized (each configuration at its
 own default MATCH_THRESHOLD), and YuNet's answer equal to the model's."""
-import io
 
 import numpy as np
 import pytest
+from api_client import Api
 
 from samples.photos import PEOPLE, encode_jpeg, photo_bytes, photo_files, three_face_frame
 
@@ -20,11 +20,10 @@ CONFIGURATIONS = [("mtcnn", "facenet", True, {"mtcnn", "facenet"}), ("mtcnn", "s
 
 def enroll_photos(client, person, count):
     """The person's first `count` train photos, one request each (a photo without a face is skipped)."""
-    pid, added = None, 0
+    pid, added, api = None, 0, Api(client)
     for index in range(count):
-        fields = {"person_id": pid} if pid else {"name": person}
-        response = client.post("/enroll", data={**fields, "image": (io.BytesIO(photo_bytes(person, index, "train")),
-                                                                    "f.jpg")}, content_type="multipart/form-data")
+        image = photo_bytes(person, index, "train")
+        response = api.add_faces(pid, image) if pid else api.enroll(person, image)
         if response.status_code == 422:
             continue
         assert response.status_code in (200, 201), response.json

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+from api_client import Api
 from mqtt_subscriber import Subscriber
 
 from samples.photos import photo_bytes
@@ -32,6 +33,7 @@ COMPOSE = str(Path(sys.executable).parent / "podman-compose")  # PyPI's 1.6.0 (r
 class Stack:
     def __init__(self, env: dict[str, str], port: int, mqtt_port: int):
         self.env, self.url, self.mqtt_port = env, f"http://127.0.0.1:{port}", mqtt_port
+        self.api = Api(self.url, timeout_s=60)   # the native API through the front
 
     def compose(self, *args: str, timeout: float = 600) -> str:
         files = [a for f in FILES for a in ("-f", str(ROOT / f))]
@@ -102,16 +104,9 @@ def planned_addresses() -> dict[str, str]:
     return {name: s["networks"]["facerec"]["ipv4_address"] for name, s in services.items()}
 
 
-def enroll(url: str, name: str, image: bytes) -> requests.Response:
-    return requests.post(f"{url}/enroll", files={"image": ("face.jpg", image, "image/jpeg")}, data={"name": name},
-                         timeout=60)
-
-
-def recognized(url: str, image: bytes, camera: str = "door") -> str | None:
-    response = requests.post(f"{url}/recognize?camera_id={camera}", data=image,
-                             headers={"Content-Type": "image/jpeg"}, timeout=60)
-    assert response.status_code == 200, response.text
-    match = response.json()["faces"][0]["match"]
+def recognized(api: Api, image: bytes, camera: str = "door") -> str | None:
+    """The name the first face of `image` is recognized as (None: unknown)."""
+    match = api.recognize(image, camera_id=camera).expect(200)["faces"][0]["match"]
     return match["name"] if match else None
 
 
@@ -134,8 +129,8 @@ def test_health_readiness_enroll_recognize_and_mqtt_through_the_front(stack):
     assert requests.get(f"{stack.url}/readyz", timeout=5).status_code == 200
     subscriber = Subscriber(stack.mqtt_port, "facerec/#")
     try:
-        assert enroll(stack.url, "Elton John", photo_bytes("elton_john", 0, "train")).status_code in (200, 201)
-        assert recognized(stack.url, photo_bytes("elton_john", 0)) == "Elton John"
+        assert stack.api.enroll("Elton John", photo_bytes("elton_john", 0, "train")).status_code in (200, 201)
+        assert recognized(stack.api, photo_bytes("elton_john", 0)) == "Elton John"
         match = json.loads(subscriber.wait("facerec/matches/elton_john", timeout=30)[-1][1])
         assert match["name"] == "Elton John" and match["camera_id"] == "door"
     finally:
@@ -155,7 +150,7 @@ def test_pausing_the_embedders_gives_json_errors_and_unpausing_recovers(stack):
     finally:
         stack.podman("unpause", facenet)
     stack.ready(60)
-    assert recognized(stack.url, photo_bytes("elton_john", 0)) == "Elton John"
+    assert recognized(stack.api, photo_bytes("elton_john", 0)) == "Elton John"
 
 
 def test_a_killed_app_container_comes_back_by_its_restart_policy(stack):
@@ -165,7 +160,7 @@ def test_a_killed_app_container_comes_back_by_its_restart_policy(stack):
     wait_until(lambda: stack.inspect("app")["RestartCount"] > before.get("RestartCount", 0)
                and stack.inspect("app")["State"]["Running"], 120, "the app container's restart")
     stack.ready(120)
-    assert recognized(stack.url, photo_bytes("elton_john", 0)) == "Elton John"
+    assert recognized(stack.api, photo_bytes("elton_john", 0)) == "Elton John"
 
 
 def test_compose_down_and_up_keeps_the_gallery(stack):
@@ -174,7 +169,7 @@ def test_compose_down_and_up_keeps_the_gallery(stack):
     stack.compose("up", "-d", "--no-build")
     stack.ready()
     time.sleep(1)
-    assert recognized(stack.url, photo_bytes("elton_john", 0)) == "Elton John"
+    assert recognized(stack.api, photo_bytes("elton_john", 0)) == "Elton John"
 
 
 def test_the_deploy_files_name_the_images_the_build_script_builds():

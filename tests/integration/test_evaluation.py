@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from app.evaluation import equal_error_rate, evaluate, labelled_photos
+from app.evaluation import evaluate, labelled_photos
 from config import load_settings
 from config.settings import DEFAULT_MATCH_THRESHOLDS
 from scripts.evaluate import embedder_variants, local_embedder
@@ -41,12 +41,6 @@ def test_the_fused_pair_is_the_most_accurate(report):
     fused, alone = report["variants"]["facenet+sface"], [report["variants"][e] for e in ("facenet", "sface")]
     assert all(fused["eer"] < m["eer"] for m in alone)
     assert all(fused["frr_at_zero_fa"] < m["frr_at_zero_fa"] for m in alone)
-
-
-def test_equal_error_rate():
-    eer, threshold = equal_error_rate([0.1, 0.2, 0.3, 0.9], [0.8, 1.0, 1.1, 1.2])
-    assert eer == 0.25 and threshold in (0.8, 0.9)
-    assert equal_error_rate([0.1, 0.2], [0.8, 0.9])[0] == 0.0
 
 
 def test_a_flat_folder_is_split_per_person(celebrities, tmp_path):

@@ -6,6 +6,7 @@ import io
 import json
 
 import numpy as np
+from api_client import Api
 from compat import client_python, double_take_post, photo_paths, run_client  # noqa: F401 - fixtures
 
 from samples.photos import encode_jpeg, photo_bytes, three_face_frame
@@ -15,15 +16,14 @@ UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 def add(client, subject, image, status=201):
-    response = client.post("/api/v1/recognition/faces", query_string={"subject": subject},
-                           data={"file": (io.BytesIO(image), "image.jpg")}, content_type="multipart/form-data")
-    assert response.status_code == status, response.json
-    return response.json
+    """CompreFace's enrollment: an example `image` of `subject` (multipart `file`)."""
+    return Api(client).call("POST", "/api/v1/recognition/faces", query={"subject": subject}, images=(image,),
+                            image_field="file").expect(status)
 
 
 def recognize(client, image, **query):
-    return client.post("/api/v1/recognition/recognize", query_string=query,
-                       data={"file": (io.BytesIO(image), "image.jpg")}, content_type="multipart/form-data")
+    return Api(client).call("POST", "/api/v1/recognition/recognize", query=query, images=(image,),
+                            image_field="file")
 
 
 def error(response, status, code):

@@ -20,12 +20,6 @@ def error_of(response, status, code):
     return response.json["error"]["message"]
 
 
-def enroll(client, name, person="madonna", index=0):
-    response = client.post("/enroll", data={"name": name, "image": (io.BytesIO(photo_bytes(person, index, "train")),
-                                                                    "f.jpg")}, content_type="multipart/form-data")
-    assert response.status_code == 201, response.json
-    return response.json
-
 
 def gallery_file(client, people):
     model = client.get("/gallery/export").json["model"]
@@ -47,8 +41,8 @@ def still_whole(client):
 
 # --- 1. gallery import ---------------------------------------------------------------------
 
-def test_import_refuses_ids_that_reach_into_other_keys(client):
-    pid = enroll(client, "X")["person_id"]
+def test_import_refuses_ids_that_reach_into_other_keys(client, api):
+    pid = api.enroll("X", photo_bytes("madonna", 0, "train")).expect(201)["person_id"]
     file = gallery_file(client, [{"person_id": f"{pid}:faces", "name": "Y", "faces": [a_face("f1")]}])
     message = error_of(client.post("/gallery/import", json=file), 422, "invalid_gallery")
     assert f"{pid}:faces" in message
@@ -58,8 +52,8 @@ def test_import_refuses_ids_that_reach_into_other_keys(client):
     still_whole(client)
 
 
-def test_import_refuses_a_face_id_repeated_or_of_another_person(client):
-    madonna = enroll(client, "Madonna")
+def test_import_refuses_a_face_id_repeated_or_of_another_person(client, api):
+    madonna = api.enroll("Madonna", photo_bytes("madonna", 0, "train")).expect(201)
     taken = madonna["faces"][0]["face_id"]
     twice = gallery_file(client, [{"person_id": "a", "name": "A", "faces": [a_face("same")]},
                                   {"person_id": "b", "name": "B", "faces": [a_face("same", 1)]}])
@@ -71,8 +65,8 @@ def test_import_refuses_a_face_id_repeated_or_of_another_person(client):
     assert result["faces"][0]["match"]["person_id"] == madonna["person_id"]  # the face did not move
 
 
-def test_a_face_without_a_thumbnail_is_a_404_not_an_empty_image(client):
-    pid = enroll(client, "Madonna")["person_id"]
+def test_a_face_without_a_thumbnail_is_a_404_not_an_empty_image(client, api):
+    pid = api.enroll("Madonna", photo_bytes("madonna", 0, "train")).expect(201)["person_id"]
     exported = client.get("/gallery/export").json
     face = exported["people"][0]["faces"][0]
     face["thumbnail"] = ""   # a gallery file may carry none
@@ -83,11 +77,11 @@ def test_a_face_without_a_thumbnail_is_a_404_not_an_empty_image(client):
     assert client.get(f"/api/v1/recognition/faces/{image_id}/img").status_code == 404
 
 
-def test_a_malformed_stored_vector_is_skipped_and_reported(make_client, server_settings, redis_server):
+def test_a_malformed_stored_vector_is_skipped_and_reported(make_client, server_settings, redis_server, api):
     settings = server_settings()
     first = make_client(redis_prefix=settings.redis_prefix)
-    elton = enroll(first, "Elton", "elton_john")
-    madonna = enroll(first, "Madonna")
+    elton = api.of(first).enroll("Elton", photo_bytes("elton_john", 0, "train")).expect(201)
+    madonna = api.of(first).enroll("Madonna", photo_bytes("madonna", 0, "train")).expect(201)
     client = redis.Redis.from_url(redis_server.url)
     client.hset(f"{settings.redis_prefix}person:{elton['person_id']}:faces", "broken", b"\x01\x02\x03")
     restarted = make_client(redis_prefix=settings.redis_prefix)  # a new worker loads the gallery
@@ -115,8 +109,8 @@ def test_readiness_fails_when_the_gallery_cannot_be_loaded(make_client, server_s
 # --- 3. names ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("blank", ["   ", "\t\n", "\u200b", " \u200b\u200d ", "A\x00B", "bell\x07"])
-def test_blank_invisible_and_control_names_are_refused(client, blank):
-    pid = enroll(client, "Mindy", "mindy_kaling")["person_id"]
+def test_blank_invisible_and_control_names_are_refused(client, blank, api):
+    pid = api.enroll("Mindy", photo_bytes("mindy_kaling", 0, "train")).expect(201)["person_id"]
     error_of(client.patch(f"/people/{pid}", json={"name": blank}), 400, "invalid_field")
     error_of(client.post("/enroll", data={"name": blank, "image": (io.BytesIO(photo_bytes("madonna", 0)), "f.jpg")},
                          content_type="multipart/form-data"), 400, "invalid_field")
@@ -124,11 +118,11 @@ def test_blank_invisible_and_control_names_are_refused(client, blank):
     still_whole(client)
 
 
-def test_names_are_unique_whatever_their_case_and_unicode_form(client):
-    obama = enroll(client, "Obama")["person_id"]
+def test_names_are_unique_whatever_their_case_and_unicode_form(client, api):
+    obama = api.enroll("Obama", photo_bytes("madonna", 0, "train")).expect(201)["person_id"]
     assert obama in error_of(client.post("/enroll", data={"name": " obama ", "image": (
         io.BytesIO(photo_bytes("madonna", 0)), "f.jpg")}, content_type="multipart/form-data"), 409, "name_taken")
-    cafe = enroll(client, "Caf\u00e9", "elton_john")["person_id"]                  # é, one code point
+    cafe = api.enroll("Caf\u00e9", photo_bytes("elton_john", 0, "train")).expect(201)["person_id"]  # é, one code point
     error_of(client.patch(f"/people/{obama}", json={"name": "CAFE\u0301"}), 409, "name_taken")  # E + accent
     renamed = client.patch(f"/people/{cafe}", json={"name": "  caf\u0065\u0301  "})  # same name, other case/form
     assert renamed.status_code == 200 and renamed.json["name"] == "caf\u00e9"       # stored NFC, stripped
@@ -184,10 +178,11 @@ def small_redis(tmp_path):
     process.wait(timeout=10)
 
 
-def test_a_full_redis_still_recognizes_and_lets_people_be_deleted(make_client, small_redis):
+def test_a_full_redis_still_recognizes_and_lets_people_be_deleted(make_client, small_redis, api):
     url, raw = small_redis
     client = make_client(redis_url=url, redis_prefix="full:")
-    pid = enroll(client, "Madonna")["person_id"]
+    api = api.of(client)
+    pid = api.enroll("Madonna", photo_bytes("madonna", 0, "train")).expect(201)["person_id"]
     raw.config_set("maxmemory", raw.info("memory")["used_memory"] + 2_000_000)
     filler = bytes(16000)
     try:
@@ -243,23 +238,24 @@ def test_lone_surrogates_are_refused_before_the_models(no_models, field):
     error_of(no_models.post(path, data=body, content_type="application/json"), 400, "invalid_field")
 
 
-def test_odd_query_values_and_ids_are_4xx(client):
+def test_odd_query_values_and_ids_are_4xx(client, api):
     error_of(client.get("/events?count=\u00b2"), 400, "bad_request")
     error_of(client.get("/events?count=%EF%BC%95"), 400, "bad_request")  # a full-width digit
-    pid = enroll(client, "Madonna")["person_id"]
+    pid = api.enroll("Madonna", photo_bytes("madonna", 0, "train")).expect(201)["person_id"]
     error_of(client.get(f"/people/{pid}:faces"), 404, "person_not_found")
     error_of(client.delete(f"/people/{pid}:thumbs"), 404, "person_not_found")
 
 
 # --- 8. cross-site writes and the worker header --------------------------------------------------
 
-def test_cross_site_writes_are_refused_without_a_key(make_client):
+def test_cross_site_writes_are_refused_without_a_key(make_client, api):
     client = make_client()
+    api = api.of(client)
     form = {"name": "Victim", "image": (io.BytesIO(photo_bytes("madonna", 0)), "f.jpg")}
     response = client.post("/enroll", data=form, content_type="multipart/form-data",
                            headers={"Origin": "http://evil.example"})
     assert "evil.example" in error_of(response, 403, "cross_site_request")
-    pid = enroll(client, "Madonna")["person_id"]
+    pid = api.enroll("Madonna", photo_bytes("madonna", 0, "train")).expect(201)["person_id"]
     error_of(client.delete(f"/people/{pid}", headers={"Origin": "https://evil.example"}), 403, "cross_site_request")
     assert client.delete(f"/people/{pid}", headers={"Origin": "http://localhost"}).status_code == 200  # same site
     assert client.get("/people", headers={"Origin": "http://evil.example"}).status_code == 200       # reads are fine

@@ -67,7 +67,8 @@ def wait_until(check, timeout_s=60.0, every_s=0.2):
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, exported):
-    from conftest import GunicornServer, RedisServer
+    from conftest import GunicornServer
+    from servers import RedisServer
 
     from scripts.serve_models import spawn
 
@@ -87,16 +88,11 @@ def stack(tmp_path_factory, exported):
     log.close()
 
 
-def enroll(url, name, person="madonna"):
-    r = requests.post(f"{url}/enroll", files={"image": ("f.jpg", photo_bytes(person, 1, "train"))},
-                      data={"name": name}, timeout=30)
-    assert r.status_code == 201, r.text
-    return r.json()["person_id"]
-
-
-def test_redis_outage(stack):
+def test_redis_outage(stack, api):
     url, redis = stack["app"].url, stack["redis"]
-    acknowledged = [enroll(url, f"before-outage-{i}") for i in range(3)]
+    server = api.of(url)
+    acknowledged = [server.enroll(f"before-outage-{i}", photo_bytes("madonna", 1, "train")).expect(201)["person_id"]
+                    for i in range(3)]
     with Load(url) as load:
         time.sleep(1.5)
         t_stop = time.monotonic()
@@ -143,9 +139,10 @@ def test_model_server_outage(stack):
     assert requests.get(f"{url}/readyz", timeout=10).json()["ready"] is True
 
 
-def test_a_killed_worker_loses_only_its_requests(stack):
+def test_a_killed_worker_loses_only_its_requests(stack, api):
     url = stack["app"].url
-    pid = enroll(url, f"before-kill-{uuid.uuid4().hex[:4]}", "jerry_seinfeld")
+    pid = api.of(url).enroll(f"before-kill-{uuid.uuid4().hex[:4]}",
+                             photo_bytes("jerry_seinfeld", 1, "train")).expect(201)["person_id"]
     workers = set()
     assert wait_until(lambda: workers.add(requests.get(f"{url}/healthz", timeout=5).headers["X-Facerec-Worker"])
                       or len(workers) == 2, 20, 0.01)

@@ -79,3 +79,30 @@ def test_the_match_threshold_follows_the_embedder_unless_set(monkeypatch):
     monkeypatch.setenv("MATCH_THRESHOLD", "0.9")
     assert load_settings().match_threshold == 0.9
     assert load_settings(preprocessor="yunet").yunet_score_threshold == 0.7
+
+
+def test_the_pipeline_fields_are_the_settings_the_pipeline_reads():
+    """PIPELINE_FIELDS (which apps may share a loaded pipeline) is what app/pipeline and
+    app/model_clients read from the settings: a setting added there is a pipeline field."""
+    import ast
+
+    from config.settings import PIPELINE_FIELDS, ROOT, Settings
+    read = set()
+    for path in [*(ROOT / "app" / "pipeline").glob("*.py"), *(ROOT / "app" / "model_clients").glob("*.py")]:
+        read |= {node.attr for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Attribute)
+                 and isinstance(node.value, ast.Name) and node.value.id == "settings"}
+    assert read == PIPELINE_FIELDS and PIPELINE_FIELDS <= set(Settings.model_fields)
+
+
+def test_a_loaded_pipeline_is_shared_only_by_settings_that_describe_it():
+    from app.pipeline import FacePipeline
+    from config.settings import PIPELINE_FIELDS, pipeline_values
+    settings = load_settings()
+    assert list(pipeline_values(settings)) == sorted(PIPELINE_FIELDS)
+    pipeline = FacePipeline(None, None, settings.max_image_pixels)
+    assert not pipeline.fits(settings)  # not built from settings: never shared
+    pipeline.built_from = pipeline_values(settings)
+    assert pipeline.fits(settings) and pipeline.fits(load_settings(redis_prefix="other:", top_k=9))
+    for other in ({"embedder": "sface"}, {"preprocessor": "yunet"}, {"grpc_timeout_s": 20},
+                  {"max_request_pixels": 5_000_000}, {"mtcnn_addr": "10.0.0.1:8500"}):
+        assert not pipeline.fits(load_settings(**other)), other

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from config.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_site_builds_strictly_without_a_warning(tmp_path):
