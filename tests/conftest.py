@@ -247,6 +247,15 @@ def local_pipeline(exported):
 
 
 @pytest.fixture(scope="session")
+def embedding_networks(exported):
+    """{"facenet": ..., "sface": ...}: each embedding network on its own, in-process (the default
+    fused embedder runs both in one graph, which has no per-network embed())."""
+    from app.pipeline import build_pipeline
+    pipeline = build_pipeline(load_settings(model_backend="local", model_dir=exported, fused_graph=False))
+    return {n.name: n for n in pipeline.embedder.networks}
+
+
+@pytest.fixture(scope="session")
 def grpc_pipeline(model_server):
     from app.pipeline import build_pipeline
     return build_pipeline(load_settings(model_backend="grpc", **model_settings(model_server)))

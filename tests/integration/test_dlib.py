@@ -28,11 +28,6 @@ def dlib_pipeline(local_pipeline, detectors):
     return FacePipeline(detectors["dlib"], local_pipeline.embedder, local_pipeline.max_pixels)
 
 
-def facenet_of(pipeline):
-    """FaceNet on box+10%, the embedder these figures were measured with."""
-    return next(n for n in pipeline.embedder.networks if n.name == "facenet")
-
-
 DLIB_HOG_MIN_FACE = 40  # px: HOG's 80 px window, upsampled once
 
 
@@ -126,9 +121,11 @@ def test_an_8000x6000_frame_is_answered_in_bounded_memory_with_the_same_people(
     assert memory.peak < 3.0e9  # the whole test process, models included
 
 
-def test_evaluation_with_dlib(dlib_pipeline, celebrities):
-    """As in docs/models.md's table: dlib's faces, FaceNet on box+10%."""
-    report = evaluate(local_embedder(dlib_pipeline, {"facenet": facenet_of(dlib_pipeline)}), celebrities, ["facenet"],
+def test_evaluation_with_dlib(dlib_pipeline, embedding_networks, celebrities):
+    """As in docs/models.md's table: dlib's faces, FaceNet on box+10% (the embedder these figures
+    were measured with)."""
+    report = evaluate(local_embedder(dlib_pipeline, {"facenet": embedding_networks["facenet"]}), celebrities,
+                      ["facenet"],
                       threshold=1.10, preprocessor="dlib")
     m = report["variants"]["facenet"]
     assert m["rank1"] >= 24 and m["probes"] == 25

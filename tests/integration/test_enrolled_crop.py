@@ -10,8 +10,8 @@ from samples.photos import compose, photo
 
 
 @pytest.fixture(scope="module")
-def networks(local_pipeline):
-    return {n.name: n for n in local_pipeline.embedder.networks}
+def networks(embedding_networks):
+    return embedding_networks
 
 
 def kept(rgb, face):
