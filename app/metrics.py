@@ -33,13 +33,13 @@ MQTT_DROPPED = Counter("facerec_mqtt_dropped_total", "MQTT messages dropped (que
 MQTT_CONNECTED = Gauge("facerec_mqtt_connected", "Workers connected to the MQTT broker", multiprocess_mode="livesum")
 
 
-def observe_stages(timing_ms):
+def observe_stages(timing_ms: dict[str, float]) -> None:
     for stage, ms in timing_ms.items():
         if stage != "total":
             STAGE_SECONDS.labels(stage).observe(ms / 1000.0)
 
 
-def observe_recognition(timing_ms, matched, gallery_size):
+def observe_recognition(timing_ms: dict[str, float], matched: list[bool], gallery_size: int) -> None:
     """One recognized frame: its stage times, each face known or unknown, the gallery's size."""
     observe_stages(timing_ms)
     GALLERY_FACES.set(gallery_size)

@@ -14,7 +14,7 @@ are found from 8-byte hashes of the ids (8 bytes per id, not the ids themselves)
 with one more read only when there are some."""
 import hashlib
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -31,7 +31,7 @@ from app.errors import (
 )
 from app.gallery import GalleryModel, NewFace
 from app.gallery.identity import clean_name, is_valid_id
-from app.gallery.model_record import REEMBEDDING, mismatch
+from app.gallery.model_record import REEMBEDDING, ModelRecord, mismatch
 from app.services import Services
 
 MOST_SKIPPED = 1000   # reasons listed in a report; beyond, counted
@@ -114,7 +114,7 @@ def import_people(s: Services, source: GallerySource) -> ImportResult:
     return result
 
 
-def _check_dim(s: Services, record, model: GalleryModel) -> None:
+def _check_dim(s: Services, record: ModelRecord | None, model: GalleryModel) -> None:
     """422 for vectors whose size is not the one of their model id: the gallery's record's (a
     gallery that is not empty), or this server's when the file names this server's model."""
     known = [m for m in (record.model if record else None, s.store.model) if m is not None and m.id == model.id]
@@ -160,7 +160,7 @@ def _check(s: Services, source: GallerySource) -> None:
         raise name_problem
 
 
-def _face_owners(s: Services):
+def _face_owners(s: Services) -> Callable[[str], str | None]:
     """fid -> the person holding it: this worker's copy of the gallery, or, when the gallery is
     of another model (an import adopted it, this worker cannot load it), the store's."""
     if mismatch(*s.store.model_record(), s.store.model) is None:
@@ -173,7 +173,7 @@ def _hash(value: str) -> int:
     return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "little")
 
 
-def _repeated(hashes: array) -> set[int]:
+def _repeated(hashes: "array[int]") -> set[int]:
     values = np.sort(np.frombuffer(hashes, np.uint64)) if len(hashes) else np.zeros(0, np.uint64)
     return {int(h) for h in values[1:][values[1:] == values[:-1]]}
 

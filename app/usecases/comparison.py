@@ -8,6 +8,8 @@ by the same rule as everywhere (app/gallery/search/matching.py).
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from app.errors import NoFace, SeveralFaces
 from app.gallery.search.matching import distances
 from app.pipeline import Face, Frame, Stopwatch
@@ -41,7 +43,7 @@ def _faces(s: Services, image: bytes, select: Select | None, stopwatch: Stopwatc
     return frame
 
 
-def _pairs(s: Services, probe, frame: Frame, stopwatch: Stopwatch) -> list[Pair]:
+def _pairs(s: Services, probe: np.ndarray, frame: Frame, stopwatch: Stopwatch) -> list[Pair]:
     s.pipeline.embed_faces(frame, frame.faces, stopwatch)
     pairs = []
     for face in frame.faces:
@@ -61,7 +63,7 @@ def compare_images(s: Services, source: bytes, target: bytes, select: Select | N
     s.pipeline.embed_faces(source_frame, source_frame.faces, stopwatch)
     face = source_frame.faces[0]
     frame = _faces(s, target, select, stopwatch, "target image")
-    pairs = _pairs(s, face.embedding, frame, stopwatch)
+    pairs = _pairs(s, face.vector, frame, stopwatch)
     return Comparison(face, source_frame, frame, pairs, stopwatch.finish())
 
 

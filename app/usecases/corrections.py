@@ -13,6 +13,8 @@ once added to X takes it back out."""
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from app.errors import EventNotFound, FaceIdTaken, GalleryModelMismatch, InvalidField, NotCorrectable
 from app.gallery import NewFace
 from app.gallery.identity import clean_name
@@ -75,7 +77,7 @@ def correct(s: Services, event_id: str, face_index: int, not_person_id: str | No
                       s.negatives.count(person_id))
 
 
-def _not_person(s: Services, event_id: str, face_index: int, face_id: str, pid: str, vector) -> Correction:
+def _not_person(s: Services, event_id: str, face_index: int, face_id: str, pid: str, vector: np.ndarray) -> Correction:
     person = s.store.person(pid)  # 404 when there is no such person (or no person can have this id)
     if s.replica.person_of_face(face_id) == pid:
         s.store.delete_face(pid, face_id)  # it had been added to them by an earlier correction

@@ -8,6 +8,7 @@ false flag on the 92 train faces of the 5 celebrities, and a photo of another pe
 them flagged, alone, 100 times in 100 (a rule on the median distance flagged 6 genuine faces
 at the same threshold). With two faces there is no telling which one is wrong: no flag."""
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +77,7 @@ def face_reports(vectors: dict[str, np.ndarray], threshold: float) -> list[FaceR
     return reports
 
 
-def person_report(s: Services, pid: str) -> tuple[dict, list[FaceReport]]:
+def person_report(s: Services, pid: str) -> tuple[dict[str, Any], list[FaceReport]]:
     """(the person, as GET /people/{id} lists them; a report per enrolled face)."""
     person = s.store.person(pid)
     reports = face_reports(s.store.face_vectors(pid), s.rule.threshold)
@@ -115,7 +116,7 @@ def gallery_health(s: Services) -> GalleryHealth:
     return GalleryHealth(len(snapshot.people), faces, threshold, _look_alikes(owners, rows, threshold), outliers)
 
 
-def _look_alikes(owners: list[PersonFace], rows: list, threshold: float) -> list[LookAlike]:
+def _look_alikes(owners: list[PersonFace], rows: list[np.ndarray], threshold: float) -> list[LookAlike]:
     """For each pair of people, their nearest two faces when nearer than `threshold` (found from
     each face's NEAREST_LOOKED other people's faces: bounded work and memory, any gallery)."""
     if not rows:

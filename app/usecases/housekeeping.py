@@ -65,7 +65,7 @@ def start(s: Services) -> threading.Thread:
     part of it, so the workers do not all wake together); errors are logged, never raised."""
     interval = s.settings.housekeeping_interval_s
 
-    def loop():
+    def loop() -> None:
         wait = interval * random.uniform(0.5, 1.0)
         while not stop.wait(wait):
             try:

@@ -4,6 +4,8 @@ operator deletes people to free space. So a deletion refused for memory first ma
 trimming what is expendable (the oldest events, the gallery log that replicas can reload
 without), then runs again."""
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import redis
 
@@ -36,7 +38,7 @@ def store_faces(s: Services, faces: list[NewFace], name: str | None, person_id: 
     return person_id, name, False, ids
 
 
-def rename_person(s: Services, pid: str, name: str) -> dict:
+def rename_person(s: Services, pid: str, name: str) -> dict[str, Any]:
     s.store.rename(pid, clean_name(name))
     return s.store.person(pid)
 
@@ -49,7 +51,7 @@ def delete_face(s: Services, pid: str, fid: str) -> None:
     _making_room(s, lambda: s.store.delete_face(pid, fid))
 
 
-def _making_room(s: Services, deletion) -> None:
+def _making_room(s: Services, deletion: Callable[[], object]) -> None:
     try:
         deletion()
     except redis.OutOfMemoryError:

@@ -26,7 +26,9 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import redis
@@ -55,11 +57,11 @@ class Keys:
         return cls(p + "reembed:state", p + "reembed:failed", p + "reembed:lock")
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def reembed_status(s: Services) -> dict:
+def reembed_status(s: Services) -> dict[str, Any]:
     """What the last (or current) run did, and the gallery's and this worker's models."""
     keys = Keys.of(s)
     with s.redis.pipeline(transaction=True) as pipe:
@@ -80,7 +82,7 @@ def reembed_status(s: Services) -> dict:
             **{k: state[k] for k in ("started_at", "finished_at", "error") if state.get(k)}}
 
 
-def start_reembed(s: Services) -> tuple[dict, bool]:
+def start_reembed(s: Services) -> tuple[dict[str, Any], bool]:
     """(status, started): starts a run in a thread of this worker unless there is nothing to
     do (the gallery is of this worker's model, or empty) or a run holds the lock."""
     record, people = s.store.model_record()
@@ -114,7 +116,7 @@ def _begin(s: Services, keys: Keys, record: ModelRecord) -> None:
     s.redis.hset(keys.state, mapping={"status": "running", "error": ""})
 
 
-def _run(s: Services, keys: Keys, lock) -> None:
+def _run(s: Services, keys: Keys, lock: Any) -> None:   # a redis-py Lock
     try:
         run_reembed(s, keys, lock)
     except redis.exceptions.LockError:   # its lock expired and another run took over: that one reports
@@ -158,7 +160,8 @@ def run_reembed(s: Services, keys: Keys, lock: redis.lock.Lock) -> None:
     s.redis.hset(keys.state, mapping={"status": "done", "finished_at": _now(), "error": ""})
 
 
-def _reembed_batch(s: Services, keys: Keys, lock, batch: list) -> None:
+def _reembed_batch(s: Services, keys: Keys, lock: Any, batch: list[tuple[str, dict[str, tuple[bytes, bytes]]]]
+                   ) -> None:
     lock.reacquire()   # LockNotOwnedError when it expired and another run took over: stop
     sources, inputs, failed = [], [], {}
     for pid, faces in batch:
@@ -179,8 +182,9 @@ def _reembed_batch(s: Services, keys: Keys, lock, batch: list) -> None:
             json.dumps({"person_id": pid, "face_id": fid, "reason": failed[(pid, fid)]}) for fid in gone]))
 
 
-def _progress(s: Services, keys: Keys, pid: str, faces: int, from_thumbnails: int, failed: list[str]):
-    def queue(pipe):
+def _progress(s: Services, keys: Keys, pid: str, faces: int, from_thumbnails: int, failed: list[str]
+              ) -> Callable[[Any], None]:
+    def queue(pipe: Any) -> None:
         pipe.hset(keys.state, "cursor", pid)
         pipe.hincrby(keys.state, "people_done", 1)
         pipe.hincrby(keys.state, "faces_done", faces)
@@ -190,7 +194,7 @@ def _progress(s: Services, keys: Keys, pid: str, faces: int, from_thumbnails: in
     return queue
 
 
-def _source(s: Services, crop: bytes, thumb: bytes):
+def _source(s: Services, crop: bytes, thumb: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, bytes] | str:
     """(rgb, box, landmarks, crop to keep or b"") to embed a face from, or why there is none."""
     if crop:
         try:

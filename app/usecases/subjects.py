@@ -8,6 +8,8 @@ lookup does. Adding examples to a name creates the person on first use.
 """
 from dataclasses import dataclass
 
+import numpy as np
+
 from app.errors import FaceNotFound, NameTaken, NoFace, PersonNotFound
 from app.gallery import NewFace
 from app.gallery.identity import clean_name
@@ -35,7 +37,7 @@ class StoredFace:
     person_id: str
     name: str
     face_id: str
-    vector: object
+    vector: np.ndarray
     thumbnail: bytes
 
 

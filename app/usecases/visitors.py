@@ -8,6 +8,7 @@ in one call.
 """
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.errors import VisitorNotFound
 from app.gallery import NewFace
@@ -15,6 +16,9 @@ from app.pipeline import Face
 from app.services import Services
 from app.usecases import people
 from app.visitors.store import Sighting, Visitor, new_id, quality_of
+
+if TYPE_CHECKING:
+    from app.usecases.recognition import RecognizedFace
 
 
 @dataclass
@@ -32,7 +36,7 @@ def worth_keeping(s: Services, face: Face) -> bool:
     return face.score >= s.settings.visitor_min_score and _side(face) >= s.settings.visitor_min_face_px
 
 
-def observe(s: Services, faces: list, thumbnails: list[bytes], camera_id: str | None) -> None:
+def observe(s: Services, faces: "list[RecognizedFace]", thumbnails: list[bytes], camera_id: str | None) -> None:
     """Every unknown face worth keeping (of recognition.RecognizedFace `faces`, thumbnails in
     the same order) stored as a sighting of the nearest visitor within VISITOR_DISTANCE, or of
     a new one; its `visitor_id` is set. Once per visit: a face of a track that already fed the
@@ -46,13 +50,15 @@ def observe(s: Services, faces: list, thumbnails: list[bytes], camera_id: str | 
     taken: set[str] = set()
     now = time.time()
     for i in keep:
-        faces[i].visitor_id = _sighted(s, faces[i].face, thumbnails[i], camera_id or "", now, taken)
-        taken.add(faces[i].visitor_id)
-        if faces[i].track is not None:
-            s.visits.set_visitor(faces[i].track.id, faces[i].visitor_id)
+        visitor_id = _sighted(s, faces[i].face, thumbnails[i], camera_id or "", now, taken)
+        faces[i].visitor_id = visitor_id
+        taken.add(visitor_id)
+        track = faces[i].track
+        if track is not None:
+            s.visits.set_visitor(track.id, visitor_id)
 
 
-def _fed_by_this_frame(s: Services, face) -> bool:
+def _fed_by_this_frame(s: Services, face: "RecognizedFace") -> bool:
     """Whether this unknown face is its visit's sighting (the first of the visit good enough:
     quality at least VISITOR_MIN_QUALITY); sets visitor_id from the visit otherwise."""
     quality = face.face.quality.quality if face.face.quality else 1.0

@@ -7,6 +7,7 @@ when it cannot be used the frame is answered alone (track None), never with an e
 import logging
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import redis
@@ -16,11 +17,14 @@ from app.services import Services
 from app.visits import Look, Sighting, TrackState
 from app.visits.store import VisitConflict
 
+if TYPE_CHECKING:
+    from app.usecases.recognition import RecognizedFace
+
 log = logging.getLogger(__name__)
 TRACK_ID = re.compile(r"[0-9a-f]{32}")   # uuid4().hex, as tracks.new_track makes them
 
 
-def look_of(s: Services, face) -> Look:
+def look_of(s: Services, face: "RecognizedFace") -> Look:
     """A recognition.RecognizedFace as evidence for its visit."""
     quality = face.face.quality.quality if face.face.quality else 1.0
     if face.reason == "low_quality":
@@ -34,8 +38,8 @@ def look_of(s: Services, face) -> Look:
                 refused=refused)
 
 
-def track_faces(s: Services, camera_id: str | None, now: float, faces: list, visit_key: str | None = None
-                ) -> list[TrackState | None]:
+def track_faces(s: Services, camera_id: str | None, now: float, faces: "list[RecognizedFace]",
+                visit_key: str | None = None) -> list[TrackState | None]:
     """The track of each of `faces` (recognition.RecognizedFace, embedded), after this frame; the
     visits' news published. [None, ...] when Redis could not be used (the frame stands alone)."""
     if not faces:
@@ -59,7 +63,7 @@ def track_faces(s: Services, camera_id: str | None, now: float, faces: list, vis
     return tracks
 
 
-def _box(box: Sequence[float]) -> tuple[float, float, float, float]:
+def _box(box: "Sequence[float] | np.ndarray") -> tuple[float, float, float, float]:
     x1, y1, x2, y2 = (float(v) for v in box)
     return x1, y1, x2, y2
 
