@@ -208,21 +208,12 @@ class Snapshot:
     # --- lookups --------------------------------------------------------------------------
     def row_of(self, fid: str) -> int | None:
         """The row of face `fid`, if the snapshot has it."""
-        key = fid.encode()
-        if not self.meta.faces or len(key) > self.face_ids.dtype.itemsize:
-            return None
-        i = int(np.searchsorted(self.sorted_fids, key))
-        if i < self.meta.faces and self.sorted_fids[i] == key:
-            return int(self.fid_rows[i])
-        return None
+        i = _place(self.sorted_fids, self.meta.faces, fid)
+        return None if i is None else int(self.fid_rows[i])
 
     def code_of(self, pid: str) -> int | None:
         """The number of person `pid` (their place among the sorted ids), if the snapshot has them."""
-        key = pid.encode()
-        if not self.meta.people or len(key) > self.pids.dtype.itemsize:
-            return None
-        i = int(np.searchsorted(self.pids, key))
-        return i if i < self.meta.people and self.pids[i] == key else None
+        return _place(self.pids, self.meta.people, pid)
 
     def pid(self, code: int) -> str:
         return str(self.pids[code].decode())
@@ -233,3 +224,12 @@ class Snapshot:
 
     def rows_of(self, code: int) -> range:
         return range(int(self.starts[code]), int(self.starts[code + 1]))
+
+
+def _place(sorted_keys: np.ndarray, count: int, value: str) -> int | None:
+    """Where `value` stands in `sorted_keys` (fixed-width bytes, sorted), if it is there."""
+    key = value.encode()
+    if not count or len(key) > sorted_keys.dtype.itemsize:
+        return None
+    i = int(np.searchsorted(sorted_keys, key))
+    return i if i < count and sorted_keys[i] == key else None
