@@ -191,7 +191,7 @@ def _record(s: Services, camera_id: str | None, frame: Frame, faces: list[Recogn
 
 
 def _min_face(s: Services) -> float:
-    return {"mtcnn": s.settings.mtcnn_min_size, "yunet": 20.0}.get(s.settings.preprocessor, 40.0)
+    return {"mtcnn": s.settings.mtcnn_min_size, "yunet": 20.0, "yunet+onet": 20.0}.get(s.settings.preprocessor, 40.0)
 
 
 def stored_face(frame: Frame, face: Face) -> NewFace:
