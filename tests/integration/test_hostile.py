@@ -77,14 +77,17 @@ def test_a_face_without_a_thumbnail_is_a_404_not_an_empty_image(client, api):
     assert client.get(f"/api/v1/recognition/faces/{image_id}/img").status_code == 404
 
 
-def test_a_malformed_stored_vector_is_skipped_and_reported(make_client, server_settings, redis_server, api):
+def test_a_malformed_stored_vector_is_skipped_and_reported(make_client, server_settings, redis_server, api, tmp_path):
     settings = server_settings()
     first = make_client(redis_prefix=settings.redis_prefix)
     elton = api.of(first).enroll("Elton", photo_bytes("elton_john", 0, "train")).expect(201)
     madonna = api.of(first).enroll("Madonna", photo_bytes("madonna", 0, "train")).expect(201)
     client = redis.Redis.from_url(redis_server.url)
     client.hset(f"{settings.redis_prefix}person:{elton['person_id']}:faces", "broken", b"\x01\x02\x03")
-    restarted = make_client(redis_prefix=settings.redis_prefix)  # a new worker loads the gallery
+    # A new worker on another host reads every stored face: no snapshot of the first worker's
+    # (made before the damage, and never holding it) in its folder or in Redis.
+    client.delete(f"{settings.redis_prefix}gallery:snapshot")
+    restarted = make_client(redis_prefix=settings.redis_prefix, gallery_cache_dir=str(tmp_path))
     result = restarted.post("/recognize", data=photo_bytes("madonna", 0), content_type="image/jpeg").json
     assert result["faces"][0]["match"]["person_id"] == madonna["person_id"]
     assert restarted.get("/readyz").json["ready"] is True
