@@ -99,8 +99,8 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "fr:"
     redis_timeout_s: float = Field(2.0, gt=0, le=60)
-    # After Redis could not be reached (refused, timed out), recognitions answer from the worker's
-    # copy of the gallery without trying Redis for this long; then one of them tries again (a PING).
+    # Once Redis was found unreachable (refused, timed out), a worker tries it again this often (a
+    # PING from its background thread); meanwhile recognitions answer from its gallery copy.
     redis_retry_s: float = Field(1.0, gt=0, le=60)
     gallery_log_maxlen: int = Field(100_000, ge=100)   # older deltas trimmed; a worker that fell behind reloads
     # This host's gallery snapshots, shared by its workers (empty: a private folder in the temp dir)
@@ -247,18 +247,12 @@ class Settings(BaseSettings):
             raise ValueError("each threshold must be between 0 and 1")
         return value
 
-    @field_validator("housekeeping_interval_s")
+    @field_validator("housekeeping_interval_s", "visit_sweep_s")
     @classmethod
-    def _interval(cls, value):
-        if 0 < value < 0.5:
-            raise ValueError("must be 0 (never) or at least 0.5 seconds")
-        return value
-
-    @field_validator("visit_sweep_s")
-    @classmethod
-    def _sweep(cls, value):
-        if 0 < value < 0.1:
-            raise ValueError("must be 0 (never) or at least 0.1 seconds")
+    def _interval(cls, value, info):
+        least = {"housekeeping_interval_s": 0.5, "visit_sweep_s": 0.1}[info.field_name]
+        if 0 < value < least:
+            raise ValueError(f"must be 0 (never) or at least {least} seconds")
         return value
 
     @field_validator("face_crop", mode="before")

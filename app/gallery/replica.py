@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import redis
 from redis.exceptions import LockError, OutOfMemoryError
 
 from app import metrics
@@ -87,6 +88,12 @@ class GalleryReplica(Follower):
 
     def _following(self) -> LiveGallery | None:
         return self.live
+
+    def _before_sync(self) -> None:
+        """A caller that waited for the lock while another's sync found Redis gone gives up at
+        once, instead of waiting REDIS_TIMEOUT_S on a hung Redis in its turn."""
+        if self.outage is not None and self.outage.down:
+            raise redis.ConnectionError("Redis was found unreachable a moment ago")
 
     def sync(self) -> Sync:
         """Catch up with Redis; raises redis.RedisError (and tells the outage when unreachable)."""
@@ -269,7 +276,7 @@ class GalleryReplica(Follower):
 
     def maintain(self) -> None:
         """One round of the background work (none while Redis is unreachable and not yet due a try)."""
-        if self.outage is not None and not self.outage.usable():
+        if self.outage is not None and not self.outage.usable(background=True):
             return
         self.sync()
         if self.compaction_due():

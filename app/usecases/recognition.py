@@ -9,7 +9,8 @@ A Redis that cannot be reached (refused, timed out) never fails a recognition: t
 answered from this worker's last copy of the gallery (and of the corrections), without a
 track, an event or a visitor sighting, and says so (`Recognition.degraded`); a worker that
 never had a copy still detects the faces, each unmatched with reason "gallery_unavailable".
-For REDIS_RETRY_S after a failure, frames do not try Redis at all (app/gallery/outage.py).
+Once Redis is found unreachable, frames do not try it: the worker's background thread does,
+every REDIS_RETRY_S (app/gallery/outage.py).
 """
 import time
 from collections.abc import Callable

@@ -40,7 +40,7 @@ def start(s: Services) -> threading.Thread:
         wait = every_s * random.uniform(0.5, 1.0)
         while not stop.wait(wait):
             wait = every_s
-            if not s.outage.usable():
+            if not s.outage.usable(background=True):
                 continue
             try:
                 sweep_once(s)
