@@ -47,12 +47,13 @@ class Services:
         return f"{parts.scheme}://{netloc}{parts.path}"
 
     def close(self) -> None:
-        """When the worker exits (config/gunicorn.conf.py worker_exit): the background threads
-        (housekeeping, the visit sweep, the gallery's maintenance) stopped, then the MQTT goodbye."""
+        """When the worker exits (config/gunicorn.conf.py worker_exit): housekeeping and the visit
+        sweep stopped (so that no "ended" comes after it), the MQTT goodbye, then the gallery's
+        maintenance stopped."""
         for thread in self.background:
             thread.stop()
-        self.replica.stop_maintenance()
         self.publisher.close()
+        self.replica.stop_maintenance()
 
 
 def build_services(settings: Settings, pipeline: FacePipeline | None = None) -> Services:
