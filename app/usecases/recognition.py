@@ -135,6 +135,8 @@ def recognize(s: Services, image: bytes, camera_id: str | None = None,
     timing = stopwatch.finish()
     metrics.observe_recognition(timing, [f.match is not None for f in faces], s.replica.size)
     degraded = None if recorded else Degraded("unreachable", _rounded(s.replica.age_s))
+    if degraded is not None:
+        metrics.DEGRADED.inc()
     return Recognition(camera_id, event_id, frame, faces, timing, degraded)
 
 

@@ -155,6 +155,9 @@ def test_redis_down(make_client, api):
                                                                              "gallery_age_s": None}
     [face] = recognized.json["faces"]
     assert face["match"] is None and face["reason"] == "gallery_unavailable" and recognized.json["event_id"] is None
+    degraded = [line for line in client.get("/metrics").data.decode().splitlines()
+                if line.startswith("facerec_recognitions_degraded_total ")]
+    assert degraded and float(degraded[0].split()[1]) >= 1
     for response in (api.enroll("Madonna", photo_bytes("madonna", 0)), client.get("/people")):
         assert "Redis at redis://127.0.0.1" in error_of(response, 503, "redis_unavailable")
         assert response.headers["Retry-After"] == "1"
