@@ -32,6 +32,9 @@ def create_app(settings: Settings | None = None, pipeline=None) -> Flask:
         from app.usecases import housekeeping
         app.extensions["facerec-housekeeping"] = housekeeping.start(services)
         services.background.append(app.extensions["facerec-housekeeping"])
+    if settings.mqtt_url and settings.visit_sweep_s > 0:   # "ended" for visits whose camera fell silent
+        from app.usecases import visit_sweep
+        services.background.append(visit_sweep.start(services))
     _count_requests(app, settings.worker_header)
     guard(app, settings.api_keys, settings.allowed_origins)
     for blueprint in BLUEPRINTS:

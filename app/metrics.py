@@ -25,6 +25,8 @@ MODEL_ERRORS = Counter("facerec_model_errors_total", "Failed model calls", ["mod
 GALLERY_UNREADABLE = Gauge("facerec_gallery_unreadable_faces", "Stored faces this worker could not read at its "
                            "last load (skipped; see the log)", multiprocess_mode="max")
 EVENTS_DROPPED = Counter("facerec_events_dropped_total", "Recognitions answered without an event (Redis full)")
+DEGRADED = Counter("facerec_recognitions_degraded_total",
+                   "Recognitions answered without Redis (unreachable), from the worker's copy of the gallery")
 GALLERY_FACES = Gauge("facerec_gallery_faces", "Enrolled faces in this worker's copy of the gallery",
                       multiprocess_mode="max")
 MQTT_PUBLISHED = Counter("facerec_mqtt_published_total", "MQTT messages handed to the broker connection")

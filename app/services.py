@@ -11,6 +11,7 @@ from flask import current_app
 from app.corrections.negatives import Negatives
 from app.events import EventLog
 from app.gallery import GalleryModel, GalleryReplica, GalleryStore, MatchRule
+from app.gallery.outage import RedisOutage
 from app.mqtt import MqttPublisher, NoPublisher, build_publisher
 from app.pipeline import FacePipeline, build_pipeline
 from app.pipeline.imaging import read_any_header_size
@@ -35,7 +36,8 @@ class Services:
     visitor_index: VisitorIndex
     negatives: Negatives
     visits: VisitStore                       # open tracks of every camera (app/visits)
-    background: list = field(default_factory=list)   # threads with stop() (housekeeping), stopped by close()
+    outage: RedisOutage                      # whether Redis was found unreachable a moment ago
+    background: list = field(default_factory=list)   # threads with stop() (housekeeping, the visit sweep)
 
     @property
     def redis_where(self) -> str:
@@ -45,11 +47,12 @@ class Services:
         return f"{parts.scheme}://{netloc}{parts.path}"
 
     def close(self) -> None:
-        """When the worker exits (config/gunicorn.conf.py worker_exit): the MQTT goodbye, and
-        the background threads (housekeeping, the gallery's maintenance) stopped."""
-        self.publisher.close()
+        """When the worker exits (config/gunicorn.conf.py worker_exit): housekeeping and the visit
+        sweep stopped (so that no "ended" comes after it), the MQTT goodbye, then the gallery's
+        maintenance stopped."""
         for thread in self.background:
             thread.stop()
+        self.publisher.close()
         self.replica.stop_maintenance()
 
 
@@ -76,10 +79,12 @@ def build_services(settings: Settings, pipeline: FacePipeline | None = None) -> 
                                    unknown_weight=settings.visit_unknown_weight,
                                    decide_share=settings.visit_decide_share,
                                    switch_factor=settings.visit_switch_factor), settings.visit_keep_s)
-    replica = GalleryReplica(store, cache_dir=settings.gallery_cache_dir or None)
+    outage = RedisOutage(client, settings.redis_retry_s)
+    replica = GalleryReplica(store, cache_dir=settings.gallery_cache_dir or None, outage=outage)
     replica.start_maintenance()  # loads the gallery now, then keeps it compact off the request path
     return Services(settings, pipeline, client, store, replica, events, rule,
-                    build_publisher(settings, rule.confidence), visitors, VisitorIndex(visitors), negatives, visits)
+                    build_publisher(settings, rule.confidence), visitors, VisitorIndex(visitors), negatives, visits,
+                    outage)
 
 
 def services() -> Services:

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "fr:"
     redis_timeout_s: float = Field(2.0, gt=0, le=60)
+    # Once Redis was found unreachable (refused, timed out), a worker tries it again this often (a
+    # PING from its background thread); meanwhile recognitions answer from its gallery copy.
+    redis_retry_s: float = Field(1.0, gt=0, le=60)
     gallery_log_maxlen: int = Field(100_000, ge=100)   # older deltas trimmed; a worker that fell behind reloads
     # This host's gallery snapshots, shared by its workers (empty: a private folder in the temp dir)
     gallery_cache_dir: str = ""
@@ -138,6 +141,9 @@ class Settings(BaseSettings):
     track_gap_s: float = Field(10.0, gt=0, le=3600)
     track_max_distance: float = Field(1.3, gt=0, le=2.0)
     visit_keep_s: int = Field(3600, ge=60, le=7 * 86400)
+    # With MQTT on, each worker looks this often for visits whose camera sent nothing for
+    # TRACK_GAP_S and ends them ("ended", once across workers); 0: only on the camera's next frame.
+    visit_sweep_s: float = Field(1.0, ge=0, le=3600)
     # A visit's identity (app/visits/identity.py): decided when one person's evidence (each frame:
     # quality x (0.25 + its distance margin to MATCH_THRESHOLD / 0.3, at most 1)) reaches
     # VISIT_DECIDE_WEIGHT (VISIT_UNKNOWN_WEIGHT for "a stranger") and VISIT_DECIDE_SHARE of the
@@ -241,11 +247,12 @@ class Settings(BaseSettings):
             raise ValueError("each threshold must be between 0 and 1")
         return value
 
-    @field_validator("housekeeping_interval_s")
+    @field_validator("housekeeping_interval_s", "visit_sweep_s")
     @classmethod
-    def _interval(cls, value):
-        if 0 < value < 0.5:
-            raise ValueError("must be 0 (never) or at least 0.5 seconds")
+    def _interval(cls, value, info):
+        least = {"housekeeping_interval_s": 0.5, "visit_sweep_s": 0.1}[info.field_name]
+        if 0 < value < least:
+            raise ValueError(f"must be 0 (never) or at least {least} seconds")
         return value
 
     @field_validator("face_crop", mode="before")

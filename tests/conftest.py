@@ -214,14 +214,15 @@ class GunicornServer:
         self.log = open(folder.parent / f"gunicorn-{self.port}.log", "w")
         self.process = None
 
-    def start(self, timeout_s=120):
+    def start(self, timeout_s=120, ready_path="/readyz"):
+        """Returned once `ready_path` answers 200 (/healthz: a server whose Redis is away on purpose)."""
         import subprocess
         import sys
 
         from scripts.processes import http_answers, start_process
         self.process = start_process(
             [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "app:create_app()"],
-            lambda: http_answers(self.url + "/readyz"), timeout_s, f"gunicorn (see {self.log.name})",
+            lambda: http_answers(self.url + ready_path), timeout_s, f"gunicorn (see {self.log.name})",
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         return self
 

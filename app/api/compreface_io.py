@@ -14,7 +14,7 @@ from flask import Blueprint, request
 
 from app.api.auth import key_is_valid
 from app.api.compat import box_ints, finite_number
-from app.api.error_handlers import error_parts
+from app.api.error_handlers import error_headers, error_parts
 from app.api.uploads import image_from_base64, parsed_json
 from app.errors import (
     BadRequest,
@@ -67,7 +67,7 @@ def install(bp: Blueprint) -> None:
             return cf_error(400, 28, message)
         if isinstance(e, BadRequest) or 400 <= status < 500:
             return cf_error(status if status != 422 else 400, 26 if status < 404 else 0, message)
-        return cf_error(status, 41 if code.startswith(("model_", "redis_")) else 0, message)
+        return (*cf_error(status, 41 if code.startswith(("model_", "redis_")) else 0, message), error_headers(code))
 
 
 @dataclass

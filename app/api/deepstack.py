@@ -19,7 +19,7 @@ from flask import Blueprint, request
 
 from app.api.auth import key_is_valid
 from app.api.compat import box_ints, camera_id, files_in_request, finite_number, poster
-from app.api.error_handlers import error_parts
+from app.api.error_handlers import error_headers, error_parts
 from app.errors import InvalidField, MissingImage, NoFace
 from app.services import services
 from app.usecases import recognition, subjects
@@ -56,7 +56,7 @@ def error(e: Exception):
         return fail(400, NO_FACE.get(request.endpoint or "", message))
     if code in STRINGS:
         return fail(status, STRINGS[code] if code == "missing_image" else f"{STRINGS[code]}: {message}")
-    return fail(status, message)
+    return (*fail(status, message), error_headers(code))
 
 
 def image(field: str = "image") -> bytes:

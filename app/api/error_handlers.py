@@ -4,6 +4,7 @@ errors (404, 405, 413) and, as a plain 500 without a trace, anything unexpected 
 goes to the log). The native API answers them as JSON {"error": {"code", "message"}}
 (ErrorResponse); the compatibility APIs in their clients' shapes (app/api/compat.py)."""
 import logging
+import math
 
 import redis
 from flask import Flask, current_app, request
@@ -24,8 +25,8 @@ def error_parts(e: Exception) -> tuple[int, str, str]:
             metrics.MODEL_ERRORS.labels(e.model, e.code).inc()
         return e.status, e.code, e.message
     if isinstance(e, (redis.ConnectionError, redis.TimeoutError)):
-        return 503, "redis_unavailable", (f"Redis at {services().redis_where} is unreachable ({e}); the gallery "
-                                          "cannot be read or changed, try again shortly")
+        return 503, "redis_unavailable", (f"Redis at {services().redis_where} is unreachable ({e}); this cannot "
+                                          "be done without it, try again shortly")
     if isinstance(e, redis.OutOfMemoryError):
         log.error("Redis is full: %s", e)
         return 507, "redis_full", (f"Redis at {services().redis_where} is full (maxmemory) and stores nothing "
@@ -45,8 +46,16 @@ def error_parts(e: Exception) -> tuple[int, str, str]:
     return 500, "internal_error", "an unexpected error happened; it has been logged"
 
 
+def error_headers(code: str) -> dict[str, str]:
+    """Headers of an error answer: Retry-After when Redis is unreachable (a write that cannot be
+    done now; recognitions do not fail for it), every API surface alike."""
+    if code == "redis_unavailable":
+        return {"Retry-After": str(max(1, math.ceil(services().settings.redis_retry_s)))}
+    return {}
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def any_error(e: Exception):
         status, code, message = error_parts(e)
-        return ErrorResponse.body(code, message), status
+        return ErrorResponse.body(code, message), status, error_headers(code)

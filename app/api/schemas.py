@@ -56,7 +56,9 @@ class RecognizedFace(DetectedFace):
     visitor_id: str | None = Field(None, description="an unknown face kept: the visitor it is (GET /visitors/{id})")
     quality: float = Field(description="0 (useless) to 1: the product of the quality_parts' scores")
     quality_parts: QualityParts
-    reason: str | None = Field(description='"low_quality": under MIN_MATCH_QUALITY, so never matched; else null')
+    reason: str | None = Field(description='"low_quality": under MIN_MATCH_QUALITY, so never matched; '
+                                           '"gallery_unavailable": Redis unreachable and this worker has no copy '
+                                           'of the gallery; else null')
     track_id: str | None = Field(description="the face's visit (GET /tracks/{id}); null when tracks are unavailable")
     track: Track | None = Field(description="the visit's identity so far, from all its frames")
 
@@ -70,21 +72,32 @@ class RecognizedFace(DetectedFace):
                    track_id=f.track.id if f.track else None, track=Track.of(f.track))
 
 
+class Degraded(BaseModel):
+    redis: str = Field(description='"unreachable": Redis could not be reached (refused, timed out)')
+    gallery_age_s: float | None = Field(description="seconds since this worker's copy of the gallery was last in "
+                                                    "step with Redis; null: it has none (every match is null)")
+
+
 class RecognizeResponse(BaseModel):
     camera_id: str | None
-    event_id: str | None = Field(description="the event recorded (GET /events); null when Redis had no room for it")
+    event_id: str | None = Field(description="the event recorded (GET /events); null when Redis had no room for it "
+                                             "or was unreachable")
     width: int
     height: int
     preprocessor: str
     faces: list[RecognizedFace]
     timing_ms: dict[str, float] = Field(description="decode, sync (the gallery), detect, embed, quality, match, "
                                                     "track, visitors, total")
+    degraded: Degraded | None = Field(None, description="set when Redis was unreachable: the frame was matched "
+                                                        "against this worker's last copy of the gallery, without "
+                                                        "tracks, event or visitor sightings; null normally")
 
     @classmethod
     def of(cls, r: uc.Recognition, preprocessor: str) -> "RecognizeResponse":
         faces = [RecognizedFace.of_recognized(f) for f in r.faces]
+        degraded = Degraded(redis=r.degraded.redis, gallery_age_s=r.degraded.gallery_age_s) if r.degraded else None
         return cls(camera_id=r.camera_id, event_id=r.event_id, width=r.frame.width, height=r.frame.height,
-                   preprocessor=preprocessor, faces=faces, timing_ms=r.timing_ms)
+                   preprocessor=preprocessor, faces=faces, timing_ms=r.timing_ms, degraded=degraded)
 
 
 class DetectResponse(BaseModel):

@@ -167,9 +167,13 @@ class Follower(abc.ABC):
     def _reload(self) -> None:
         """Loads the copy whole, from the log's position read first."""
 
+    def _before_sync(self) -> None:
+        """Called with the lock held, before the copy is caught up: may raise to skip it."""
+
     def sync(self) -> Sync:
         """Catch up with Redis."""
         with self.lock:
+            self._before_sync()
             copy = self._following()
             caught = CatchUp.GAP if copy is None else self.changelog.catch_up(copy)
             if caught is CatchUp.GAP:

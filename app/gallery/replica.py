@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import redis
 from redis.exceptions import LockError, OutOfMemoryError
 
 from app import metrics
 from app.gallery import maintenance
-from app.gallery.changelog import CatchUp, Follower
+from app.gallery.changelog import CatchUp, Follower, Sync
+from app.gallery.outage import UNREACHABLE, RedisOutage
 from app.gallery.search.candidates import CandidateIndex
 from app.gallery.search.live import LiveGallery
 from app.gallery.search.matching import one_blas_thread
@@ -53,9 +55,11 @@ class GalleryReplica(Follower):
     change log."""
 
     def __init__(self, store: GalleryStore, candidates: CandidateIndex | None = None, cache_dir: str | None = None,
-                 compact_fraction: float = 0.02, compact_min: int = 1000):
+                 compact_fraction: float = 0.02, compact_min: int = 1000, outage: RedisOutage | None = None):
         """`cache_dir`: this host's snapshot folder (default: a private one in the temp dir). A
-        compaction starts once the changes pass max(`compact_min`, `compact_fraction` x faces)."""
+        compaction starts once the changes pass max(`compact_min`, `compact_fraction` x faces).
+        `outage`: the worker's memory of Redis being unreachable (the background thread then waits
+        its turn to try Redis again instead of holding the copy's lock on a dead connection)."""
         one_blas_thread()
         super().__init__(store.changelog)   # self.lock: around the copy (sync, match, swaps)
         self.store = store
@@ -70,6 +74,8 @@ class GalleryReplica(Follower):
         self.problems: list[str] = []   # stored vectors that could not be read, from the last full read
         self.builds: list[str] = []     # what this replica built, and on which thread (tests, metrics)
         self.loaded_from: str | None = None   # "local", "redis" or "full read"
+        self.synced_at: float | None = None   # when the copy was last in step with Redis (wall clock)
+        self.outage = outage
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._too_old: set[Path] = set()   # files tried in this load whose position the log has trimmed
@@ -82,6 +88,31 @@ class GalleryReplica(Follower):
 
     def _following(self) -> LiveGallery | None:
         return self.live
+
+    def _before_sync(self) -> None:
+        """A caller that waited for the lock while another's sync found Redis gone gives up at
+        once, instead of waiting REDIS_TIMEOUT_S on a hung Redis in its turn."""
+        if self.outage is not None and self.outage.down:
+            raise redis.ConnectionError("Redis was found unreachable a moment ago")
+
+    def sync(self) -> Sync:
+        """Catch up with Redis; raises redis.RedisError (and tells the outage when unreachable)."""
+        try:
+            done = super().sync()
+        except UNREACHABLE as e:
+            if self.outage is not None:
+                self.outage.failed(e)
+            raise
+        self.synced_at = time.time()
+        if self.outage is not None:
+            self.outage.reached()
+        return done
+
+    @property
+    def age_s(self) -> float | None:
+        """Seconds since the copy was last in step with Redis; None when there is no copy."""
+        synced = self.synced_at
+        return None if self.live is None or synced is None else max(0.0, time.time() - synced)
 
     def match(self, embedding: np.ndarray, k: int) -> list[Match]:
         """The k nearest people, nearest first, with exact distances."""
@@ -244,7 +275,9 @@ class GalleryReplica(Follower):
                 lock.release()
 
     def maintain(self) -> None:
-        """One round of the background work."""
+        """One round of the background work (none while Redis is unreachable and not yet due a try)."""
+        if self.outage is not None and not self.outage.usable(background=True):
+            return
         self.sync()
         if self.compaction_due():
             self.compact()

@@ -33,6 +33,7 @@ def readiness(s: Services) -> Readiness:
     checks, ready, gallery_model = {}, True, None
     try:
         s.redis.ping()
+        s.outage.reached()   # (recognitions use Redis again without waiting for the next try)
         checks["redis"] = "ok"
     except redis.RedisError as e:
         checks["redis"] = f"Redis at {s.redis_where} is unreachable: {e}"

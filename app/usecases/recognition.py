@@ -4,6 +4,13 @@ decoded request values and returns domain objects; views only parse and serialis
 
     result = recognize(services, jpeg_bytes, camera_id="door")
     for face in result.faces: face.match and face.match.name
+
+A Redis that cannot be reached (refused, timed out) never fails a recognition: the frame is
+answered from this worker's last copy of the gallery (and of the corrections), without a
+track, an event or a visitor sighting, and says so (`Recognition.degraded`); a worker that
+never had a copy still detects the faces, each unmatched with reason "gallery_unavailable".
+Once Redis is found unreachable, frames do not try it: the worker's background thread does,
+every REDIS_RETRY_S (app/gallery/outage.py).
 """
 import time
 from collections.abc import Callable
@@ -14,6 +21,7 @@ import numpy as np
 from app import metrics
 from app.errors import FaceRecError, InvalidField, LowQualityFace, NoFace, SeveralFaces
 from app.gallery import NewFace
+from app.gallery.outage import UNREACHABLE
 from app.gallery.search.matching import distances
 from app.pipeline import Face, Frame, Stopwatch
 from app.pipeline.enrolled_crop import enrolled_crop
@@ -39,8 +47,16 @@ class RecognizedFace:
     match: Candidate | None         # the nearest the rule calls "same person" and no correction refuses; None = unknown
     visitor_id: str | None = None   # an unknown face kept as a sighting: the visitor it belongs to
     accepted: list[Candidate] = field(default_factory=list)  # every candidate that could be the match, nearest first
-    reason: str | None = None       # "low_quality": under MIN_MATCH_QUALITY, never matched
+    reason: str | None = None       # "low_quality": under MIN_MATCH_QUALITY, never matched;
+    #                                 "gallery_unavailable": Redis unreachable and this worker has no copy
     track: TrackState | None = None  # the visit this face belongs to (None: track state unavailable)
+
+
+@dataclass
+class Degraded:
+    """A frame answered without Redis: matched against this worker's last copy of the gallery."""
+    redis: str                      # "unreachable"
+    gallery_age_s: float | None     # seconds since the copy was last in step with Redis; None: no copy
 
 
 @dataclass
@@ -50,6 +66,7 @@ class Recognition:
     frame: Frame
     faces: list[RecognizedFace]
     timing_ms: dict[str, float]
+    degraded: Degraded | None = None   # None: Redis answered (tracks, events and sightings as usual)
 
 
 @dataclass
@@ -94,21 +111,49 @@ def recognize(s: Services, image: bytes, camera_id: str | None = None,
     s.pipeline.check_request([image])
     stopwatch = Stopwatch()
     with stopwatch.stage("sync"):
-        s.replica.sync()  # Redis first: when it is down, answer before spending model time
+        reachable = _synced(s)
     frame = s.pipeline.analyze(image, embed=select is None, stopwatch=stopwatch)
     if select is not None:
         frame.faces = select(frame)
         s.pipeline.embed_faces(frame, frame.faces, stopwatch)
     s.pipeline.assess(frame, frame.faces, stopwatch)
     with stopwatch.stage("match"):
-        faces = _recognized(s, frame.faces, top_k or s.settings.top_k)
-    with stopwatch.stage("track"):
-        for face, track in zip(faces, visits.track_faces(s, camera_id, timestamp or time.time(), faces, visit_key)):
-            face.track = track
-    event_id = _record(s, camera_id, frame, faces, stopwatch)
+        faces, reachable = _recognized(s, frame.faces, top_k or s.settings.top_k, reachable)
+    event_id, recorded = None, False
+    if reachable:
+        with stopwatch.stage("track"):
+            for face, track in zip(faces, visits.track_faces(s, camera_id, timestamp or time.time(), faces,
+                                                             visit_key)):
+                face.track = track
+    if reachable and not s.outage.down:   # (tracking may have just found Redis gone)
+        try:
+            event_id, recorded = _record(s, camera_id, frame, faces, stopwatch), True
+        except UNREACHABLE as e:   # Redis went away during this frame: answered without its event
+            s.outage.failed(e)
+    if not recorded:   # MQTT does not need Redis: the frame is still published, without an event id
+        s.publisher.publish_event(None, camera_id, _entries(faces))
     timing = stopwatch.finish()
     metrics.observe_recognition(timing, [f.match is not None for f in faces], s.replica.size)
-    return Recognition(camera_id, event_id, frame, faces, timing)
+    degraded = None if recorded else Degraded("unreachable", _rounded(s.replica.age_s))
+    if degraded is not None:
+        metrics.DEGRADED.inc()
+    return Recognition(camera_id, event_id, frame, faces, timing, degraded)
+
+
+def _synced(s: Services) -> bool:
+    """This worker's gallery copy in step with Redis (Redis first: a gallery of another model is
+    409 before any model time is spent); False when Redis is unreachable (the copy is used as it is)."""
+    if not s.outage.usable():
+        return False
+    try:
+        s.replica.sync()
+    except UNREACHABLE:   # the replica has told the outage
+        return False
+    return True
+
+
+def _rounded(age_s: float | None) -> float | None:
+    return None if age_s is None else round(age_s, 1)
 
 
 def detect(s: Services, image: bytes) -> Analysis:
@@ -154,12 +199,19 @@ def verify(s: Services, images: list[bytes], person_id: str | None = None) -> Ve
                         person_id, faces)
 
 
-def _recognized(s: Services, faces: list[Face], top_k: int) -> list[RecognizedFace]:
+def _recognized(s: Services, faces: list[Face], top_k: int,
+                reachable: bool) -> tuple[list[RecognizedFace], bool]:
     """Each face with its candidates; accepted: those the rule calls "same person" and no
     correction refuses (a face like this one was said not to be them: app/corrections/negatives.py).
-    The negative examples are synced from Redis once, and only for a frame with a face near someone."""
-    recognized, synced = [], False
+    The negative examples are synced from Redis once, and only for a frame with a face near someone;
+    with Redis unreachable, this worker's last copy of them is used. Also: whether Redis is still
+    reachable."""
+    recognized, synced = [], not reachable
+    no_gallery = not reachable and s.replica.live is None
     for face in faces:
+        if no_gallery:
+            recognized.append(RecognizedFace(face, [], None, reason="gallery_unavailable"))
+            continue
         candidates = [Candidate(m.person_id, m.name, m.distance, s.rule.confidence(m.distance), m.face_id)
                       for m in s.replica.match(face.vector, top_k)]
         if face.quality is not None and face.quality.quality < s.settings.min_match_quality:
@@ -167,11 +219,15 @@ def _recognized(s: Services, faces: list[Face], top_k: int) -> list[RecognizedFa
             continue
         near = [c for c in candidates if s.rule.same_person(c.distance)]
         if near and not synced:
-            s.negatives.sync()
             synced = True
+            try:
+                s.negatives.sync()
+            except UNREACHABLE as e:
+                s.outage.failed(e)
+                reachable = False
         accepted = [c for c in near if not s.negatives.refuses(c.person_id, face.vector, c.distance)]
         recognized.append(RecognizedFace(face, candidates, accepted[0] if accepted else None, accepted=accepted))
-    return recognized
+    return recognized, reachable
 
 
 def _record(s: Services, camera_id: str | None, frame: Frame, faces: list[RecognizedFace],
@@ -180,14 +236,19 @@ def _record(s: Services, camera_id: str | None, frame: Frame, faces: list[Recogn
     thumbnails = jpeg_thumbnails(frame.rgb, np.array([f.face.box for f in faces]).reshape(-1, 4))
     with stopwatch.stage("visitors"):
         visitors.observe(s, faces, thumbnails, camera_id)
-    entries = [{"person_id": f.match.person_id if f.match else None, "name": f.match.name if f.match else None,
-                "distance": round((f.match or f.candidates[0]).distance, 4) if f.candidates else None,
-                "box": [round(float(v), 1) for v in f.face.box], "visitor_id": f.visitor_id,
-                "track_id": f.track.id if f.track else None,
-                "quality": f.face.quality.quality if f.face.quality else None} for f in faces]
+    entries = _entries(faces)
     event_id = s.events.record(camera_id, entries, thumbnails, np.array([f.face.embedding for f in faces]))
     s.publisher.publish_event(event_id, camera_id, entries)  # MQTT: queued, never waited on
     return event_id
+
+
+def _entries(faces: list[RecognizedFace]) -> list[dict[str, object]]:
+    """The faces as the event log and MQTT keep them."""
+    return [{"person_id": f.match.person_id if f.match else None, "name": f.match.name if f.match else None,
+             "distance": round((f.match or f.candidates[0]).distance, 4) if f.candidates else None,
+             "box": [round(float(v), 1) for v in f.face.box], "visitor_id": f.visitor_id,
+             "track_id": f.track.id if f.track else None,
+             "quality": f.face.quality.quality if f.face.quality else None} for f in faces]
 
 
 def _min_face(s: Services) -> float:

@@ -13,6 +13,7 @@ import numpy as np
 import redis
 
 from app.errors import TrackNotFound
+from app.gallery.outage import UNREACHABLE
 from app.services import Services
 from app.visits import Look, Sighting, TrackState
 from app.visits.store import VisitConflict
@@ -52,6 +53,8 @@ def track_faces(s: Services, camera_id: str | None, now: float, faces: "list[Rec
     try:
         outcome = s.visits.observe(camera, now, sightings, [look_of(s, f) for f in faces])
     except (redis.RedisError, VisitConflict) as e:
+        if isinstance(e, UNREACHABLE):
+            s.outage.failed(e)
         log.warning("tracks of camera %r not updated, frame answered alone: %s", camera, e)
         return [None] * len(faces)
     for track in outcome.ended:   # the visits that ended before this frame first, then this frame's news

@@ -1,6 +1,7 @@
 """One camera's open tracks after one frame (pure: no Redis, no models): the frame's faces
 joined to the tracks they continue or to new ones, each track's identity updated from its new
-look, the tracks that ended (no frame for TRACK_GAP_S), and which visits have news to announce.
+look, the tracks that ended (no frame for TRACK_GAP_S), and which visits have news to announce;
+and the tracks of a camera that fell silent (`silent`: the sweep's question).
 """
 from dataclasses import dataclass, replace
 
@@ -62,3 +63,14 @@ def after_frame(tracks: list[TrackState], sightings: list[Sighting], looks: list
         faces.append(track)
     current.sort(key=lambda t: t.last_seen, reverse=True)
     return FrameOutcome(faces, current[:rules.max_open], ended + current[rules.max_open:], news)
+
+
+def silent(tracks: list[TrackState], now: float, gap_s: float) -> tuple[list[TrackState], list[TrackState]]:
+    """(the tracks still open, those ended): a track ends when the server received no frame of it
+    for more than gap_s before `now` (both on the server's clock: TrackState.seen_at), whatever
+    the frames' capture times say."""
+    keep: list[TrackState] = []
+    ended: list[TrackState] = []
+    for t in tracks:
+        (keep if now - t.seen_at <= gap_s else ended).append(t)
+    return keep, ended

@@ -44,6 +44,7 @@ class TrackState:
     confidence: float = 0.0
     best_quality: float = 0.0
     published: str | None = None     # the identity last announced on MQTT ("" = unknown), None = none yet
+    seen_at: float = 0.0             # when the server received its last frame (wall clock; the sweep's clock)
 
     def to_json(self) -> dict[str, Any]:
         vector = base64.b64encode(np.asarray(self.embedding, np.float16).tobytes()).decode()

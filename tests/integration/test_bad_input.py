@@ -1,5 +1,6 @@
 """Bad input gets a clear JSON 4xx naming what was wrong, nothing is stored, and the app
-keeps serving. Outages of the model server or Redis get a 503 naming the part."""
+keeps serving. Outages of the model server get a 503 naming it; a Redis outage, a 503 naming
+it for what needs Redis (recognition answers from the worker's gallery copy instead)."""
 import base64
 import io
 
@@ -145,12 +146,21 @@ def test_model_server_down(make_client):
 
 
 def test_redis_down(make_client, api):
+    """Redis never there: recognition still detects (200, every match null, marked degraded);
+    what needs Redis is 503 naming it, with Retry-After."""
     client = make_client(redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_timeout_s=1.0)
     api = api.of(client)
-    for response in (client.post("/recognize", data=photo_bytes("madonna", 0), content_type="image/jpeg"),
-                     api.enroll("Madonna", photo_bytes("madonna", 0)),
-                     client.get("/people")):
+    recognized = client.post("/recognize", data=photo_bytes("madonna", 0), content_type="image/jpeg")
+    assert recognized.status_code == 200 and recognized.json["degraded"] == {"redis": "unreachable",
+                                                                             "gallery_age_s": None}
+    [face] = recognized.json["faces"]
+    assert face["match"] is None and face["reason"] == "gallery_unavailable" and recognized.json["event_id"] is None
+    degraded = [line for line in client.get("/metrics").data.decode().splitlines()
+                if line.startswith("facerec_recognitions_degraded_total ")]
+    assert degraded and float(degraded[0].split()[1]) >= 1
+    for response in (api.enroll("Madonna", photo_bytes("madonna", 0)), client.get("/people")):
         assert "Redis at redis://127.0.0.1" in error_of(response, 503, "redis_unavailable")
+        assert response.headers["Retry-After"] == "1"
     ready = client.get("/readyz")
     assert ready.status_code == 503 and "Redis" in ready.json["checks"]["redis"]
     assert client.get("/healthz").status_code == 200

@@ -1,11 +1,14 @@
 """Visits on the real Redis, the real models over gRPC, real mosquitto and Gunicorn: face
 quality, tracks across frames (and across workers), a visit's identity from all its frames,
-one MQTT message per visit, Redis refusing writes during a visit, hostile fields."""
+one MQTT message per visit, "ended" for a camera that falls silent (exactly once, however many
+workers sweep), Redis refusing writes during a visit, hostile fields."""
 import io
 import json
+import threading
 import time
 import uuid
 
+import numpy as np
 import pytest
 import requests
 from servers import Broker
@@ -15,6 +18,7 @@ from app.api.schemas import RecognizeResponse
 from app.api.schemas_visits import Track
 from samples.camera import Look, camera_frame
 from samples.photos import photo, photo_bytes
+from scripts.processes import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +204,103 @@ def test_one_mqtt_message_per_visit(make_client, broker, api):
     assert not [m for m in watch.messages if "/events/" in m[0] or "/matches/" in m[0]]   # per-frame topics off
     watch.close()
     client.application.extensions["facerec"].close()
+
+
+def test_two_sweepers_and_a_late_frame_end_each_silent_visit_once(make_app, broker):
+    """Two workers' sweeps and a frame that comes after TRACK_GAP_S race to end the same silent
+    visits: each visit ends once (one of them removes it from its camera's tracks), and MQTT
+    carries one "ended" per visit the sweeps ended."""
+    from app.usecases.visit_sweep import sweep_once
+    from app.visits import Look as Evidence
+    from app.visits import Sighting
+    topic, prefix = f"fr{uuid.uuid4().hex[:6]}", f"sweep-{uuid.uuid4().hex[:6]}:"
+    workers = [make_app(redis_prefix=prefix, mqtt_url=broker.url, mqtt_topic_prefix=topic, mqtt_discovery_prefix="",
+                        mqtt_frame_topics=False, track_gap_s=5, visit_sweep_s=0).extensions["facerec"]
+               for _ in range(2)]
+    for s in workers:
+        connected(s.publisher)
+    watch = Subscriber(broker.port, f"{topic}/visits/#")
+    time.sleep(0.5)   # subscribed
+    rng, wall, cameras = np.random.default_rng(24), time.time(), 30
+
+    def face():
+        v = rng.normal(size=256)
+        return [Sighting((100.0, 100.0, 200.0, 200.0), (v / np.linalg.norm(v)).astype(np.float32), 0.9)]
+    opened = {}
+    for i in range(cameras):   # one decided visit per camera, whose last frame came 30 s ago
+        [track] = workers[0].visits.observe(f"cam {i}", wall - 30, face(), [Evidence(0.9, "p1", "Ada", 0.3)],
+                                            received=wall - 30).faces
+        assert track.decided and track.published == "p1"
+        opened[f"cam {i}"] = track.id
+    start, ended = threading.Barrier(3), {"sweep 0": [], "sweep 1": [], "frames": []}
+
+    def sweep(k):
+        start.wait()
+        ended[f"sweep {k}"] = [track.id for _, track in sweep_once(workers[k])]
+
+    def frames():   # the cameras of even number send a frame again, 30 s after the visit's last one
+        start.wait()
+        for i in range(0, cameras, 2):
+            outcome = workers[1].visits.observe(f"cam {i}", wall, face(), [Evidence(0.9, "p1", "Ada", 0.3)])
+            ended["frames"] += [track.id for track in outcome.ended]
+    threads = [threading.Thread(target=sweep, args=(0,)), threading.Thread(target=sweep, args=(1,)),
+               threading.Thread(target=frames)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    everything = [i for ids in ended.values() for i in ids]
+    assert sorted(everything) == sorted(opened.values()), ended   # each visit ended, and only once
+    swept = ended["sweep 0"] + ended["sweep 1"]
+    assert swept, "the sweeps ended some visits"
+    print("visits ended by", {who: len(ids) for who, ids in ended.items()})
+
+    def ended_messages():
+        return [json.loads(m[1]) for m in watch.messages if json.loads(m[1])["event"] == "ended"]
+    wait_until(lambda: len(ended_messages()) >= len(swept), 15, "an \"ended\" message per swept visit")
+    time.sleep(1.0)
+    assert sorted(m["track"]["id"] for m in ended_messages()) == sorted(swept), "one message per swept visit"
+    assert all(m["camera_id"] == next(c for c, i in opened.items() if i == m["track"]["id"])
+               for m in ended_messages())
+    # the visits the late frames opened are open: another sweep now ends nothing
+    assert sweep_once(workers[0]) == [] and sweep_once(workers[1]) == []
+    s = workers[0]
+    assert {c.decode() for c in s.redis.zrange(s.visits.open_key, 0, -1)} == {f"cam {i}" for i in range(0, cameras, 2)}
+    watch.close()
+
+
+def test_a_camera_that_falls_silent_ends_its_visit_once(redis_server, model_server, gallery_cache, broker,
+                                                         tmp_path_factory):
+    """Gunicorn with two workers, each sweeping: a visit whose camera sends nothing more gets
+    exactly one "ended", about TRACK_GAP_S after its last frame, without any further frame."""
+    from conftest import GunicornServer, app_values, as_env
+    topic, gap = f"fr{uuid.uuid4().hex[:6]}", 3.0
+    env = as_env(app_values(redis_server.url, model_server, f"silent-{uuid.uuid4().hex[:6]}:", gallery_cache,
+                            mqtt_url=broker.url, mqtt_topic_prefix=topic, mqtt_discovery_prefix="",
+                            mqtt_frame_topics=False, track_gap_s=gap, visit_sweep_s=0.5))
+    server = GunicornServer(env, tmp_path_factory.mktemp("silent-metrics")).start()
+    watch = Subscriber(broker.port, f"{topic}/visits/#")
+    try:
+        files = {"image": ("a.jpg", photo_bytes("jerry_seinfeld", 0, "train"))}
+        assert requests.post(f"{server.url}/enroll", data={"name": "Jerry"}, files=files, timeout=60).status_code == 201
+        workers = set()
+        for _ in range(6):
+            r = requests.post(f"{server.url}/recognize", params={"camera_id": "Porch"}, timeout=60,
+                              data=photo_bytes("jerry_seinfeld", 0),
+                              headers={"Content-Type": "image/jpeg", "Connection": "close"})
+            assert r.status_code == 200, r.text
+            workers.add(r.headers["X-Facerec-Worker"])
+        track = r.json()["faces"][0]["track"]
+        assert track["decided"] and track["name"] == "Jerry"
+        decided, ended = (json.loads(m[1]) for m in watch.wait(f"{topic}/visits/porch", count=2, timeout=gap + 15))
+        waited = time.time() - track["last_seen"]   # the last frame's time (the server's clock: no timestamp sent)
+        assert decided["event"] == "decided" and ended["event"] == "ended" and ended["camera_id"] == "Porch"
+        assert ended["track"]["id"] == track["id"] and ended["track"]["frames"] == 6
+        assert waited > gap, "not ended before TRACK_GAP_S"
+        time.sleep(2.0)   # both workers swept several times more
+        assert len(watch.wait(f"{topic}/visits/porch")) == 2, "exactly one \"ended\""
+        print(f"ended {waited:.1f} s after the last frame (TRACK_GAP_S {gap}, VISIT_SWEEP_S 0.5), "
+              f"{len(workers)} workers answered")
+    finally:
+        watch.close()
+        server.stop()

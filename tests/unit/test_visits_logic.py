@@ -105,3 +105,17 @@ def test_visit_messages():
     assert topics == ["fr/visits/front_door", "fr/last_visitor/front_door", "fr/presence/ada_lovelace",
                       "fr/presence/ada_lovelace/attributes"]
     assert [m.topic for m in visit_messages("fr", "Front Door", "ended", track)] == ["fr/visits/front_door"]
+
+
+def test_a_track_of_a_silent_camera_ends_by_the_servers_clock_not_the_capture_times():
+    from app.visits.camera import silent
+    ada = unit(1)
+    recent = new_track(Sighting((100, 100, 160, 160), ada, 0.9), now=0.0)     # captured long ago ...
+    recent.seen_at = 1000.0                                                   # ... but received just now
+    old = new_track(Sighting((500, 100, 560, 160), unit(2), 0.9), now=990.0)
+    old.seen_at = 985.0
+    keep, ended = silent([recent, old], now=1002.0, gap_s=10.0)
+    assert keep == [recent] and ended == [old]
+    assert silent([recent], now=1010.0, gap_s=10.0) == ([recent], [])       # exactly the gap: still open
+    restored = TrackState.from_json(json.loads(json.dumps(recent.to_json())))
+    assert restored.seen_at == 1000.0
