@@ -284,7 +284,7 @@ def bench_recluster_at_cap(client, sightings=5000, per_visitor=10):
             sighting = Sighting(new_id(), "cam", now, 0.99, 80.0, 79.2)
             store.add(sighting, halves[i % 2], i < 2, near(centre, rng, 0.6), b"")
     t0 = time.perf_counter()
-    report = recluster(store, 1.0, 3)
+    report = recluster(store, 1.0, 3, load_settings().visitor_max_spread)
     result = {"sightings": report.sightings, "visitors_before": report.visitors_before,
               "visitors_after": report.visitors_after, "moved": report.moved,
               "seconds": round(time.perf_counter() - t0, 2)}

@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     # starts one. 1.0: no two of the 5 celebrities grouped, the nearest pair of them is 1.13.
     visitor_distance: float = Field(1.0, gt=0, le=1.5)
     visitor_min_samples: int = Field(3, ge=1, le=100)   # DBSCAN: neighbours that make a core sighting
+    # Re-clustering cuts each DBSCAN cluster so that no two sightings of a visitor are farther
+    # apart than this (complete linkage: clusters do not chain people through look-alikes)
+    visitor_max_spread: float = Field(1.2, gt=0, le=2.0)
     visitor_max_sightings: int = Field(5000, ge=10, le=1_000_000)   # the oldest are dropped beyond this
     visitor_max_age_s: int = Field(30 * 24 * 3600, ge=60)
     visitor_enroll_faces: int = Field(5, ge=1, le=50)   # best faces enrolled when a visitor is named
