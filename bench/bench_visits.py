@@ -199,7 +199,8 @@ def replay(visit: dict, gate: float, rules: VisitRules, weighted: bool):
 def score(known: list[dict], strangers: list[dict], gate: float, rules: VisitRules, weighted: bool) -> dict:
     row = {"frames": {"right": 0, "wrong": 0, "unknown": 0, "no_face": 0, "stranger_frames_accepted": 0,
                       "known_frames": 0},
-           "visits": {"right": 0, "wrong": 0, "unknown": 0, "stranger_visits_accepted": 0}, "frames_to_decide": []}
+           "visits": {"right": 0, "wrong": 0, "unknown": 0, "stranger_visits_accepted": 0}, "frames_to_decide": [],
+           "from_first_match": []}
     for visit in known:
         frame_names, identities = replay(visit, gate, rules, weighted)
         for name, frame in zip(frame_names, visit["frames"]):
@@ -214,12 +215,16 @@ def score(known: list[dict], strangers: list[dict], gate: float, rules: VisitRul
         first = next((i for i, d in enumerate(identities) if d.decided and d.name == visit["person"]), None)
         if first is not None:
             row["frames_to_decide"].append(first + 1)
+            matched = next(i for i, name in enumerate(frame_names) if name == visit["person"])
+            row["from_first_match"].append(first - matched + 1)
     for visit in strangers:
         frame_names, identities = replay(visit, gate, rules, weighted)
         row["frames"]["stranger_frames_accepted"] += sum(n is not None for n in frame_names)
         row["visits"]["stranger_visits_accepted"] += any(d.decided and d.name is not None for d in identities)
-    steps = row.pop("frames_to_decide")
+    steps, after = row.pop("frames_to_decide"), row.pop("from_first_match")
     row["median_frames_to_decide"] = float(np.median(steps)) if steps else None
+    # counted from the visit's first frame that matched its person (the faces start too small to match)
+    row["median_frames_from_first_match"] = float(np.median(after)) if after else None
     row["visits"]["of"] = len(known)
     row["stranger_visits"] = len(strangers)
     return row
@@ -246,16 +251,18 @@ def print_rows(name: str, rows: list[dict]) -> None:
               f"{f['known_frames']} wrong {f['wrong']} unknown {f['unknown']} no face {f['no_face']} "
               f"stranger frames accepted {f['stranger_frames_accepted']} | visits right {v['right']}/{v['of']} "
               f"wrong {v['wrong']} unknown {v['unknown']} strangers accepted {v['stranger_visits_accepted']}/"
-              f"{row['stranger_visits']} | median frames to decide {row['median_frames_to_decide']}")
+              f"{row['stranger_visits']} | median frames to decide {row['median_frames_to_decide']} "
+              f"(from the first match {row['median_frames_from_first_match']})")
 
 
 def rules_of(settings) -> tuple[VisitRules, VisitRules]:
     """(the settings' weighted rule, the unweighted one it is compared with)."""
     rules = VisitRules(settings.match_threshold, decide_weight=settings.visit_decide_weight,
                        unknown_weight=settings.visit_unknown_weight, decide_share=settings.visit_decide_share,
-                       switch_factor=settings.visit_switch_factor)
+                       switch_factor=settings.visit_switch_factor, near_miss=settings.visit_near_miss)
     unweighted = VisitRules(settings.match_threshold, margin_scale=1e9, decide_weight=0.5, unknown_weight=0.75,
-                            decide_share=settings.visit_decide_share, switch_factor=settings.visit_switch_factor)
+                            decide_share=settings.visit_decide_share, switch_factor=settings.visit_switch_factor,
+                            near_miss=0.0)
     return rules, unweighted
 
 
@@ -285,7 +292,8 @@ def main(argv=None):
         rules, unweighted = rules_of(settings)
         results = {"seed": args.seed, "settings": {k: getattr(settings, k) for k in (
             "match_threshold", "min_match_quality", "visit_decide_weight", "visit_unknown_weight",
-            "visit_decide_share", "visit_switch_factor", "track_gap_s", "track_max_distance", "visitor_min_quality",
+            "visit_decide_share", "visit_switch_factor", "visit_near_miss", "track_gap_s", "track_max_distance",
+            "visitor_min_quality",
             "visitor_distance", "visitor_min_face_px", "visitor_min_score")}, "sets": {}}
         every = []
         for name in args.sets:

@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     visit_unknown_weight: float = Field(1.5, gt=0, le=100)
     visit_decide_share: float = Field(0.7, gt=0.5, le=1)
     visit_switch_factor: float = Field(2.0, ge=1, le=100)
+    # An unknown face whose nearest person is less than this over MATCH_THRESHOLD is no evidence
+    # either way (neither that person nor "a stranger")
+    visit_near_miss: float = Field(0.1, ge=0, le=1)
     # An unknown visit feeds the visitor clustering once, with a face of at least this quality.
     visitor_min_quality: float = Field(0.3, ge=0, le=1)
     # A person is "home" (Home Assistant presence) while seen within this many minutes.
