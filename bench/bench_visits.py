@@ -135,7 +135,29 @@ def many_strangers(client, strangers, rng, visits_per: int, frames: int) -> dict
             "vectors": [[round(float(x), 5) for x in vector] for _, vector, _ in vectors]}
     housekeeping.run_once(s)
     return {"strangers": len(strangers), "visits": len(order), "frames": len(order) * frames,
-            "sightings": len(sighting_of), "as_posted": posted, "reclustered": grouping(), "kept": kept}
+            "sightings": len(sighting_of), "as_posted": posted, "reclustered": grouping(), "kept": kept,
+            "recluster_rules": recluster_rules(kept, s.settings.visitor_distance, s.settings.visitor_min_samples)}
+
+
+def recluster_rules(kept: dict, eps: float, min_samples: int) -> list[dict]:
+    """The re-clustering's clusters of the kept sightings (app/visitors/clustering.clusters_of),
+    DBSCAN alone (spread 2.0: no cut) and cut by complete linkage at each spread, against the
+    strangers they are: clusters, clusters holding several people, strangers split."""
+    from app.visitors.clustering import clusters_of
+    vectors, who = np.array(kept["vectors"], np.float32), kept["strangers"]
+    rows = []
+    for spread in (2.0, 1.3, 1.2, 1.1, 1.0):
+        labels = clusters_of(vectors, eps, min_samples, spread).tolist() if len(vectors) else []
+        labels = [label if label >= 0 else f"noise{i}" for i, label in enumerate(labels)]  # noise: alone
+        holds: dict = {}
+        for label, k in zip(labels, who):
+            holds.setdefault(label, []).append(k)
+        mixed = [v for v in holds.values() if len(set(v)) > 1]
+        split = sum(len({label for label, w in zip(labels, who) if w == k}) > 1 for k in set(who))
+        rows.append({"spread": spread, "clusters": len(holds), "mixed": len(mixed),
+                     "largest_mix": max((len(set(v)) for v in mixed), default=1 if holds else 0),
+                     "sightings_in_mixed": sum(len(v) for v in mixed), "strangers_split": split})
+    return rows
 
 
 def enroll(client, person):
