@@ -1,16 +1,24 @@
 """Visits, not frames: people walking up to a camera, recognized frame by frame and visit by
 visit, through the app (Flask's test client: the whole app) on a real redis-server, models
-in-process.
+in-process; and visitor purity with many strangers.
 
-    python -m bench.bench_visits [--frames 8 12] [--out results/bench_visits.json]
+    python -m bench.bench_visits [--sets normal hard] [--per-person N] [--strangers N]
+                                 [--frames 8 12] [--out results/bench_visits.json]
 
 Visits: each 5-celebrity val photo is one visit of 8-12 frames in a 1280x720 frame, the face
-growing from ~20 px to ~100 px (a person walking up), per frame horizontal motion blur (0-7
-px), noise and JPEG quality 30-70, every fourth visit in IR grey. Known visits: the 25 val
-photos with every person's train photos enrolled. Stranger visits: the val photos of Jerry,
-Madonna and Mindy with only Ben and Elton enrolled (people the gallery does not hold; no
-third-party photo is used). The unknown visits feed the visitor clustering: its purity (each
-visitor holds one person) is measured there.
+growing (a person walking up) with per-frame horizontal motion blur, noise and JPEG
+compression, some visits in IR grey, in two sets (SETS): "normal" (faces ~20 -> ~100 px,
+frame-level right ~80%) and "hard" (faces ~16 -> 48-60 px, heavier blur, JPEG 20-50: frame-level
+right near 50%). Known visits: the 25 val photos with every person's train photos enrolled.
+Stranger visits: the val photos of Jerry, Madonna and Mindy with only Ben and Elton enrolled
+(people the gallery does not hold). The unknown visits feed the visitor clustering: its purity
+(each visitor holds one person) is measured there.
+
+Many strangers (`--strangers`, all found by default; `--sets` with no set runs only this part):
+faces of ~40 different people from group photos in npm packages (samples/strangers.py), 3
+visits each at camera quality, posted in shuffled order with nothing enrolled: visitors made,
+those holding several people, strangers split, as posted and after one re-clustering, and the
+re-clustering's cut (VISITOR_MAX_SPREAD) compared on the same sightings.
 
 Frame-level and visit-level results are computed from the same frames: each frame's candidates,
 distances and quality as the app answered, replayed through the visits' own identity rules
