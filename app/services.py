@@ -78,7 +78,8 @@ def build_services(settings: Settings, pipeline: FacePipeline | None = None) -> 
                         VisitRules(rule.threshold, decide_weight=settings.visit_decide_weight,
                                    unknown_weight=settings.visit_unknown_weight,
                                    decide_share=settings.visit_decide_share,
-                                   switch_factor=settings.visit_switch_factor), settings.visit_keep_s)
+                                   switch_factor=settings.visit_switch_factor,
+                                   near_miss=settings.visit_near_miss), settings.visit_keep_s)
     outage = RedisOutage(client, settings.redis_retry_s)
     replica = GalleryReplica(store, cache_dir=settings.gallery_cache_dir or None, outage=outage)
     replica.start_maintenance()  # loads the gallery now, then keeps it compact off the request path

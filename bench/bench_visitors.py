@@ -68,9 +68,12 @@ def visitors_run(make_client, all_photos, distance, order):
     s = client.application.extensions["facerec"]
     kept, extra_kept, truth, sids, stage_ms = 0, 0, [], [], []
     known = set()
-    for i in order:
+    start = time.time() - 80_000
+    for n, i in enumerate(order):
         person, _, data = all_photos[i]
-        body = client.post("/recognize", data=data, content_type="image/jpeg", query_string={"camera_id": "bench"}).json
+        # each photo a visit of its own (a minute apart, more than TRACK_GAP_S): one sighting each
+        body = client.post("/recognize", data=data, content_type="image/jpeg",
+                           query_string={"camera_id": "bench", "timestamp": f"{start + 60 * n:.3f}"}).json
         stage_ms.append(body["timing_ms"]["visitors"])
         owners = {k.decode(): v.decode() for k, v in s.redis.hgetall(s.visitors.key("visitors:of")).items()}
         new = {vid: sid for sid, vid in owners.items() if sid not in known}  # this frame's sightings, by visitor
@@ -284,7 +287,7 @@ def bench_recluster_at_cap(client, sightings=5000, per_visitor=10):
             sighting = Sighting(new_id(), "cam", now, 0.99, 80.0, 79.2)
             store.add(sighting, halves[i % 2], i < 2, near(centre, rng, 0.6), b"")
     t0 = time.perf_counter()
-    report = recluster(store, 1.0, 3)
+    report = recluster(store, 1.0, 3, load_settings().visitor_max_spread)
     result = {"sightings": report.sightings, "visitors_before": report.visitors_before,
               "visitors_after": report.visitors_after, "moved": report.moved,
               "seconds": round(time.perf_counter() - t0, 2)}

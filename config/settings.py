@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     # starts one. 1.0: no two of the 5 celebrities grouped, the nearest pair of them is 1.13.
     visitor_distance: float = Field(1.0, gt=0, le=1.5)
     visitor_min_samples: int = Field(3, ge=1, le=100)   # DBSCAN: neighbours that make a core sighting
+    # Re-clustering cuts each DBSCAN cluster so that no two sightings of a visitor are farther
+    # apart than this (complete linkage: clusters do not chain people through look-alikes)
+    visitor_max_spread: float = Field(1.2, gt=0, le=2.0)
     visitor_max_sightings: int = Field(5000, ge=10, le=1_000_000)   # the oldest are dropped beyond this
     visitor_max_age_s: int = Field(30 * 24 * 3600, ge=60)
     visitor_enroll_faces: int = Field(5, ge=1, le=50)   # best faces enrolled when a visitor is named
@@ -152,6 +155,9 @@ class Settings(BaseSettings):
     visit_unknown_weight: float = Field(1.5, gt=0, le=100)
     visit_decide_share: float = Field(0.7, gt=0.5, le=1)
     visit_switch_factor: float = Field(2.0, ge=1, le=100)
+    # An unknown face whose nearest person is less than this over MATCH_THRESHOLD is no evidence
+    # either way (neither that person nor "a stranger")
+    visit_near_miss: float = Field(0.1, ge=0, le=1)
     # An unknown visit feeds the visitor clustering once, with a face of at least this quality.
     visitor_min_quality: float = Field(0.3, ge=0, le=1)
     # A person is "home" (Home Assistant presence) while seen within this many minutes.

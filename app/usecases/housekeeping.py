@@ -49,7 +49,8 @@ def run_once(s: Services) -> Housekeeping:
         version, done = s.redis.mget(s.visitors.version_key, done_key)
         reclustering = None
         if version != done:  # its own moves change the version: one more run finds nothing to move, and rests
-            reclustering = recluster(s.visitors, s.settings.visitor_distance, s.settings.visitor_min_samples)
+            reclustering = recluster(s.visitors, s.settings.visitor_distance, s.settings.visitor_min_samples,
+                                     s.settings.visitor_max_spread)
             s.redis.set(done_key, version or 0)
         pruned = s.negatives.prune(lambda pid: _is_person(s, pid))
         return Housekeeping(True, trimmed, reclustering, pruned)

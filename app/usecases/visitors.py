@@ -76,15 +76,21 @@ def _side(face: Face) -> float:
 
 
 def _sighted(s: Services, face: Face, thumbnail: bytes, camera: str, now: float, taken: set[str]) -> str:
+    """The visitor the face joins: the nearest one it is within VISITOR_DISTANCE of, of its
+    nearest sighting and of most of its sightings (complete-linkage-like, so that faces do not
+    chain different people into one visitor through look-alikes), else a new one. Redis checks
+    the rule again as the face joins (the visitor may have changed since this worker's copy)."""
     side = round(_side(face), 1)
     sighting = Sighting(new_id(), camera, now, round(face.score, 4), side, quality_of(face.score, side))
-    for attempt in range(3):
-        nearest = s.visitor_index.nearest(face.vector, taken) if attempt < 2 else None
-        joins = nearest is not None and nearest[1] <= s.settings.visitor_distance
-        vid = nearest[0] if nearest is not None and joins else new_id()
-        if s.visitors.add(sighting, vid, not joins, face.vector, thumbnail):
+    within = s.settings.visitor_distance
+    refused = set(taken)
+    for attempt in range(4):
+        found = s.visitor_index.joinable(face.vector, within, refused) if attempt < 3 else []
+        vid = found[0][0] if found else new_id()
+        if s.visitors.add(sighting, vid, not found, face.vector, thumbnail, within if found else 0.0):
             return vid
-        s.visitor_index.sync()  # that visitor was merged or forgotten meanwhile: look again
+        refused.add(vid)
+        s.visitor_index.sync()  # that visitor was merged, forgotten or changed meanwhile: look again
     raise RuntimeError("a new visitor could not be stored")  # a new uuid4 taken: never in practice
 
 

@@ -2,9 +2,12 @@
 kept sighting merges visitors that are one person (a stranger first seen from two sides) and
 splits impure ones (a sighting that joined through one near look-alike), keeping ids stable.
 
-Sightings join a visitor online by their nearest sighting (single linkage at VISITOR_DISTANCE);
-DBSCAN with min_samples >= 3 needs two neighbours within eps to make a core sighting, so one
-bridging sighting no longer chains two people together."""
+Sightings join a visitor online when they are within VISITOR_DISTANCE of most of its sightings
+(app/usecases/visitors.py). DBSCAN with min_samples >= 3 needs two neighbours within eps to make
+a core sighting, but its clusters still chain: with many strangers at camera quality a run of
+look-alikes, each within eps of the next, made one cluster of 9 people (bench/bench_visits.py,
+many strangers). So each DBSCAN cluster is cut by complete linkage at `spread`
+(VISITOR_MAX_SPREAD): in a visitor, every two sightings are at most `spread` apart."""
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,18 +25,35 @@ class Reclustering:
     moved: int
 
 
+def clusters_of(vectors: np.ndarray, eps: float, min_samples: int, spread: float) -> np.ndarray:
+    """A cluster label per row (-1: noise): DBSCAN's clusters, each cut by complete linkage so
+    that no two rows of a cluster are more than `spread` apart."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import pdist
+    from sklearn.cluster import DBSCAN  # scikit-learn and SciPy (~100 MB) only in the worker that re-clusters
+
+    labels = DBSCAN(eps=eps, min_samples=min_samples, metric="euclidean").fit_predict(vectors)
+    out = np.full(len(labels), -1)
+    next_label = 0
+    for label in sorted(set(labels.tolist()) - {-1}):
+        rows = np.flatnonzero(labels == label)
+        parts = fcluster(linkage(pdist(vectors[rows]), "complete"), spread, "distance") if len(rows) > 1 else [1]
+        for part in sorted(set(parts)):
+            out[rows[np.asarray(parts) == part]] = next_label
+            next_label += 1
+    return out
+
+
 def regroup(vectors: np.ndarray, visitors: list[str], eps: float, min_samples: int,
-            make_id: Callable[[], str] = new_id) -> dict[str, list[int]]:
-    """{visitor id: rows that move to it} so that each DBSCAN cluster is one visitor.
+            make_id: Callable[[], str] = new_id, spread: float = 2.0) -> dict[str, list[int]]:
+    """{visitor id: rows that move to it} so that each cluster (clusters_of) is one visitor.
 
     A cluster keeps the id that most of its sightings hold (the largest cluster chooses first),
     else gets a new one. A sighting DBSCAN calls noise stays in its visitor, or follows the
     visitor's clustered sightings when their id went elsewhere (online joins put it there)."""
     if len(visitors) == 0:
         return {}
-    from sklearn.cluster import DBSCAN  # scikit-learn and SciPy (~100 MB) only in the worker that re-clusters
-
-    labels = DBSCAN(eps=eps, min_samples=min_samples, metric="euclidean").fit_predict(vectors)
+    labels = clusters_of(vectors, eps, min_samples, spread)
     current = np.asarray(visitors, dtype=object)
     target = current.copy()
     clusters = sorted((np.flatnonzero(labels == label) for label in set(labels.tolist()) if label >= 0),
@@ -56,11 +76,11 @@ def regroup(vectors: np.ndarray, visitors: list[str], eps: float, min_samples: i
     return moves
 
 
-def recluster(store: VisitorStore, eps: float, min_samples: int) -> Reclustering:
+def recluster(store: VisitorStore, eps: float, min_samples: int, spread: float = 2.0) -> Reclustering:
     """Every kept sighting re-clustered and the changes applied (each move atomic; sightings
     added meanwhile stay where they joined, removed ones are skipped)."""
     snapshot = store.read_all()
-    moves = regroup(snapshot.vectors, snapshot.visitors, eps, min_samples)
+    moves = regroup(snapshot.vectors, snapshot.visitors, eps, min_samples, spread=spread)
     moved = sum(store.move(vid, [snapshot.sightings[row] for row in rows]) for vid, rows in moves.items())
     after = Counter(snapshot.visitors)
     for vid, rows in moves.items():

@@ -40,6 +40,25 @@ class VisitorIndex(Follower):
                     return self.vids[row], float(d[row])
         return None
 
+    def joinable(self, embedding: np.ndarray, within: float,
+                 exclude: AbstractSet[str] = frozenset()) -> list[tuple[str, float]]:
+        """(visitor id, distance of its nearest sighting) of each visitor, nearest first, that
+        `embedding` may join: within `within` of its nearest sighting and of most (more than
+        half) of its sightings, so that a face near one sighting of a visitor (a chain of
+        look-alikes) does not join it. Leaves out the visitors in `exclude`."""
+        with self.lock:
+            d = distances(embedding, self.vectors[:len(self.sids)])
+            near = np.flatnonzero(d <= within)
+            if not len(near):
+                return []
+            vids = np.asarray(self.vids, dtype=object)
+            found = []
+            for vid in {self.vids[row] for row in near} - set(exclude):
+                members = d[vids == vid]
+                if 2 * int((members <= within).sum()) > len(members):
+                    found.append((vid, float(members.min())))
+        return sorted(found, key=lambda pair: pair[1])
+
     def _following(self) -> "VisitorIndex | None":
         return self if self.version >= 0 else None
 

@@ -28,6 +28,9 @@ from app.gallery.model_record import LEGACY_MODEL, GalleryModel, model_namespace
 
 SCRIPT = Path(__file__).with_name("visitors.lua")
 THUMBNAILS_LISTED = 3
+# A face joins a visitor only when it is within VISITOR_DISTANCE of most (more than half) of the
+# visitor's newest JOIN_CHECKED sightings, checked in Redis as it joins (visitors.lua)
+JOIN_CHECKED = 32
 
 
 @dataclass
@@ -89,13 +92,17 @@ class VisitorStore:
         return f"{now - self.max_age_s:.3f}"
 
     # --- changes ---------------------------------------------------------------------
-    def add(self, sighting: Sighting, visitor_id: str, new: bool, vector: np.ndarray, thumbnail: bytes) -> bool:
+    def add(self, sighting: Sighting, visitor_id: str, new: bool, vector: np.ndarray, thumbnail: bytes,
+            within: float = 0.0) -> bool:
         """Store a sighting in visitor `visitor_id` (a new one when `new`); False when that
-        visitor was merged or forgotten meanwhile (nothing stored). Trims to the caps."""
+        visitor was merged or forgotten meanwhile, or (`within` > 0) when `vector` is not within
+        `within` of most of the visitor's newest JOIN_CHECKED sightings: nothing stored. Trims
+        to the caps."""
         meta = json.dumps({"camera": sighting.camera_id, "time": sighting.time, "score": sighting.score,
                            "size": sighting.size, "quality": sighting.quality})
         done = self._run("add", sighting.sighting_id, visitor_id, "1" if new else "0", encode_vector(vector, self.dim),
-                         thumbnail, meta, f"{sighting.time:.3f}", self._cutoff(sighting.time), self.max_sightings)
+                         thumbnail, meta, f"{sighting.time:.3f}", self._cutoff(sighting.time), self.max_sightings,
+                         f"{within:.6f}", JOIN_CHECKED)
         return done >= 0
 
     def move(self, visitor_id: str, sighting_ids: list[str]) -> int:

@@ -45,11 +45,43 @@ local function trim(cutoff, maxcount)
   return n
 end
 
+-- whether vec is within `within` of most (more than half) of the visitor's `last` newest
+-- sightings: a face near one sighting only (a chain through look-alikes) does not join
+local function near_most(vid, vec, within, last)
+  local members = redis.call('ZREVRANGE', P .. 'visitor:' .. vid, 0, last - 1)
+  if #members == 0 then return false end
+  local vecs = redis.call('HMGET', P .. 'visitors:vec', unpack(members))
+  local dim = #vec / 4
+  local fmt = '<' .. string.rep('f', dim)
+  local x = {struct.unpack(fmt, vec)}
+  local limit, near, n = within * within, 0, 0
+  for i = 1, #vecs do
+    local other = vecs[i]
+    if other and #other == #vec then
+      n = n + 1
+      local y = {struct.unpack(fmt, other)}
+      local d = 0
+      for j = 1, dim do
+        local t = x[j] - y[j]
+        d = d + t * t
+      end
+      if d <= limit then near = near + 1 end
+    end
+  end
+  return 2 * near > n
+end
+
 if CMD == 'add' then
-  -- sid, vid, new ('1': start visitor vid), vec, thumb, meta, time, cutoff, max count
+  -- sid, vid, new ('1': start visitor vid), vec, thumb, meta, time, cutoff, max count, then to
+  -- join (new '0'): the distance within which the face must be of most of the visitor's newest
+  -- sightings, and how many of them are looked at (distance 0: no check)
   local sid, vid, new, vec, time = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[10]
   local exists = redis.call('EXISTS', P .. 'visitor:' .. vid) == 1
   if exists ~= (new == '0') then return -1 end  -- joined a visitor merged or forgotten meanwhile
+  local within = tonumber(ARGV[13] or '0')
+  if new == '0' and within > 0 and not near_most(vid, vec, within, tonumber(ARGV[14])) then
+    return -2  -- the visitor changed meanwhile, and the face is no longer near most of it
+  end
   redis.call('HSET', P .. 'visitors:vec', sid, vec)
   redis.call('HSET', P .. 'visitors:thumb', sid, ARGV[8])
   redis.call('HSET', P .. 'visitors:meta', sid, ARGV[9])

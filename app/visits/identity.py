@@ -20,6 +20,7 @@ class VisitRules:
     unknown_weight: float = 1.5      # VISIT_UNKNOWN_WEIGHT: evidence "unknown" needs
     decide_share: float = 0.7        # VISIT_DECIDE_SHARE: of all the visit's evidence
     switch_factor: float = 2.0       # VISIT_SWITCH_FACTOR: a decided identity yields to one this many times heavier
+    near_miss: float = 0.1           # VISIT_NEAR_MISS: an unknown face this little over the threshold is no evidence
 
 
 @dataclass
@@ -34,11 +35,17 @@ class Look:
 
 
 def weight(look: Look, rules: VisitRules) -> float:
-    """How much this frame says: quality x (a quarter, plus the distance margin in [0, 1])."""
+    """How much this frame says: quality x (a quarter, plus the distance margin in [0, 1]).
+    A near miss (unknown, its nearest person less than `near_miss` over the threshold, no
+    correction involved) says nothing: at camera quality a known person's small or blurred face
+    often lands just over the threshold, and counting it as "a stranger" outvoted the frames
+    that did match (bench/bench_visits.py, hard set)."""
     if not look.usable:
         return 0.0
     if look.distance is None:
         return look.quality * 1.25 if look.person_id is None else 0.0
+    if look.person_id is None and not look.refused and look.distance - rules.threshold < rules.near_miss:
+        return 0.0
     margin = abs(rules.threshold - look.distance) / rules.margin_scale
     return look.quality * (0.25 + min(1.0, margin))
 

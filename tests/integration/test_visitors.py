@@ -2,6 +2,7 @@
 re-clustering merges and splits, naming enrolls, forgetting forgets, and every store is capped."""
 import itertools
 import time
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -115,6 +116,65 @@ def test_reclustering_splits_an_impure_visitor_and_keeps_ids(client):
     # a worker's index follows: a new face near the split-off part joins it, not the old id
     s.visitor_index.sync()
     assert s.visitor_index.nearest(near(bob, rng, 0.3))[0] != vid
+
+
+def observed(s, vector):
+    """The visitor an unknown face with embedding `vector` joins (through the use case recognize() calls)."""
+    from app.pipeline import Face
+    from app.usecases.recognition import RecognizedFace
+    from app.usecases.visitors import observe
+    face = RecognizedFace(Face(np.array([0, 0, 80, 80], np.float32), 0.99, np.zeros((5, 2), np.float32), vector),
+                          candidates=[], match=None)
+    observe(s, [face], [b"jpeg"], "door")
+    return face.visitor_id
+
+
+def along(s, rng, *chords):
+    """Unit vectors on one great circle, at these distances (chords) from the first."""
+    u, w = np.linalg.qr(rng.standard_normal((s.visitors.dim, 2)))[0].T
+    angles = [2 * np.arcsin(c / 2) for c in chords]
+    return [(np.cos(t) * u + np.sin(t) * w).astype(np.float32) for t in angles]
+
+
+def chain(s, rng, step=0.9):
+    """A, B, C: each neighbour pair `step` apart (within VISITOR_DISTANCE), A and C far apart,
+    and M halfway between A and B (near both)."""
+    angle = 2 * np.arcsin(step / 2)
+    a, b, c, m = along(s, rng, 0.0, step, 2 * np.sin(angle), 2 * np.sin(angle / 4))
+    assert np.linalg.norm(a - b) <= s.settings.visitor_distance and np.linalg.norm(b - c) <= s.settings.visitor_distance
+    assert np.linalg.norm(a - c) > 1.5
+    return a, b, c, m
+
+
+def test_a_chain_of_look_alikes_does_not_become_one_visitor(client):
+    s = services_of(client)
+    a, b, c, m = chain(s, np.random.default_rng(3))
+    first = observed(s, a)
+    assert observed(s, b) == first            # near the visitor's only sighting: joins it
+    assert observed(s, c) not in (None, first)  # near B only, not most of the visitor: a visitor of its own
+    assert observed(s, m) == first            # near both A and B: joins
+    # re-clustering keeps them apart too: DBSCAN alone would chain C in through B (a core sighting)
+    assert housekeeping.run_once(s).ran
+    owner = {k.decode(): v.decode() for k, v in s.redis.hgetall(s.visitors.key("visitors:of")).items()}
+    assert len(set(owner.values())) == 2 and sorted(Counter(owner.values()).values()) == [1, 3]
+
+
+def test_redis_refuses_a_join_that_the_visitor_no_longer_allows(make_app):
+    """Two workers: the second decided from a copy taken before the first added B; Redis checks
+    the rule against the visitor as it is when the face joins, so C is refused and stored nowhere."""
+    import uuid
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    first, second = (services_of(make_app(redis_prefix=prefix).test_client()) for _ in range(2))
+    a, b, c, _ = chain(first, np.random.default_rng(5))
+    vid = observed(first, a)
+    second.visitor_index.sync()
+    assert [v for v, _ in second.visitor_index.joinable(c, second.settings.visitor_distance)] == []
+    assert observed(first, b) == vid
+    stale = Sighting(new_id(), "cam", time.time(), 0.99, 80.0, 79.2)
+    assert not second.visitors.add(stale, vid, False, c, b"jpeg", within=second.settings.visitor_distance)
+    assert second.redis.hget(second.visitors.key("visitors:of"), stale.sighting_id) is None
+    assert second.visitors.visitor(vid).sightings == 2
+    assert observed(second, c) not in (None, vid)   # through the use case: a visitor of its own
 
 
 def test_naming_a_visitor_enrolls_its_best_faces(make_client):

@@ -78,6 +78,23 @@ def test_one_look_alike_frame_does_not_rename_a_decided_visit_but_a_correction_d
     assert not (corrected.decided and corrected.name == "Ada")
 
 
+def test_a_near_miss_is_no_evidence_so_it_does_not_outvote_the_frames_that_matched():
+    assert weight(Look(0.9, distance=1.15), RULES) == 0   # 0.05 over the threshold: neither Ada nor a stranger
+    assert weight(Look(0.9, distance=1.25), RULES) > 0    # clearly over it: a stranger
+    assert weight(Look(0.9, distance=1.1, refused={"ada"}), RULES) > 0   # a correction said so: a stranger
+    # a small, blurred Ada: one clear match, then faces just over the threshold (nearest: Ada)
+    ada = evidence_of([Look(0.9, distance=1.15), Look(1.0, "ada", "Ada", 0.88), Look(0.9, distance=1.15),
+                       Look(0.9, distance=1.12), Look(0.5, distance=1.2)])
+    assert ada.decided and ada.name == "Ada"
+    # with near misses counted as strangers (VISIT_NEAR_MISS=0), the same frames stay undecided
+    counted = VisitRules(threshold=1.1, near_miss=0.0)
+    evidence, names = {}, {}
+    for look in [Look(0.9, distance=1.15), Look(1.0, "ada", "Ada", 0.88), Look(0.9, distance=1.15),
+                 Look(0.9, distance=1.12), Look(0.5, distance=1.2)]:
+        accumulate(evidence, names, look, counted)
+    assert not decided(evidence, names, Identity(None, None, False, 0.0), set(), counted).decided
+
+
 def test_a_stranger_is_decided_unknown_after_enough_clear_frames():
     one = evidence_of([Look(0.9, distance=1.4)])
     assert not one.decided
