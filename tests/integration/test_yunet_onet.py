@@ -86,3 +86,14 @@ def test_no_face_and_tiny_frames(models):
     for rgb in (np.zeros((1, 1, 3), np.uint8), np.zeros((16, 16, 3), np.uint8), np.full((240, 320, 3), 90, np.uint8)):
         out = YunetOnetDetector(models["yunet_onet"]).detect(rgb)
         assert len(out) == 0 and out.boxes.shape == (0, 4) and out.landmarks.shape == (0, 5, 2)
+
+
+def test_rnet_prior_is_what_fit_onet_prior_fits_on_the_train_photos(exported, celebrities):
+    """RNET_PRIOR keeps the command that fits it. sw and sh trade against each other (YuNet's
+    width and height are nearly collinear), so the side is compared at YuNet's usual aspect."""
+    from scripts.fit_onet_prior import fit, pairs
+    fitted = fit(pairs(celebrities, exported))
+    assert fitted["faces"] >= 90
+    assert abs(fitted["dx"] - RNET_PRIOR["dx"]) < 0.002 and abs(fitted["dy"] - RNET_PRIOR["dy"]) < 0.002
+    side = fitted["sw"] * 0.76 + fitted["sh"]
+    assert abs(side - (RNET_PRIOR["sw"] * 0.76 + RNET_PRIOR["sh"])) < 0.01
