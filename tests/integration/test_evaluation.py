@@ -52,3 +52,35 @@ def test_a_flat_folder_is_split_per_person(celebrities, tmp_path):
         val = [p for who, p in splits["val"] if who == person]
         assert len(val) >= 1 and len(train) >= len(val)
         assert not set(train) & set(val)
+
+
+def test_shifted_photos_are_the_photo_with_edge_rows_and_columns_added(local_pipeline, celebrities):
+    """--shifts: the photo detected and embedded gains `shift` rows and columns of its own edge
+    pixels on the top and left; the rest is the photo itself."""
+    import numpy as np
+
+    from scripts.evaluate import SHIFTS
+    photo = labelled_photos(celebrities)["val"][0][1]
+    seen = []
+
+    class Recorder:   # in place of the embedder: records the image it is given
+        name, model_id, dim = "recorder", "recorder", 4
+
+        def embed(self, rgb, boxes, landmarks):
+            seen.append(rgb)
+            return boxes.astype(np.float32)
+    top, left = SHIFTS[-1]
+    for shift in ((0, 0), (top, left)):
+        assert local_embedder(local_pipeline, {"recorder": Recorder()}, shift=shift)(photo) is not None
+    unmoved, moved = seen
+    assert moved.shape == (unmoved.shape[0] + top, unmoved.shape[1] + left, 3)
+    np.testing.assert_array_equal(moved[top:, left:], unmoved)
+    np.testing.assert_array_equal(moved[:top, left:], np.broadcast_to(unmoved[:1], (top, *unmoved.shape[1:])))
+
+
+def test_spread_of_shifted_reports():
+    from scripts.evaluate import spread
+    out = spread([{"eer": 0.012, "frr_at_zero_fa": 0.062}, {"eer": 0.02, "frr_at_zero_fa": 0.1},
+                  {"eer": 0.014, "frr_at_zero_fa": 0.08}])
+    assert out["eer"] == {"median": 0.014, "min": 0.012, "max": 0.02, "values": [0.012, 0.02, 0.014]}
+    assert out["frr_at_zero_fa"]["median"] == 0.08

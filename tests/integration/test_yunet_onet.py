@@ -1,11 +1,13 @@
 """PREPROCESSOR=yunet+onet: the YuNet graph's faces, with the boxes and landmarks that the
-reference mtcnn==1.0.0 package's own O-Net stage computes on the same (squared) boxes."""
+reference mtcnn==1.0.0 package's own O-Net stage computes on YuNet's boxes mapped by
+RNET_PRIOR, then again on its own (squared) answer."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from app.model_clients.local_model import LocalModel
 from app.pipeline.detectors import MtcnnDetector, YunetDetector, YunetOnetDetector
+from serving_models.yunet_onet import ONET_PASSES, RNET_PRIOR
 
 PARAMS = {"score_threshold": np.float32(0.7), "nms_threshold": np.float32(0.3)}
 
@@ -21,18 +23,30 @@ def package_onet():
     return StageONet()._model
 
 
+def prior_boxes(boxes):
+    """RNET_PRIOR in NumPy: the square R-Net box for each YuNet box."""
+    p = RNET_PRIOR
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2 + p["dx"] * w, (boxes[:, 1] + boxes[:, 3]) / 2 + p["dy"] * h
+    half = (p["sw"] * w + p["sh"] * h) / 2
+    return np.stack([cx - half, cy - half, cx + half, cy + half], axis=1)
+
+
 def reference_onet(onet, rgb, boxes):
-    """The package's StageONet steps: normalise, square, 48x48 patches, O-Net, landmarks
-    relative to the squared box, box regression."""
+    """The package's StageONet steps, ONET_PASSES times from the prior box: normalise, square,
+    48x48 patches, O-Net, landmarks relative to the squared box, box regression."""
     from mtcnn.utils.bboxes import adjust_bboxes, resize_to_square
     from mtcnn.utils.images import extract_patches, normalize_images
     from mtcnn.utils.landmarks import adjust_landmarks
 
     images = normalize_images(tf.constant(rgb[None], tf.float32))
-    batch = resize_to_square(np.concatenate([np.zeros((len(boxes), 1)), boxes, np.ones((len(boxes), 1))], axis=1))
-    offsets, marks, _ = onet(extract_patches(images, batch, expected_size=(48, 48)))
-    landmarks = adjust_landmarks(marks, batch)
-    return adjust_bboxes(batch, offsets.numpy())[:, 1:5], np.stack([landmarks[:, :5], landmarks[:, 5:]], axis=-1)
+    boxes = prior_boxes(np.asarray(boxes, np.float64))
+    for _ in range(ONET_PASSES):
+        batch = resize_to_square(np.concatenate([np.zeros((len(boxes), 1)), boxes, np.ones((len(boxes), 1))], axis=1))
+        offsets, marks, _ = onet(extract_patches(images, batch, expected_size=(48, 48)))
+        landmarks = adjust_landmarks(marks, batch)
+        boxes = adjust_bboxes(batch, offsets.numpy())[:, 1:5]
+    return boxes, np.stack([landmarks[:, :5], landmarks[:, 5:]], axis=-1)
 
 
 def test_same_faces_as_yunet_with_onet_geometry(models, package_onet, celebrity_photos):
@@ -72,3 +86,14 @@ def test_no_face_and_tiny_frames(models):
     for rgb in (np.zeros((1, 1, 3), np.uint8), np.zeros((16, 16, 3), np.uint8), np.full((240, 320, 3), 90, np.uint8)):
         out = YunetOnetDetector(models["yunet_onet"]).detect(rgb)
         assert len(out) == 0 and out.boxes.shape == (0, 4) and out.landmarks.shape == (0, 5, 2)
+
+
+def test_rnet_prior_is_what_fit_onet_prior_fits_on_the_train_photos(exported, celebrities):
+    """RNET_PRIOR keeps the command that fits it. sw and sh trade against each other (YuNet's
+    width and height are nearly collinear), so the side is compared at YuNet's usual aspect."""
+    from scripts.fit_onet_prior import fit, pairs
+    fitted = fit(pairs(celebrities, exported))
+    assert fitted["faces"] >= 90
+    assert abs(fitted["dx"] - RNET_PRIOR["dx"]) < 0.002 and abs(fitted["dy"] - RNET_PRIOR["dy"]) < 0.002
+    side = fitted["sw"] * 0.76 + fitted["sh"]
+    assert abs(side - (RNET_PRIOR["sw"] * 0.76 + RNET_PRIOR["sh"])) < 0.01
