@@ -41,6 +41,7 @@ BATCHES = (1, 8, 32, 128)
 FRAMES = {"640x480": (480, 640), "1920x1088": (1088, 1920)}
 FLOAT16_MIN_SIZE = 4096   # weights this large travel as float16; small ones (biases) stay float32
 CHECK_FACES = 8
+COMPILED_CASES = (("facenet", "batch 1"), ("sface", "batch 1"), ("yunet", "640x480"), ("facenet", "batch 32"))
 OPSET = 17   # tf2onnx's output and what onnx2torch converts
 
 
@@ -154,7 +155,41 @@ def _timed(call, device: str, repeat: int) -> float:
     return statistics.median(times)
 
 
-def run(bundle: Path, repeat: int, cpu_repeat: int) -> dict:
+def _compiled(modules: dict, cases: dict, repeat: int, budget_s: float) -> dict:
+    """COMPILED_CASES on the GPU through torch.compile(mode="reduce-overhead"): the network's
+    kernels fused by Inductor and replayed as one CUDA graph, without onnx2torch's per-op
+    Python and launch cost (what one face costs at best). Cases left when `budget_s` of
+    compiling and timing is spent are skipped."""
+    import torch
+    found, started = {}, time.monotonic()
+    for name, label in COMPILED_CASES:
+        if time.monotonic() - started > budget_s:
+            found[f"{name} {label}"] = {"error": "skipped: out of time"}
+            continue
+        module, make = modules[name]
+        x = cases[name][label]
+        host = make(x)
+        compiled = torch.compile(module.to("cuda"), mode="reduce-overhead", dynamic=False)
+
+        def call(compiled=compiled, host=host):
+            with torch.inference_mode():
+                return compiled(host.to("cuda"))
+        try:
+            t0 = time.monotonic()
+            call()
+            compile_s = time.monotonic() - t0
+            ms = _timed(call, "cuda", repeat)
+        except Exception as error:   # noqa: BLE001 - whatever Dynamo or Inductor cannot handle is reported
+            found[f"{name} {label}"] = {"error": f"{type(error).__name__}: {str(error)[:200]}"}
+            print(f"compiled         {name:8s} {label:10s} failed: {str(error)[:120]}", flush=True)
+            continue
+        found[f"{name} {label}"] = {"ms": round(ms, 3), "compile_s": round(compile_s, 1),
+                                    "ms_per_face": round(ms / x.shape[0], 3) if name != "yunet" else None}
+        print(f"compiled         {name:8s} {label:10s} {ms:8.2f} ms (compiled in {compile_s:.0f} s)", flush=True)
+    return found
+
+
+def run(bundle: Path, repeat: int, cpu_repeat: int, compiled_budget_s: float = 0) -> dict:
     import torch
     devices = ["cuda", "cpu"] if torch.cuda.is_available() else ["cpu"]
     torch.backends.cuda.matmul.allow_tf32 = True
@@ -196,6 +231,10 @@ def run(bundle: Path, repeat: int, cpu_repeat: int) -> dict:
                                                              if name != "yunet" else None}
                     print(f"{key:16s} {name:8s} {label:10s} {ms:8.2f} ms"
                           + (f"  {ms / x.shape[0]:7.3f} ms/face" if name != "yunet" else ""), flush=True)
+    if "cuda" in devices and compiled_budget_s > 0:
+        cases = {name: {f"batch {b}": x for b, x in batches.items()} for name, batches in inputs.items()}
+        cases["yunet"] = frames
+        results["ms"]["cuda-compiled/float32"] = _compiled(modules, cases, repeat, compiled_budget_s)
     if "cuda" in devices:
         results["ratios_cpu_over_gpu"] = {
             case: round(results["ms"]["cpu/float32"][case]["ms"] / results["ms"]["cuda/float32"][case]["ms"], 1)
@@ -211,11 +250,13 @@ def main() -> None:
     parser.add_argument("step", choices=["prepare", "run"])
     parser.add_argument("--bundle", type=Path, default=Path("gpu_bundle"))
     parser.add_argument("--cpu-repeat", type=int, default=5)
+    parser.add_argument("--compiled-budget-s", type=float, default=0,
+                        help="also time COMPILED_CASES through torch.compile, for at most this long (0: not)")
     args = parser.parse_args()
     if args.step == "prepare":
         prepare(args.bundle)
     else:
-        write_results(args.out, run(args.bundle, args.repeat, args.cpu_repeat))
+        write_results(args.out, run(args.bundle, args.repeat, args.cpu_repeat, args.compiled_budget_s))
 
 
 if __name__ == "__main__":
