@@ -69,34 +69,27 @@ SETS = {
 }
 
 
-def visit_frames(rgb, box, rng, frames: int, grey: bool, cond: Conditions = SETS["normal"]) -> list[bytes]:
-    """A person walking up: the face growing as `cond` says, drifting towards the frame's centre."""
+# The many-strangers visits: faces from 20 px to 36-60 px, 0-7 px motion blur, JPEG 25-60,
+# noise, one visit in three in IR grey (drawn per visit)
+STRANGER_LOOK = Conditions(20, (36, 60), (0, 7), (25, 60), (0, 6), 3)
+
+
+def visit_frames(rgb, box, rng, frames: int, grey: bool | None, cond: Conditions = SETS["normal"]) -> list[bytes]:
+    """A person walking up: the face growing as `cond` says, drifting towards the frame's centre;
+    `grey` None: drawn, one visit in `cond.grey_every`."""
     start = (rng.uniform(300, 980), rng.uniform(250, 470))
     last = rng.uniform(*cond.last_px) if cond.last_px[1] > cond.last_px[0] else cond.last_px[0]
+    if grey is None:
+        grey = bool(rng.random() < 1 / cond.grey_every)
     out = []
     for i in range(frames):
-        t = i / (frames - 1)
+        t = i / max(frames - 1, 1)
         look = CameraLook(face_px=cond.first_px + (last - cond.first_px) * t,
                           blur=int(rng.integers(cond.blur[0], cond.blur[1] + 1)),
                           quality=int(rng.integers(cond.jpeg[0], cond.jpeg[1] + 1)),
                           noise=float(rng.uniform(*cond.noise)), grey=grey,
                           centre=(start[0] + (640 - start[0]) * t, start[1] + (360 - start[1]) * t))
         out.append(camera_frame(rgb, box, look, seed=int(rng.integers(1 << 30))))
-    return out
-
-
-def stranger_visit_frames(stranger, rng, frames: int) -> list[bytes]:
-    """A stranger at camera quality: the face growing from 20 px to 36-60 px, 0-7 px motion
-    blur, JPEG quality 25-60, noise, one visit in three in IR grey."""
-    start, end = (rng.uniform(300, 980), rng.uniform(250, 470)), rng.uniform(36, 60)
-    grey = rng.random() < 1 / 3
-    out = []
-    for i in range(frames):
-        t = i / max(frames - 1, 1)
-        look = CameraLook(face_px=20 + (end - 20) * t, blur=int(rng.integers(0, 8)), quality=int(rng.integers(25, 61)),
-                          noise=float(rng.uniform(0, 6)), grey=grey,
-                          centre=(start[0] + (640 - start[0]) * t, start[1] + (360 - start[1]) * t))
-        out.append(camera_frame(stranger.rgb, stranger.box, look, seed=int(rng.integers(1 << 30))))
     return out
 
 
@@ -113,7 +106,7 @@ def many_strangers(client, strangers, rng, visits_per: int, frames: int) -> dict
     t0 = time.time() - 80000
     for n, k in enumerate(order):
         t0 += 120
-        for i, frame in enumerate(stranger_visit_frames(strangers[k], rng, frames)):
+        for i, frame in enumerate(visit_frames(strangers[k].rgb, strangers[k].box, rng, frames, None, STRANGER_LOOK)):
             client.post("/recognize", data=frame, content_type="image/jpeg",
                         query_string={"camera_id": "door", "timestamp": t0 + 0.3 * i})
         for sid in s.redis.hkeys(of_key):

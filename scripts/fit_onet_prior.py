@@ -16,15 +16,13 @@ import numpy as np
 
 from app.evaluation import labelled_photos
 from app.pipeline.imaging import decode_image
+from app.visits.tracks import iou
 from scripts.pypi_assets import ROOT, celebrity_dataset
 
 
-def overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of each box of [N,4] `a` with the box `b`."""
-    iw = np.clip(np.minimum(a[:, 2], b[2]) - np.maximum(a[:, 0], b[0]), 0, None)
-    ih = np.clip(np.minimum(a[:, 3], b[3]) - np.maximum(a[:, 1], b[1]), 0, None)
-    area = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + (b[2] - b[0]) * (b[3] - b[1])
-    return iw * ih / (area - iw * ih)
+def overlap(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """IoU of each of `boxes` with `box`."""
+    return np.array([iou(b, box) for b in boxes])
 
 
 def pairs(folder: Path, model_dir: Path) -> list[tuple[np.ndarray, np.ndarray]]:

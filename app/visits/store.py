@@ -112,7 +112,7 @@ class VisitStore:
               unchanged: bool = False) -> bool:
         """The camera's open tracks (and the changed tracks' own keys) written if its version is
         still `version`; `unchanged`: only its place in the open cameras' set is set right."""
-        ttl_ms = self.keep_s * 1000  # ended tracks are found (and announced) on a later frame
+        ttl_ms = self.keep_s * 1000  # ended tracks are found (and announced) by a later frame or the sweep
         state = "" if unchanged else json.dumps([t.to_json() for t in open_])
         score = repr(max(t.seen_at for t in open_)) if open_ else ""
         tracks = {t.id: t for t in changed}
