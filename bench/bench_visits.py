@@ -223,7 +223,7 @@ def score(known: list[dict], strangers: list[dict], gate: float, rules: VisitRul
     row = {"frames": {"right": 0, "wrong": 0, "unknown": 0, "no_face": 0, "stranger_frames_accepted": 0,
                       "known_frames": 0},
            "visits": {"right": 0, "wrong": 0, "unknown": 0, "stranger_visits_accepted": 0}, "frames_to_decide": [],
-           "from_first_match": []}
+           "from_first_face": [], "from_first_match": []}
     for visit in known:
         frame_names, identities = replay(visit, gate, rules, weighted)
         for name, frame in zip(frame_names, visit["frames"]):
@@ -238,14 +238,18 @@ def score(known: list[dict], strangers: list[dict], gate: float, rules: VisitRul
         first = next((i for i, d in enumerate(identities) if d.decided and d.name == visit["person"]), None)
         if first is not None:
             row["frames_to_decide"].append(first + 1)
+            detected = next(i for i, frame in enumerate(visit["frames"]) if frame["face"])
+            row["from_first_face"].append(first - detected + 1)
             matched = next(i for i, name in enumerate(frame_names) if name == visit["person"])
             row["from_first_match"].append(first - matched + 1)
     for visit in strangers:
         frame_names, identities = replay(visit, gate, rules, weighted)
         row["frames"]["stranger_frames_accepted"] += sum(n is not None for n in frame_names)
         row["visits"]["stranger_visits_accepted"] += any(d.decided and d.name is not None for d in identities)
-    steps, after = row.pop("frames_to_decide"), row.pop("from_first_match")
+    steps, tracked, after = row.pop("frames_to_decide"), row.pop("from_first_face"), row.pop("from_first_match")
     row["median_frames_to_decide"] = float(np.median(steps)) if steps else None
+    # counted from the visit's first frame with a face found: the track's `frames` when it is decided
+    row["median_track_frames_to_decide"] = float(np.median(tracked)) if tracked else None
     # counted from the visit's first frame that matched its person (the faces start too small to match)
     row["median_frames_from_first_match"] = float(np.median(after)) if after else None
     row["visits"]["of"] = len(known)
@@ -275,7 +279,8 @@ def print_rows(name: str, rows: list[dict]) -> None:
               f"stranger frames accepted {f['stranger_frames_accepted']} | visits right {v['right']}/{v['of']} "
               f"wrong {v['wrong']} unknown {v['unknown']} strangers accepted {v['stranger_visits_accepted']}/"
               f"{row['stranger_visits']} | median frames to decide {row['median_frames_to_decide']} "
-              f"(from the first match {row['median_frames_from_first_match']})")
+              f"(track frames {row['median_track_frames_to_decide']}, "
+              f"from the first match {row['median_frames_from_first_match']})")
 
 
 def rules_of(settings) -> tuple[VisitRules, VisitRules]:

@@ -114,8 +114,9 @@ class Settings(BaseSettings):
     visitor_min_score: float = Field(0.90, ge=0, le=1)
     visitor_min_face_px: int = Field(32, ge=12, le=2000)
     # ... and joins the visitor with a sighting within this distance (also DBSCAN's eps), else
-    # starts one. 1.0: no two of the 5 celebrities grouped, the nearest pair of them is 1.13.
-    visitor_distance: float = Field(1.0, gt=0, le=1.5)
+    # starts one. 0.9: with visits as means, no visitor of two people among 43 strangers at
+    # camera quality (1.0 made one: docs/visits.md, many strangers)
+    visitor_distance: float = Field(0.9, gt=0, le=1.5)
     visitor_min_samples: int = Field(3, ge=1, le=100)   # DBSCAN: neighbours that make a core sighting
     # Re-clustering cuts each DBSCAN cluster so that no two sightings of a visitor are farther
     # apart than this (complete linkage: clusters do not chain people through look-alikes)

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from app.errors import VisitorNotFound
 from app.gallery import NewFace
 from app.pipeline import Face
@@ -36,62 +38,96 @@ def worth_keeping(s: Services, face: Face) -> bool:
     return face.score >= s.settings.visitor_min_score and _side(face) >= s.settings.visitor_min_face_px
 
 
+def stranger_weight(s: Services, face: "RecognizedFace") -> float:
+    """How much this face counts in its visit's unknown face (its quality), 0 when it does not
+    feed the visitors: matched, too poor to match, or under VISITOR_MIN_QUALITY, the score and
+    the size of worth_keeping."""
+    quality = face.face.quality.quality if face.face.quality else 1.0
+    if face.match is not None or face.reason == "low_quality" or quality < s.settings.visitor_min_quality:
+        return 0.0
+    return quality if worth_keeping(s, face.face) else 0.0
+
+
 def observe(s: Services, faces: "list[RecognizedFace]", thumbnails: list[bytes], camera_id: str | None) -> None:
-    """Every unknown face worth keeping (of recognition.RecognizedFace `faces`, thumbnails in
-    the same order) stored as a sighting of the nearest visitor within VISITOR_DISTANCE, or of
-    a new one; its `visitor_id` is set. Once per visit: a face of a track that already fed the
-    clustering gets that visitor id without a new sighting (a visit of 30 frames is one
-    sighting, not 30 chances to chain strangers). Two faces of one frame are never the same visitor."""
-    keep = [i for i, f in enumerate(faces) if f.match is None and worth_keeping(s, f.face)
-            and _fed_by_this_frame(s, f)]
+    """Every unknown face worth keeping (stranger_weight; of recognition.RecognizedFace `faces`,
+    thumbnails in the same order) given its `visitor_id`. A visit (track) is one sighting: its
+    first such face stores it, in the nearest visitor it may join or a new one; each later one
+    refines it to the quality-weighted mean of the visit's faces so far (the track keeps that
+    mean) and lets it change visitor, so that the visitor is chosen by the whole visit, not by
+    its first, smallest face. A face without a track (Redis had no track state) is a sighting
+    of its own. Two faces of one frame are never the same visitor."""
+    keep = [i for i, f in enumerate(faces) if stranger_weight(s, f) > 0]
     if not keep:
         return
     s.visitor_index.sync()
     taken: set[str] = set()
     now = time.time()
     for i in keep:
-        visitor_id = _sighted(s, faces[i].face, thumbnails[i], camera_id or "", now, taken)
-        faces[i].visitor_id = visitor_id
-        taken.add(visitor_id)
-        track = faces[i].track
-        if track is not None:
-            s.visits.set_visitor(track.id, visitor_id)
-
-
-def _fed_by_this_frame(s: Services, face: "RecognizedFace") -> bool:
-    """Whether this unknown face is its visit's sighting (the first of the visit good enough:
-    quality at least VISITOR_MIN_QUALITY); sets visitor_id from the visit otherwise."""
-    quality = face.face.quality.quality if face.face.quality else 1.0
-    if face.reason == "low_quality" or quality < s.settings.visitor_min_quality:
-        return False
-    if face.track is None:
-        return True  # no track state: the frame stands alone
-    first, visitor_id = s.visits.claim_visitor(face.track.id)
-    face.visitor_id = visitor_id
-    return first
+        face, track = faces[i], faces[i].track
+        vector = track.stranger_vector() if track is not None else None
+        weight = track.stranger_weight if track is not None else stranger_weight(s, face)
+        sighting = _sighting(face.face, camera_id or "", now, weight)
+        if track is None or vector is None:
+            visitor_id: str | None = _sighted(s, face.face.vector, sighting, thumbnails[i], taken)
+        else:
+            first, sighting.sighting_id = s.visits.claim_stranger(track.id, sighting.sighting_id)
+            if first:
+                visitor_id = _sighted(s, vector, sighting, thumbnails[i], taken)
+            else:
+                visitor_id = _refined(s, vector, sighting, thumbnails[i], taken)
+        face.visitor_id = visitor_id
+        if visitor_id is not None:
+            taken.add(visitor_id)
 
 
 def _side(face: Face) -> float:
     return float(min(face.box[2] - face.box[0], face.box[3] - face.box[1]))
 
 
-def _sighted(s: Services, face: Face, thumbnail: bytes, camera: str, now: float, taken: set[str]) -> str:
-    """The visitor the face joins: the nearest one it is within VISITOR_DISTANCE of, of its
+def _sighting(face: Face, camera: str, now: float, weight: float) -> Sighting:
+    side = round(_side(face), 1)
+    return Sighting(new_id(), camera, now, round(face.score, 4), side, quality_of(face.score, side), round(weight, 6))
+
+
+def _sighted(s: Services, vector: np.ndarray, sighting: Sighting, thumbnail: bytes, taken: set[str]) -> str:
+    """The visitor a new sighting joins: the nearest one it is within VISITOR_DISTANCE of, of its
     nearest sighting and of most of its sightings (complete-linkage-like, so that faces do not
     chain different people into one visitor through look-alikes), else a new one. Redis checks
     the rule again as the face joins (the visitor may have changed since this worker's copy)."""
-    side = round(_side(face), 1)
-    sighting = Sighting(new_id(), camera, now, round(face.score, 4), side, quality_of(face.score, side))
     within = s.settings.visitor_distance
     refused = set(taken)
     for attempt in range(4):
-        found = s.visitor_index.joinable(face.vector, within, refused) if attempt < 3 else []
+        found = s.visitor_index.joinable(vector, within, refused) if attempt < 3 else []
         vid = found[0][0] if found else new_id()
-        if s.visitors.add(sighting, vid, not found, face.vector, thumbnail, within if found else 0.0):
+        if s.visitors.add(sighting, vid, not found, vector, thumbnail, within if found else 0.0):
             return vid
         refused.add(vid)
         s.visitor_index.sync()  # that visitor was merged, forgotten or changed meanwhile: look again
     raise RuntimeError("a new visitor could not be stored")  # a new uuid4 taken: never in practice
+
+
+def _refined(s: Services, vector: np.ndarray, sighting: Sighting, thumbnail: bytes, taken: set[str]) -> str | None:
+    """The visitor of a visit's sighting once it holds the visit's vector so far: the nearest
+    visitor the vector may join (as _sighted chooses, its own old vector left out), else its own
+    visitor when it is alone there, else a new one. None: the sighting is gone (the visitor was
+    named or forgotten during the visit)."""
+    sid, within = sighting.sighting_id, s.settings.visitor_distance
+    refused = set(taken)
+    for attempt in range(4):
+        current = s.visitors.visitor_of(sid)
+        if current is None:
+            return None
+        found = s.visitor_index.joinable(vector, within, refused, without=sid) if attempt < 3 else []
+        alone = current not in refused and s.visitor_index.holds_only(current, sid)
+        vid = found[0][0] if found else current if alone else new_id()
+        done = s.visitors.refine(sighting, vid, not found and not alone, vector, thumbnail, within)
+        if done is None:
+            return None
+        if done >= 0:
+            return vid if done == 1 else s.visitors.visitor_of(sid)
+        refused.add(vid)
+        s.visitor_index.sync()
+    raise RuntimeError("a visit's sighting could not be stored")   # never in practice: the last try is a new visitor
 
 
 def list_visitors(s: Services, offset: int, count: int) -> tuple[int, list[Visitor]]:

@@ -15,6 +15,7 @@ import redis
 from app.errors import TrackNotFound
 from app.gallery.outage import UNREACHABLE
 from app.services import Services
+from app.usecases import visitors
 from app.visits import Look, Sighting, TrackState
 from app.visits.store import VisitConflict
 
@@ -48,7 +49,8 @@ def track_faces(s: Services, camera_id: str | None, now: float, faces: "list[Rec
     largest = max(range(len(faces)), key=lambda i: faces[i].face.area)
     sightings = [Sighting(_box(f.face.box), np.asarray(f.face.embedding, np.float32),
                           f.face.quality.quality if f.face.quality else 1.0,
-                          visit_key if i == largest else None) for i, f in enumerate(faces)]
+                          visit_key if i == largest else None, visitors.stranger_weight(s, f))
+                 for i, f in enumerate(faces)]
     camera = camera_id or "default"
     try:
         outcome = s.visits.observe(camera, now, sightings, [look_of(s, f) for f in faces])

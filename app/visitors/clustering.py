@@ -7,7 +7,11 @@ Sightings join a visitor online when they are within VISITOR_DISTANCE of most of
 a core sighting, but its clusters still chain: with many strangers at camera quality a run of
 look-alikes, each within eps of the next, made one cluster of 9 people (bench/bench_visits.py,
 many strangers). So each DBSCAN cluster is cut by complete linkage at `spread`
-(VISITOR_MAX_SPREAD): in a visitor, every two sightings are at most `spread` apart."""
+(VISITOR_MAX_SPREAD): in a visitor, every two sightings are at most `spread` apart. And a part
+becomes a visitor only if it keeps the join rule (each sighting within eps of most of the
+others): re-clustering may not make a group that no sighting could have joined online, which
+is how a cut at 1.2 still merged pairs of look-alike strangers; the rows of such a part stay
+where they are."""
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,9 +29,19 @@ class Reclustering:
     moved: int
 
 
+def keeps_join_rule(vectors: np.ndarray, within: float) -> bool:
+    """Whether every row is within `within` of more than half of the other rows."""
+    if len(vectors) < 2:
+        return True
+    from scipy.spatial.distance import cdist
+    near = (cdist(vectors, vectors) <= within).sum(axis=1) - 1
+    return bool(np.all(2 * near > len(vectors) - 1))
+
+
 def clusters_of(vectors: np.ndarray, eps: float, min_samples: int, spread: float) -> np.ndarray:
     """A cluster label per row (-1: noise): DBSCAN's clusters, each cut by complete linkage so
-    that no two rows of a cluster are more than `spread` apart."""
+    that no two rows of a cluster are more than `spread` apart; a part that breaks the join rule
+    at `eps` (keeps_join_rule) is noise."""
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import pdist
     from sklearn.cluster import DBSCAN  # scikit-learn and SciPy (~100 MB) only in the worker that re-clusters
@@ -39,8 +53,10 @@ def clusters_of(vectors: np.ndarray, eps: float, min_samples: int, spread: float
         rows = np.flatnonzero(labels == label)
         parts = fcluster(linkage(pdist(vectors[rows]), "complete"), spread, "distance") if len(rows) > 1 else [1]
         for part in sorted(set(parts)):
-            out[rows[np.asarray(parts) == part]] = next_label
-            next_label += 1
+            members = rows[np.asarray(parts) == part]
+            if keeps_join_rule(vectors[members], eps):
+                out[members] = next_label
+                next_label += 1
     return out
 
 

@@ -40,24 +40,33 @@ class VisitorIndex(Follower):
                     return self.vids[row], float(d[row])
         return None
 
-    def joinable(self, embedding: np.ndarray, within: float,
-                 exclude: AbstractSet[str] = frozenset()) -> list[tuple[str, float]]:
+    def joinable(self, embedding: np.ndarray, within: float, exclude: AbstractSet[str] = frozenset(),
+                 without: str | None = None) -> list[tuple[str, float]]:
         """(visitor id, distance of its nearest sighting) of each visitor, nearest first, that
         `embedding` may join: within `within` of its nearest sighting and of most (more than
         half) of its sightings, so that a face near one sighting of a visitor (a chain of
-        look-alikes) does not join it. Leaves out the visitors in `exclude`."""
+        look-alikes) does not join it. Leaves out the visitors in `exclude` and the sighting
+        `without` (the one `embedding` will replace)."""
         with self.lock:
             d = distances(embedding, self.vectors[:len(self.sids)])
+            if without is not None and without in self.row:
+                d[self.row[without]] = np.inf
             near = np.flatnonzero(d <= within)
             if not len(near):
                 return []
             vids = np.asarray(self.vids, dtype=object)
             found = []
             for vid in {self.vids[row] for row in near} - set(exclude):
-                members = d[vids == vid]
+                members = d[(vids == vid) & np.isfinite(d)]
                 if 2 * int((members <= within).sum()) > len(members):
                     found.append((vid, float(members.min())))
         return sorted(found, key=lambda pair: pair[1])
+
+    def holds_only(self, visitor_id: str, sighting_id: str) -> bool:
+        """Whether `sighting_id` is the visitor's only sighting in this copy."""
+        with self.lock:
+            row = self.row.get(sighting_id)
+            return row is not None and self.vids[row] == visitor_id and self.vids.count(visitor_id) == 1
 
     def _following(self) -> "VisitorIndex | None":
         return self if self.version >= 0 else None
@@ -72,9 +81,9 @@ class VisitorIndex(Follower):
     def apply(self, entry_id: str, entry: dict[str, Any]) -> None:
         """One entry of the visitors' log (app/visitors/visitors.lua); every kind is idempotent."""
         op, sid, vid = text(entry["op"]), text(entry["sid"]), text(entry["vid"])
-        if op == "add":
+        if op in ("add", "update"):   # update: a visit's sighting refined (a new vector, maybe a new visitor)
             try:
-                self._add(sid, vid, decode_vector(entry["vec"], self.store.dim))
+                self._add(sid, vid, decode_vector(entry["vec"], self.store.dim), replace=op == "update")
             except BadVector:
                 pass
         elif op == "move" and sid in self.row:
@@ -82,9 +91,11 @@ class VisitorIndex(Follower):
         elif op == "remove":
             self._remove(sid)
 
-    def _add(self, sid: str, vid: str, vector: np.ndarray) -> None:
+    def _add(self, sid: str, vid: str, vector: np.ndarray, replace: bool = False) -> None:
         if sid in self.row:
             self.vids[self.row[sid]] = vid
+            if replace:
+                self.vectors[self.row[sid]] = vector
             return
         if len(self.sids) == len(self.vectors):
             self.vectors = np.concatenate([self.vectors, np.zeros_like(self.vectors)])

@@ -41,6 +41,7 @@ class Sighting:
     score: float        # detection score
     size: float         # shorter side of the face box, pixels
     quality: float      # how good a face to enroll: score x size (capped at FaceNet's 160 px)
+    weight: float = 0.0   # the visit's faces behind the vector (the sum of their face quality)
 
 
 @dataclass
@@ -65,6 +66,11 @@ class VisitorSnapshot:
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def _meta(sighting: Sighting) -> str:
+    return json.dumps({"camera": sighting.camera_id, "time": sighting.time, "score": sighting.score,
+                       "size": sighting.size, "quality": sighting.quality, "weight": sighting.weight})
 
 
 def quality_of(score: float, size: float) -> float:
@@ -98,12 +104,27 @@ class VisitorStore:
         visitor was merged or forgotten meanwhile, or (`within` > 0) when `vector` is not within
         `within` of most of the visitor's newest JOIN_CHECKED sightings: nothing stored. Trims
         to the caps."""
-        meta = json.dumps({"camera": sighting.camera_id, "time": sighting.time, "score": sighting.score,
-                           "size": sighting.size, "quality": sighting.quality})
         done = self._run("add", sighting.sighting_id, visitor_id, "1" if new else "0", encode_vector(vector, self.dim),
-                         thumbnail, meta, f"{sighting.time:.3f}", self._cutoff(sighting.time), self.max_sightings,
+                         thumbnail, _meta(sighting), f"{sighting.time:.3f}", self._cutoff(sighting.time), self.max_sightings,
                          f"{within:.6f}", JOIN_CHECKED)
         return done >= 0
+
+    def refine(self, sighting: Sighting, visitor_id: str, new: bool, vector: np.ndarray, thumbnail: bytes,
+               within: float) -> int | None:
+        """A visit's sighting given the visit's vector so far (the mean of `sighting.weight` of its
+        faces) and moved to visitor `visitor_id` (a new one when `new`); the thumbnail kept when
+        `sighting` is no better a face than the stored one. 1: done; 0: a mean over more faces
+        is stored already (nothing changed); None: the sighting is gone (named, forgotten or
+        trimmed); -1/-2 as `add` refuses a visitor (merged or forgotten meanwhile, or `vector`
+        not within `within` of most of its other sightings)."""
+        done = self._run("refine", sighting.sighting_id, visitor_id, "1" if new else "0",
+                         encode_vector(vector, self.dim), thumbnail, _meta(sighting), f"{sighting.time:.3f}",
+                         f"{sighting.weight:.6f}", f"{within:.6f}", JOIN_CHECKED)
+        return None if done == -3 else done
+
+    def visitor_of(self, sighting_id: str) -> str | None:
+        owner = self.redis.hget(self.key("visitors:of"), sighting_id)
+        return None if owner is None else text(owner)
 
     def move(self, visitor_id: str, sighting_ids: list[str]) -> int:
         """Sightings moved to `visitor_id` (those that still exist); visitors left empty are gone."""

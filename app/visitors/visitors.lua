@@ -46,9 +46,13 @@ local function trim(cutoff, maxcount)
 end
 
 -- whether vec is within `within` of most (more than half) of the visitor's `last` newest
--- sightings: a face near one sighting only (a chain through look-alikes) does not join
-local function near_most(vid, vec, within, last)
-  local members = redis.call('ZREVRANGE', P .. 'visitor:' .. vid, 0, last - 1)
+-- sightings (leaving out sighting `skip`): a face near one sighting only (a chain through
+-- look-alikes) does not join
+local function near_most(vid, vec, within, last, skip)
+  local members = {}
+  for _, sid in ipairs(redis.call('ZREVRANGE', P .. 'visitor:' .. vid, 0, last)) do
+    if sid ~= skip and #members < last then members[#members + 1] = sid end
+  end
   if #members == 0 then return false end
   local vecs = redis.call('HMGET', P .. 'visitors:vec', unpack(members))
   local dim = #vec / 4
@@ -79,7 +83,7 @@ if CMD == 'add' then
   local exists = redis.call('EXISTS', P .. 'visitor:' .. vid) == 1
   if exists ~= (new == '0') then return -1 end  -- joined a visitor merged or forgotten meanwhile
   local within = tonumber(ARGV[13] or '0')
-  if new == '0' and within > 0 and not near_most(vid, vec, within, tonumber(ARGV[14])) then
+  if new == '0' and within > 0 and not near_most(vid, vec, within, tonumber(ARGV[14]), '') then
     return -2  -- the visitor changed meanwhile, and the face is no longer near most of it
   end
   redis.call('HSET', P .. 'visitors:vec', sid, vec)
@@ -91,6 +95,40 @@ if CMD == 'add' then
   refresh(vid)
   logged('add', sid, vid, vec)
   return trim(ARGV[11], tonumber(ARGV[12]))
+elseif CMD == 'refine' then
+  -- sid, vid, new, vec, thumb, meta, time, weight, within, last: the visit's sighting `sid` gets
+  -- the visit's vector so far (its faces' mean over `weight` of quality) and joins visitor `vid`
+  -- (new '1': starts it; '0': an existing one, checked as 'add' checks); the thumbnail and
+  -- meta only when the face is better than the stored one. 0: a newer mean is stored already
+  local sid, vid, new, vec, time, weight = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[10], tonumber(ARGV[11])
+  local old = redis.call('HGET', P .. 'visitors:of', sid)
+  if not old then return -3 end   -- named, forgotten or trimmed meanwhile
+  local meta = cjson.decode(redis.call('HGET', P .. 'visitors:meta', sid))
+  if (meta.weight or 0) >= weight then return 0 end
+  local within, last = tonumber(ARGV[12]), tonumber(ARGV[13])
+  if vid ~= old then
+    local exists = redis.call('EXISTS', P .. 'visitor:' .. vid) == 1
+    if exists ~= (new == '0') then return -1 end
+    if new == '0' and within > 0 and not near_most(vid, vec, within, last, sid) then return -2 end
+  elseif within > 0 and redis.call('ZCARD', P .. 'visitor:' .. vid) > 1 and not near_most(vid, vec, within, last, sid) then
+    return -2   -- no longer near most of its own visitor's other sightings
+  end
+  local better = cjson.decode(ARGV[9])
+  if better.quality > meta.quality then
+    redis.call('HSET', P .. 'visitors:thumb', sid, ARGV[8])
+    meta = better
+  end
+  meta.weight, meta.time = weight, tonumber(time)
+  redis.call('HSET', P .. 'visitors:vec', sid, vec)
+  redis.call('HSET', P .. 'visitors:meta', sid, cjson.encode(meta))
+  redis.call('HSET', P .. 'visitors:of', sid, vid)
+  redis.call('ZADD', P .. 'visitors:seen', time, sid)
+  if vid ~= old then redis.call('ZREM', P .. 'visitor:' .. old, sid) end
+  redis.call('ZADD', P .. 'visitor:' .. vid, time, sid)
+  refresh(old)
+  refresh(vid)
+  logged('update', sid, vid, vec)
+  return 1
 elseif CMD == 'move' then
   -- vid, then the sightings that move to it
   local vid, from, moved = ARGV[4], {}, 0

@@ -52,6 +52,7 @@ def after_frame(tracks: list[TrackState], sightings: list[Sighting], looks: list
         track.first_seen, track.last_seen = min(track.first_seen, now), max(track.last_seen, now)
         track.frames += 1
         track.best_quality = max(track.best_quality, look.quality)
+        track.add_stranger_face(sighting.embedding, sighting.stranger_weight)
         accumulate(track.evidence, track.names, look, visit)
         before = Identity(track.person_id, track.name, track.decided, track.confidence)
         after = decided(track.evidence, track.names, before, look.refused, visit)

@@ -120,16 +120,13 @@ class VisitStore:
                               args=[version, state, ttl_ms, ttl_ms, camera, score,
                                     *(json.dumps(t.to_json()) for t in tracks.values())]))
 
-    def claim_visitor(self, track_id: str) -> tuple[bool, str | None]:
-        """(True, None) when this caller is the first to feed the track's face to the visitor
-        clustering (it then calls set_visitor), else (False, the visitor id if already known)."""
+    def claim_stranger(self, track_id: str, sighting_id: str) -> tuple[bool, str]:
+        """(True, `sighting_id`) for the first caller to feed the track (an unknown visit) to the
+        visitor clustering: its sighting gets that id; else (False, the id the first one chose)."""
         key = f"{self.prefix}visits:visitor:{track_id}"
-        if self.redis.set(key, "", nx=True, ex=self.keep_s):
-            return True, None
-        return False, (self.redis.get(key) or b"").decode() or None
-
-    def set_visitor(self, track_id: str, visitor_id: str) -> None:
-        self.redis.set(f"{self.prefix}visits:visitor:{track_id}", visitor_id, ex=self.keep_s)
+        if self.redis.set(key, sighting_id, nx=True, ex=self.keep_s):
+            return True, sighting_id
+        return False, (self.redis.get(key) or b"").decode()
 
     def track(self, track_id: str) -> TrackState | None:
         data = self.redis.get(self.track_key(track_id))

@@ -25,6 +25,7 @@ class Sighting:
     embedding: np.ndarray
     quality: float
     visit_key: str | None = None
+    stranger_weight: float = 0.0    # > 0: an unknown face worth feeding the visitors (its quality)
 
 
 @dataclass
@@ -45,21 +46,49 @@ class TrackState:
     best_quality: float = 0.0
     published: str | None = None     # the identity last announced on MQTT ("" = unknown), None = none yet
     seen_at: float = 0.0             # when the server received its last frame (wall clock; the sweep's clock)
+    # the visit as one unknown visitor's sighting: the mean of its faces worth feeding the
+    # visitors (Sighting.stranger_weight), weighted by quality; None until there is one
+    stranger: np.ndarray | None = None
+    stranger_weight: float = 0.0
+
+    def add_stranger_face(self, embedding: np.ndarray, weight: float) -> None:
+        if weight <= 0:
+            return
+        total = self.stranger_weight + weight
+        before = self.stranger if self.stranger is not None else np.zeros_like(embedding)
+        self.stranger = (before * self.stranger_weight + np.asarray(embedding, np.float32) * weight) / total
+        self.stranger_weight = total
+
+    def stranger_vector(self) -> np.ndarray | None:
+        """The visit's unknown face for the visitor clustering: the weighted mean, unit length."""
+        if self.stranger is None:
+            return None
+        norm = float(np.linalg.norm(self.stranger))
+        return (self.stranger / norm).astype(np.float32) if norm > 0 else None
 
     def to_json(self) -> dict[str, Any]:
-        vector = base64.b64encode(np.asarray(self.embedding, np.float16).tobytes()).decode()
-        return {**{k: v for k, v in self.__dict__.items() if k != "embedding"}, "embedding": vector}
+        return {**{k: v for k, v in self.__dict__.items() if k not in ("embedding", "stranger")},
+                "embedding": _packed(self.embedding), "stranger": None if self.stranger is None else _packed(self.stranger)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "TrackState":
-        vector = np.frombuffer(base64.b64decode(data["embedding"]), np.float16).astype(np.float32)
-        return cls(**{**data, "embedding": vector})
+        stranger = data.get("stranger")
+        return cls(**{**data, "embedding": _unpacked(data["embedding"]),
+                      "stranger": None if stranger is None else _unpacked(stranger)})
 
     def public(self) -> dict[str, Any]:
         """The `track` object of the API and of MQTT visit messages."""
         return {"id": self.id, "person_id": self.person_id, "name": self.name, "confidence": self.confidence,
                 "decided": self.decided, "frames": self.frames, "first_seen": round(self.first_seen, 3),
                 "last_seen": round(self.last_seen, 3)}
+
+
+def _packed(vector: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(vector, np.float16).tobytes()).decode()
+
+
+def _unpacked(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), np.float16).astype(np.float32)
 
 
 def new_track(sighting: Sighting, now: float) -> TrackState:

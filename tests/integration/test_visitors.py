@@ -1,6 +1,7 @@
 """Unknown visitors on the real Redis and the real models: sightings join and start visitors,
 re-clustering merges and splits, naming enrolls, forgetting forgets, and every store is capped."""
 import itertools
+import json
 import time
 from collections import Counter
 
@@ -79,19 +80,39 @@ def test_known_small_and_unsure_faces_are_not_kept(make_client):
     assert face["match"]["name"] == "Elton" and face["visitor_id"] is None
 
 
-def test_reclustering_merges_one_person_seen_as_two_visitors(make_client):
-    client = make_client(visitor_min_samples=3)
-    a, b = visitor_of(client, "madonna", 0), visitor_of(client, "madonna", 1)  # 1.17 apart: two visitors
-    assert a != b
-    assert visitor_of(client, "madonna", 2) in (a, b)  # 0.85 from the first: joins it, and bridges both
-    result = housekeeping.run_once(services_of(client))
-    assert result.ran and result.reclustering.moved == 1 and result.reclustering.visitors_after == 1
+def test_reclustering_merges_one_person_seen_as_two_visitors(client):
+    """Two workers each started a visitor for one person at once (neither saw the other's):
+    re-clustering makes them one, keeping an id."""
+    s = services_of(client)
+    rng = np.random.default_rng(8)
+    x = unit(1, rng, s.visitors.dim)[0]
+    a, b = new_id(), new_id()
+    for i in range(3):
+        add(s, a, near(x, rng, 0.4), new=i == 0)
+    for i in range(2):
+        add(s, b, near(x, rng, 0.4), new=i == 0)
+    result = housekeeping.run_once(s)
+    assert result.ran and result.reclustering.moved == 2 and result.reclustering.visitors_after == 1
     listed = client.get("/visitors").json
-    assert listed["count"] == 1 and listed["visitors"][0]["sightings"] == 3
-    assert listed["visitors"][0]["visitor_id"] in (a, b)  # an id kept, not a new one
-    again = housekeeping.run_once(services_of(client))  # its own moves changed the version: one more look
+    assert listed["count"] == 1 and listed["visitors"][0]["sightings"] == 5
+    assert listed["visitors"][0]["visitor_id"] == a  # the larger one's id kept, not a new one
+    again = housekeeping.run_once(s)  # its own moves changed the version: one more look
     assert again.reclustering.moved == 0
-    assert housekeeping.run_once(services_of(client)).reclustering is None  # nothing changed since: skipped
+    assert housekeeping.run_once(s).reclustering is None  # nothing changed since: skipped
+
+
+def test_reclustering_does_not_make_a_visitor_the_join_rule_refuses(make_client):
+    """Two photos of one person 1.17 apart are two visitors; a third within 1.0 of each joins
+    one of them. One visitor of the three would hold two sightings farther apart than
+    VISITOR_DISTANCE, each near only one of the other two: the join rule refuses that online,
+    and re-clustering does not make it either (a cut at 1.2 alone merged pairs of look-alike
+    strangers so: docs/visits.md, many strangers)."""
+    client = make_client(visitor_min_samples=2)
+    a, b = visitor_of(client, "madonna", 0), visitor_of(client, "madonna", 1)
+    assert a != b
+    assert visitor_of(client, "madonna", 2) in (a, b)
+    result = housekeeping.run_once(services_of(client))
+    assert result.ran and result.reclustering.moved == 0 and result.reclustering.visitors_after == 2
 
 
 def add(s, vid, vector, new, when=None):
@@ -136,7 +157,7 @@ def along(s, rng, *chords):
     return [(np.cos(t) * u + np.sin(t) * w).astype(np.float32) for t in angles]
 
 
-def chain(s, rng, step=0.9):
+def chain(s, rng, step=0.85):
     """A, B, C: each neighbour pair `step` apart (within VISITOR_DISTANCE), A and C far apart,
     and M halfway between A and B (near both)."""
     angle = 2 * np.arcsin(step / 2)
@@ -178,7 +199,7 @@ def test_redis_refuses_a_join_that_the_visitor_no_longer_allows(make_app):
 
 
 def test_naming_a_visitor_enrolls_its_best_faces(make_client):
-    client = make_client(visitor_enroll_faces=2)
+    client = make_client(visitor_enroll_faces=2, visitor_distance=1.0)   # photos years apart
     vid = visitor_of(client, "elton_john", 1)
     for index in (2, 3):
         assert visitor_of(client, "elton_john", index) == vid
@@ -277,3 +298,119 @@ def test_visitor_settings_are_validated(monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError, match=variable):
         load_settings()
+
+
+def visit(s, vectors, qualities=None, camera="door"):
+    """An unknown visit of these faces (one per frame, one track, the face growing from 40 px by
+    20 px a frame), through the use case recognize() calls: [the visitor of each frame], the track."""
+    from app.pipeline import Face
+    from app.usecases.recognition import RecognizedFace
+    from app.usecases.visitors import observe
+    from app.visits.tracks import TrackState
+    track = TrackState(new_id(), [0, 0, 80, 80], vectors[0], time.time(), time.time())
+    got = []
+    for i, vector in enumerate(vectors):
+        quality = 0.5 if qualities is None else qualities[i]
+        track.add_stranger_face(vector, quality)
+        side = 40 + 20 * i
+        face = RecognizedFace(Face(np.array([0, 0, side, side], np.float32), 0.99, np.zeros((5, 2), np.float32),
+                                   vector), candidates=[], match=None)
+        face.track = track
+        face.face.quality = type("Q", (), {"quality": quality})()
+        observe(s, [face], [f"jpeg{i}".encode()], camera)
+        got.append(face.visitor_id)
+    return got, track
+
+
+def sightings_of(s, vid):
+    return s.redis.zrange(s.visitors.key("visitor:" + vid), 0, -1)
+
+
+def test_a_visit_is_one_sighting_that_moves_with_the_visit(client):
+    """The visit's first face (far from everyone) starts a visitor; as the visit's mean comes near
+    a known visitor the one sighting moves there (the first visitor is gone) and holds the mean."""
+    s = services_of(client)
+    rng = np.random.default_rng(11)
+    x, stranger = unit(2, rng, s.visitors.dim)
+    known = observed(s, x)
+    assert observed(s, near(x, rng, 0.5)) == known
+    got, track = visit(s, [stranger, near(x, rng, 0.3), near(x, rng, 0.3), near(x, rng, 0.3)], [0.3, 0.9, 0.9, 0.9])
+    assert got[0] not in (None, known) and got[-1] == known
+    assert client.get(f"/visitors/{got[0]}").status_code == 404   # emptied by the move
+    assert len(sightings_of(s, known)) == 3 and s.visitors.count() == 1
+    sid = s.redis.get(s.visits.prefix + f"visits:visitor:{track.id}").decode()
+    (_, vector, thumbnail), = s.visitors.faces([sid])
+    assert np.allclose(vector, track.stranger_vector(), atol=1e-6) and thumbnail == b"jpeg3"   # the largest face's
+    meta = json.loads(s.redis.hget(s.visitors.key("visitors:meta"), sid))
+    assert meta["weight"] == pytest.approx(3.0)
+    # every worker's copy follows the refined vector
+    s.visitor_index.sync()
+    assert np.allclose(s.visitor_index.vectors[s.visitor_index.row[sid]], vector)
+
+
+def test_a_visit_that_joined_through_a_look_alike_leaves_it(client):
+    """The first face is near a visitor (a look-alike), the rest of the visit is someone else:
+    the sighting leaves that visitor for one of its own; the visitor keeps its own sightings."""
+    s = services_of(client)
+    rng = np.random.default_rng(12)
+    x, other = unit(2, rng, s.visitors.dim)
+    known = observed(s, x)
+    assert observed(s, near(x, rng, 0.4)) == known
+    got, _ = visit(s, [near(x, rng, 0.6), other, other, other], [0.4, 0.8, 0.8, 0.8])
+    assert got[0] == known and got[-1] not in (None, known)
+    assert len(sightings_of(s, known)) == 2 and len(sightings_of(s, got[-1])) == 1
+
+
+def test_a_stale_refinement_changes_nothing_and_a_forgotten_visit_stays_forgotten(client):
+    s = services_of(client)
+    rng = np.random.default_rng(13)
+    a, b = unit(2, rng, s.visitors.dim)
+    got, track = visit(s, [a, a], [0.5, 0.5])
+    sid = s.redis.get(s.visits.prefix + f"visits:visitor:{track.id}").decode()
+    stale = Sighting(sid, "door", time.time(), 0.99, 80.0, 79.2, weight=0.7)   # a mean over fewer faces
+    assert s.visitors.refine(stale, got[0], False, b, b"late", s.settings.visitor_distance) == 0
+    (_, vector, thumbnail), = s.visitors.faces([sid])
+    assert np.allclose(vector, a, atol=1e-6) and thumbnail == b"jpeg1"   # the larger of the two
+    assert client.delete(f"/visitors/{got[0]}").status_code == 200
+    more, _ = visit_more(s, track, [a])
+    assert more == [None] and s.visitors.count() == 0   # not stored again under another visitor
+
+
+def visit_more(s, track, vectors):
+    from app.pipeline import Face
+    from app.usecases.recognition import RecognizedFace
+    from app.usecases.visitors import observe
+    got = []
+    for vector in vectors:
+        track.add_stranger_face(vector, 0.5)
+        face = RecognizedFace(Face(np.array([0, 0, 80, 80], np.float32), 0.99, np.zeros((5, 2), np.float32), vector),
+                              candidates=[], match=None)
+        face.track = track
+        observe(s, [face], [b"jpeg"], "door")
+        got.append(face.visitor_id)
+    return got, track
+
+
+def test_workers_refining_one_visit_at_once_keep_the_mean_over_most_faces(make_app):
+    """Frames of one visit refined by four workers at once, each with the mean it saw: the one
+    over the most faces stays, whatever order the writes land in."""
+    import uuid
+    from concurrent.futures import ThreadPoolExecutor
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    workers = [services_of(make_app(redis_prefix=prefix).test_client()) for _ in range(4)]
+    rng = np.random.default_rng(14)
+    base = unit(1, rng, workers[0].visitors.dim)[0]
+    got, track = visit(workers[0], [base])
+    sid = workers[0].redis.get(workers[0].visits.prefix + f"visits:visitor:{track.id}").decode()
+    means = [near(base, rng, 0.1) for _ in range(8)]
+
+    def refine(i):
+        s = workers[i % 4]
+        sighting = Sighting(sid, "door", time.time(), 0.99, 80.0, 79.2, weight=1.0 + i)
+        return s.visitors.refine(sighting, got[0], False, means[i], b"jpeg", s.settings.visitor_distance)
+    with ThreadPoolExecutor(8) as pool:
+        done = list(pool.map(refine, range(8)))
+    assert done[7] == 1 and set(done) <= {0, 1}
+    (_, vector, _), = workers[0].visitors.faces([sid])
+    assert np.allclose(vector, means[7], atol=1e-6)
+    assert json.loads(workers[0].redis.hget(workers[0].visitors.key("visitors:meta"), sid))["weight"] == 8.0

@@ -136,3 +136,39 @@ def test_a_track_of_a_silent_camera_ends_by_the_servers_clock_not_the_capture_ti
     assert silent([recent], now=1010.0, gap_s=10.0) == ([recent], [])       # exactly the gap: still open
     restored = TrackState.from_json(json.loads(json.dumps(recent.to_json())))
     assert restored.seen_at == 1000.0
+
+
+def test_a_track_keeps_the_quality_weighted_mean_of_its_unknown_faces_worth_feeding_the_visitors():
+    ada = unit(1)
+    faces = [unit(20 + i, ada) for i in range(3)]
+    rules, tracks = TrackRules(), []
+    weights = [0.4, 0.0, 0.8]   # the second face feeds nothing (matched, or too poor)
+    for i, (face, w) in enumerate(zip(faces, weights)):
+        outcome = after_frame(tracks, [Sighting((100, 100, 160, 160), face, 0.9, stranger_weight=w)],
+                              [Look(0.9)], 0.3 * i, rules, RULES)
+        tracks = outcome.open
+    track = tracks[0]
+    expected = 0.4 * faces[0] + 0.8 * faces[2]
+    assert track.frames == 3 and abs(track.stranger_weight - 1.2) < 1e-9
+    assert np.allclose(track.stranger_vector(), expected / np.linalg.norm(expected), atol=1e-6)
+    again = TrackState.from_json(json.loads(json.dumps(track.to_json())))   # as Redis keeps it (float16)
+    assert again.stranger_weight == track.stranger_weight
+    assert np.allclose(again.stranger_vector(), track.stranger_vector(), atol=2e-3)
+    # a track stored before this field existed reads as one with no unknown face yet
+    old = {k: v for k, v in track.to_json().items() if k not in ("stranger", "stranger_weight")}
+    assert TrackState.from_json(old).stranger_vector() is None
+
+
+def test_reclustering_keeps_only_groups_the_join_rule_allows():
+    from app.visitors.clustering import clusters_of, keeps_join_rule
+    a, b = unit(30), unit(31)
+    u = b - (b @ a) * a
+    u /= np.linalg.norm(u)
+    # five faces 0.5 rad apart on one circle: each within 1.0 of its neighbours, the ends 1.68 apart
+    chain = np.array([np.cos(t) * a + np.sin(t) * u for t in (0.0, 0.5, 1.0, 1.5, 2.0)], np.float32)
+    assert keeps_join_rule(chain[:3], 1.0) and not keeps_join_rule(chain, 1.0)
+    # DBSCAN makes one cluster of the chain and a cut at 2.0 keeps it whole: the join rule refuses it
+    assert clusters_of(chain, 1.0, 2, 2.0).tolist() == [-1] * 5
+    # cut at 1.2, each part keeps the rule: two visitors
+    labels = clusters_of(chain, 1.0, 2, 1.2)
+    assert min(labels) >= 0 and len(set(labels.tolist())) == 2 and labels[0] != labels[4]
