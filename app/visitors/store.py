@@ -104,9 +104,9 @@ class VisitorStore:
         visitor was merged or forgotten meanwhile, or (`within` > 0) when `vector` is not within
         `within` of most of the visitor's newest JOIN_CHECKED sightings: nothing stored. Trims
         to the caps."""
-        done = self._run("add", sighting.sighting_id, visitor_id, "1" if new else "0", encode_vector(vector, self.dim),
-                         thumbnail, _meta(sighting), f"{sighting.time:.3f}", self._cutoff(sighting.time), self.max_sightings,
-                         f"{within:.6f}", JOIN_CHECKED)
+        done = self._run("add", sighting.sighting_id, visitor_id, "1" if new else "0",
+                         encode_vector(vector, self.dim), thumbnail, _meta(sighting), f"{sighting.time:.3f}",
+                         self._cutoff(sighting.time), self.max_sightings, f"{within:.6f}", JOIN_CHECKED)
         return done >= 0
 
     def refine(self, sighting: Sighting, visitor_id: str, new: bool, vector: np.ndarray, thumbnail: bytes,

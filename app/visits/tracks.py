@@ -67,8 +67,9 @@ class TrackState:
         return (self.stranger / norm).astype(np.float32) if norm > 0 else None
 
     def to_json(self) -> dict[str, Any]:
+        stranger = None if self.stranger is None else _packed(self.stranger)
         return {**{k: v for k, v in self.__dict__.items() if k not in ("embedding", "stranger")},
-                "embedding": _packed(self.embedding), "stranger": None if self.stranger is None else _packed(self.stranger)}
+                "embedding": _packed(self.embedding), "stranger": stranger}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "TrackState":

@@ -300,14 +300,16 @@ def test_visitor_settings_are_validated(monkeypatch, variable, value):
         load_settings()
 
 
-def visit(s, vectors, qualities=None, camera="door"):
+def visit(s, vectors, qualities=None, track=None):
     """An unknown visit of these faces (one per frame, one track, the face growing from 40 px by
-    20 px a frame), through the use case recognize() calls: [the visitor of each frame], the track."""
+    20 px a frame), through the use case recognize() calls: [the visitor of each frame], the
+    track. `track`: a visit going on (a TrackState from an earlier call)."""
     from app.pipeline import Face
+    from app.pipeline.quality import FaceQuality
     from app.usecases.recognition import RecognizedFace
     from app.usecases.visitors import observe
     from app.visits.tracks import TrackState
-    track = TrackState(new_id(), [0, 0, 80, 80], vectors[0], time.time(), time.time())
+    track = track or TrackState(new_id(), [0, 0, 80, 80], vectors[0], time.time(), time.time())
     got = []
     for i, vector in enumerate(vectors):
         quality = 0.5 if qualities is None else qualities[i]
@@ -316,8 +318,8 @@ def visit(s, vectors, qualities=None, camera="door"):
         face = RecognizedFace(Face(np.array([0, 0, side, side], np.float32), 0.99, np.zeros((5, 2), np.float32),
                                    vector), candidates=[], match=None)
         face.track = track
-        face.face.quality = type("Q", (), {"quality": quality})()
-        observe(s, [face], [f"jpeg{i}".encode()], camera)
+        face.face.quality = FaceQuality(side / 2.5, 0.2, 0.0, 0.0, 0.99, quality)
+        observe(s, [face], [f"jpeg{i}".encode()], "door")
         got.append(face.visitor_id)
     return got, track
 
@@ -372,23 +374,8 @@ def test_a_stale_refinement_changes_nothing_and_a_forgotten_visit_stays_forgotte
     (_, vector, thumbnail), = s.visitors.faces([sid])
     assert np.allclose(vector, a, atol=1e-6) and thumbnail == b"jpeg1"   # the larger of the two
     assert client.delete(f"/visitors/{got[0]}").status_code == 200
-    more, _ = visit_more(s, track, [a])
+    more, _ = visit(s, [a], track=track)
     assert more == [None] and s.visitors.count() == 0   # not stored again under another visitor
-
-
-def visit_more(s, track, vectors):
-    from app.pipeline import Face
-    from app.usecases.recognition import RecognizedFace
-    from app.usecases.visitors import observe
-    got = []
-    for vector in vectors:
-        track.add_stranger_face(vector, 0.5)
-        face = RecognizedFace(Face(np.array([0, 0, 80, 80], np.float32), 0.99, np.zeros((5, 2), np.float32), vector),
-                              candidates=[], match=None)
-        face.track = track
-        observe(s, [face], [b"jpeg"], "door")
-        got.append(face.visitor_id)
-    return got, track
 
 
 def test_workers_refining_one_visit_at_once_keep_the_mean_over_most_faces(make_app):
