@@ -73,8 +73,10 @@ def observe(s: Services, faces: "list[RecognizedFace]", thumbnails: list[bytes],
             first, sighting.sighting_id = s.visits.claim_stranger(track.id, sighting.sighting_id)
             if first:
                 visitor_id = _sighted(s, vector, sighting, thumbnails[i], taken)
-            else:
+            elif refines_at(track.stranger_faces):
                 visitor_id = _refined(s, vector, sighting, thumbnails[i], taken)
+            else:
+                visitor_id = _stored_visitor(s, sighting.sighting_id)
         face.visitor_id = visitor_id
         if visitor_id is not None:
             taken.add(visitor_id)
@@ -106,28 +108,53 @@ def _sighted(s: Services, vector: np.ndarray, sighting: Sighting, thumbnail: byt
     raise RuntimeError("a new visitor could not be stored")  # a new uuid4 taken: never in practice
 
 
+def refines_at(faces: int) -> bool:
+    """Whether the visit's `faces`-th face that feeds the visitors refines its sighting: each of
+    the first four, then at 6, 8, 12, 16, 24, 32, ... (about every 1.5x), so that a long visit
+    writes (and logs, for every worker's index) O(log n) refinements, not one per frame, while
+    the mean settles within its first faces."""
+    if faces <= 4:
+        return True
+    for base in (2, 3):
+        n = faces // base if faces % base == 0 else 0
+        if n and n & (n - 1) == 0:
+            return True
+    return False
+
+
+def _stored_visitor(s: Services, sighting_id: str) -> str | None:
+    """The visitor of a visit's sighting; None when it is gone (named, forgotten or trimmed).
+    A sighting whose first face another worker is storing this moment is waited for, once."""
+    for wait in (0.0, 0.01):
+        time.sleep(wait)
+        visitor = s.visitors.visitor_of(sighting_id)
+        if visitor is not None:
+            return visitor
+    return None
+
+
 def _refined(s: Services, vector: np.ndarray, sighting: Sighting, thumbnail: bytes, taken: set[str]) -> str | None:
     """The visitor of a visit's sighting once it holds the visit's vector so far: the nearest
     visitor the vector may join (as _sighted chooses, its own old vector left out), else its own
-    visitor when it is alone there, else a new one. None: the sighting is gone (the visitor was
-    named or forgotten during the visit)."""
+    visitor if Redis finds it still may stay there, else a new one. None: the sighting is gone
+    (the visitor was named or forgotten during the visit)."""
     sid, within = sighting.sighting_id, s.settings.visitor_distance
     refused = set(taken)
     for attempt in range(4):
-        current = s.visitors.visitor_of(sid)
+        current = _stored_visitor(s, sid)
         if current is None:
             return None
         found = s.visitor_index.joinable(vector, within, refused, without=sid) if attempt < 3 else []
-        alone = current not in refused and s.visitor_index.holds_only(current, sid)
-        vid = found[0][0] if found else current if alone else new_id()
-        done = s.visitors.refine(sighting, vid, not found and not alone, vector, thumbnail, within)
+        stay = not found and attempt < 3 and current not in refused
+        vid = found[0][0] if found else current if stay else new_id()
+        done = s.visitors.refine(sighting, vid, not found and not stay, vector, thumbnail, within)
         if done is None:
             return None
         if done >= 0:
             return vid if done == 1 else s.visitors.visitor_of(sid)
-        refused.add(vid)
+        refused.add(vid)   # merged, forgotten or changed meanwhile, or no longer fits its own visitor
         s.visitor_index.sync()
-    raise RuntimeError("a visit's sighting could not be stored")   # never in practice: the last try is a new visitor
+    raise RuntimeError("a visit's sighting could not be stored")   # the last try is a new visitor: never
 
 
 def list_visitors(s: Services, offset: int, count: int) -> tuple[int, list[Visitor]]:

@@ -11,7 +11,8 @@ many strangers). So each DBSCAN cluster is cut by complete linkage at `spread`
 becomes a visitor only if it keeps the join rule (each sighting within eps of most of the
 others): re-clustering may not make a group that no sighting could have joined online, which
 is how a cut at 1.2 still merged pairs of look-alike strangers; the rows of such a part stay
-where they are."""
+where they are (REFUSED: unlike DBSCAN's noise, they do not follow their visitor's other
+sightings elsewhere)."""
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.visitors.store import VisitorStore, new_id
+
+NOISE, REFUSED = -1, -2   # labels of clusters_of that are no cluster
 
 
 @dataclass
@@ -39,15 +42,15 @@ def keeps_join_rule(vectors: np.ndarray, within: float) -> bool:
 
 
 def clusters_of(vectors: np.ndarray, eps: float, min_samples: int, spread: float) -> np.ndarray:
-    """A cluster label per row (-1: noise): DBSCAN's clusters, each cut by complete linkage so
-    that no two rows of a cluster are more than `spread` apart; a part that breaks the join rule
-    at `eps` (keeps_join_rule) is noise."""
+    """A cluster label per row (NOISE: DBSCAN's noise): DBSCAN's clusters, each cut by complete
+    linkage so that no two rows of a cluster are more than `spread` apart; the rows of a part
+    that breaks the join rule at `eps` (keeps_join_rule) are REFUSED."""
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import pdist
     from sklearn.cluster import DBSCAN  # scikit-learn and SciPy (~100 MB) only in the worker that re-clusters
 
     labels = DBSCAN(eps=eps, min_samples=min_samples, metric="euclidean").fit_predict(vectors)
-    out = np.full(len(labels), -1)
+    out = np.full(len(labels), NOISE)
     next_label = 0
     for label in sorted(set(labels.tolist()) - {-1}):
         rows = np.flatnonzero(labels == label)
@@ -57,6 +60,8 @@ def clusters_of(vectors: np.ndarray, eps: float, min_samples: int, spread: float
             if keeps_join_rule(vectors[members], eps):
                 out[members] = next_label
                 next_label += 1
+            else:
+                out[members] = REFUSED
     return out
 
 
@@ -83,7 +88,7 @@ def regroup(vectors: np.ndarray, visitors: list[str], eps: float, min_samples: i
         target[rows] = vid
     for vid in set(visitors) - claimed:  # its clustered sightings went to other ids: the noise follows
         members = np.flatnonzero(current == vid)
-        clustered, noise = members[labels[members] >= 0], members[labels[members] < 0]
+        clustered, noise = members[labels[members] >= 0], members[labels[members] == NOISE]
         if len(clustered) and len(noise):
             target[noise] = Counter(target[clustered].tolist()).most_common(1)[0][0]
     moves: dict[str, list[int]] = {}

@@ -62,12 +62,6 @@ class VisitorIndex(Follower):
                     found.append((vid, float(members.min())))
         return sorted(found, key=lambda pair: pair[1])
 
-    def holds_only(self, visitor_id: str, sighting_id: str) -> bool:
-        """Whether `sighting_id` is the visitor's only sighting in this copy."""
-        with self.lock:
-            row = self.row.get(sighting_id)
-            return row is not None and self.vids[row] == visitor_id and self.vids.count(visitor_id) == 1
-
     def _following(self) -> "VisitorIndex | None":
         return self if self.version >= 0 else None
 

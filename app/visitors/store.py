@@ -6,11 +6,12 @@ change is one Lua script (visitors.lua), atomic, and logged for the workers' ind
 
 Redis keys (under the prefix):
     visitors:vec, :thumb, :meta, :of   hashes  sighting id -> vector (4 x dim bytes), JPEG, JSON
-                                       {camera, time, score, size, quality}, visitor id
+                                       {camera, time, score, size, quality, weight}, visitor id
     visitors:seen                      zset    sighting id -> time (the caps read it)
     visitors                           zset    visitor id -> time of its last sighting
     visitor:{vid}                      zset    its sighting ids -> time
-    visitors:version, visitors:log     +1 and one entry (op add|move|remove, sid, vid, vec) per change
+    visitors:version, visitors:log     +1 and one entry (op add|update|move|remove, sid, vid, vec) per
+                                       change (update: a visit's sighting refined, app/usecases/visitors.py)
 """
 import json
 import time

@@ -122,11 +122,16 @@ class VisitStore:
 
     def claim_stranger(self, track_id: str, sighting_id: str) -> tuple[bool, str]:
         """(True, `sighting_id`) for the first caller to feed the track (an unknown visit) to the
-        visitor clustering: its sighting gets that id; else (False, the id the first one chose)."""
-        key = f"{self.prefix}visits:visitor:{track_id}"
+        visitor clustering: its sighting gets that id; else (False, the id the first one chose),
+        the claim kept another VISIT_KEEP_S (a visit may outlast it)."""
+        key = f"{self.prefix}visits:stranger:{track_id}"
         if self.redis.set(key, sighting_id, nx=True, ex=self.keep_s):
             return True, sighting_id
-        return False, (self.redis.get(key) or b"").decode()
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(key)
+            pipe.expire(key, self.keep_s)
+            chosen, _ = pipe.execute()
+        return False, (chosen or b"").decode()
 
     def track(self, track_id: str) -> TrackState | None:
         data = self.redis.get(self.track_key(track_id))

@@ -50,6 +50,7 @@ class TrackState:
     # visitors (Sighting.stranger_weight), weighted by quality; None until there is one
     stranger: np.ndarray | None = None
     stranger_weight: float = 0.0
+    stranger_faces: int = 0
 
     def add_stranger_face(self, embedding: np.ndarray, weight: float) -> None:
         if weight <= 0:
@@ -58,6 +59,7 @@ class TrackState:
         before = self.stranger if self.stranger is not None else np.zeros_like(embedding)
         self.stranger = (before * self.stranger_weight + np.asarray(embedding, np.float32) * weight) / total
         self.stranger_weight = total
+        self.stranger_faces += 1
 
     def stranger_vector(self) -> np.ndarray | None:
         """The visit's unknown face for the visitor clustering: the weighted mean, unit length."""
@@ -73,8 +75,11 @@ class TrackState:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "TrackState":
-        stranger = data.get("stranger")
-        return cls(**{**data, "embedding": _unpacked(data["embedding"]),
+        """Fields this version does not know (written by a newer one) are left out, so that
+        workers of two versions can share tracks during an upgrade."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        stranger = known.get("stranger")
+        return cls(**{**known, "embedding": _unpacked(data["embedding"]),
                       "stranger": None if stranger is None else _unpacked(stranger)})
 
     def public(self) -> dict[str, Any]:

@@ -107,7 +107,7 @@ def test_reclustering_does_not_make_a_visitor_the_join_rule_refuses(make_client)
     VISITOR_DISTANCE, each near only one of the other two: the join rule refuses that online,
     and re-clustering does not make it either (a cut at 1.2 alone merged pairs of look-alike
     strangers so: docs/visits.md, many strangers)."""
-    client = make_client(visitor_min_samples=2)
+    client = make_client(visitor_min_samples=2, visitor_distance=1.0)
     a, b = visitor_of(client, "madonna", 0), visitor_of(client, "madonna", 1)
     assert a != b
     assert visitor_of(client, "madonna", 2) in (a, b)
@@ -340,7 +340,7 @@ def test_a_visit_is_one_sighting_that_moves_with_the_visit(client):
     assert got[0] not in (None, known) and got[-1] == known
     assert client.get(f"/visitors/{got[0]}").status_code == 404   # emptied by the move
     assert len(sightings_of(s, known)) == 3 and s.visitors.count() == 1
-    sid = s.redis.get(s.visits.prefix + f"visits:visitor:{track.id}").decode()
+    sid = s.redis.get(s.visits.prefix + f"visits:stranger:{track.id}").decode()
     (_, vector, thumbnail), = s.visitors.faces([sid])
     assert np.allclose(vector, track.stranger_vector(), atol=1e-6) and thumbnail == b"jpeg3"   # the largest face's
     meta = json.loads(s.redis.hget(s.visitors.key("visitors:meta"), sid))
@@ -368,7 +368,7 @@ def test_a_stale_refinement_changes_nothing_and_a_forgotten_visit_stays_forgotte
     rng = np.random.default_rng(13)
     a, b = unit(2, rng, s.visitors.dim)
     got, track = visit(s, [a, a], [0.5, 0.5])
-    sid = s.redis.get(s.visits.prefix + f"visits:visitor:{track.id}").decode()
+    sid = s.redis.get(s.visits.prefix + f"visits:stranger:{track.id}").decode()
     stale = Sighting(sid, "door", time.time(), 0.99, 80.0, 79.2, weight=0.7)   # a mean over fewer faces
     assert s.visitors.refine(stale, got[0], False, b, b"late", s.settings.visitor_distance) == 0
     (_, vector, thumbnail), = s.visitors.faces([sid])
@@ -388,7 +388,7 @@ def test_workers_refining_one_visit_at_once_keep_the_mean_over_most_faces(make_a
     rng = np.random.default_rng(14)
     base = unit(1, rng, workers[0].visitors.dim)[0]
     got, track = visit(workers[0], [base])
-    sid = workers[0].redis.get(workers[0].visits.prefix + f"visits:visitor:{track.id}").decode()
+    sid = workers[0].redis.get(workers[0].visits.prefix + f"visits:stranger:{track.id}").decode()
     means = [near(base, rng, 0.1) for _ in range(8)]
 
     def refine(i):
@@ -401,3 +401,18 @@ def test_workers_refining_one_visit_at_once_keep_the_mean_over_most_faces(make_a
     (_, vector, _), = workers[0].visitors.faces([sid])
     assert np.allclose(vector, means[7], atol=1e-6)
     assert json.loads(workers[0].redis.hget(workers[0].visitors.key("visitors:meta"), sid))["weight"] == 8.0
+
+
+def test_a_long_visit_refines_its_sighting_a_few_times_not_every_frame(client):
+    """20 faces of one unknown visit: one sighting, refined at faces 2, 3, 4, 6, 8, 12 and 16
+    (every refinement is a log entry that every worker reads), every frame told its visitor."""
+    s = services_of(client)
+    rng = np.random.default_rng(15)
+    x = unit(1, rng, s.visitors.dim)[0]
+    got, track = visit(s, [near(x, rng, 0.3) for _ in range(20)], [0.5] * 20)
+    assert len(set(got)) == 1 and got[0] is not None and s.visitors.count() == 1
+    sid = s.redis.get(s.visits.prefix + f"visits:stranger:{track.id}").decode()
+    ops = [(e[b"op"].decode(), e[b"sid"].decode()) for _, e in s.redis.xrange(s.visitors.log_key)]
+    assert ops.count(("add", sid)) == 1 and ops.count(("update", sid)) == 7
+    meta = json.loads(s.redis.hget(s.visitors.key("visitors:meta"), sid))
+    assert meta["weight"] == pytest.approx(0.5 * 16)   # the mean as of the 16th face

@@ -157,10 +157,12 @@ def test_a_track_keeps_the_quality_weighted_mean_of_its_unknown_faces_worth_feed
     # a track stored before this field existed reads as one with no unknown face yet
     old = {k: v for k, v in track.to_json().items() if k not in ("stranger", "stranger_weight")}
     assert TrackState.from_json(old).stranger_vector() is None
+    # and one written by a newer version, with fields this one does not know, still reads
+    assert TrackState.from_json({**track.to_json(), "a_later_field": 1}).frames == 3
 
 
 def test_reclustering_keeps_only_groups_the_join_rule_allows():
-    from app.visitors.clustering import clusters_of, keeps_join_rule
+    from app.visitors.clustering import REFUSED, clusters_of, keeps_join_rule, regroup
     a, b = unit(30), unit(31)
     u = b - (b @ a) * a
     u /= np.linalg.norm(u)
@@ -168,7 +170,13 @@ def test_reclustering_keeps_only_groups_the_join_rule_allows():
     chain = np.array([np.cos(t) * a + np.sin(t) * u for t in (0.0, 0.5, 1.0, 1.5, 2.0)], np.float32)
     assert keeps_join_rule(chain[:3], 1.0) and not keeps_join_rule(chain, 1.0)
     # DBSCAN makes one cluster of the chain and a cut at 2.0 keeps it whole: the join rule refuses it
-    assert clusters_of(chain, 1.0, 2, 2.0).tolist() == [-1] * 5
+    assert clusters_of(chain, 1.0, 2, 2.0).tolist() == [REFUSED] * 5
     # cut at 1.2, each part keeps the rule: two visitors
     labels = clusters_of(chain, 1.0, 2, 1.2)
     assert min(labels) >= 0 and len(set(labels.tolist())) == 2 and labels[0] != labels[4]
+    # refused rows stay where they are, even when their visitor's clustered sightings move away
+    # (DBSCAN's noise would follow them): visitor x holds the chain and one of four faces of t,
+    # whose other three are y's; that one moves to y, the chain stays in x
+    tight = np.array([unit(70 + i, unit(70), 0.1) for i in range(4)])
+    moves = regroup(np.vstack([chain, tight]), ["x"] * 6 + ["y"] * 3, 1.0, 2, spread=2.0)
+    assert moves == {"y": [5]}
