@@ -10,7 +10,7 @@ whether the camera's next frame or a sweep notices first, each visit ends once.
 import threading
 
 from app.services import Services
-from app.usecases import periodic
+from app.usecases import periodic, visits
 from app.visits import TrackState
 
 
@@ -21,6 +21,7 @@ def sweep_once(s: Services, now: float | None = None) -> list[tuple[str, TrackSt
     for camera, track in ended:
         if track.published is not None:
             s.publisher.publish_visit(camera, "ended", track.public())
+    visits.ended_visits(s, [track for _, track in ended])
     return ended
 
 

@@ -18,6 +18,7 @@ from app.pipeline import Face
 from app.services import Services
 from app.usecases import people
 from app.visitors.store import Sighting, Visitor, new_id, quality_of
+from app.visits import TrackState
 
 if TYPE_CHECKING:
     from app.usecases.recognition import RecognizedFace
@@ -106,6 +107,19 @@ def _sighted(s: Services, vector: np.ndarray, sighting: Sighting, thumbnail: byt
         refused.add(vid)
         s.visitor_index.sync()  # that visitor was merged, forgotten or changed meanwhile: look again
     raise RuntimeError("a new visitor could not be stored")  # a new uuid4 taken: never in practice
+
+
+def visit_ended(s: Services, track: TrackState) -> None:
+    """An ended unknown visit's sighting given the mean of all its faces: those after its last
+    scheduled refinement (refines_at) are not in it yet. The thumbnail stays."""
+    vector = track.stranger_vector()
+    if vector is None or refines_at(track.stranger_faces):
+        return
+    sid = s.visits.stranger_sighting(track.id)
+    if sid is None:
+        return
+    s.visitor_index.sync()
+    _refined(s, vector, Sighting(sid, "", time.time(), 0.0, 0.0, 0.0, round(track.stranger_weight, 6)), b"", set())
 
 
 def refines_at(faces: int) -> bool:

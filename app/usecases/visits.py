@@ -62,10 +62,21 @@ def track_faces(s: Services, camera_id: str | None, now: float, faces: "list[Rec
     for track in outcome.ended:   # the visits that ended before this frame first, then this frame's news
         if track.published is not None:
             s.publisher.publish_visit(camera, "ended", track.public())
+    ended_visits(s, outcome.ended)
     for event, track in outcome.news:
         s.publisher.publish_visit(camera, event, track.public())
     tracks: list[TrackState | None] = [*outcome.faces]
     return tracks
+
+
+def ended_visits(s: Services, tracks: list[TrackState]) -> None:
+    """Ended unknown visits' sightings given their whole mean (visitors.visit_ended); a Redis
+    failure there is logged, not raised: the visit has ended either way."""
+    for track in tracks:
+        try:
+            visitors.visit_ended(s, track)
+        except redis.RedisError as e:
+            log.warning("the ended visit %s's sighting not refined: %s", track.id, e)
 
 
 def _box(box: "Sequence[float] | np.ndarray") -> tuple[float, float, float, float]:

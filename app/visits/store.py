@@ -133,6 +133,11 @@ class VisitStore:
             chosen, _ = pipe.execute()
         return False, (chosen or b"").decode()
 
+    def stranger_sighting(self, track_id: str) -> str | None:
+        """The sighting id of the track's unknown visit (claim_stranger), None when it has none."""
+        chosen = self.redis.get(f"{self.prefix}visits:stranger:{track_id}")
+        return chosen.decode() if chosen else None
+
     def track(self, track_id: str) -> TrackState | None:
         data = self.redis.get(self.track_key(track_id))
         return TrackState.from_json(json.loads(data)) if data else None

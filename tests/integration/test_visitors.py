@@ -416,3 +416,24 @@ def test_a_long_visit_refines_its_sighting_a_few_times_not_every_frame(client):
     assert ops.count(("add", sid)) == 1 and ops.count(("update", sid)) == 7
     meta = json.loads(s.redis.hget(s.visitors.key("visitors:meta"), sid))
     assert meta["weight"] == pytest.approx(0.5 * 16)   # the mean as of the 16th face
+
+
+def test_an_ended_visit_stores_the_mean_of_all_its_faces(client):
+    """Five faces: the fifth is after the last scheduled refinement (at 4); when the visit ends
+    its sighting gets the mean of all five. A visit whose last face was refined changes nothing."""
+    from app.usecases.visitors import visit_ended
+    s = services_of(client)
+    rng = np.random.default_rng(16)
+    x = unit(1, rng, s.visitors.dim)[0]
+    _, track = visit(s, [near(x, rng, 0.3) for _ in range(5)], [0.5] * 5)
+    sid = s.redis.get(s.visits.prefix + f"visits:stranger:{track.id}").decode()
+    meta = lambda: json.loads(s.redis.hget(s.visitors.key("visitors:meta"), sid))  # noqa: E731
+    assert meta()["weight"] == pytest.approx(2.0)
+    visit_ended(s, track)
+    (_, vector, thumbnail), = s.visitors.faces([sid])
+    assert meta()["weight"] == pytest.approx(2.5) and np.allclose(vector, track.stranger_vector(), atol=1e-6)
+    assert thumbnail == b"jpeg3"   # the best face refined so far keeps its thumbnail
+    _, four = visit(s, [near(x, rng, 0.3) for _ in range(4)], [0.5] * 4)
+    log_length = s.redis.xlen(s.visitors.log_key)
+    visit_ended(s, four)
+    assert s.redis.xlen(s.visitors.log_key) == log_length

@@ -304,3 +304,26 @@ def test_a_camera_that_falls_silent_ends_its_visit_once(redis_server, model_serv
     finally:
         watch.close()
         server.stop()
+
+
+@pytest.mark.parametrize("ending", ["next frame", "sweep"])
+def test_an_unknown_visit_ends_with_its_sighting_holding_all_its_faces(client, api, ending):
+    """A stranger walks up (nothing enrolled): one visitor for the visit; the camera's next frame
+    after TRACK_GAP_S, or the sweep, ends it, and the visit's sighting then holds the mean of
+    every face that fed it, the faces after its last scheduled refinement included."""
+    from app.usecases.visit_sweep import sweep_once
+    from app.usecases.visitors import refines_at
+    s = client.application.extensions["facerec"]
+    t0 = time.time() - 600
+    faces = [api.recognize(f, camera_id="porch", timestamp=t0 + 0.4 * i).expect(200)["faces"][0]
+             for i, f in enumerate(walk_up(client, "mindy_kaling", frames=5))]
+    fed = [f for f in faces if f["visitor_id"] is not None]
+    assert len({f["visitor_id"] for f in fed}) == 1 and not refines_at(len(fed))
+    sid = s.redis.get(s.visits.prefix + f"visits:stranger:{faces[0]['track_id']}").decode()
+    weight = lambda: json.loads(s.redis.hget(s.visitors.key("visitors:meta"), sid))["weight"]  # noqa: E731
+    assert weight() < sum(f["quality"] for f in fed) - 0.05
+    if ending == "sweep":
+        assert [track.id for _, track in sweep_once(s, time.time() + 60)] == [faces[0]["track_id"]]
+    else:
+        api.recognize(walk_up(client, "mindy_kaling", frames=1)[0], camera_id="porch", timestamp=t0 + 60).expect(200)
+    assert weight() == pytest.approx(sum(f["quality"] for f in fed), abs=5e-3)
