@@ -34,10 +34,13 @@ class Subscriber:
 
     def wait_sequence(self, topic, after, sequence, timeout=25.0) -> list:
         """The payloads on `topic` after the first `after`, once `sequence` appears in them in order
-        (other payloads may come between)."""
+        (other payloads may come between) and the last of them is the sequence's last: the topic
+        has settled (a worker's will may still arrive after another worker answered its goodbye,
+        and be answered in turn)."""
         def found():
-            rest = iter([m[1] for m in self.messages if m[0] == topic][after:])
-            return all(any(p == wanted for p in rest) for wanted in sequence)
+            payloads = [m[1] for m in self.messages if m[0] == topic][after:]
+            rest = iter(payloads)
+            return all(any(p == wanted for p in rest) for wanted in sequence) and payloads[-1] == sequence[-1]
         with self.lock:
             assert self.lock.wait_for(found, timeout), (topic, [m for m in self.messages if m[0] == topic])
             return [m[1] for m in self.messages if m[0] == topic][after:]
