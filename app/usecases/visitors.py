@@ -57,25 +57,37 @@ def observe(s: Services, faces: "list[RecognizedFace]", thumbnails: list[bytes],
     mean) and lets it change visitor, so that the visitor is chosen by the whole visit, not by
     its first, smallest face. A face without a track (Redis had no track state) is a sighting
     of its own. Two faces of one frame are never the same visitor."""
-    keep = [i for i, f in enumerate(faces) if stranger_weight(s, f) > 0]
-    if not keep:
-        return
-    s.visitor_index.sync()
     taken: set[str] = set()
     now = time.time()
-    for i in keep:
-        face, track = faces[i], faces[i].track
+    synced = False
+
+    def sync_index() -> None:
+        """This worker's copy of the sightings brought up to date, once per frame and only for a
+        face that chooses a visitor (a later face of a visit between refinements only reads)."""
+        nonlocal synced
+        if not synced:
+            s.visitor_index.sync()
+            synced = True
+
+    for face, thumbnail in zip(faces, thumbnails):
+        weight = stranger_weight(s, face)
+        if weight <= 0:
+            continue
+        track = face.track
         vector = track.stranger_vector() if track is not None else None
-        weight = track.stranger_weight if track is not None else stranger_weight(s, face)
-        sighting = _sighting(face.face, camera_id or "", now, weight)
-        if track is None or vector is None:
-            visitor_id: str | None = _sighted(s, face.face.vector, sighting, thumbnails[i], taken)
+        if track is None or vector is None:   # no track state: the frame stands alone
+            sync_index()
+            visitor_id: str | None = _sighted(s, face.face.vector, _sighting(face.face, camera_id or "", now, weight),
+                                              thumbnail, taken)
         else:
+            sighting = _sighting(face.face, camera_id or "", now, track.stranger_weight)
             first, sighting.sighting_id = s.visits.claim_stranger(track.id, sighting.sighting_id)
             if first:
-                visitor_id = _sighted(s, vector, sighting, thumbnails[i], taken)
+                sync_index()
+                visitor_id = _sighted(s, vector, sighting, thumbnail, taken)
             elif refines_at(track.stranger_faces):
-                visitor_id = _refined(s, vector, sighting, thumbnails[i], taken)
+                sync_index()
+                visitor_id = _refined(s, vector, sighting, thumbnail, taken)
             else:
                 visitor_id = _stored_visitor(s, sighting.sighting_id)
         face.visitor_id = visitor_id
