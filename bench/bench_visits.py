@@ -15,7 +15,8 @@ Stranger visits: the val photos of Jerry, Madonna and Mindy with only Ben and El
 (each visitor holds one person) is measured there.
 
 Many strangers (`--strangers`, all found by default; `--sets` with no set runs only this part):
-faces of ~40 different people from group photos in npm packages (samples/strangers.py), 3
+faces of ~40 different people from group photos in npm packages (samples/strangers.py; chosen
+by the default MTCNN and FaceNet+SFace whatever the configuration, so runs compare), 3
 visits each at camera quality, posted in shuffled order with nothing enrolled: visitors made,
 those holding several people, strangers split, as posted and after one re-clustering, and the
 re-clustering's cut (VISITOR_MAX_SPREAD) compared on the same sightings.
@@ -363,7 +364,12 @@ def main(argv=None):
         if args.strangers != 0:
             from samples.strangers import stranger_faces
             started = time.perf_counter()
-            faces = stranger_faces(pipeline)
+            # Chosen by the default detector and embedder whatever PREPROCESSOR and EMBEDDER say, so
+            # that every configuration is measured on the same strangers (YuNet's scores, for one,
+            # stay under stranger_faces' 0.95).
+            chooser = build_pipeline(load_settings(model_backend="local", preprocessor="mtcnn",
+                                                   embedder="facenet+sface", fused_graph=False))
+            faces = stranger_faces(chooser)
             faces = faces if args.strangers < 0 else faces[:args.strangers]
             got = many_strangers(make_client(), faces, np.random.default_rng(args.seed), args.stranger_visits,
                                  args.stranger_frames)

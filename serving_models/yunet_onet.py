@@ -9,8 +9,11 @@ trained on R-Net's), cut out at 48x48 (bilinear `crop_and_resize`, MTCNN's
 (x - 127.5) / 128 input) and passed through O-Net, which MTCNN trains for exactly this:
 regress the box and place the five landmarks. O-Net then runs a second time on its own box,
 squared as MTCNN squares its boxes (`ONET_PASSES`), and that answer replaces YuNet's box and
-landmarks; YuNet's score and NMS decide which faces there are (O-Net's own score is not used
-to drop faces). One Predict call per frame, with the inputs and outputs of the YuNet graph.
+landmarks. YuNet's score and NMS decide which faces there are (O-Net's score drops none), but
+the score reported is O-Net's face probability from the pass that gave the box, as MTCNN
+reports it: the app reads scores on MTCNN's scale (a face's quality, VISITOR_MIN_SCORE, the
+compatibility APIs' confidence), and YuNet's own run lower (~0.75-0.95 on clear faces, where
+O-Net gives >0.99). One Predict call per frame, with the inputs and outputs of the YuNet graph.
 docs/frame-cost.md has what each of these choices does to accuracy.
 """
 import tensorflow as tf
@@ -40,31 +43,33 @@ class YunetOnetModule(tf.Module):
         super().__init__(name="yunet_onet")
         self.yunet, self.mtcnn = yunet, mtcnn
 
-    def onet_pass(self, normalized: tf.Tensor, square: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """(boxes, landmarks) by one O-Net pass on [N>0,4] square boxes of the normalised frame."""
+    def onet_pass(self, normalized: tf.Tensor, square: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """(boxes, landmarks, face probabilities) by one O-Net pass on [N>0,4] square boxes of the
+        normalised frame."""
         # Normalised before cropping, as MTCNN does: outside the frame is 0 there, not black.
         patches = MtcnnModule._patches(normalized, square, ONET_SIZE)
-        offsets, marks, _ = self.mtcnn.onet(patches)
+        offsets, marks, probs = self.mtcnn.onet(patches)
         # As MTCNN: landmarks relative to the box O-Net was given, the box then regressed.
         w = square[:, 2:3] - square[:, 0:1] + 1.0
         h = square[:, 3:4] - square[:, 1:2] + 1.0
         landmarks = tf.stack([w * marks[:, 0:5] + square[:, 0:1] - 1.0,
                               h * marks[:, 5:10] + square[:, 1:2] - 1.0], axis=-1)
-        return _refine(square, offsets), landmarks
+        return _refine(square, offsets), landmarks, probs[:, 1]
 
-    def refine(self, image: tf.Tensor, boxes: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """(boxes, landmarks) by O-Net for [N>0,4] x1,y1,x2,y2 YuNet boxes of the uint8 frame."""
+    def refine(self, image: tf.Tensor, boxes: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """(boxes, landmarks, scores) by O-Net for [N>0,4] x1,y1,x2,y2 YuNet boxes of the uint8
+        frame."""
         normalized = (tf.cast(image, tf.float32) - 127.5) / 128.0
-        boxes, landmarks = self.onet_pass(normalized, rnet_like(boxes))
+        boxes, landmarks, scores = self.onet_pass(normalized, rnet_like(boxes))
         for _ in range(ONET_PASSES - 1):
-            boxes, landmarks = self.onet_pass(normalized, _square(boxes))
-        return boxes, landmarks
+            boxes, landmarks, scores = self.onet_pass(normalized, _square(boxes))
+        return boxes, landmarks, scores
 
     @tf.function(input_signature=SIGNATURE)
     def detect(self, image, score_threshold, nms_threshold):
         found = self.yunet.detect(image, score_threshold, nms_threshold)
         # An empty batch through the convolutions misbehaves on CPU: skip O-Net.
-        boxes, landmarks = tf.cond(tf.shape(found["boxes"])[0] > 0,
-                                   lambda: self.refine(image, found["boxes"]),
-                                   lambda: (found["boxes"], found["landmarks"]))
-        return {"boxes": boxes, "scores": found["scores"], "landmarks": landmarks}
+        boxes, landmarks, scores = tf.cond(tf.shape(found["boxes"])[0] > 0,
+                                           lambda: self.refine(image, found["boxes"]),
+                                           lambda: (found["boxes"], found["landmarks"], found["scores"]))
+        return {"boxes": boxes, "scores": scores, "landmarks": landmarks}

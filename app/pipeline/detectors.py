@@ -72,8 +72,8 @@ class YunetDetector:
 
 
 class YunetOnetDetector(YunetDetector):
-    """YuNet's faces with MTCNN O-Net's boxes and landmarks, one graph
-    (serving_models/yunet_onet.py): YuNet's cost, MTCNN's geometry."""
+    """YuNet's faces with MTCNN O-Net's boxes, landmarks and scores, one graph
+    (serving_models/yunet_onet.py): YuNet's cost, MTCNN's geometry and score scale."""
     name = "yunet+onet"
 
 
