@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # YuNet keeps faces scored at least this: 0.7 finds MTCNN's faces down to 20 px, OpenCV's
     # default 0.9 loses half of those (docs/models.md, MTCNN vs YuNet).
     yunet_score_threshold: float = Field(0.7, gt=0, lt=1)
+    # PREPROCESSOR=yunet+onet: YuNet proposes faces scored at least this, and O-Net's probability
+    # (0.8, as MTCNN's last stage) decides; 0.3 finds small faces 0.7 misses (docs/frame-cost.md).
+    yunet_onet_score_threshold: float = Field(0.3, gt=0, lt=1)
 
     # Embedding: FaceNet on the box crop, SFace on the face aligned by its 5 landmarks, or both
     # (one fused vector; docs/models.md, Accuracy).
@@ -275,7 +278,8 @@ class Settings(BaseSettings):
 PIPELINE_FIELDS = frozenset({
     "model_backend", "model_dir", "mtcnn_addr", "facenet_addr", "yunet_addr", "sface_addr", "grpc_timeout_s",
     "grpc_retries", "preprocessor", "dlib_detector", "dlib_upsample", "detect_max_side", "detect_min_side",
-    "mtcnn_min_size", "mtcnn_thresholds", "mtcnn_factor", "yunet_score_threshold", "embedder", "face_crop",
+    "mtcnn_min_size", "mtcnn_thresholds", "mtcnn_factor", "yunet_score_threshold", "yunet_onet_score_threshold",
+    "embedder", "face_crop",
     "max_image_pixels", "max_request_pixels", "fused_graph", "yunet_onet_addr", "facenet_sface_addr"})
 
 

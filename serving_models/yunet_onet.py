@@ -9,16 +9,18 @@ trained on R-Net's), cut out at 48x48 (bilinear `crop_and_resize`, MTCNN's
 (x - 127.5) / 128 input) and passed through O-Net, which MTCNN trains for exactly this:
 regress the box and place the five landmarks. O-Net then runs a second time on its own box,
 squared as MTCNN squares its boxes (`ONET_PASSES`), and that answer replaces YuNet's box and
-landmarks. YuNet's score and NMS decide which faces there are (O-Net's score drops none), but
-the score reported is O-Net's face probability from the pass that gave the box, as MTCNN
-reports it: the app reads scores on MTCNN's scale (a face's quality, VISITOR_MIN_SCORE, the
-compatibility APIs' confidence), and YuNet's own run lower (~0.75-0.95 on clear faces, where
-O-Net gives >0.99). One Predict call per frame, with the inputs and outputs of the YuNet graph.
+landmarks. As in MTCNN's cascade, YuNet only proposes (at a low `score_threshold`: the app
+sends YUNET_ONET_SCORE_THRESHOLD, 0.3) and O-Net's face probability from the pass that gave
+the box decides (`ONET_THRESHOLD`, MTCNN's last threshold) and is the score reported; boxes
+that O-Net moved onto one face are then merged as MTCNN merges them. The app reads scores on
+MTCNN's scale (a face's quality, VISITOR_MIN_SCORE, the compatibility APIs' confidence);
+YuNet's own run lower (~0.75-0.95 on clear faces, where O-Net gives >0.99). One Predict call
+per frame, with the inputs and outputs of the YuNet graph.
 docs/frame-cost.md has what each of these choices does to accuracy.
 """
 import tensorflow as tf
 
-from serving_models.mtcnn_graph import MtcnnModule, _refine, _square
+from serving_models.mtcnn_graph import ONET_NMS, MtcnnModule, _nms, _refine, _sort_by_score, _square
 from serving_models.yunet_graph import SIGNATURE, YunetModule
 
 ONET_SIZE = 48
@@ -26,6 +28,8 @@ ONET_SIZE = 48
 # side = sw * w + sh * h. scripts/fit_onet_prior.py fits it (train photos only).
 RNET_PRIOR = {"dx": -0.0272, "dy": 0.0037, "sw": 0.3916, "sh": 0.6211}
 ONET_PASSES = 2
+# O-Net's face probability a face must reach, as MTCNN's third threshold (MTCNN_THRESHOLDS)
+ONET_THRESHOLD = 0.8
 
 
 def rnet_like(boxes: tf.Tensor) -> tf.Tensor:
@@ -72,4 +76,10 @@ class YunetOnetModule(tf.Module):
         boxes, landmarks, scores = tf.cond(tf.shape(found["boxes"])[0] > 0,
                                            lambda: self.refine(image, found["boxes"]),
                                            lambda: (found["boxes"], found["landmarks"], found["scores"]))
+        # As MTCNN's last stage: O-Net's probability decides, then boxes that O-Net moved onto one
+        # face are merged (NMS over the smaller box).
+        keep = scores >= ONET_THRESHOLD
+        boxes, scores, landmarks = _sort_by_score(tf.boolean_mask(boxes, keep), tf.boolean_mask(scores, keep),
+                                                  tf.boolean_mask(landmarks, keep))
+        boxes, scores, landmarks = _nms(boxes, scores, ONET_NMS, landmarks, over_min_area=True)
         return {"boxes": boxes, "scores": scores, "landmarks": landmarks}

@@ -72,9 +72,12 @@ class YunetDetector:
 
 
 class YunetOnetDetector(YunetDetector):
-    """YuNet's faces with MTCNN O-Net's boxes, landmarks and scores, one graph
-    (serving_models/yunet_onet.py): YuNet's cost, MTCNN's geometry and score scale."""
+    """YuNet's proposals judged and placed by MTCNN's O-Net (boxes, landmarks, scores), one
+    graph (serving_models/yunet_onet.py): YuNet's cost, MTCNN's geometry and score scale."""
     name = "yunet+onet"
+
+    def __init__(self, model: "Model", score_threshold: float = 0.3, nms_threshold: float = 0.3):
+        super().__init__(model, score_threshold, nms_threshold)
 
 
 class ScaledDetector:

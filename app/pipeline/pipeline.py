@@ -124,7 +124,8 @@ def build_detector(settings: Settings, channels: "ModelChannels | None" = None) 
     elif settings.preprocessor == "yunet":
         detector = YunetDetector(open_model(settings, "yunet", channels), settings.yunet_score_threshold)
     elif settings.preprocessor == "yunet+onet":
-        detector = YunetOnetDetector(open_model(settings, "yunet_onet", channels), settings.yunet_score_threshold)
+        detector = YunetOnetDetector(open_model(settings, "yunet_onet", channels),
+                                     settings.yunet_onet_score_threshold)
     else:
         detector = MtcnnDetector(open_model(settings, "mtcnn", channels), settings.mtcnn_min_size,
                                  settings.mtcnn_thresholds, settings.mtcnn_factor)

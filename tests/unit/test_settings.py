@@ -42,6 +42,7 @@ def test_values_come_from_the_environment(monkeypatch):
     ("EMBEDDER", "arcface"),
     ("PREPROCESSOR", "haar"),
     ("YUNET_SCORE_THRESHOLD", "1.5"),
+    ("YUNET_ONET_SCORE_THRESHOLD", "0"),
 ])
 def test_a_bad_value_names_its_variable(monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
@@ -79,6 +80,7 @@ def test_the_match_threshold_follows_the_embedder_unless_set(monkeypatch):
     monkeypatch.setenv("MATCH_THRESHOLD", "0.9")
     assert load_settings().match_threshold == 0.9
     assert load_settings(preprocessor="yunet").yunet_score_threshold == 0.7
+    assert load_settings(preprocessor="yunet+onet").yunet_onet_score_threshold == 0.3
 
 
 def test_the_pipeline_fields_are_the_settings_the_pipeline_reads():
