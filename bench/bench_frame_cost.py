@@ -67,10 +67,11 @@ def model_calls() -> dict:
     """{label: (model name, inputs)}: each served model alone, on what the frames give it."""
     frame = three_face_frame()
     detector = {"score_threshold": np.float32(0.7), "nms_threshold": np.float32(0.3)}
+    proposals = {**detector, "score_threshold": np.float32(0.3)}   # YUNET_ONET_SCORE_THRESHOLD
     calls = {"mtcnn 640x480": ("mtcnn", {"image": frame, "min_size": np.float32(20), "factor": np.float32(0.709),
                                          "thresholds": np.array([0.6, 0.7, 0.8], np.float32)}),
              "yunet 640x480": ("yunet", {"image": frame, **detector}),
-             "yunet_onet 640x480": ("yunet_onet", {"image": frame, **detector})}
+             "yunet_onet 640x480": ("yunet_onet", {"image": frame, **proposals})}
     for n in (1, 3):
         a, b = (np.random.default_rng(n).integers(0, 256, (n, s, s, 3), dtype=np.uint8) for s in (160, 112))
         calls[f"facenet x{n}"] = ("facenet", {"images": a})

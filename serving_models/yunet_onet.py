@@ -28,7 +28,8 @@ ONET_SIZE = 48
 # side = sw * w + sh * h. scripts/fit_onet_prior.py fits it (train photos only).
 RNET_PRIOR = {"dx": -0.0272, "dy": 0.0037, "sw": 0.3916, "sh": 0.6211}
 ONET_PASSES = 2
-# O-Net's face probability a face must reach, as MTCNN's third threshold (MTCNN_THRESHOLDS)
+# O-Net's face probability a face must exceed: MTCNN's default last threshold (a constant here;
+# MTCNN_THRESHOLDS is the mtcnn graph's input and does not reach this one)
 ONET_THRESHOLD = 0.8
 
 
@@ -78,7 +79,7 @@ class YunetOnetModule(tf.Module):
                                            lambda: (found["boxes"], found["landmarks"], found["scores"]))
         # As MTCNN's last stage: O-Net's probability decides, then boxes that O-Net moved onto one
         # face are merged (NMS over the smaller box).
-        keep = scores >= ONET_THRESHOLD
+        keep = scores > ONET_THRESHOLD
         boxes, scores, landmarks = _sort_by_score(tf.boolean_mask(boxes, keep), tf.boolean_mask(scores, keep),
                                                   tf.boolean_mask(landmarks, keep))
         boxes, scores, landmarks = _nms(boxes, scores, ONET_NMS, landmarks, over_min_area=True)
