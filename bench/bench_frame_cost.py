@@ -66,8 +66,9 @@ def throughput(pipelines: dict, data: bytes, clients: int, seconds: float, round
 def model_calls() -> dict:
     """{label: (model name, inputs)}: each served model alone, on what the frames give it."""
     frame = three_face_frame()
-    detector = {"score_threshold": np.float32(0.7), "nms_threshold": np.float32(0.3)}
-    proposals = {**detector, "score_threshold": np.float32(0.3)}   # YUNET_ONET_SCORE_THRESHOLD
+    settings = load_settings()   # the thresholds the app sends (YUNET_SCORE_THRESHOLD, YUNET_ONET_SCORE_THRESHOLD)
+    detector = {"score_threshold": np.float32(settings.yunet_score_threshold), "nms_threshold": np.float32(0.3)}
+    proposals = {**detector, "score_threshold": np.float32(settings.yunet_onet_score_threshold)}
     calls = {"mtcnn 640x480": ("mtcnn", {"image": frame, "min_size": np.float32(20), "factor": np.float32(0.709),
                                          "thresholds": np.array([0.6, 0.7, 0.8], np.float32)}),
              "yunet 640x480": ("yunet", {"image": frame, **detector}),

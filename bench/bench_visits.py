@@ -40,6 +40,7 @@ from app import create_app
 from app.visits.identity import Identity, Look, VisitRules, accumulate, decided
 from bench.results import bench_parser, write_results
 from config import load_settings
+from config.settings import pipeline_values
 from samples.camera import Look as CameraLook
 from samples.camera import camera_frame
 from samples.photos import PEOPLE, photo, photo_bytes, photo_files
@@ -311,7 +312,8 @@ def main(argv=None):
     port = free_port()
     server = start_redis(tempfile.mkdtemp(prefix="bench-redis-"), port)
     try:
-        pipeline = build_pipeline(load_settings(model_backend="local"))
+        configured = load_settings(model_backend="local")
+        pipeline = build_pipeline(configured)
 
         def make_client():
             settings = load_settings(model_backend="local", redis_url=f"redis://127.0.0.1:{port}/0", top_k=3,
@@ -367,9 +369,10 @@ def main(argv=None):
             # Chosen by the default detector and embedder whatever PREPROCESSOR and EMBEDDER say, so
             # that every configuration is measured on the same strangers (YuNet's scores, for one,
             # stay under stranger_faces' 0.95).
-            chooser = build_pipeline(load_settings(model_backend="local", preprocessor="mtcnn",
-                                                   embedder="facenet+sface", fused_graph=False))
-            faces = stranger_faces(chooser)
+            default = load_settings(model_backend="local", preprocessor="mtcnn", embedder="facenet+sface",
+                                    fused_graph=False)
+            same = pipeline_values(default) == pipeline_values(configured)
+            faces = stranger_faces(pipeline if same else build_pipeline(default))
             faces = faces if args.strangers < 0 else faces[:args.strangers]
             got = many_strangers(make_client(), faces, np.random.default_rng(args.seed), args.stranger_visits,
                                  args.stranger_frames)

@@ -18,10 +18,7 @@ def sweep_once(s: Services, now: float | None = None) -> list[tuple[str, TrackSt
     """(camera, track) of the visits this call ended, each announced ("ended") when its identity
     had been; raises redis.RedisError."""
     ended = s.visits.sweep(now)
-    for camera, track in ended:
-        if track.published is not None:
-            s.publisher.publish_visit(camera, "ended", track.public())
-    visits.ended_visits(s, [track for _, track in ended])
+    visits.end_visits(s, ended)
     return ended
 
 

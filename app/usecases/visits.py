@@ -59,20 +59,20 @@ def track_faces(s: Services, camera_id: str | None, now: float, faces: "list[Rec
             s.outage.failed(e)
         log.warning("tracks of camera %r not updated, frame answered alone: %s", camera, e)
         return [None] * len(faces)
-    for track in outcome.ended:   # the visits that ended before this frame first, then this frame's news
-        if track.published is not None:
-            s.publisher.publish_visit(camera, "ended", track.public())
-    ended_visits(s, outcome.ended)
+    end_visits(s, [(camera, track) for track in outcome.ended])   # before this frame's news
     for event, track in outcome.news:
         s.publisher.publish_visit(camera, event, track.public())
     tracks: list[TrackState | None] = [*outcome.faces]
     return tracks
 
 
-def ended_visits(s: Services, tracks: list[TrackState]) -> None:
-    """Ended unknown visits' sightings given their whole mean (visitors.visit_ended); a Redis
-    failure there is logged, not raised: the visit has ended either way."""
-    for track in tracks:
+def end_visits(s: Services, ended: list[tuple[str, TrackState]]) -> None:
+    """What follows the end of each (camera, track): "ended" published when its identity had
+    been announced, and an unknown visit's sighting given its whole mean (visitors.visit_ended;
+    a Redis failure there is logged, not raised: the visit has ended either way)."""
+    for camera, track in ended:
+        if track.published is not None:
+            s.publisher.publish_visit(camera, "ended", track.public())
         try:
             visitors.visit_ended(s, track)
         except redis.RedisError as e:

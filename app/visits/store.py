@@ -61,6 +61,10 @@ class VisitStore:
     def track_key(self, track_id: str) -> str:
         return f"{self.prefix}visits:track:{track_id}"
 
+    def stranger_key(self, track_id: str) -> str:
+        """The sighting id of the track's unknown visit (claim_stranger)."""
+        return f"{self.prefix}visits:stranger:{track_id}"
+
     @property
     def open_key(self) -> str:
         return f"{self.prefix}visits:open"
@@ -124,7 +128,7 @@ class VisitStore:
         """(True, `sighting_id`) for the first caller to feed the track (an unknown visit) to the
         visitor clustering: its sighting gets that id; else (False, the id the first one chose),
         the claim kept another VISIT_KEEP_S (a visit may outlast it)."""
-        key = f"{self.prefix}visits:stranger:{track_id}"
+        key = self.stranger_key(track_id)
         if self.redis.set(key, sighting_id, nx=True, ex=self.keep_s):
             return True, sighting_id
         with self.redis.pipeline(transaction=False) as pipe:
@@ -135,7 +139,7 @@ class VisitStore:
 
     def stranger_sighting(self, track_id: str) -> str | None:
         """The sighting id of the track's unknown visit (claim_stranger), None when it has none."""
-        chosen = self.redis.get(f"{self.prefix}visits:stranger:{track_id}")
+        chosen = self.redis.get(self.stranger_key(track_id))
         return chosen.decode() if chosen else None
 
     def track(self, track_id: str) -> TrackState | None:
