@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None, pipeline=None) -> Flask:
         from app.usecases import housekeeping
         app.extensions["facerec-housekeeping"] = housekeeping.start(services)
         services.background.append(app.extensions["facerec-housekeeping"])
-    if settings.mqtt_url and settings.visit_sweep_s > 0:   # "ended" for visits whose camera fell silent
+    if settings.visit_sweep_s > 0:   # visits whose camera fell silent: "ended" (MQTT), the stranger's sighting
         from app.usecases import visit_sweep
         services.background.append(visit_sweep.start(services))
     _count_requests(app, settings.worker_header)

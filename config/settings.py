@@ -148,8 +148,9 @@ class Settings(BaseSettings):
     track_gap_s: float = Field(10.0, gt=0, le=3600)
     track_max_distance: float = Field(1.3, gt=0, le=2.0)
     visit_keep_s: int = Field(3600, ge=60, le=7 * 86400)
-    # With MQTT on, each worker looks this often for visits whose camera sent nothing for
-    # TRACK_GAP_S and ends them ("ended", once across workers); 0: only on the camera's next frame.
+    # Each worker looks this often for visits whose camera sent nothing for TRACK_GAP_S and ends
+    # them ("ended" once across workers with MQTT on; an unknown visit's sighting refined either
+    # way); 0: only on the camera's next frame.
     visit_sweep_s: float = Field(1.0, ge=0, le=3600)
     # A visit's identity (app/visits/identity.py): decided when one person's evidence (each frame:
     # quality x (0.25 + its distance margin to MATCH_THRESHOLD / 0.3, at most 1)) reaches

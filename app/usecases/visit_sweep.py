@@ -1,10 +1,11 @@
 """Visits whose camera fell silent, ended without waiting for its next frame: every
-VISIT_SWEEP_S, each worker ends the tracks of which no frame came for TRACK_GAP_S and publishes
-"ended" for the announced ones (<prefix>/visits/<camera>). Ending is atomic in Redis
+VISIT_SWEEP_S, each worker ends the tracks of which no frame came for TRACK_GAP_S, publishes
+"ended" for the announced ones (<prefix>/visits/<camera>, with MQTT on) and gives an unknown
+visit's visitor sighting the mean of all its faces (with or without MQTT). Ending is atomic in Redis
 (app/visits/store.py, VisitStore.sweep): however many workers and replicas sweep at once, and
 whether the camera's next frame or a sweep notices first, each visit ends once.
 
-    start(services)        # the app factory, in each worker, when MQTT is on: a daemon thread
+    start(services)        # the app factory, in each worker, when VISIT_SWEEP_S > 0: a daemon thread
     sweep_once(services)   # what the thread runs (tests may call it)
 """
 import threading

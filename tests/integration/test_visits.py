@@ -306,6 +306,29 @@ def test_a_camera_that_falls_silent_ends_its_visit_once(redis_server, model_serv
         server.stop()
 
 
+def test_without_mqtt_the_sweep_still_ends_a_silent_unknown_visit(make_client, api):
+    """No MQTT_URL: nothing to announce, but a stranger's visit whose camera falls silent still
+    ends about TRACK_GAP_S after its last frame, by each worker's sweep thread (no frame and no
+    sweep called here), and its visitor sighting then holds the mean of all its faces."""
+    from app.usecases.visitors import refines_at
+    client = make_client(track_gap_s=1.0, visit_sweep_s=0.2)
+    assert not client.application.extensions["facerec"].settings.mqtt_url
+    api = api.of(client)
+    s = client.application.extensions["facerec"]
+    faces = [api.recognize(f, camera_id="porch").expect(200)["faces"][0]
+             for f in walk_up(client, "mindy_kaling", frames=5)]
+    fed = [f for f in faces if f["visitor_id"] is not None]
+    assert len({f["visitor_id"] for f in fed}) == 1 and not refines_at(len(fed))
+    sid = s.redis.get(s.visits.prefix + f"visits:stranger:{faces[0]['track_id']}").decode()
+    weight = lambda: json.loads(s.redis.hget(s.visitors.key("visitors:meta"), sid))["weight"]  # noqa: E731
+    full = sum(f["quality"] for f in fed)
+    deadline = time.monotonic() + 10
+    while weight() < full - 5e-3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert weight() == pytest.approx(full, abs=5e-3)
+    assert s.visits.sweep(time.time() + 60) == []   # already ended: nothing left open for that camera
+
+
 @pytest.mark.parametrize("ending", ["next frame", "sweep"])
 def test_an_unknown_visit_ends_with_its_sighting_holding_all_its_faces(client, api, ending):
     """A stranger walks up (nothing enrolled): one visitor for the visit; the camera's next frame
