@@ -7,12 +7,12 @@ process against the same SavedModels (gRPC through scripts/serve_models.py on lo
 Also FaceNet alone at batch 1, 8 and 16. Prints medians and ratios, writes JSON.
 """
 import statistics
-import time
 
 import numpy as np
 
 from app.pipeline import Stopwatch, build_pipeline
 from bench.results import bench_parser, write_results
+from bench.timing import median_ms
 from config import load_settings
 from samples.photos import bench_frames
 from scripts.serve_models import model_addresses, spawn
@@ -37,12 +37,7 @@ def batch_ms(embedder, batch, repeat):
     facenet = next(n for n in embedder.networks if n.name == "facenet")
     crops = {"facenet": np.random.default_rng(0).integers(0, 256, (batch, 160, 160, 3), dtype=np.uint8)}
     facenet.embed_inputs(crops)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        facenet.embed_inputs(crops)
-        times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times)
+    return median_ms(lambda: facenet.embed_inputs(crops), repeat)
 
 
 def main(argv=None):

@@ -12,9 +12,7 @@ the two cores overlap, so op time can exceed the wall time, which is printed bes
 gRPC a call adds only its round trip and, for the batched embedders, `batch_timeout_micros`
 (bench_frame_cost measures those).
 """
-import statistics
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import numpy as np
 
 from bench.bench_frame_cost import model_calls
 from bench.results import bench_parser, write_results
+from bench.timing import median_ms
 from scripts.pypi_assets import ROOT
 
 
@@ -50,11 +49,7 @@ def profile(model, inputs: dict[str, np.ndarray], repeat: int) -> dict:
     import tensorflow as tf
     for _ in range(3):   # oneDNN builds its primitives on the first calls
         model.predict(inputs)
-    walls = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        model.predict(inputs)
-        walls.append((time.perf_counter() - start) * 1000.0)
+    wall_ms = median_ms(lambda: model.predict(inputs), repeat)
     with tempfile.TemporaryDirectory() as trace_dir:
         tf.profiler.experimental.start(trace_dir)
         try:
@@ -62,7 +57,7 @@ def profile(model, inputs: dict[str, np.ndarray], repeat: int) -> dict:
                 model.predict(inputs)
         finally:
             tf.profiler.experimental.stop()
-        return {"wall_ms": statistics.median(walls), "ops_ms": op_times(Path(trace_dir), repeat)}
+        return {"wall_ms": wall_ms, "ops_ms": op_times(Path(trace_dir), repeat)}
 
 
 def profiles(model_dir: Path, repeat: int, only: set[str]) -> dict:
