@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     embedder: Literal["facenet", "sface", "facenet+sface"] = "facenet+sface"
     # facenet+sface through the one served graph holding both networks (model facenet_sface: one
     # Predict per frame, bfloat16 where exported so); false: the facenet and sface models, two calls.
-    # Off by default: the one graph holds ~1.9 GB more memory where it is loaded (docs/frame-cost.md).
+    # Off here (in-process the one graph would hold ~1.9 GB more); the app image, compose and
+    # Kubernetes turn it on, the embedder container loading it anyway (docs/frame-cost.md).
     fused_graph: bool = False
     # Face crop fed to FaceNet: "box", "box+N%" (of the box size, per side) or "box+Npx".
     face_crop: Annotated[FaceCrop, NoDecode] = FaceCrop(0.10)

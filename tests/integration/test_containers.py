@@ -126,7 +126,10 @@ def test_every_service_runs_at_its_planned_address_and_passes_its_healthcheck(st
 
 def test_health_readiness_enroll_recognize_and_mqtt_through_the_front(stack):
     assert requests.get(f"{stack.url}/healthz", timeout=5).status_code == 200
-    assert requests.get(f"{stack.url}/readyz", timeout=5).status_code == 200
+    ready = requests.get(f"{stack.url}/readyz", timeout=5)
+    assert ready.status_code == 200
+    assert set(ready.json()["checks"]) >= {"mtcnn", "facenet_sface"}   # FUSED_GRAPH: one embedder graph
+    assert not {"facenet", "sface"} & set(ready.json()["checks"])
     subscriber = Subscriber(stack.mqtt_port, "facerec/#")
     try:
         assert stack.api.enroll("Elton John", photo_bytes("elton_john", 0, "train")).status_code in (200, 201)
