@@ -311,7 +311,7 @@ def test_without_mqtt_the_sweep_still_ends_a_silent_unknown_visit(make_client, a
     ends about TRACK_GAP_S after its last frame, by each worker's sweep thread (no frame and no
     sweep called here), and its visitor sighting then holds the mean of all its faces."""
     from app.usecases.visitors import refines_at
-    client = make_client(track_gap_s=1.0, visit_sweep_s=0.2)
+    client = make_client(track_gap_s=2.0, visit_sweep_s=0.2)
     assert not client.application.extensions["facerec"].settings.mqtt_url
     api = api.of(client)
     s = client.application.extensions["facerec"]
