@@ -32,7 +32,13 @@ from tensorflow_serving.apis import (
 from tensorflow_serving.config import model_server_config_pb2
 
 from app.model_clients.grpc_model import CHANNEL_OPTIONS
-from app.model_clients.savedmodel import SERVING_SIGNATURE, latest_version, signature_mismatch, warmup_requests
+from app.model_clients.savedmodel import (
+    SERVING_SIGNATURE,
+    latest_version,
+    load_savedmodel,
+    signature_mismatch,
+    warmup_requests,
+)
 from scripts.batching import Batcher, read_batching_config
 from scripts.export_models import MODELS
 from scripts.processes import free_port, start_process
@@ -46,7 +52,7 @@ class ServedModel:
         self.name = name
         self.version = latest_version(base)
         self.path = Path(base) / str(self.version)
-        self.loaded = tf.saved_model.load(str(self.path))
+        self.loaded = load_savedmodel(self.path)
         self.signatures = dict(self.loaded.signatures)
         meta = saved_model_pb2.SavedModel.FromString((self.path / "saved_model.pb").read_bytes())
         self.signature_defs = meta.meta_graphs[0].signature_def

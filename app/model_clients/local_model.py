@@ -6,7 +6,13 @@ import numpy as np
 import tensorflow as tf
 
 from app.errors import ModelBadInput, ModelNotFound
-from app.model_clients.savedmodel import SERVING_SIGNATURE, latest_version, signature_mismatch, warmup_requests
+from app.model_clients.savedmodel import (
+    SERVING_SIGNATURE,
+    latest_version,
+    load_savedmodel,
+    signature_mismatch,
+    warmup_requests,
+)
 
 
 class LocalModel:
@@ -20,7 +26,7 @@ class LocalModel:
         except FileNotFoundError as e:
             raise ModelNotFound(name, f"model '{name}' is not exported ({e}): "
                                       f"run python -m scripts.export_models") from None
-        self._loaded = tf.saved_model.load(str(base / str(self.version)))
+        self._loaded = load_savedmodel(base / str(self.version))
         self._fn = self._loaded.signatures[SERVING_SIGNATURE]
         for request in warmup_requests(base / str(self.version)):  # trace the graph now, not on a request
             self.predict({key: tf.make_ndarray(value) for key, value in request.inputs.items()})

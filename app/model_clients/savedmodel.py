@@ -1,9 +1,10 @@
 """What the in-process backend and the TF Serving stand-in (scripts/serve_models.py) both need
-to know about an exported SavedModel: its version folders, its serving signature's inputs and
-its TF Serving warm-up requests. TensorFlow is imported where used: the gRPC client takes
+to know about an exported SavedModel: how to load it, its version folders, its serving
+signature's inputs and its TF Serving warm-up requests. TensorFlow is imported where used: the gRPC client takes
 SERVING_SIGNATURE from here and must not load it."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,20 @@ if TYPE_CHECKING:
 
 # The signature every exported model serves (the one TF Serving calls when a request names none).
 SERVING_SIGNATURE = "serving_default"
+# oneDNN reorders a convolution's weights into its own layout on every call when they come from
+# a variable; with this set it does so once and keeps the result, as it does for constants.
+# Served weights never change once loaded, and the answers stay what they were (FaceNet's bit
+# for bit, SFace's within 2e-6; tests/integration/test_frozen_weights.py). Read when a model's
+# kernels are built, so setting it before loading is enough; the TF Serving Dockerfiles set it.
+FROZEN_WEIGHTS = "TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"
+
+
+def load_savedmodel(path: Path | str) -> Any:
+    """The SavedModel at `path` (a version folder), loaded for serving: its weights taken as
+    frozen (FROZEN_WEIGHTS, unless the environment says otherwise)."""
+    import tensorflow as tf
+    os.environ.setdefault(FROZEN_WEIGHTS, "1")
+    return tf.saved_model.load(str(path))
 
 
 def latest_version(base: Path | str) -> int:
