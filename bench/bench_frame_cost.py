@@ -1,10 +1,11 @@
-"""Today's default against the new one, side by side in one run (docs/frame-cost.md).
+"""The two-model embedder against the one graph and the fast path, side by side in one run
+(docs/frame-cost.md).
 
     python -m bench.bench_frame_cost [--repeat 20] [--seconds 6] [--clients 8] [--model-dir serving_models]
                                      [--out results/bench_frame_cost.json]
 
-    before  PREPROCESSOR=mtcnn       FUSED_GRAPH=false   (today's default: facenet and sface, two calls)
-    after   PREPROCESSOR=mtcnn       FUSED_GRAPH=true    (the new default: the facenet_sface graph)
+    before  PREPROCESSOR=mtcnn       FUSED_GRAPH=false   (the default before: facenet and sface, two calls)
+    after   PREPROCESSOR=mtcnn       FUSED_GRAPH=true    (the default: the facenet_sface graph)
     fast    PREPROCESSOR=yunet+onet  FUSED_GRAPH=true    (YuNet + O-Net detector, same graph)
 (all EMBEDDER=facenet+sface), with the models exported in --model-dir (its facenet_sface in
 the precision it was exported in: manifest.json).

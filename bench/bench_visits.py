@@ -369,8 +369,7 @@ def main(argv=None):
             # Chosen by the default detector and embedder whatever PREPROCESSOR and EMBEDDER say, so
             # that every configuration is measured on the same strangers (YuNet's scores, for one,
             # stay under stranger_faces' 0.95).
-            default = load_settings(model_backend="local", preprocessor="mtcnn", embedder="facenet+sface",
-                                    fused_graph=False)
+            default = load_settings(model_backend="local", preprocessor="mtcnn", embedder="facenet+sface")
             same = pipeline_values(default) == pipeline_values(configured)
             faces = stranger_faces(pipeline if same else build_pipeline(default))
             faces = faces if args.strangers < 0 else faces[:args.strangers]

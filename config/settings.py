@@ -87,10 +87,9 @@ class Settings(BaseSettings):
     # (one fused vector; docs/models.md, Accuracy).
     embedder: Literal["facenet", "sface", "facenet+sface"] = "facenet+sface"
     # facenet+sface through the one served graph holding both networks (model facenet_sface: one
-    # Predict per frame, bfloat16 where exported so); false: the facenet and sface models, two calls.
-    # Off here (in-process the one graph would hold ~1.9 GB more); the app image, compose and
-    # Kubernetes turn it on, the embedder container loading it anyway (docs/frame-cost.md).
-    fused_graph: bool = False
+    # Predict per frame, bfloat16 where exported so; the same vectors); false: the facenet and
+    # sface models, two calls, for a model server that does not serve facenet_sface.
+    fused_graph: bool = True
     # Face crop fed to FaceNet: "box", "box+N%" (of the box size, per side) or "box+Npx".
     face_crop: Annotated[FaceCrop, NoDecode] = FaceCrop(0.10)
 

@@ -161,9 +161,8 @@ def folded_plan(net) -> list[tuple]:
     """The Keras model as a list of (name, op, inputs, arrays) steps with every BatchNorm that
     follows a convolution folded into it, and every residual's scale (`ScaleSum`: x + up * scale)
     folded into the 1x1 convolution that makes `up`, so the sum is a plain add (inference
-    arithmetic only). Plain TF ops on constant weights let Grappler fuse conv + bias (+ add)
-    + ReLU, and oneDNN caches the reordered constant weights (variables are reordered on every
-    call): facenet_sface.py serves it."""
+    arithmetic only), so that Grappler fuses conv + bias (+ add) + ReLU into one oneDNN
+    convolution: facenet_sface.py serves it."""
     by_name = {layer.name: layer for layer in net.layers}
     steps = []
     for layer in net.layers[1:]:   # [0] is the input
@@ -197,18 +196,23 @@ def folded_plan(net) -> list[tuple]:
     return steps
 
 
-def folded_network(x: tf.Tensor, plan: list[tuple], dtype: tf.DType) -> tf.Tensor:
-    """FaceNet on prewhitened [N,160,160,3] float32 by `plan` (folded_plan), computed in `dtype`
-    (float32 or bfloat16; weights become graph constants of that type); float32 [N,128] out."""
-    def const(array):
-        return tf.constant(np.asarray(array, np.float32), dtype)
+def folded_variables(plan: list[tuple], dtype: tf.DType) -> dict[str, tf.Variable]:
+    """Every weight array of `plan` as a variable of `dtype` (float32 or bfloat16), keyed
+    '<step name>/<index in its arrays>': what folded_network reads."""
+    return {f"{name}/{i}": tf.Variable(tf.constant(np.asarray(array, np.float32), dtype), trainable=False)
+            for name, _, _, arrays in plan for i, array in enumerate(arrays) if isinstance(array, np.ndarray)}
 
-    values = {"input_1": tf.cast(x, dtype)}
+
+def folded_network(x: tf.Tensor, plan: list[tuple], weights: dict[str, tf.Variable]) -> tf.Tensor:
+    """FaceNet on prewhitened [N,160,160,3] float32 by `plan` (folded_plan), computed in the
+    dtype of `weights` (folded_variables); float32 [N,128] out."""
+    values = {"input_1": tf.cast(x, next(iter(weights.values())).dtype)}
     for name, op, sources, arrays in plan:
         a = [values[s] for s in sources]
+        w = [weights.get(f"{name}/{i}") for i in range(len(arrays))]
         if op == "conv":
-            kernel, bias, stride, padding = arrays
-            y = tf.nn.bias_add(tf.nn.conv2d(a[0], const(kernel), stride, padding), const(bias))
+            _, _, stride, padding = arrays
+            y = tf.nn.bias_add(tf.nn.conv2d(a[0], w[0], stride, padding), w[1])
         elif op == "relu":
             y = tf.nn.relu(a[0])
         elif op == "max_pool":
@@ -220,9 +224,9 @@ def folded_network(x: tf.Tensor, plan: list[tuple], dtype: tf.DType) -> tf.Tenso
         elif op == "mean":
             y = tf.reduce_mean(a[0], axis=[1, 2])
         elif op == "dense":
-            y = tf.matmul(a[0], const(arrays[0]))
+            y = tf.matmul(a[0], w[0])
         elif op == "affine":
-            y = a[0] * const(arrays[0]) + const(arrays[1])
+            y = a[0] * w[0] + w[1]
         else:   # identity: a folded BatchNorm, Dropout at inference
             y = a[0]
         values[name] = y

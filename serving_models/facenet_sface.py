@@ -7,13 +7,17 @@ and returns `facenet` and `sface`, each network's L2-normalised [N,128] embeddin
 fuses them, app/pipeline/embedders.py). Both inputs start with the batch dimension, so TF
 Serving's batching concatenates requests as for the separate models.
 
-The networks are the ones the facenet and sface SavedModels serve, with their weights as
-graph constants (every BatchNorm folded into the convolution before it; oneDNN caches
-constant weights, it reorders variables on every call). FaceNet runs in the precision chosen
-at export: float32 (the default), or bfloat16, which a CPU with AMX multiplies in hardware
-(FaceNet ~1.5-2x faster there, embeddings within cosine 0.9995 of float32, but one more
-false reject at zero false accepts on the evaluation: docs/frame-cost.md). SFace, FaceNet's
-prewhitening and the normalisation stay float32.
+The networks are the ones the facenet and sface SavedModels serve, with every BatchNorm of
+FaceNet folded into the convolution before it (and its residual scales into the 1x1
+convolution that makes each residual) and SFace's BatchNorms folded. The weights are
+variables, read once at load: served with TF_ONEDNN_ASSUME_FROZEN_WEIGHTS (what loading for
+serving sets, app/model_clients/savedmodel.py, and the TF Serving images), oneDNN reorders
+them once as it would constants, and the graph holds no copy of them, so it takes about the
+memory of the two models it replaces (as constants it took ~1.9 GB more). FaceNet runs in the
+precision chosen at export: float32 (the default), or bfloat16, which a CPU with AMX or
+AVX512-BF16 multiplies in hardware (FaceNet ~1.5x faster there, embeddings within cosine
+0.9995 of float32, but one more false reject at zero false accepts on the evaluation:
+docs/frame-cost.md). SFace, FaceNet's prewhitening and the normalisation stay float32.
 """
 import tensorflow as tf
 
@@ -25,20 +29,18 @@ PRECISIONS = {"float32": tf.float32, "bfloat16": tf.bfloat16}
 class FacenetSfaceModule(tf.Module):
     def __init__(self, facenet_keras, sface_weights: dict, precision: str = "float32"):
         super().__init__(name="facenet_sface")
-        self.dtype = PRECISIONS[precision]
-        # NumPy arrays, not variables: they become constants of the graph when it is traced.
         self.facenet_plan = facenet_net.folded_plan(facenet_keras)
-        self.sface_weights = sface_weights
+        self.facenet_weights = facenet_net.folded_variables(self.facenet_plan, PRECISIONS[precision])
+        # Always float32: its depthwise convolutions gain little from AMX (1.07x at batch 1).
+        self.sface_weights = {k: tf.Variable(v, dtype=tf.float32, trainable=False) for k, v in sface_weights.items()}
         self.sface_slopes = sface_net.slopes_at_most_1(sface_weights)
 
     def facenet(self, images: tf.Tensor) -> tf.Tensor:
         x = tf.image.per_image_standardization(tf.cast(images, tf.float32))
-        return tf.math.l2_normalize(facenet_net.folded_network(x, self.facenet_plan, self.dtype), axis=1)
+        return tf.math.l2_normalize(facenet_net.folded_network(x, self.facenet_plan, self.facenet_weights), axis=1)
 
     def sface(self, images: tf.Tensor) -> tf.Tensor:
-        # Always float32: its depthwise convolutions gain little from AMX (1.07x at batch 1).
-        w = {k: tf.constant(v, tf.float32) for k, v in self.sface_weights.items()}
-        raw = sface_net.sface_network(tf.cast(images, tf.float32), w, self.sface_slopes)
+        raw = sface_net.sface_network(tf.cast(images, tf.float32), self.sface_weights, self.sface_slopes)
         return tf.math.l2_normalize(raw, axis=1)
 
     @tf.function(input_signature=[

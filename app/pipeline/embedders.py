@@ -3,9 +3,9 @@
 
     facenet         FaceNet on the detector's box widened by FACE_CROP, 160x160
     sface           SFace on the face aligned by its 5 landmarks, 112x112
-    facenet+sface   both, one fused unit vector (256-d); with FUSED_GRAPH (the containers
-                    set it) both networks in one served graph (facenet_sface: one Predict
-                    per frame), else two models called at once
+    facenet+sface   both, one fused unit vector (256-d); both networks in one served graph
+                    (facenet_sface: one Predict per frame), or with FUSED_GRAPH=false two
+                    models called at once
 
 `inputs()` and `embed_inputs()` split that in two, so that faces of many images can be sent
 to the networks in one batch (app/usecases/reembed.py). `model_id` names what the vectors

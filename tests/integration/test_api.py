@@ -122,7 +122,7 @@ def test_health_readiness_metrics_and_openapi(client, api):
     assert client.get("/healthz").json == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json["ready"] is True
-    assert ready.json["checks"] == {"redis": "ok", "gallery": "ok", "mtcnn": "ok", "facenet": "ok", "sface": "ok"}
+    assert ready.json["checks"] == {"redis": "ok", "gallery": "ok", "mtcnn": "ok", "facenet_sface": "ok"}
     assert ready.json["preprocessor"] == "mtcnn" and ready.json["model_backend"] == "grpc"
     assert ready.json["embedder"] == "facenet+sface" and ready.json["gallery_model"] is None  # empty gallery
     api.recognize(photo_bytes("madonna", 0)).expect(200, RecognizeResponse)

@@ -145,11 +145,11 @@ def test_models_on_one_address_share_the_workers_channel(model_server):
     channels.close()
 
 
-def test_local_backend_errors(local_pipeline, tmp_path):
+def test_local_backend_errors(embedding_networks, tmp_path):
     with pytest.raises(ModelNotFound, match="model 'facenet' is not exported"):
         LocalModel("facenet", tmp_path)
     with pytest.raises(ModelBadInput, match="model 'facenet' refused its input"):
-        local_pipeline.embedder.networks[0].model.predict({"images": np.zeros((1, 100, 100, 3), np.uint8)})
+        embedding_networks["facenet"].model.predict({"images": np.zeros((1, 100, 100, 3), np.uint8)})
 
 
 def test_raw_grpc_status_codes_match_tf_serving(model_server):

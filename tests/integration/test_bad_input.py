@@ -140,7 +140,7 @@ def test_model_server_down(make_client):
     assert f"model 'mtcnn' at {addr} is unreachable" in message
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.json["ready"] is False
-    assert "mtcnn" in ready.json["checks"]["mtcnn"] and ready.json["checks"]["facenet"] == "ok"
+    assert "mtcnn" in ready.json["checks"]["mtcnn"] and ready.json["checks"]["facenet_sface"] == "ok"
     assert client.get("/healthz").status_code == 200
     assert 'facerec_model_errors_total{code="model_unavailable",model="mtcnn"}' in client.get("/metrics").data.decode()
 

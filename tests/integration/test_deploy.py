@@ -121,7 +121,7 @@ def test_one_source_of_truth_for_addresses(rendered):
     assert "ports" not in COMPOSE["services"]["app"] and "publish" not in app
     assert f"FACEREC_UPSTREAM={app['ip']}:{app['port']}" in (ROOT / "Dockerfile.nginx").read_text()
     dockerfile = (ROOT / "Dockerfile.flask-app").read_text()
-    for key in ("MTCNN_ADDR", "YUNET_ADDR", "FACENET_ADDR", "SFACE_ADDR", "REDIS_URL", "FUSED_GRAPH"):
+    for key in ("MTCNN_ADDR", "YUNET_ADDR", "FACENET_ADDR", "SFACE_ADDR", "REDIS_URL"):
         assert f"{key}={plan_env[key]}" in dockerfile
     serving = {model: container for container in SERVING_DOCKERFILE for model in PLAN["services"][container]["models"]}
     assert sorted(serving) == sorted(MODELS)   # every model has a container, one each
@@ -142,7 +142,6 @@ def test_one_source_of_truth_for_addresses(rendered):
         assert f"--model_config_file=/models/{SERVING_CONFIG[container]}.config" in args
     assert services["redis"]["spec"]["ports"][0]["port"] == PLAN["services"]["redis"]["port"]
     assert app_env["REDIS_URL"] == f"redis://redis:{PLAN['services']['redis']['port']}/0"
-    assert app_env["FUSED_GRAPH"] == plan_env["FUSED_GRAPH"] == "true"   # served: one embedder call per frame
 
 
 def test_models_config_names_the_exported_models_and_the_dockerfiles_copy_them(exported):

@@ -70,7 +70,7 @@ def wait_until(check, timeout_s=60.0, every_s=0.2):
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, exported):
-    from conftest import GunicornServer
+    from conftest import GunicornServer, as_env, model_settings
     from servers import RedisServer
 
     from scripts.serve_models import spawn
@@ -78,7 +78,7 @@ def stack(tmp_path_factory, exported):
     redis = RedisServer(tmp_path_factory.mktemp("fault-redis")).start()
     log = open(tmp_path_factory.mktemp("fault-models") / "serve.log", "w")
     models, addr = spawn(log_file=log)
-    env = {"MODEL_BACKEND": "grpc", **{f"{m}_ADDR": addr for m in ("MTCNN", "FACENET", "YUNET", "SFACE")},
+    env = {"MODEL_BACKEND": "grpc", **as_env(model_settings(addr)),
            "REDIS_URL": redis.url,
            "REDIS_PREFIX": f"fault-{uuid.uuid4().hex[:6]}:", "GRPC_TIMEOUT_S": "3", "REDIS_TIMEOUT_S": "1"}
     app = GunicornServer(env, tmp_path_factory.mktemp("fault-metrics")).start()
@@ -215,10 +215,10 @@ def test_a_worker_started_while_redis_is_down_still_answers(tmp_path_factory, ex
     """Gunicorn started with Redis away: /healthz answers, /readyz says Redis is unreachable,
     /recognize detects the faces and answers 200 with every match null (no gallery copy yet),
     writes are 503; once Redis is there, the workers load the gallery without a restart."""
-    from conftest import GunicornServer
+    from conftest import GunicornServer, as_env, model_settings
     from servers import RedisServer
     redis = RedisServer(tmp_path_factory.mktemp("late-redis"))    # its port, not started yet
-    env = {"MODEL_BACKEND": "grpc", **{f"{m}_ADDR": stack["addr"] for m in ("MTCNN", "FACENET", "YUNET", "SFACE")},
+    env = {"MODEL_BACKEND": "grpc", **as_env(model_settings(stack["addr"])),
            "REDIS_URL": redis.url, "REDIS_PREFIX": f"late-{uuid.uuid4().hex[:6]}:", "REDIS_TIMEOUT_S": "1"}
     app = GunicornServer(env, tmp_path_factory.mktemp("late-metrics")).start(ready_path="/healthz")
     try:
