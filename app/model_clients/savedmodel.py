@@ -1,7 +1,7 @@
 """What the in-process backend and the TF Serving stand-in (scripts/serve_models.py) both need
 to know about an exported SavedModel: how to load it, its version folders, its serving
-signature's inputs and its TF Serving warm-up requests. TensorFlow is imported where used: the gRPC client takes
-SERVING_SIGNATURE from here and must not load it."""
+signature's inputs and its TF Serving warm-up requests. TensorFlow is imported where used:
+the gRPC client takes SERVING_SIGNATURE from here and must not load it."""
 from __future__ import annotations
 
 import os
