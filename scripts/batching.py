@@ -44,10 +44,11 @@ class Batcher:
             deadline = time.monotonic() + self.timeout_s
             while rows < self.max_batch_size:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
                 try:
-                    item = self.queue.get(timeout=remaining)
+                    # Past the deadline (at once with a timeout of 0) the batch still takes what is
+                    # already queued, as TF Serving's open batch holds every task enqueued before a
+                    # batch thread picks it up.
+                    item = self.queue.get(timeout=remaining) if remaining > 0 else self.queue.get_nowait()
                 except Empty:
                     break
                 if rows + _rows(item) > self.max_batch_size:

@@ -61,10 +61,13 @@ MODEL_ENTRY = """\
 """
 # Batching for the embedders only (--enable_batching; FaceNet, SFace and the pair, which take the same
 # [N,...] batches): MTCNN and YuNet take one whole frame of any size per call, which TF Serving
-# cannot concatenate into a batch.
+# cannot concatenate into a batch. No timeout, TF Serving's batching guide's starting point for a
+# CPU (tensorflow_serving/batching/README.md, "CPU-only: One Approach"): a lone request runs at
+# once, and requests that arrive while a batch runs still join the next one
+# (docs/frame-cost.md (n); bench/bench_batching.py).
 BATCHING_CONFIG = """\
 max_batch_size { value: 32 }
-batch_timeout_micros { value: 2000 }
+batch_timeout_micros { value: 0 }
 max_enqueued_batches { value: 256 }
 num_batch_threads { value: 4 }
 allowed_batch_sizes: 1

@@ -194,7 +194,7 @@ def model_addresses(addr: str) -> dict[str, str]:
     return {f"{m}_addr": addr for m in MODELS}
 
 
-def spawn(port=None, config=None, timeout_s=300.0, log_file=None, batching=False):
+def spawn(port=None, config=None, timeout_s=300.0, log_file=None, batching=False, batching_file=None):
     """Start this stand-in in a child process; returns (process, "127.0.0.1:port") once it
     reports every model of its config AVAILABLE (six models with their warm-ups: minutes on
     busy shared cores). Used by the tests, the benchmarks and scripts/run.sh."""
@@ -208,6 +208,8 @@ def spawn(port=None, config=None, timeout_s=300.0, log_file=None, batching=False
         cmd += ["--config", str(config)]
     if batching:
         cmd += ["--enable_batching"]
+    if batching_file:
+        cmd += ["--batching_parameters_file", str(batching_file)]
     addr = f"127.0.0.1:{port}"
     channel = model_channel(addr, retries=0)
     models = [GrpcModel(name, addr, channel, timeout_s=1.0) for name, _ in read_models_config(

@@ -9,7 +9,7 @@ from scripts.batching import read_batching_config
 
 def test_batching_config_is_read(exported):
     params = read_batching_config(exported / "batching.config")
-    assert params == {"max_batch_size": 32, "timeout_s": 0.002, "threads": 4}
+    assert params == {"max_batch_size": 32, "timeout_s": 0.0, "threads": 4}
 
 
 def test_batched_stand_in_answers_like_the_plain_one(exported, model_server):

@@ -1,0 +1,80 @@
+"""The embedder server's batch timeout, side by side in one run (docs/frame-cost.md (n)).
+
+    python -m bench.bench_batching [--timeouts 2000 0] [--threads 4] [--repeat 12] [--seconds 5]
+                                   [--clients 8] [--model-dir serving_models] [--out results/bench_batching.json]
+
+One model server (scripts/serve_models.py with --enable_batching) per `batch_timeout_micros`
+in --timeouts, each with the exported batching.config otherwise (num_batch_threads from
+--threads where given). The "before" and "fast" configurations of bench_frame_cost run through
+every server, in turns: the one-face and three-face frames' median ms per stage, and frames/s
+with --clients concurrent clients. What a timeout buys is batches under load; what it costs is
+the wait of a request that arrives alone.
+"""
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from app.pipeline import build_pipeline
+from bench.bench_configs import measure
+from bench.bench_frame_cost import CONFIGURATIONS, throughput
+from bench.results import bench_parser, write_results
+from config import load_settings
+from samples.photos import bench_frames
+from scripts.pypi_assets import ROOT
+from scripts.serve_models import model_addresses, spawn
+
+
+def batching_text(exported: str, timeout_micros: int, threads: int | None) -> str:
+    """The exported batching.config with another batch_timeout_micros (and num_batch_threads)."""
+    text = re.sub(r"batch_timeout_micros\s*{\s*value:\s*\d+\s*}", f"batch_timeout_micros {{ value: {timeout_micros} }}",
+                  exported)
+    if threads is not None:
+        text = re.sub(r"num_batch_threads\s*{\s*value:\s*\d+\s*}", f"num_batch_threads {{ value: {threads} }}", text)
+    return text
+
+
+def main(argv=None):
+    parser = bench_parser(__doc__, "bench_batching", repeat=12)
+    parser.add_argument("--timeouts", type=int, nargs="+", default=[2000, 0], help="batch_timeout_micros values")
+    parser.add_argument("--threads", type=int, help="num_batch_threads for every server (default: the exported)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per throughput turn (default 5)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients for throughput (default 8)")
+    parser.add_argument("--model-dir", type=Path, default=ROOT / "serving_models", help="the exported models")
+    args = parser.parse_args(argv)
+    load_before = os.getloadavg()
+    exported = (args.model_dir / "batching.config").read_text()
+    servers = {}
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            for timeout in args.timeouts:
+                path = Path(folder) / f"batching_{timeout}.config"
+                path.write_text(batching_text(exported, timeout, args.threads))
+                servers[timeout] = spawn(config=args.model_dir / "models.config", batching=True, batching_file=path,
+                                         timeout_s=600)
+            pipelines = {f"{c} {t}": build_pipeline(load_settings(model_backend="grpc", **CONFIGURATIONS[c],
+                                                                  **model_addresses(addr)))
+                         for c in ("before", "fast") for t, (_, addr) in servers.items()}
+            results = {"timeouts_micros": args.timeouts, "threads": args.threads, "frames": {}}
+            for label, data in bench_frames().items():
+                ms = measure(pipelines, data, args.repeat, rounds=4)   # in turns
+                fps = throughput(pipelines, data, args.clients, args.seconds)
+                results["frames"][label] = {"ms": ms, "frames_per_s": fps}
+        finally:
+            for process, _ in servers.values():
+                process.terminate()
+                process.wait()
+    results["load_average"] = {"before": load_before, "after": os.getloadavg()}
+    for label, r in results["frames"].items():
+        print(f"{label}, 640x480, median ms over gRPC, by batch_timeout_micros")
+        print(f"  {'':<12} {'detect':>8} {'embed':>8} {'total':>8}   frames/s with {args.clients} clients")
+        for key, ms in r["ms"].items():
+            print(f"  {key:<12} {ms['detect']:>8.1f} {ms['embed']:>8.1f} {ms['total']:>8.1f}"
+                  f"   {r['frames_per_s'][key]:>8.1f}")
+    print("load average (1, 5, 15 min) before %s, after %s" % tuple(
+        ", ".join(f"{v:.2f}" for v in results["load_average"][k]) for k in ("before", "after")))
+    write_results(args.out, results)
+
+
+if __name__ == "__main__":
+    main()
