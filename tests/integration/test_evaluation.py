@@ -1,4 +1,5 @@
-"""The evaluation on the 5-celebrity photos meets the accuracy the project promises."""
+"""The evaluation on the 5-celebrity photos meets the accuracy the project promises; the AT&T
+faces (--dataset orl) are laid out for it and recognized."""
 import shutil
 
 import pytest
@@ -84,3 +85,37 @@ def test_spread_of_shifted_reports():
                   {"eer": 0.014, "frr_at_zero_fa": 0.08}])
     assert out["eer"] == {"median": 0.014, "min": 0.012, "max": 0.02, "values": [0.012, 0.02, 0.014]}
     assert out["frr_at_zero_fa"]["median"] == 0.08
+
+
+@pytest.fixture(scope="module")
+def orl():
+    from scripts.evaluate import orl_photos
+    return orl_photos()
+
+
+def test_the_att_faces_are_40_people_of_10_rgb_photos_on_a_grey_margin(orl):
+    import cv2
+    import numpy as np
+
+    from scripts.pypi_assets import orl_faces
+    splits = labelled_photos(orl)
+    assert len({person for person, _ in splits["train"]}) == 40
+    assert (len(splits["train"]), len(splits["val"])) == (320, 80)
+    assert {path.name for _, path in splits["val"]} == {"09.png", "10.png"}
+    grey = cv2.imread(str(orl_faces() / "s7" / "3.pgm"), cv2.IMREAD_GRAYSCALE)
+    framed = cv2.cvtColor(cv2.imread(str(orl / "s7" / "03.png")), cv2.COLOR_BGR2RGB)
+    assert grey.shape == (112, 92) and framed.shape == (224, 184, 3)
+    for channel in range(3):
+        np.testing.assert_array_equal(framed[56:168, 46:138, channel], grey)
+    framed[56:168, 46:138] = 128
+    assert (framed == 128).all()
+
+
+def test_the_default_pipeline_on_the_att_faces(local_pipeline, orl):
+    """Greyscale photos of 40 people (1800 same-person pairs): every face found, every probe
+    named, same and different people far apart."""
+    name = local_pipeline.embedder.name
+    report = evaluate(local_embedder(local_pipeline), orl, [name], DEFAULT_MATCH_THRESHOLDS[name], "mtcnn")
+    m = report["variants"][name]
+    assert report["no_face"] == [] and (m["rank1"], m["probes"]) == (80, 80)
+    assert m["same_distance"]["pairs"] == 1800 and m["eer"] < 0.005

@@ -1,5 +1,6 @@
 """Server-side batching in the model server stand-in (scripts/batching.py), on a function in
-place of a model: concurrent calls are joined, and each caller gets exactly its own rows."""
+place of a model: concurrent calls are joined, and each caller gets exactly its own rows;
+without a timeout a lone call runs at once."""
 import threading
 
 import numpy as np
