@@ -1,7 +1,8 @@
 """Loading a SavedModel for serving takes its weights as frozen (TF_ONEDNN_ASSUME_FROZEN_WEIGHTS:
 oneDNN reorders them once instead of on every call), and the answers stay what they were, batch
-sizes mixed as batching mixes them: FaceNet's bit for bit, SFace's within rounding (~2e-6 on
-unit vectors: one of its kernels then sums in another order), each run repeatable."""
+sizes mixed as batching mixes them: within rounding (on unit vectors FaceNet's equal bit for bit
+on an AMX Xeon and within 2e-7 on a Zen 5, SFace's within ~2e-6 on both: some kernels then sum
+in another order), each run repeatable."""
 import os
 import subprocess
 import sys
@@ -53,8 +54,5 @@ def test_weights_are_taken_as_frozen_and_the_answers_do_not_change(tmp_path, exp
     assert kept == "0"   # an operator's own setting stays
     assert frozen.keys() == reordered.keys() and len(frozen) == 6 * 4
     for key in frozen:
-        if key.startswith("facenet/"):
-            assert np.array_equal(frozen[key], reordered[key]), key
-        else:
-            np.testing.assert_allclose(frozen[key], reordered[key], rtol=0, atol=1e-5, err_msg=key)
+        np.testing.assert_allclose(frozen[key], reordered[key], rtol=0, atol=1e-5, err_msg=key)
     assert answers(tmp_path, exported, "1")[1]["sface/3/embeddings"].tobytes() == frozen["sface/3/embeddings"].tobytes()
