@@ -11,7 +11,6 @@ with --clients concurrent clients. What a timeout buys is batches under load; wh
 the wait of a request that arrives alone.
 """
 import os
-import re
 import tempfile
 from pathlib import Path
 
@@ -21,17 +20,9 @@ from bench.bench_frame_cost import CONFIGURATIONS, throughput
 from bench.results import bench_parser, write_results
 from config import load_settings
 from samples.photos import bench_frames
+from scripts.batching import with_values
 from scripts.pypi_assets import ROOT
 from scripts.serve_models import model_addresses, spawn
-
-
-def batching_text(exported: str, timeout_micros: int, threads: int | None) -> str:
-    """The exported batching.config with another batch_timeout_micros (and num_batch_threads)."""
-    text = re.sub(r"batch_timeout_micros\s*{\s*value:\s*\d+\s*}", f"batch_timeout_micros {{ value: {timeout_micros} }}",
-                  exported)
-    if threads is not None:
-        text = re.sub(r"num_batch_threads\s*{\s*value:\s*\d+\s*}", f"num_batch_threads {{ value: {threads} }}", text)
-    return text
 
 
 def main(argv=None):
@@ -49,7 +40,8 @@ def main(argv=None):
         try:
             for timeout in args.timeouts:
                 path = Path(folder) / f"batching_{timeout}.config"
-                path.write_text(batching_text(exported, timeout, args.threads))
+                threads = {} if args.threads is None else {"num_batch_threads": args.threads}
+                path.write_text(with_values(exported, batch_timeout_micros=timeout, **threads))
                 servers[timeout] = spawn(config=args.model_dir / "models.config", batching=True, batching_file=path,
                                          timeout_s=600)
             pipelines = {f"{c} {t}": build_pipeline(load_settings(model_backend="grpc", **CONFIGURATIONS[c],

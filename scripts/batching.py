@@ -12,15 +12,27 @@ from queue import Empty, Queue
 import numpy as np
 
 
+def _field(name: str) -> str:
+    """The pattern of one `name { value: N }` field of a batching parameters file."""
+    return rf"{name}\s*{{\s*value:\s*(\d+)\s*}}"
+
+
 def read_batching_config(path):
     """The fields of TF Serving's batching parameters file that the stand-in uses."""
     text = Path(path).read_text()
 
     def value(name, default):
-        match = re.search(rf"{name}\s*{{\s*value:\s*(\d+)\s*}}", text)
+        match = re.search(_field(name), text)
         return int(match.group(1)) if match else default
     return {"max_batch_size": value("max_batch_size", 32), "timeout_s": value("batch_timeout_micros", 1000) / 1e6,
             "threads": value("num_batch_threads", 1)}
+
+
+def with_values(text: str, **values: int) -> str:
+    """A batching parameters file's `text` with other values of some of its fields."""
+    for name, value in values.items():
+        text = re.sub(_field(name), f"{name} {{ value: {value} }}", text)
+    return text
 
 
 class Batcher:

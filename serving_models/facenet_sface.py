@@ -15,7 +15,7 @@ serving sets, app/model_clients/savedmodel.py, and the TF Serving images), oneDN
 them once as it would constants, and the graph holds no copy of them, so it takes about the
 memory of the two models it replaces (as constants it took ~1.9 GB more). FaceNet runs in the
 precision chosen at export: float32 (the default), or bfloat16, which a CPU with AMX or
-AVX512-BF16 multiplies in hardware (FaceNet ~1.5x faster there, embeddings within cosine
+AVX512-BF16 multiplies in hardware (FaceNet ~1.5x faster with AMX, less without, embeddings within cosine
 0.9995 of float32, but one more false reject at zero false accepts on the evaluation:
 docs/frame-cost.md). SFace, FaceNet's prewhitening and the normalisation stay float32.
 """

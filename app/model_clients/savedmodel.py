@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 SERVING_SIGNATURE = "serving_default"
 # oneDNN reorders a convolution's weights into its own layout on every call when they come from
 # a variable; with this set it does so once and keeps the result, as it does for constants.
-# Served weights never change once loaded, and the answers stay what they were (FaceNet's bit
-# for bit, SFace's within 2e-6; tests/integration/test_frozen_weights.py). Read when a model's
+# Served weights never change once loaded, and the answers stay what they were (within 2e-6:
+# some kernels sum in another order; tests/integration/test_frozen_weights.py). Read when a model's
 # kernels are built, so setting it before loading is enough; the TF Serving Dockerfiles set it.
 FROZEN_WEIGHTS = "TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"
 
