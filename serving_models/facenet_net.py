@@ -203,31 +203,40 @@ def folded_variables(plan: list[tuple], dtype: tf.DType) -> dict[str, tf.Variabl
             for name, _, _, arrays in plan for i, array in enumerate(arrays) if isinstance(array, np.ndarray)}
 
 
+def folded_step(op: str, a: list[tf.Tensor], w: list, arrays: tuple) -> tf.Tensor:
+    """One step of `plan` (folded_plan): `a` its inputs, `w` its arrays as tensors (None where
+    an array is not one: a stride, a padding)."""
+    if op == "conv":
+        _, _, stride, padding = arrays
+        return tf.nn.bias_add(tf.nn.conv2d(a[0], w[0], stride, padding), w[1])
+    if op == "relu":
+        return tf.nn.relu(a[0])
+    if op == "max_pool":
+        return tf.nn.max_pool2d(a[0], 3, 2, "VALID")
+    if op == "concat":
+        return tf.concat(a, axis=3)
+    if op == "add":
+        return a[0] + a[1]
+    if op == "mean":
+        return tf.reduce_mean(a[0], axis=[1, 2])
+    if op == "dense":
+        return tf.matmul(a[0], w[0])
+    if op == "affine":
+        return a[0] * w[0] + w[1]
+    return a[0]   # identity: a folded BatchNorm, Dropout at inference
+
+
+def folded_values(x: tf.Tensor, plan: list[tuple], weights: dict[str, tf.Variable]) -> dict[str, tf.Tensor]:
+    """Every step's output of FaceNet on prewhitened [N,160,160,3] float32 by `plan`
+    (folded_plan), computed in the dtype of `weights` (folded_variables), by step name."""
+    values = {"input_1": tf.cast(x, next(iter(weights.values())).dtype)}
+    for name, op, sources, arrays in plan:
+        w = [weights.get(f"{name}/{i}") for i in range(len(arrays))]
+        values[name] = folded_step(op, [values[s] for s in sources], w, arrays)
+    return values
+
+
 def folded_network(x: tf.Tensor, plan: list[tuple], weights: dict[str, tf.Variable]) -> tf.Tensor:
     """FaceNet on prewhitened [N,160,160,3] float32 by `plan` (folded_plan), computed in the
     dtype of `weights` (folded_variables); float32 [N,128] out."""
-    values = {"input_1": tf.cast(x, next(iter(weights.values())).dtype)}
-    for name, op, sources, arrays in plan:
-        a = [values[s] for s in sources]
-        w = [weights.get(f"{name}/{i}") for i in range(len(arrays))]
-        if op == "conv":
-            _, _, stride, padding = arrays
-            y = tf.nn.bias_add(tf.nn.conv2d(a[0], w[0], stride, padding), w[1])
-        elif op == "relu":
-            y = tf.nn.relu(a[0])
-        elif op == "max_pool":
-            y = tf.nn.max_pool2d(a[0], 3, 2, "VALID")
-        elif op == "concat":
-            y = tf.concat(a, axis=3)
-        elif op == "add":
-            y = a[0] + a[1]
-        elif op == "mean":
-            y = tf.reduce_mean(a[0], axis=[1, 2])
-        elif op == "dense":
-            y = tf.matmul(a[0], w[0])
-        elif op == "affine":
-            y = a[0] * w[0] + w[1]
-        else:   # identity: a folded BatchNorm, Dropout at inference
-            y = a[0]
-        values[name] = y
-    return tf.cast(y, tf.float32)
+    return tf.cast(folded_values(x, plan, weights)[plan[-1][0]], tf.float32)
