@@ -1,14 +1,18 @@
-"""The embedder server's batch timeout, side by side in one run (docs/frame-cost.md (n)).
+"""The model server's batch timeout and intra-op threads, side by side in one run
+(docs/frame-cost.md (n), (q)).
 
-    python -m bench.bench_batching [--timeouts 2000 0] [--threads 4] [--repeat 12] [--seconds 5]
-                                   [--clients 8] [--model-dir serving_models] [--out results/bench_batching.json]
+    python -m bench.bench_batching [--timeouts 2000 0] [--intra-op 0 1] [--threads 4] [--repeat 12]
+                                   [--seconds 5] [--clients 8] [--model-dir serving_models]
+                                   [--out results/bench_batching.json]
 
 One model server (scripts/serve_models.py with --enable_batching) per `batch_timeout_micros`
-in --timeouts, each with the exported batching.config otherwise (num_batch_threads from
+in --timeouts and `--tensorflow_intra_op_parallelism` in --intra-op (0: TensorFlow's default,
+a thread per core), each with the exported batching.config otherwise (num_batch_threads from
 --threads where given). The "before" and "fast" configurations of bench_frame_cost run through
 every server, in turns: the one-face and three-face frames' median ms per stage, and frames/s
 with --clients concurrent clients. What a timeout buys is batches under load; what it costs is
-the wait of a request that arrives alone.
+the wait of a request that arrives alone. Fewer intra-op threads leave the cores to requests
+and branches running side by side instead of one op's shards.
 """
 import os
 import tempfile
@@ -28,6 +32,8 @@ from scripts.serve_models import model_addresses, spawn
 def main(argv=None):
     parser = bench_parser(__doc__, "bench_batching", repeat=12)
     parser.add_argument("--timeouts", type=int, nargs="+", default=[2000, 0], help="batch_timeout_micros values")
+    parser.add_argument("--intra-op", type=int, nargs="+", default=[0],
+                        help="--tensorflow_intra_op_parallelism values (default 0: TensorFlow's)")
     parser.add_argument("--threads", type=int, help="num_batch_threads for every server (default: the exported)")
     parser.add_argument("--seconds", type=float, default=5.0, help="per throughput turn (default 5)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients for throughput (default 8)")
@@ -42,12 +48,15 @@ def main(argv=None):
                 path = Path(folder) / f"batching_{timeout}.config"
                 threads = {} if args.threads is None else {"num_batch_threads": args.threads}
                 path.write_text(with_values(exported, batch_timeout_micros=timeout, **threads))
-                servers[timeout] = spawn(config=args.model_dir / "models.config", batching=True, batching_file=path,
-                                         timeout_s=600)
+                for intra in args.intra_op:
+                    key = f"{timeout}" if args.intra_op == [0] else f"{timeout}/{intra}"
+                    servers[key] = spawn(config=args.model_dir / "models.config", batching=True,
+                                         batching_file=path, intra_op_threads=intra, timeout_s=600)
             pipelines = {f"{c} {t}": build_pipeline(load_settings(model_backend="grpc", **CONFIGURATIONS[c],
                                                                   **model_addresses(addr)))
                          for c in ("before", "fast") for t, (_, addr) in servers.items()}
-            results = {"timeouts_micros": args.timeouts, "threads": args.threads, "frames": {}}
+            results = {"timeouts_micros": args.timeouts, "intra_op": args.intra_op, "threads": args.threads,
+                       "frames": {}}
             for label, data in bench_frames().items():
                 ms = measure(pipelines, data, args.repeat, rounds=4)   # in turns
                 fps = throughput(pipelines, data, args.clients, args.seconds)
@@ -58,10 +67,11 @@ def main(argv=None):
                 process.wait()
     results["load_average"] = {"before": load_before, "after": os.getloadavg()}
     for label, r in results["frames"].items():
-        print(f"{label}, 640x480, median ms over gRPC, by batch_timeout_micros")
-        print(f"  {'':<12} {'detect':>8} {'embed':>8} {'total':>8}   frames/s with {args.clients} clients")
+        by = "batch_timeout_micros" + ("" if args.intra_op == [0] else "/intra-op threads")
+        print(f"{label}, 640x480, median ms over gRPC, by {by}")
+        print(f"  {'':<14} {'detect':>8} {'embed':>8} {'total':>8}   frames/s with {args.clients} clients")
         for key, ms in r["ms"].items():
-            print(f"  {key:<12} {ms['detect']:>8.1f} {ms['embed']:>8.1f} {ms['total']:>8.1f}"
+            print(f"  {key:<14} {ms['detect']:>8.1f} {ms['embed']:>8.1f} {ms['total']:>8.1f}"
                   f"   {r['frames_per_s'][key]:>8.1f}")
     print("load average (1, 5, 15 min) before %s, after %s" % tuple(
         ", ".join(f"{v:.2f}" for v in results["load_average"][k]) for k in ("before", "after")))

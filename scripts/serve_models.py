@@ -194,7 +194,8 @@ def model_addresses(addr: str) -> dict[str, str]:
     return {f"{m}_addr": addr for m in MODELS}
 
 
-def spawn(port=None, config=None, timeout_s=300.0, log_file=None, batching=False, batching_file=None):
+def spawn(port=None, config=None, timeout_s=300.0, log_file=None, batching=False, batching_file=None,
+          intra_op_threads=0):
     """Start this stand-in in a child process; returns (process, "127.0.0.1:port") once it
     reports every model of its config AVAILABLE (six models with their warm-ups: minutes on
     busy shared cores). Used by the tests, the benchmarks and scripts/run.sh."""
@@ -210,6 +211,8 @@ def spawn(port=None, config=None, timeout_s=300.0, log_file=None, batching=False
         cmd += ["--enable_batching"]
     if batching_file:
         cmd += ["--batching_parameters_file", str(batching_file)]
+    if intra_op_threads:
+        cmd += ["--tensorflow_intra_op_parallelism", str(intra_op_threads)]
     addr = f"127.0.0.1:{port}"
     channel = model_channel(addr, retries=0)
     models = [GrpcModel(name, addr, channel, timeout_s=1.0) for name, _ in read_models_config(
@@ -232,7 +235,15 @@ def main(argv=None):
     parser.add_argument("--batching_parameters_file", default=str(ROOT / "serving_models" / "batching.config"))
     parser.add_argument("--batching_models", default="facenet,sface,facenet_sface",
                         help="comma-separated models to batch")
+    # tensorflow_model_server's flags of the same names; 0: TensorFlow's default (one thread per core)
+    parser.add_argument("--tensorflow_intra_op_parallelism", type=int, default=0,
+                        help="threads one op may use (0: TensorFlow's default)")
+    parser.add_argument("--tensorflow_inter_op_parallelism", type=int, default=0,
+                        help="ops run at once (0: TensorFlow's default)")
     args = parser.parse_args(argv)
+    # before any model loads: TensorFlow fixes its thread pools when it first runs anything
+    tf.config.threading.set_intra_op_parallelism_threads(args.tensorflow_intra_op_parallelism)
+    tf.config.threading.set_inter_op_parallelism_threads(args.tensorflow_inter_op_parallelism)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if not Path(args.config).exists():
         sys.exit(f"serve_models: {args.config} not found: run python -m scripts.export_models first")
@@ -240,7 +251,9 @@ def main(argv=None):
     server, models = build_server(args.config, f"{args.host}:{args.port}", args.workers, batching,
                                   [m for m in args.batching_models.split(",") if m])
     server.start()
-    log.info("serving %s on %s:%d", ", ".join(models), args.host, args.port)
+    log.info("serving %s on %s:%d; TensorFlow's intra-op threads %d, inter-op threads %d (0: one per core)",
+             ", ".join(models), args.host, args.port, tf.config.threading.get_intra_op_parallelism_threads(),
+             tf.config.threading.get_inter_op_parallelism_threads())
     signal.signal(signal.SIGTERM, lambda *_: server.stop(grace=2))
     server.wait_for_termination()
 
