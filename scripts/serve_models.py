@@ -241,9 +241,14 @@ def main(argv=None):
     parser.add_argument("--tensorflow_inter_op_parallelism", type=int, default=0,
                         help="ops run at once (0: TensorFlow's default)")
     args = parser.parse_args(argv)
-    # before any model loads: TensorFlow fixes its thread pools when it first runs anything
-    tf.config.threading.set_intra_op_parallelism_threads(args.tensorflow_intra_op_parallelism)
-    tf.config.threading.set_inter_op_parallelism_threads(args.tensorflow_inter_op_parallelism)
+    if min(args.tensorflow_intra_op_parallelism, args.tensorflow_inter_op_parallelism) < 0:
+        parser.error("thread counts are 0 (TensorFlow's default) or more")
+    # before any model loads: TensorFlow fixes its thread pools when it first runs anything. Left
+    # at 0, TensorFlow's own default (or TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS) holds.
+    if args.tensorflow_intra_op_parallelism:
+        tf.config.threading.set_intra_op_parallelism_threads(args.tensorflow_intra_op_parallelism)
+    if args.tensorflow_inter_op_parallelism:
+        tf.config.threading.set_inter_op_parallelism_threads(args.tensorflow_inter_op_parallelism)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if not Path(args.config).exists():
         sys.exit(f"serve_models: {args.config} not found: run python -m scripts.export_models first")
@@ -251,7 +256,7 @@ def main(argv=None):
     server, models = build_server(args.config, f"{args.host}:{args.port}", args.workers, batching,
                                   [m for m in args.batching_models.split(",") if m])
     server.start()
-    log.info("serving %s on %s:%d; TensorFlow's intra-op threads %d, inter-op threads %d (0: one per core)",
+    log.info("serving %s on %s:%d; TensorFlow's intra-op threads %d, inter-op threads %d (0: TensorFlow's default)",
              ", ".join(models), args.host, args.port, tf.config.threading.get_intra_op_parallelism_threads(),
              tf.config.threading.get_inter_op_parallelism_threads())
     signal.signal(signal.SIGTERM, lambda *_: server.stop(grace=2))
