@@ -41,6 +41,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
     exported = (args.model_dir / "batching.config").read_text()
+    by_threads = args.intra_op != [0]   # servers labelled timeout/threads only where threads vary
     servers = {}
     with tempfile.TemporaryDirectory() as folder:
         try:
@@ -49,7 +50,7 @@ def main(argv=None):
                 threads = {} if args.threads is None else {"num_batch_threads": args.threads}
                 path.write_text(with_values(exported, batch_timeout_micros=timeout, **threads))
                 for intra in args.intra_op:
-                    key = f"{timeout}" if args.intra_op == [0] else f"{timeout}/{intra}"
+                    key = f"{timeout}/{intra}" if by_threads else f"{timeout}"
                     servers[key] = spawn(config=args.model_dir / "models.config", batching=True,
                                          batching_file=path, intra_op_threads=intra, timeout_s=600)
             pipelines = {f"{c} {t}": build_pipeline(load_settings(model_backend="grpc", **CONFIGURATIONS[c],
@@ -67,7 +68,7 @@ def main(argv=None):
                 process.wait()
     results["load_average"] = {"before": load_before, "after": os.getloadavg()}
     for label, r in results["frames"].items():
-        by = "batch_timeout_micros" + ("" if args.intra_op == [0] else "/intra-op threads")
+        by = "batch_timeout_micros" + ("/intra-op threads" if by_threads else "")
         print(f"{label}, 640x480, median ms over gRPC, by {by}")
         print(f"  {'':<14} {'detect':>8} {'embed':>8} {'total':>8}   frames/s with {args.clients} clients")
         for key, ms in r["ms"].items():

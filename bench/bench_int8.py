@@ -29,16 +29,14 @@ import json
 import os
 import shutil
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 
 from app.model_clients.savedmodel import FROZEN_WEIGHTS
 from bench.results import bench_parser, write_results
+from bench.timing import times_ms
 from scripts.pypi_assets import ROOT
-
-FIRST_CONV = "Conv2d_1a_3x3"   # its input is the prewhitened image (signed): float32
 
 
 def facenet_crops(model_dir: Path) -> dict[str, np.ndarray]:
@@ -66,17 +64,20 @@ class Int8Facenet:
 
     def __init__(self, plan: list[tuple], calibration: np.ndarray):
         self.plan = plan
+        # the convolution on the image stays float32: its input, the prewhitened image, is signed
+        self.first_conv = next(name for name, op, sources, _ in plan if op == "conv" and sources == ["input_1"])
         consumers: dict[str, list[tuple[str, str]]] = {}
         for name, op, sources, _ in plan:
             for source in sources:
                 consumers.setdefault(source, []).append((name, op))
 
-        def only(name, op):
+        def sole(name, op):
+            """The one step that reads `name`, if it is an `op`."""
             c = consumers.get(name, [])
             return c[0][0] if len(c) == 1 and c[0][1] == op else None
         # conv -> the ReLU step it fuses (conv -> folded BatchNorm -> ReLU)
-        self.relu_of = {name: only(only(name, "identity"), "relu") for name, op, _, _ in plan
-                        if op == "conv" and only(name, "identity") and only(only(name, "identity"), "relu")}
+        relus = {name: sole(sole(name, "identity"), "relu") for name, op, _, _ in plan if op == "conv"}
+        self.relu_of = {conv: relu for conv, relu in relus.items() if relu}
         self.ranges = self._calibrated(calibration)
         # a concatenation of fused-ReLU outputs only: one range for all of them, so it stays int8
         conv_of = {relu: conv for conv, relu in self.relu_of.items()}
@@ -88,7 +89,7 @@ class Int8Facenet:
                     self.out_range[conv_of[s]] = shared
         self.filters = {}
         for name, op, _, arrays in plan:
-            if op == "conv" and name != FIRST_CONV:
+            if op == "conv" and name != self.first_conv:
                 kernel = arrays[0]
                 top = np.maximum(np.abs(kernel).reshape(-1, kernel.shape[-1]).max(0), 1e-8).astype(np.float32)
                 self.filters[name] = (np.clip(np.round(kernel / top * 127), -127, 127).astype(np.int8), top)
@@ -119,7 +120,7 @@ class Int8Facenet:
 
         for name, op, sources, arrays in self.plan:
             a = [values[s] for s in sources]
-            if op == "conv" and name != FIRST_CONV:
+            if op == "conv" and name != self.first_conv:
                 if isinstance(a[0], tuple):
                     xq, lo, hi, _ = a[0]
                 else:   # one quantization of a tensor that feeds several branches
@@ -232,10 +233,7 @@ def main(argv=None):
         for _ in range(3):   # in turns
             for p, net in nets.items():
                 net(x)
-                for _ in range(max(1, args.repeat // 3)):
-                    start = time.perf_counter()
-                    net(x)
-                    ms.setdefault(f"{p} x{batch}", []).append((time.perf_counter() - start) * 1000.0)
+                ms.setdefault(f"{p} x{batch}", []).extend(times_ms(lambda: net(x), max(1, args.repeat // 3)))
     # after the timings: a batch of 25 slows every later call of this process by ~15%
     reference = nets["float32"](val).numpy()
     cosine = {p: (reference * net(val).numpy()).sum(axis=1) for p, net in nets.items() if p != "float32"}
