@@ -27,19 +27,6 @@ class VisitorIndex(Follower):
     def size(self) -> int:
         return len(self.sids)
 
-    def nearest(self, embedding: np.ndarray, exclude: AbstractSet[str] = frozenset()) -> tuple[str, float] | None:
-        """(visitor id, distance) of the visitor with the sighting nearest to `embedding`,
-        leaving out the visitors in `exclude`; None when there is none."""
-        with self.lock:
-            d = distances(embedding, self.vectors[:len(self.sids)])
-            if len(d) and not exclude:
-                row = int(np.argmin(d))
-                return self.vids[row], float(d[row])
-            for row in np.argsort(d, kind="stable"):
-                if self.vids[row] not in exclude:
-                    return self.vids[row], float(d[row])
-        return None
-
     def joinable(self, embedding: np.ndarray, within: float, exclude: AbstractSet[str] = frozenset(),
                  without: str | None = None) -> list[tuple[str, float]]:
         """(visitor id, distance of its nearest sighting) of each visitor, nearest first, that

@@ -136,7 +136,8 @@ def test_reclustering_splits_an_impure_visitor_and_keeps_ids(client):
     assert listed[vid] == 5 and sorted(listed.values()) == [3, 5]  # the larger part keeps the id
     # a worker's index follows: a new face near the split-off part joins it, not the old id
     s.visitor_index.sync()
-    assert s.visitor_index.nearest(near(bob, rng, 0.3))[0] != vid
+    nearest_first = s.visitor_index.joinable(near(bob, rng, 0.3), within=np.inf)
+    assert nearest_first[0][0] != vid and {v for v, _ in nearest_first} == set(listed)
 
 
 def observed(s, vector):
@@ -261,7 +262,7 @@ def test_sightings_are_capped_by_count_and_age(make_client):
     assert s.visitors.trim(now=time.time() + 7200) == 10  # all older than the age cap
     assert s.visitors.count() == 0 and s.redis.hlen(s.visitors.key("visitors:vec")) == 0
     s.visitor_index.sync()
-    assert s.visitor_index.size == 0 and s.visitor_index.nearest(unit(1, rng, s.visitors.dim)[0]) is None
+    assert s.visitor_index.size == 0 and s.visitor_index.joinable(unit(1, rng, s.visitors.dim)[0], np.inf) == []
     assert s.redis.xlen(s.visitors.log_key) <= 100  # the log is capped too (GALLERY_LOG_MAXLEN, approximately)
 
 
