@@ -17,7 +17,10 @@ Throughput: `--clients` threads in this process each sending the frame through t
 `--seconds`, in turns. Where the time goes: every served model called alone in this process
 (the sub-graphs of both frames: each detector on the 3-face frame, each embedder on 1 and 3
 faces), in turns. The machine is shared: the load average before and after is recorded, and
-only the ratios (measured under the same load) are meant to be compared.
+only the ratios (measured under the same load) are meant to be compared. Last, the same frames
+through the three pipelines in-process (MODEL_BACKEND=local, the same SavedModels), in turns:
+the ratios with no round trip, no (de)serialisation and no model server in between, which
+those costs, paid by every configuration, only move towards 1.
 """
 import json
 import os
@@ -97,6 +100,18 @@ def model_ms(model_dir: Path, repeat: int, rounds: int = 3) -> dict:
     return {label: statistics.median(t) for label, t in times.items()}
 
 
+def in_process(model_dir: Path, frames: dict, repeat: int) -> dict:
+    """{frame label: {'ms': stage medians, 'latency_ratio'}}: the three pipelines with
+    MODEL_BACKEND=local (every model in this process), in turns."""
+    pipelines = {key: build_pipeline(load_settings(model_backend="local", model_dir=model_dir, **config))
+                 for key, config in CONFIGURATIONS.items()}
+    out = {}
+    for label, data in frames.items():
+        ms = measure(pipelines, data, repeat, rounds=4)
+        out[label] = {"ms": ms, "latency_ratio": {k: ms[k]["total"] / ms["before"]["total"] for k in ms}}
+    return out
+
+
 def main(argv=None):
     parser = bench_parser(__doc__, "bench_frame_cost", repeat=20)
     parser.add_argument("--seconds", type=float, default=6.0, help="per throughput turn (default 6)")
@@ -122,6 +137,7 @@ def main(argv=None):
         server.terminate()
         server.wait()
     results["models_in_process_ms"] = model_ms(args.model_dir, args.repeat)
+    results["in_process"] = in_process(args.model_dir, frames, args.repeat)
     results["load_average"] = {"before": load_before, "after": os.getloadavg()}
     print("each model alone, in-process, median ms: " + ", ".join(
         f"{k} {v:.1f}" for k, v in results["models_in_process_ms"].items()))
@@ -133,6 +149,9 @@ def main(argv=None):
             print(f"  {key:<7} " + " ".join(f"{r['ms'][key][s]:>8.1f}" for s in STAGES)
                   + f"  {r['latency_ratio'][key]:>8.2f}x   {r['ms'][key]['faces']:>5.0f}"
                   + f"   {r['frames_per_s'][key]:>8.1f}{'':>22}{r['throughput_ratio'][key]:.2f}x")
+    for label, r in results["in_process"].items():
+        print(f"{label}, in-process (MODEL_BACKEND=local), median ms: " + ", ".join(
+            f"{k} {r['ms'][k]['total']:.1f} ({r['latency_ratio'][k]:.2f}x)" for k in CONFIGURATIONS))
     print("load average (1, 5, 15 min) before %s, after %s" % tuple(
         ", ".join(f"{v:.2f}" for v in results["load_average"][k]) for k in ("before", "after")))
     write_results(args.out, results)
