@@ -27,6 +27,12 @@ THUMBNAIL_ID = re.compile(r"(\d{1,20}-\d{1,20})\.(\d{1,3})")
 LEGACY_THUMBNAIL_ID = re.compile(r"[0-9a-f]{32}")   # events written before thumbnails moved into the stream
 
 
+def is_event_id(text: str) -> bool:
+    """Whether `text` is a Redis stream id (milliseconds-sequence, each under 2**64): anything
+    else Redis refuses with an error, which would read as Redis failing."""
+    return bool(EVENT_ID.fullmatch(text)) and all(int(part) < 2 ** 64 for part in text.split("-"))
+
+
 class EventLog:
     def __init__(self, client: redis.Redis, prefix: str = "fr:", maxlen: int = 10_000, max_bytes: int = 256 << 20):
         self.redis, self.prefix = client, prefix
@@ -76,7 +82,7 @@ class EventLog:
     def face(self, event_id: str, index: int) -> tuple[dict, np.ndarray | None] | None:
         """(face entry, its embedding or None) of face `index` of event `event_id`; None when
         the event or the face is not there (trimmed, or never was)."""
-        found = self.redis.xrange(self.key, event_id, event_id) if EVENT_ID.fullmatch(event_id) else []
+        found = self.redis.xrange(self.key, event_id, event_id) if is_event_id(event_id) else []
         if not found:
             return None
         fields = found[0][1]
@@ -90,7 +96,7 @@ class EventLog:
 
     def thumbnail(self, thumb_id: str) -> bytes | None:
         match = THUMBNAIL_ID.fullmatch(thumb_id)
-        if match:
+        if match and is_event_id(match[1]):
             found = self.redis.xrange(self.key, match[1], match[1])
             return found[0][1].get(f"thumb:{int(match[2])}".encode()) if found else None
         if LEGACY_THUMBNAIL_ID.fullmatch(thumb_id):

@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -289,7 +289,7 @@ def pipeline_values(settings: Settings) -> dict[str, object]:
     return {name: getattr(settings, name) for name in sorted(PIPELINE_FIELDS)}
 
 
-def load_settings(**overrides):
+def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment (overrides win); a bad value raises SettingsError naming it."""
     try:
         return Settings(**overrides)

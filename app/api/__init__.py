@@ -1,4 +1,4 @@
-"""The HTTP surfaces: the native JSON API (native, people, gallery_io, ops, visitors,
+"""The HTTP surfaces: the native JSON API (native, people, gallery_io, ops, visitors, tracks,
 corrections), the operators' page (page), the compatibility APIs (deepstack, compreface,
 compreface_gallery: thin adapters over the same use cases), and how requests are read
 (uploads), answered (schemas, error_handlers), described (openapi) and guarded (auth)."""

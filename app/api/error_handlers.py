@@ -2,7 +2,8 @@
 errors, Redis failures (never naming a command or a key: those go to the log), Flask's HTTP
 errors (404, 405, 413) and, as a plain 500 without a trace, anything unexpected (the trace
 goes to the log). The native API answers them as JSON {"error": {"code", "message"}}
-(ErrorResponse); the compatibility APIs in their clients' shapes (app/api/compat.py)."""
+(ErrorResponse); the compatibility APIs in their clients' shapes (app/api/deepstack.py,
+app/api/compreface_io.py)."""
 import logging
 import math
 

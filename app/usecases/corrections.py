@@ -10,18 +10,16 @@ The face's embedding comes from the event itself (kept beside it while the event
 no image is sent again. The face added to a person gets the id e{event id}-{index}: the same
 correction twice adds nothing, one face never goes to two people (409), and "not X" on a face
 once added to X takes it back out."""
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from app.errors import EventNotFound, FaceIdTaken, GalleryModelMismatch, InvalidField, NotCorrectable
+from app.events import is_event_id
 from app.gallery import NewFace
 from app.gallery.identity import clean_name
 from app.services import Services
 from app.usecases import people
-
-EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
 
 
 @dataclass
@@ -41,7 +39,7 @@ def correct(s: Services, event_id: str, face_index: int, not_person_id: str | No
     if sum(v is not None for v in (not_person_id, person_id, name)) != 1:
         raise InvalidField("send exactly one of `not_person_id` (the face is not this person), `person_id` "
                            "(the face is this enrolled person) or `name` (the face is a new person)")
-    if not EVENT_ID.fullmatch(event_id) or any(int(part) >= 2 ** 64 for part in event_id.split("-")):
+    if not is_event_id(event_id):
         raise InvalidField(f"`event_id` {event_id!r} is not an event id; GET /events lists them (e.g. 1795321261849-0)")
     name = clean_name(name) if name is not None else None
     found = s.events.face(event_id, face_index)

@@ -173,3 +173,11 @@ def test_tiny_frame_has_no_face(client):
     tiny = cv2.imencode(".png", np.zeros((1, 1, 3), np.uint8))[1].tobytes()
     response = client.post("/recognize", data=tiny, content_type="image/png")
     assert response.status_code == 200 and response.json["faces"] == []
+
+
+def test_event_ids_past_redis_stream_ids_are_not_found_not_errors(client):
+    # 20 digits pass the pattern but not Redis's 64-bit stream ids: a 404, never a Redis error
+    big = "99999999999999999999-0"
+    for path in (f"/events/thumbnails/{big}.0", f"/events/thumbnails/0-{'9' * 20}.0"):
+        response = client.get(path)
+        assert response.status_code == 404 and "error" in response.json, (path, response.status_code)

@@ -85,6 +85,7 @@ def test_corrections_refuse_bad_input(client, api):
     cases = [({"event_id": event, "face_index": 0}, 400, "invalid_field"),
              ({"event_id": event, "face_index": 0, "person_id": pid, "not_person_id": pid}, 400, "invalid_field"),
              ({"event_id": "not-an-id", "face_index": 0, "person_id": pid}, 400, "invalid_field"),
+             ({"event_id": "99999999999999999999-0", "face_index": 0, "person_id": pid}, 400, "invalid_field"),
              ({"event_id": event, "face_index": -1, "person_id": pid}, 400, "bad_request"),
              ({"event_id": event, "face_index": "first", "person_id": pid}, 400, "bad_request"),
              ({"event_id": event, "face_index": 1, "person_id": pid}, 404, "event_not_found"),
