@@ -108,8 +108,10 @@ def delete_listed_faces():
 @bp.get("/faces/<image_id>/img/", strict_slashes=False)
 @doc("the example's face as a small JPEG")
 def face_image(image_id: str):
-    return jpeg_response(_found(subjects.stored_face(services(), io.face_id(image_id)), image_id).thumbnail,
-                         FaceNotFound(f"Image {image_id} not found"))
+    thumbnail = _found(subjects.stored_face(services(), io.face_id(image_id)), image_id).thumbnail
+    if not thumbnail:   # imported without one
+        raise FaceNotFound(f"Image {image_id} not found")
+    return jpeg_response(thumbnail)
 
 
 def _found(face, image_id: str):

@@ -6,8 +6,8 @@ from app import metrics
 from app.api.openapi import documented, openapi_document
 from app.api.schemas import EventsResponse, Health, Readiness
 from app.api.uploads import int_arg, jpeg_response
-from app.errors import ThumbnailNotFound
 from app.services import services
+from app.usecases import events as events_log
 from app.usecases.readiness import readiness
 
 bp = Blueprint("ops", __name__)
@@ -49,7 +49,7 @@ def openapi():
 @documented(f"The most recent recognition events, newest first (?count=, at most {MAX_EVENTS})", EventsResponse,
             query=[("count", f"how many, 1 to {MAX_EVENTS} (default 50)", False)], errors=(400, 401, 503))
 def events():
-    recent = services().events.recent(int_arg("count", 50, 1, MAX_EVENTS))
+    recent = events_log.recent_events(services(), int_arg("count", 50, 1, MAX_EVENTS))
     return EventsResponse.model_validate({"events": recent}).model_dump()
 
 
@@ -57,5 +57,4 @@ def events():
 @documented("A face thumbnail of an event (JPEG; trimmed with the events, EVENTS_MAXLEN and EVENTS_MAX_MB)",
             content_type="image/jpeg", errors=(401, 404, 503))
 def event_thumbnail(thumb_id):
-    return jpeg_response(services().events.thumbnail(thumb_id), ThumbnailNotFound(
-        f"no thumbnail {thumb_id!r} (thumbnails go with their events: EVENTS_MAXLEN, EVENTS_MAX_MB)"))
+    return jpeg_response(events_log.event_thumbnail(services(), thumb_id))

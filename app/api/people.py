@@ -5,7 +5,6 @@ from app.api.openapi import documented
 from app.api.schemas import Deleted, PeopleResponse, PersonDetail, PersonSummary, Rename
 from app.api.schemas_visitors import FaceReport
 from app.api.uploads import jpeg_response, json_body
-from app.errors import FaceNotFound
 from app.services import services
 from app.usecases import gallery_health, people
 
@@ -15,7 +14,7 @@ bp = Blueprint("people", __name__, url_prefix="/people")
 @bp.get("")
 @documented("Every enrolled person, sorted by name", PeopleResponse, errors=(401, 503))
 def list_people():
-    listed = [PersonSummary(**p) for p in services().store.people()]
+    listed = [PersonSummary(**p) for p in people.list_people(services())]
     return PeopleResponse(count=len(listed), people=listed).model_dump()
 
 
@@ -51,5 +50,4 @@ def delete_face(pid, fid):
 @bp.get("/<pid>/faces/<fid>/thumbnail")
 @documented("The enrolled face as a small JPEG", content_type="image/jpeg", errors=(401, 404, 503))
 def face_thumbnail(pid, fid):
-    return jpeg_response(services().store.thumbnail(pid, fid),
-                         FaceNotFound(f"no thumbnail for face {fid!r} of person {pid!r}"))
+    return jpeg_response(people.face_thumbnail(services(), pid, fid))

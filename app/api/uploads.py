@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.api.json_depth import check_depth
-from app.errors import BadRequest, FaceRecError, InvalidBase64, InvalidField, MissingImage, UnsupportedMediaType
+from app.errors import BadRequest, InvalidBase64, InvalidField, MissingImage, UnsupportedMediaType
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -187,11 +187,8 @@ def single_image(upload: Upload) -> bytes:
     return upload.images[0]
 
 
-def jpeg_response(jpeg: bytes | None, missing: FaceRecError) -> Response:
-    """A stored JPEG (thumbnails), or `missing` (a 404) when there is none (or it is empty: a face
-    imported without one)."""
-    if not jpeg:
-        raise missing
+def jpeg_response(jpeg: bytes) -> Response:
+    """A stored JPEG (a thumbnail) as the answer."""
     return Response(jpeg, mimetype="image/jpeg")
 
 

@@ -6,7 +6,6 @@ from app.api.openapi import documented
 from app.api.schemas import Deleted
 from app.api.schemas_visitors import NamedVisitor, NameVisitor, VisitorDetail, VisitorsResponse, VisitorSummary
 from app.api.uploads import int_arg, jpeg_response, json_body
-from app.errors import ThumbnailNotFound
 from app.services import services
 from app.usecases import visitors
 
@@ -34,8 +33,7 @@ def get_visitor(vid):
 @bp.get("/<vid>/sightings/<sid>/thumbnail")
 @documented("A sighting's face as a small JPEG", content_type="image/jpeg", errors=(401, 404, 503))
 def sighting_thumbnail(vid, sid):
-    return jpeg_response(services().visitors.thumbnail(vid, sid),
-                         ThumbnailNotFound(f"visitor {vid!r} has no sighting {sid!r}"))
+    return jpeg_response(visitors.sighting_thumbnail(services(), vid, sid))
 
 
 @bp.post("/<vid>/name")

@@ -9,7 +9,7 @@ from typing import Any
 
 import redis
 
-from app.errors import InvalidField
+from app.errors import FaceNotFound, InvalidField
 from app.gallery import NewFace
 from app.gallery.identity import clean_name
 from app.services import Services
@@ -36,6 +36,20 @@ def store_faces(s: Services, faces: list[NewFace], name: str | None, person_id: 
     assert person_id is not None, "a name or a person id"
     name, ids = s.store.add_faces(person_id, faces)
     return person_id, name, False, ids
+
+
+def list_people(s: Services) -> list[dict[str, Any]]:
+    """Every enrolled person (id, name, faces), sorted by name."""
+    return s.store.people()
+
+
+def face_thumbnail(s: Services, pid: str, fid: str) -> bytes:
+    """The JPEG kept of enrolled face `fid` of person `pid`; FaceNotFound when there is none (a
+    face imported without one)."""
+    jpeg = s.store.thumbnail(pid, fid)
+    if not jpeg:
+        raise FaceNotFound(f"no thumbnail for face {fid!r} of person {pid!r}")
+    return jpeg
 
 
 def rename_person(s: Services, pid: str, name: str) -> dict[str, Any]:

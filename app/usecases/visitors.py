@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.errors import VisitorNotFound
+from app.errors import ThumbnailNotFound, VisitorNotFound
 from app.gallery import NewFace
 from app.pipeline import Face
 from app.services import Services
@@ -193,6 +193,14 @@ def get_visitor(s: Services, vid: str) -> Visitor:
     if visitor is None:
         raise VisitorNotFound.of(vid)
     return visitor
+
+
+def sighting_thumbnail(s: Services, vid: str, sid: str) -> bytes:
+    """The JPEG of sighting `sid` of visitor `vid`; ThumbnailNotFound when there is none."""
+    jpeg = s.visitors.thumbnail(vid, sid)
+    if not jpeg:
+        raise ThumbnailNotFound(f"visitor {vid!r} has no sighting {sid!r}")
+    return jpeg
 
 
 def name_visitor(s: Services, vid: str, name: str | None = None, person_id: str | None = None) -> NamedVisitor:
