@@ -75,9 +75,10 @@ def list_faces():
             "total_pages": -(-listed.total // size), "total_elements": listed.total}
 
 
-@bp.delete("/faces/", strict_slashes=False)
+@bp.delete("/faces/", strict_slashes=False, merge_slashes=False)   # "/faces///" is not "/faces/" (_whole_collection)
 @doc("delete a subject and its examples (`subject`); without it, every example")
 def delete_faces():
+    _whole_collection(FaceNotFound("Image  not found"))
     subject = subject_param(required=False)
     if subject is None:
         log.warning("CompreFace API: DELETE /faces without a subject: deleting every enrolled face")
@@ -114,6 +115,14 @@ def face_image(image_id: str):
     return jpeg_response(thumbnail)
 
 
+def _whole_collection(not_found: Exception) -> None:
+    """Refuse a "delete every ..." reached with an empty id: werkzeug decodes %2F and matches
+    ".../faces//" (or ".../faces/%2F") to ".../faces/", and a client that sends an empty or
+    slash id means one example or subject, never all of them."""
+    if request.path.endswith("//"):
+        raise not_found
+
+
 def _found(face, image_id: str):
     """`face`, or CompreFace's 404 code 44 for an image id that is not (or no longer) there."""
     if face is None:
@@ -147,7 +156,8 @@ def delete_subject(subject: str):
     return {"subject": subject}
 
 
-@bp.delete("/subjects/", strict_slashes=False)
+@bp.delete("/subjects/", strict_slashes=False, merge_slashes=False)
 @doc("delete every subject")
 def delete_subjects():
+    _whole_collection(PersonNotFound("Subject  not found"))
     return {"deleted": subjects.delete_every_subject(services())}

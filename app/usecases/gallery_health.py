@@ -64,6 +64,8 @@ class GalleryHealth:
 def face_reports(vectors: dict[str, np.ndarray], threshold: float) -> list[FaceReport]:
     """One report per face of one person ({face id: vector}), by face id."""
     fids = sorted(vectors)
+    if not fids:   # a person whose faces were all deleted (or a CompreFace subject not given one yet)
+        return []
     matrix = np.array([vectors[f] for f in fids], np.float32).reshape(len(fids), -1)
     reports = []
     for i, fid in enumerate(fids):

@@ -175,9 +175,22 @@ def test_tiny_frame_has_no_face(client):
     assert response.status_code == 200 and response.json["faces"] == []
 
 
-def test_event_ids_past_redis_stream_ids_are_not_found_not_errors(client):
+def test_event_ids_redis_cannot_read_are_not_found_not_errors(client, api):
+    api.recognize(photo_bytes("elton_john", 0)).expect(200, RecognizeResponse)   # the events stream exists
     # 20 digits pass the pattern but not Redis's 64-bit stream ids: a 404, never a Redis error
     big = "99999999999999999999-0"
-    for path in (f"/events/thumbnails/{big}.0", f"/events/thumbnails/0-{'9' * 20}.0"):
+    arabic = "\u0661\u0662-\u0660"   # Unicode digits: Python's \\d and int() take them, Redis does not
+    for path in (f"/events/thumbnails/{big}.0", f"/events/thumbnails/0-{'9' * 20}.0", f"/events/thumbnails/{arabic}.0"):
         response = client.get(path)
         assert response.status_code == 404 and "error" in response.json, (path, response.status_code)
+
+
+def test_a_person_without_faces_is_reported_not_an_error(client, api):
+    pid = api.enroll("Elton", photo_bytes("elton_john", 0, "train")).expect(201)["person_id"]
+    fid = client.get(f"/people/{pid}").json["faces"][0]
+    face_id = fid["face_id"] if isinstance(fid, dict) else fid
+    assert client.delete(f"/people/{pid}/faces/{face_id}").status_code == 200
+    person = client.get(f"/people/{pid}")
+    assert person.status_code == 200 and person.json["faces"] == [] and person.json["face_report"] == []
+    health = client.get("/gallery/health")
+    assert health.status_code == 200, health.json

@@ -166,3 +166,13 @@ def test_api_key_header(make_client):
     open_client = make_client()   # no API_KEYS: any key, or none, is accepted
     assert open_client.get("/api/v1/recognition/subjects", headers={"x-api-key": "anything"}).status_code == 200
     assert open_client.get("/api/v1/recognition/subjects").status_code == 200
+
+
+def test_an_empty_or_encoded_slash_id_deletes_nothing(client):
+    # werkzeug decodes %2F and merges slashes: "/faces/%2F" must not reach "delete every face"
+    add(client, "Ada", photo_bytes("madonna", 0, "train"))
+    for path in ("/api/v1/recognition/faces/%2F", "/api/v1/recognition/faces//", "/api/v1/recognition/faces/%2f%2F",
+                 "/api/v1/recognition/subjects/%2F", "/api/v1/recognition/subjects//"):
+        assert client.delete(path).status_code in (404, 405), path   # refused, never "delete every ..."
+    assert client.get("/api/v1/recognition/faces").json["total_elements"] == 1
+    assert client.get("/api/v1/recognition/subjects/").json == {"subjects": ["Ada"]}

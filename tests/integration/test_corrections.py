@@ -86,6 +86,8 @@ def test_corrections_refuse_bad_input(client, api):
              ({"event_id": event, "face_index": 0, "person_id": pid, "not_person_id": pid}, 400, "invalid_field"),
              ({"event_id": "not-an-id", "face_index": 0, "person_id": pid}, 400, "invalid_field"),
              ({"event_id": "99999999999999999999-0", "face_index": 0, "person_id": pid}, 400, "invalid_field"),
+             ({"event_id": "\u0661\u0662-\u0660", "face_index": 0, "person_id": pid}, 400, "invalid_field"),
+             ({"event_id": "\uff11-\uff10", "face_index": 0, "name": "X"}, 400, "invalid_field"),
              ({"event_id": event, "face_index": -1, "person_id": pid}, 400, "bad_request"),
              ({"event_id": event, "face_index": "first", "person_id": pid}, 400, "bad_request"),
              ({"event_id": event, "face_index": 1, "person_id": pid}, 404, "event_not_found"),
