@@ -169,10 +169,13 @@ def _image_in(data: bytes, what: str) -> bytes:
 
 def _crop_in(crop: GalleryCrop) -> bytes:
     jpeg = _image_in(base64.b64decode(crop.image, validate=True), "crop")
-    if len(crop.box) != 4 or any(len(p) != 2 for p in crop.landmarks) or not np.all(np.isfinite(
-            np.asarray([*crop.box, *(v for p in crop.landmarks for v in p)], np.float64))):
+    if len(crop.box) != 4 or any(len(p) != 2 for p in crop.landmarks):
         raise ValueError("the crop's box is 4 numbers and its landmarks 5 pairs of numbers")
-    return EnrolledCrop(jpeg, np.asarray(crop.box, np.float32), np.asarray(crop.landmarks, np.float32)).to_bytes()
+    with np.errstate(over="ignore"):   # checked as stored: a float64 past float32's range becomes inf
+        box, landmarks = np.asarray(crop.box, np.float32), np.asarray(crop.landmarks, np.float32)
+    if not (np.all(np.isfinite(box)) and np.all(np.isfinite(landmarks))):
+        raise ValueError("the crop's box is 4 numbers and its landmarks 5 pairs of numbers, finite as float32")
+    return EnrolledCrop(jpeg, box, landmarks).to_bytes()
 
 
 def _face_in(face, pid: str, dim: int) -> NewFace:

@@ -139,6 +139,10 @@ class FrigateBridge:
             self._count("malformed")
             log.warning("skipped a malformed message on %s: %s", message.topic, e)
             return
+        except Exception:   # a bug must cost one message, not paho's network thread (and with it the bridge)
+            self._count("malformed")
+            log.exception("skipped a message on %s that could not be read", message.topic)
+            return
         try:
             self.queue.put_nowait(event)
         except queue.Full:

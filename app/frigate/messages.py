@@ -79,9 +79,15 @@ def _number(side: dict, key: str, default=None):
     value = side.get(key, default)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise Malformed(f"{key} {str(value)[:40]!r} is not a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:   # a JSON integer past a float's range
+        raise Malformed(f"{key} {str(value)[:40]!r} is out of range") from None
+    if not math.isfinite(number):
+        raise Malformed(f"{key} {str(value)[:40]!r} is not a number")
+    return number
 
 
 def _zones(side: dict, key: str) -> tuple[str, ...]:

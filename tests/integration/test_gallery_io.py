@@ -62,6 +62,7 @@ def face(fid, rng, dim):
     ("taken", 409, "face_id_taken", "taken-face (of"),
     ("bad vector", 400, "bad_request", "unit length"),
     ("bad name", 400, "invalid_field", "person last"),
+    ("crop past float32", 400, "bad_request", "crop's box"),
     ("other model", 409, "model_mismatch", "arcface"),
     ("cut short", 400, "bad_request", "not valid JSON"),
     ("not an object", 400, "bad_request", "not a JSON object"),
@@ -85,6 +86,9 @@ def test_an_import_writes_nothing_unless_the_whole_file_is_sound(make_app, probl
         last["faces"][0]["embedding"] = base64.b64encode(np.full(dim, 0.5, "<f4").tobytes()).decode()
     elif problem == "bad name":
         last["name"] = "\u200b\u200b"
+    elif problem == "crop past float32":   # finite as a JSON number, infinite once stored as float32
+        crop = base64.b64encode(encode_jpeg(np.full((64, 64, 3), 128, np.uint8))).decode()
+        last["faces"][0]["crop"] = {"image": crop, "box": [1e300, 0, 1, 1], "landmarks": [[1, 1]] * 5}
     model = "arcface-r100/box" if problem == "other model" else s.pipeline.model_id
     body = json.dumps({"format": "facerec-gallery/1", "model": model, "people": people + [last]})
     if problem == "cut short":

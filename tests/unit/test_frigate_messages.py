@@ -48,6 +48,7 @@ def mutated(**changes) -> bytes:
     (mutated(id=KeyError), "id"), (mutated(id=12), "id"), (mutated(id="a/b"), "id"), (mutated(id="x" * 129), "id"),
     (mutated(camera=KeyError), "camera"), (mutated(camera=["cam"]), "camera"), (mutated(camera="a/#"), "camera"),
     (mutated(label=None), "label"), (mutated(area="big"), "area"), (mutated(area=True), "area"),
+    (mutated(area=10 ** 400), "area"), (mutated(frame_time=-10 ** 400), "frame_time"),   # past a float: OverflowError
     (mutated(frame_time="now"), "frame_time"), (mutated(current_zones="porch"), "current_zones"),
     (mutated(current_zones=[1, 2]), "current_zones"), (mutated(entered_zones={"a": 1}), "entered_zones"),
     (b'{"type": "new", "after": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "not JSON"),
@@ -77,3 +78,7 @@ def test_tracked_object_updates():
         parse_object_update(b'{"type": "face", "camera": "cam"}', LIMIT)
     with pytest.raises(Malformed):
         parse_object_update(b'{"id": "1.2-a", "camera": "cam"}', LIMIT)
+    huge = json.loads(object_update("1.2-a", "cam", "Ada", 0.91))
+    huge["score"] = 10 ** 400
+    with pytest.raises(Malformed, match="score"):
+        parse_object_update(json.dumps(huge).encode(), LIMIT)
