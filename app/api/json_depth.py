@@ -7,7 +7,10 @@ Hand-written (no library measures depth without parsing): brackets are counted o
 strings, a string being what lies between quotes not escaped by an odd run of backslashes.
 Bytes are scanned in chunks with numpy, carrying the state (inside a string or not, the
 backslashes ending the last chunk, the depth) from chunk to chunk, so memory is one chunk's
-whatever the body's size. Malformed JSON may be measured wrongly; the parser refuses it after."""
+whatever the body's size. Malformed JSON may be measured wrongly; the parser refuses it after.
+The bytes counted are UTF-8's, which RFC 8259 requires of JSON between systems: a UTF-16 or
+UTF-32 body (which Python's json would read) is refused, as its bytes are not its characters."""
+import json
 from collections.abc import Iterable
 
 import numpy as np
@@ -28,8 +31,14 @@ class DepthGauge:
         self.limit, self.depth = limit, 0
         self.in_string = False
         self.backslashes = 0      # the run of backslashes ending the bytes fed so far
+        self.started = False
 
     def feed(self, data: bytes) -> None:
+        if not self.started and data:
+            self.started = True
+            encoding = json.detect_encoding(data[:4])
+            if encoding not in ("utf-8", "utf-8-sig"):
+                raise BadRequest(f"a JSON body is UTF-8 (RFC 8259); this one reads as {encoding}")
         for start in range(0, len(data), CHUNK):
             self._feed(np.frombuffer(data, np.uint8, min(CHUNK, len(data) - start), start))
 

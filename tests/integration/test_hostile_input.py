@@ -4,6 +4,7 @@ cannot back, keys in URLs, oversized batches. Each test names the hole it keeps 
 Redis, real models over gRPC."""
 import base64
 import io
+import json
 import tracemalloc
 
 import numpy as np
@@ -100,6 +101,12 @@ def test_deep_json_is_refused_before_parsing_in_constant_memory(client, path):
     for _ in range(40):
         nested = {"a": nested}
     assert client.post(path, json=nested, headers=CF).status_code == 400
+    # Python's json reads UTF-16 too; the gauge counts UTF-8 bytes: a UTF-16 body whose characters
+    # hold quote and bracket bytes (U+4E22 is 22 4E, U+5D5D is 5D 5D) would read as shallow
+    utf16 = json.dumps({"x": "\u4e22" + "\u5d5d" * 40 + "\u4e22", "y": nested}, ensure_ascii=False).encode("utf-16-le")
+    response = client.post(path, data=utf16, content_type="application/json", headers=CF)
+    said = response.get_data(as_text=True)
+    assert response.status_code == 400 and ("nests deeper" in said or "UTF-8" in said), said[:200]
 
 
 def test_an_import_of_vectors_of_another_size_is_refused(client, api):
