@@ -7,14 +7,18 @@ usecases/ (recognize, enroll, verify, backup, ...) -> pipeline/ (decode, detect,
 gallery/ (Redis store, this worker's replica, matching) -> model_clients/ (gRPC, in-process)."""
 import os
 import time
+from typing import TYPE_CHECKING
 
 from flask import Flask, g, request
 
 from app import metrics
 from config import Settings, load_settings
 
+if TYPE_CHECKING:   # the pipeline (and its model clients) load in the factory, not at import
+    from app.pipeline import FacePipeline
 
-def create_app(settings: Settings | None = None, pipeline=None) -> Flask:
+
+def create_app(settings: Settings | None = None, pipeline: "FacePipeline | None" = None) -> Flask:
     """settings default to the environment; `pipeline` lets tests share loaded models (used
     when it was built from the same pipeline settings, config.settings.PIPELINE_FIELDS)."""
     from app.api import BLUEPRINTS

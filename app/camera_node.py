@@ -54,6 +54,11 @@ class Counts:
 
 
 class Backoff:
+    """The wait before the next try after a failure: 1 s doubling to MAX_BACKOFF_S, back to 0 on a
+    success. The snapshot poll, the stream capture and the posting to the server each keep one
+    across their own loops (a camera that does not open, a server that fails); a retry library
+    would wrap one call, not say how long a loop that goes on should wait."""
+
     def __init__(self):
         self.delay = 0.0
 

@@ -10,14 +10,18 @@ different-person pair), FAR/FRR at the match threshold and, leaving each person 
 enrollment in turn, the share of their photos reported unknown (open set).
 """
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+Photos = list[tuple[str, Path]]                           # (person, photo)
+Embed = Callable[[Path], dict[str, np.ndarray] | None]   # {variant: embedding}, or None: no face
 
 
-def labelled_photos(folder):
+def labelled_photos(folder: str | Path) -> dict[str, Photos]:
     """{"train": [(person, path)], "val": [...]} from either layout."""
     folder = Path(folder)
 
@@ -36,10 +40,13 @@ def labelled_photos(folder):
     return splits
 
 
-def embed_photos(embed, photos, crops):
+def embed_photos(embed: Embed, photos: Photos, crops: Sequence[str]
+                 ) -> tuple[list[str], dict[str, np.ndarray], list[str], list[float]]:
     """Labels, {variant: [N,dim]}, photos without a face, seconds per photo.
     `embed(path)` gives {variant: embedding of the photo's largest face}, or None for no face."""
-    labels, no_face, seconds = [], [], []
+    labels: list[str] = []
+    no_face: list[str] = []
+    seconds: list[float] = []
     vectors: dict[str, list[np.ndarray]] = {c: [] for c in crops}
     for person, path in photos:
         start = time.perf_counter()
@@ -54,8 +61,12 @@ def embed_photos(embed, photos, crops):
     return labels, {c: np.asarray(v, np.float32).reshape(len(labels), -1) for c, v in vectors.items()}, no_face, seconds
 
 
-def equal_error_rate(same, different):
-    """(EER, threshold): where the false accept and false reject rates cross."""
+def equal_error_rate(same: np.ndarray, different: np.ndarray) -> tuple[float, float]:
+    """(EER, threshold): where the false accept and false reject rates cross.
+
+    Written here rather than read off scikit-learn's roc_curve: that one thresholds scores (higher
+    is more alike) at its own points, this one distances at every distance seen, with no
+    interpolation between them, which is what the docs' EER figures are."""
     candidates = np.unique(np.concatenate([same, different]))
     far = np.searchsorted(np.sort(different), candidates, side="right") / len(different)
     frr = 1.0 - np.searchsorted(np.sort(same), candidates, side="right") / len(same)
@@ -63,13 +74,14 @@ def equal_error_rate(same, different):
     return float((far[i] + frr[i]) / 2.0), float(candidates[i])
 
 
-def zero_false_accepts(same, different):
+def zero_false_accepts(same: np.ndarray, different: np.ndarray) -> tuple[float, float]:
     """(threshold just under the nearest different-person pair, share of same pairs rejected there)."""
     threshold = float(np.nextafter(np.float32(np.min(different)), np.float32(0)))
     return threshold, float(np.mean(np.asarray(same) > threshold))
 
 
-def metrics(train_labels, train, val_labels, val, threshold, val_photos):
+def metrics(train_labels: list[str], train: np.ndarray, val_labels: list[str], val: np.ndarray, threshold: float,
+            val_photos: int) -> dict[str, Any]:
     """val_photos counts every val photo: one where no face was found is a rank-1 miss.
     Distances are plain Euclidean, so embeddings need not be unit vectors (dlib's are not)."""
     everyone = np.concatenate([train, val])
@@ -78,8 +90,8 @@ def metrics(train_labels, train, val_labels, val, threshold, val_photos):
     d = np.sqrt(np.maximum(squared[:, None] + squared[None, :] - 2.0 * everyone @ everyone.T, 0.0))
     n_train = len(train)
     probe_to_train = d[n_train:, :n_train]       # val rows against train columns
-    train_labels = np.asarray(train_labels)
-    rank1 = int(sum(train_labels[np.argmin(row)] == label for row, label in zip(probe_to_train, val_labels)))
+    train_array = np.asarray(train_labels)
+    rank1 = int(sum(train_array[np.argmin(row)] == label for row, label in zip(probe_to_train, val_labels)))
     upper = np.triu_indices(len(everyone), k=1)
     same_mask = (labels[:, None] == labels[None, :])[upper]
     same, different = d[upper][same_mask], d[upper][~same_mask]
@@ -87,7 +99,7 @@ def metrics(train_labels, train, val_labels, val, threshold, val_photos):
     zero_fa_threshold, frr_at_zero_fa = zero_false_accepts(same, different)
     unknown = []  # open set: each person left out of enrollment in turn
     for person in sorted(set(train_labels)):
-        others = train_labels != person
+        others = train_array != person
         unknown += [row[others].min() > threshold for row, label in zip(probe_to_train, val_labels) if label == person]
     return {
         "rank1": rank1, "probes": val_photos, "rank1_rate": rank1 / max(val_photos, 1),
@@ -103,7 +115,8 @@ def metrics(train_labels, train, val_labels, val, threshold, val_photos):
     }
 
 
-def evaluate(embed, folder, crops, threshold, preprocessor):
+def evaluate(embed: Embed, folder: str | Path, crops: Sequence[str], threshold: float | dict[str, float],
+             preprocessor: str) -> dict[str, Any]:
     """The report for the photos in `folder`, embedded by `embed` (see embed_photos) as each of
     the variants `crops`; `threshold`: one match threshold, or {variant: threshold}."""
     thresholds = threshold if isinstance(threshold, dict) else {c: threshold for c in crops}
@@ -121,7 +134,7 @@ def evaluate(embed, folder, crops, threshold, preprocessor):
     }
 
 
-def print_report(report):
+def print_report(report: dict[str, Any]) -> None:
     print(f"{report['dataset']}: {report['people']} people, {report['train_photos']} train / "
           f"{report['val_photos']} val photos, preprocessor {report['preprocessor']}, "
           f"{report['ms_per_photo']['p50']:.0f} ms per photo (p50)")

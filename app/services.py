@@ -3,10 +3,10 @@ channels, the Redis connection, the gallery store and this worker's replica of i
 log and the matching rule; the unknown visitors (store and this worker's index of them) and
 the negative examples. Use cases receive this; nothing is made at import."""
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import redis
-from flask import current_app
 
 from app.corrections.negatives import Negatives
 from app.events import EventLog
@@ -20,6 +20,10 @@ from app.visitors.store import VisitorStore
 from app.visits import VisitRules, VisitStore
 from app.visits.camera import TrackRules
 from config import Settings
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
 
 
 @dataclass
@@ -37,7 +41,7 @@ class Services:
     negatives: Negatives
     visits: VisitStore                       # open tracks of every camera (app/visits)
     outage: RedisOutage                      # whether Redis was found unreachable a moment ago
-    background: list = field(default_factory=list)   # threads with stop() (housekeeping, the visit sweep)
+    background: list[Stoppable] = field(default_factory=list)   # housekeeping, the visit sweep
 
     @property
     def redis_where(self) -> str:
@@ -86,8 +90,3 @@ def build_services(settings: Settings, pipeline: FacePipeline | None = None) -> 
     return Services(settings, pipeline, client, store, replica, events, rule,
                     build_publisher(settings, rule.confidence), visitors, VisitorIndex(visitors), negatives, visits,
                     outage)
-
-
-def services() -> Services:
-    """The current worker's services (inside a request)."""
-    return current_app.extensions["facerec"]

@@ -8,10 +8,10 @@ from collections.abc import Callable
 import numpy as np
 from flask import Blueprint, request
 
+from app.api.current import services
 from app.api.openapi import documented
 from app.api.uploads import Upload, check_image_count, text_field
 from app.pipeline import Frame
-from app.services import services
 
 
 def files_in_request() -> list[bytes]:

@@ -18,8 +18,8 @@ from flask import Blueprint
 
 from app.api import compreface_io as io
 from app.api.compat import camera_id, poster
+from app.api.current import services
 from app.errors import FaceNotFound, NoFace
-from app.services import services
 from app.usecases import comparison, recognition, subjects
 
 bp = Blueprint("compreface", __name__, url_prefix="/api/v1")

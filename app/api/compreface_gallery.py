@@ -17,10 +17,10 @@ from flask import Blueprint, request
 
 from app.api import compreface_io as io
 from app.api.compat import finite_number
+from app.api.current import services
 from app.api.openapi import documented
 from app.api.uploads import jpeg_response, parsed_json
 from app.errors import BatchTooLarge, FaceNotFound, InvalidField, PersonNotFound
-from app.services import services
 from app.usecases import subjects
 
 log = logging.getLogger("facerec")

@@ -14,6 +14,7 @@ from flask import Blueprint, request
 
 from app.api.auth import key_is_valid
 from app.api.compat import box_ints, finite_number
+from app.api.current import services
 from app.api.error_handlers import error_headers, error_parts
 from app.api.uploads import image_from_base64, parsed_json
 from app.errors import (
@@ -29,7 +30,7 @@ from app.errors import (
     SeveralFaces,
 )
 from app.pipeline import Face, Frame
-from app.services import Services, services
+from app.services import Services
 
 TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 # our error -> (status, CompreFace code, message; None keeps ours)

@@ -2,10 +2,10 @@
 (GET /gallery/health); the use cases are app/usecases/corrections.py and gallery_health.py."""
 from flask import Blueprint
 
+from app.api.current import services
 from app.api.openapi import documented
 from app.api.schemas_visitors import CorrectionRequest, CorrectionResponse, GalleryHealthResponse
 from app.api.uploads import json_body
-from app.services import services
 from app.usecases import corrections, gallery_health
 
 bp = Blueprint("corrections", __name__)

@@ -19,9 +19,9 @@ from flask import Blueprint, request
 
 from app.api.auth import key_is_valid
 from app.api.compat import box_ints, camera_id, files_in_request, finite_number, poster
+from app.api.current import services
 from app.api.error_handlers import error_headers, error_parts
 from app.errors import InvalidField, MissingImage, NoFace
-from app.services import services
 from app.usecases import recognition, subjects
 
 bp = Blueprint("deepstack", __name__, url_prefix="/v1/vision")

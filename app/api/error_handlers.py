@@ -12,9 +12,9 @@ from flask import Flask, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from app import metrics
+from app.api.current import services
 from app.api.schemas import ErrorResponse
 from app.errors import FaceRecError, ModelError
-from app.services import services
 
 log = logging.getLogger("facerec")
 

@@ -4,10 +4,10 @@ app/api/gallery_file.py), and re-embedding the gallery with this server's model:
 POST /gallery/reembed, GET /gallery/reembed (progress; app/usecases/reembed.py)."""
 from flask import Blueprint, Response, request, stream_with_context
 
+from app.api.current import services
 from app.api.gallery_file import GalleryUpload, gallery_json
 from app.api.openapi import documented
 from app.api.schemas import GalleryFile, ImportReport, ReembedStatus
-from app.services import services
 from app.usecases import backup, reembed
 
 bp = Blueprint("gallery", __name__, url_prefix="/gallery")

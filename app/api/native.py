@@ -2,10 +2,10 @@
 parses the request, calls one use case (app/usecases/recognition.py) and serialises its result."""
 from flask import Blueprint
 
+from app.api.current import services
 from app.api.openapi import documented
 from app.api.schemas import DetectResponse, EmbedResponse, EnrollResponse, RecognizeResponse, VerifyResponse
 from app.api.uploads import flag_field, read_upload, single_image, text_field, timestamp_field, visit_key_field
-from app.services import services
 from app.usecases import recognition
 
 bp = Blueprint("api", __name__)

@@ -3,10 +3,10 @@ and the recent recognition events."""
 from flask import Blueprint, Response, current_app
 
 from app import metrics
+from app.api.current import services
 from app.api.openapi import documented, openapi_document
 from app.api.schemas import EventsResponse, Health, Readiness
 from app.api.uploads import int_arg, jpeg_response
-from app.services import services
 from app.usecases import events as events_log
 from app.usecases.readiness import readiness
 

@@ -1,11 +1,11 @@
 """Gallery management: /people and /people/{id}[/faces/{face_id}]."""
 from flask import Blueprint
 
+from app.api.current import services
 from app.api.openapi import documented
 from app.api.schemas import Deleted, PeopleResponse, PersonDetail, PersonSummary, Rename
 from app.api.schemas_visitors import FaceReport
 from app.api.uploads import jpeg_response, json_body
-from app.services import services
 from app.usecases import gallery_health, people
 
 bp = Blueprint("people", __name__, url_prefix="/people")

@@ -2,9 +2,9 @@
 for VISIT_KEEP_S). The use cases are in app/usecases/visits.py."""
 from flask import Blueprint
 
+from app.api.current import services
 from app.api.openapi import documented
 from app.api.schemas_visits import Track
-from app.services import services
 from app.usecases import visits
 
 bp = Blueprint("tracks", __name__, url_prefix="/tracks")

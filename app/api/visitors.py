@@ -2,11 +2,11 @@
 and their sightings' thumbnails (the use cases are in app/usecases/visitors.py)."""
 from flask import Blueprint
 
+from app.api.current import services
 from app.api.openapi import documented
 from app.api.schemas import Deleted
 from app.api.schemas_visitors import NamedVisitor, NameVisitor, VisitorDetail, VisitorsResponse, VisitorSummary
 from app.api.uploads import int_arg, jpeg_response, json_body
-from app.services import services
 from app.usecases import visitors
 
 bp = Blueprint("visitors", __name__, url_prefix="/visitors")

@@ -55,7 +55,10 @@ class Peer:
         self.session = requests.Session()
 
     def request(self, method: str, path: str, prepare: Callable[[], dict] | None = None, **kwargs) -> requests.Response:
-        """The first answer that is not worth retrying; Unreachable when retry_for_s ran out."""
+        """The first answer that is not worth retrying; Unreachable when retry_for_s ran out.
+
+        The retry loop is ours rather than urllib3's Retry: its sleeps cannot be cut short, and a
+        bridge stopping (SIGTERM) must not sit out a backoff, so ours waits on `stop`."""
         deadline, delay = time.monotonic() + self.retry_for_s, 0.5
         while True:
             extra = prepare() if prepare else {}

@@ -7,7 +7,6 @@ people no longer enrolled dropped.
     run_once(services)         # what the thread runs (tests and operators may call it)
 """
 import logging
-import threading
 from dataclasses import dataclass
 
 import redis
@@ -61,7 +60,7 @@ def run_once(s: Services) -> Housekeeping:
             pass
 
 
-def start(s: Services) -> threading.Thread:
+def start(s: Services) -> periodic.PeriodicJob:
     """A daemon thread running run_once every HOUSEKEEPING_INTERVAL_S (app/usecases/periodic.py)."""
     def work() -> None:
         result = run_once(s)

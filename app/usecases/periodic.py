@@ -18,33 +18,37 @@ from app.gallery.outage import UNREACHABLE, RedisOutage
 log = logging.getLogger(__name__)
 
 
-def start(name: str, every_s: float, work: Callable[[], object], outage: RedisOutage) -> threading.Thread:
-    stop = threading.Event()
+class PeriodicJob(threading.Thread):
+    def __init__(self, name: str, every_s: float, work: Callable[[], object], outage: RedisOutage):
+        super().__init__(name=name, daemon=True)
+        self.every_s, self.work, self.outage = every_s, work, outage
+        self.stopping = threading.Event()
 
-    def loop() -> None:
+    def run(self) -> None:
         failing = False
-        wait = every_s * random.uniform(0.5, 1.0)
-        while not stop.wait(wait):
-            wait = every_s
-            if not outage.usable(background=True):
+        wait = self.every_s * random.uniform(0.5, 1.0)
+        while not self.stopping.wait(wait):
+            wait = self.every_s
+            if not self.outage.usable(background=True):
                 continue
             try:
-                work()
+                self.work()
                 failing = False
             except UNREACHABLE as e:
-                outage.failed(e)
+                self.outage.failed(e)
                 if not failing:
-                    log.warning("%s skipped, Redis is unreachable: %s", name, e)
+                    log.warning("%s skipped, Redis is unreachable: %s", self.name, e)
                 failing = True
             except Exception:  # noqa: BLE001 - anything else: the trace helps; try again next time
-                log.exception("%s failed", name)
+                log.exception("%s failed", self.name)
 
-    thread = threading.Thread(target=loop, name=name, daemon=True)
+    def stop(self) -> None:
+        """Ends the job and waits for it (how Services.close() stops it)."""
+        self.stopping.set()
+        self.join(timeout=5)
 
-    def stop_and_wait() -> None:
-        stop.set()
-        thread.join(timeout=5)
 
-    thread.stop = stop_and_wait  # type: ignore[attr-defined]  # how Services.close() stops it
-    thread.start()
-    return thread
+def start(name: str, every_s: float, work: Callable[[], object], outage: RedisOutage) -> PeriodicJob:
+    job = PeriodicJob(name, every_s, work, outage)
+    job.start()
+    return job

@@ -87,7 +87,7 @@ class Enrollment:
 class FacesToEnroll:
     """The largest face of each image, and what the gallery keeps of it (faces_to_enroll)."""
     faces: list[Face]        # embedded
-    stored: list[NewFace]    # stored_face() of each, in the same order
+    stored: list[NewFace]    # kept_face() of each, in the same order
     skipped: list[str]       # the images left out for having no face (skip_faceless)
 
 
@@ -255,7 +255,7 @@ def _min_face(s: Services) -> float:
     return {"mtcnn": s.settings.mtcnn_min_size, "yunet": 20.0, "yunet+onet": 20.0}.get(s.settings.preprocessor, 40.0)
 
 
-def stored_face(frame: Frame, face: Face) -> NewFace:
+def kept_face(frame: Frame, face: Face) -> NewFace:
     """What the gallery keeps of an enrolled face: its embedding, a thumbnail, and the crop a
     later re-embedding needs."""
     return NewFace(face.vector, jpeg_thumbnails(frame.rgb, face.box[None])[0],
@@ -311,5 +311,5 @@ def _largest_faces(s: Services, images: list[bytes], to_store: bool, skip_facele
         s.pipeline.embed_faces(frame, [face])
         faces.append(face)
         if to_store:
-            entries.append(stored_face(frame, face))
+            entries.append(kept_face(frame, face))
     return FacesToEnroll(faces, entries, skipped)

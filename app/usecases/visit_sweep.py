@@ -8,7 +8,6 @@ whether the camera's next frame or a sweep notices first, each visit ends once.
     start(services)        # the app factory, in each worker, when VISIT_SWEEP_S > 0: a daemon thread
     sweep_once(services)   # what the thread runs (tests may call it)
 """
-import threading
 
 from app.services import Services
 from app.usecases import periodic, visits
@@ -23,6 +22,6 @@ def sweep_once(s: Services, now: float | None = None) -> list[tuple[str, TrackSt
     return ended
 
 
-def start(s: Services) -> threading.Thread:
+def start(s: Services) -> periodic.PeriodicJob:
     """A daemon thread running sweep_once every VISIT_SWEEP_S (app/usecases/periodic.py)."""
     return periodic.start("facerec-visit-sweep", s.settings.visit_sweep_s, lambda: sweep_once(s), s.outage)
