@@ -13,6 +13,9 @@ from prometheus_client import (
     multiprocess,
 )
 
+# Module-level, as prometheus_client means them to be. The one effect of importing this: in
+# multiprocess mode an unlabelled metric opens its value file (named by pid) in that folder when it
+# is made; Gunicorn does not preload the app, so each worker makes its own after the fork.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 REQUESTS = Counter("facerec_http_requests_total", "HTTP requests", ["endpoint", "method", "status"])

@@ -34,6 +34,7 @@ import numpy as np
 import redis
 
 from app.errors import FaceRecError
+from app.gallery.codec import text
 from app.gallery.model_record import READY, REEMBEDDING, ModelRecord
 from app.pipeline.embedders import joined
 from app.pipeline.enrolled_crop import MAX_CROP_PIXELS, EnrolledCrop
@@ -57,16 +58,12 @@ class Keys:
         return cls(p + "reembed:state", p + "reembed:failed", p + "reembed:lock")
 
 
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def reembed_status(s: Services) -> dict[str, Any]:
     """What the last (or current) run did, and the gallery's and this worker's models."""
     keys = Keys.of(s)
     with s.redis.pipeline(transaction=True) as pipe:
         state, failed, locked = pipe.hgetall(keys.state).lrange(keys.failed, 0, -1).exists(keys.lock).execute()
-    state = {_text(k): _text(v) for k, v in state.items()}
+    state = {text(k): text(v) for k, v in state.items()}
     record, people = s.store.model_record()
     status = state.get("status", "idle")
     if locked and status != "running":   # a run holds the lock: starting (its state not yet written), or
@@ -103,7 +100,7 @@ def start_reembed(s: Services) -> tuple[dict[str, Any], bool]:
 
 def _begin(s: Services, keys: Keys, record: ModelRecord) -> None:
     """Resume the run under way towards this worker's model, or start one from the first person."""
-    state = {_text(k): _text(v) for k, v in s.redis.hgetall(keys.state).items()}
+    state = {text(k): text(v) for k, v in s.redis.hgetall(keys.state).items()}
     resuming = record.state == REEMBEDDING and record.model == s.store.model and state.get("target") == s.store.model.id
     if not resuming:
         previous = record.previous if record.state == REEMBEDDING else record.model.id
@@ -145,7 +142,7 @@ def _note_stop(s: Services, keys: Keys, message: str) -> None:
 
 def run_reembed(s: Services, keys: Keys, lock: redis.lock.Lock) -> None:
     """Every person after the cursor, BATCH_FACES faces per model call, then the record says ready."""
-    cursor = _text(s.redis.hget(keys.state, "cursor") or b"")
+    cursor = text(s.redis.hget(keys.state, "cursor") or b"")
     batch, size = [], 0
     for pid in (p for p in s.store.pids() if p > cursor):
         faces = s.store.faces_to_reembed(pid)
