@@ -4,7 +4,7 @@ from flask import Blueprint
 
 from app.api.current import services
 from app.api.openapi import documented
-from app.api.schemas_visitors import CorrectionRequest, CorrectionResponse, GalleryHealthResponse
+from app.api.schemas_corrections import CorrectionRequest, CorrectionResponse, GalleryHealthResponse
 from app.api.uploads import json_body
 from app.usecases import corrections, gallery_health
 

@@ -4,7 +4,7 @@ from flask import Blueprint
 from app.api.current import services
 from app.api.openapi import documented
 from app.api.schemas import Deleted, PeopleResponse, PersonDetail, PersonSummary, Rename
-from app.api.schemas_visitors import FaceReport
+from app.api.schemas_corrections import FaceReport
 from app.api.uploads import jpeg_response, json_body
 from app.usecases import gallery_health, people
 

@@ -3,7 +3,7 @@ these (so it matches them), and /openapi.json is generated from them. The `of` c
 turn the use cases' domain objects into responses."""
 from pydantic import BaseModel, Field
 
-from app.api.schemas_visitors import FaceReport
+from app.api.schemas_corrections import FaceReport
 from app.api.schemas_visits import QualityParts, Track
 from app.pipeline import Face
 from app.usecases import recognition as uc  # the use cases' domain objects
