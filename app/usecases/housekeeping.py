@@ -44,13 +44,12 @@ def run_once(s: Services) -> Housekeeping:
         trimmed = 0
         while (n := s.visitors.trim()) > 0:
             trimmed += n
-        done_key = s.settings.redis_prefix + "visitors:clustered_version"
-        version, done = s.redis.mget(s.visitors.version_key, done_key)
+        due, version = s.visitors.clustering_due()
         reclustering = None
-        if version != done:  # its own moves change the version: one more run finds nothing to move, and rests
+        if due:  # its own moves change the version: one more run finds nothing to move, and rests
             reclustering = recluster(s.visitors, s.settings.visitor_distance, s.settings.visitor_min_samples,
                                      s.settings.visitor_max_spread)
-            s.redis.set(done_key, version or 0)
+            s.visitors.mark_clustered(version)
         pruned = s.negatives.prune(lambda pid: _is_person(s, pid))
         return Housekeeping(True, trimmed, reclustering, pruned)
     finally:

@@ -19,23 +19,19 @@ enrolling is allowed only to workers of the new model. Only one run at a time: a
 (redis-py's Lock) held by the running thread, renewed every batch; it expires LOCK_TTL_S
 after a worker dies, and the next POST resumes.
 
-Redis keys (under the prefix): reembed:state (hash), reembed:failed (list of JSON),
-reembed:lock.
+Where the run stands (and its lock) is kept by app/gallery/reembed_state.py.
 """
-import json
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import redis
 
 from app.errors import FaceRecError
-from app.gallery.codec import text
 from app.gallery.model_record import READY, REEMBEDDING, ModelRecord
+from app.gallery.reembed_state import ReembedState
 from app.pipeline.embedders import joined
 from app.pipeline.enrolled_crop import MAX_CROP_PIXELS, EnrolledCrop
 from app.pipeline.imaging import decode_image
@@ -46,24 +42,13 @@ BATCH_FACES = 32
 LOCK_TTL_S = 60
 
 
-@dataclass
-class Keys:
-    state: str
-    failed: str
-    lock: str
-
-    @classmethod
-    def of(cls, s: Services) -> "Keys":
-        p = s.settings.redis_prefix
-        return cls(p + "reembed:state", p + "reembed:failed", p + "reembed:lock")
+def _state(s: Services) -> ReembedState:
+    return ReembedState(s.redis, s.settings.redis_prefix)
 
 
 def reembed_status(s: Services) -> dict[str, Any]:
     """What the last (or current) run did, and the gallery's and this worker's models."""
-    keys = Keys.of(s)
-    with s.redis.pipeline(transaction=True) as pipe:
-        state, failed, locked = pipe.hgetall(keys.state).lrange(keys.failed, 0, -1).exists(keys.lock).execute()
-    state = {text(k): text(v) for k, v in state.items()}
+    state, failed, locked = _state(s).read()
     record, people = s.store.model_record()
     status = state.get("status", "idle")
     if locked and status != "running":   # a run holds the lock: starting (its state not yet written), or
@@ -75,7 +60,7 @@ def reembed_status(s: Services) -> dict[str, Any]:
     return {"status": status, "worker_model": s.store.model.id,
             "gallery": record.describe() if record else None, "people": people,
             "target": state.get("target"), **counts,
-            "not_reembedded": [json.loads(f) for f in failed],
+            "not_reembedded": failed,
             **{k: state[k] for k in ("started_at", "finished_at", "error") if state.get(k)}}
 
 
@@ -85,46 +70,42 @@ def start_reembed(s: Services) -> tuple[dict[str, Any], bool]:
     record, people = s.store.model_record()
     if people == 0 or record is None or (record.model == s.store.model and record.state == READY):
         return reembed_status(s), False
-    keys = Keys.of(s)
-    lock = s.redis.lock(keys.lock, timeout=LOCK_TTL_S, thread_local=False)  # released by the run's thread
+    reembed = _state(s)
+    lock = reembed.lock(LOCK_TTL_S)
     if not lock.acquire(blocking=False):
         return reembed_status(s), False
     try:
-        _begin(s, keys, record)
+        _begin(s, reembed, record)
     except BaseException:
         lock.release()
         raise
-    threading.Thread(target=_run, args=(s, keys, lock), name="reembed", daemon=True).start()
+    threading.Thread(target=_run, args=(s, reembed, lock), name="reembed", daemon=True).start()
     return reembed_status(s), True
 
 
-def _begin(s: Services, keys: Keys, record: ModelRecord) -> None:
+def _begin(s: Services, reembed: ReembedState, record: ModelRecord) -> None:
     """Resume the run under way towards this worker's model, or start one from the first person."""
-    state = {text(k): text(v) for k, v in s.redis.hgetall(keys.state).items()}
+    state = reembed.fields()
     resuming = record.state == REEMBEDDING and record.model == s.store.model and state.get("target") == s.store.model.id
     if not resuming:
         previous = record.previous if record.state == REEMBEDDING else record.model.id
-        with s.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(keys.state, keys.failed)
-            pipe.hset(keys.state, mapping={"target": s.store.model.id, "previous": previous, "cursor": "",
-                                           "started_at": _now(), "people_total": len(s.store.pids())})
-            pipe.execute()
+        reembed.begin(s.store.model.id, previous, len(s.store.pids()), _now())
         s.store.set_model_record(ModelRecord(s.store.model, REEMBEDDING, previous))
-    s.redis.hset(keys.state, mapping={"status": "running", "error": ""})
+    reembed.update(status="running", error="")
 
 
-def _run(s: Services, keys: Keys, lock: Any) -> None:   # a redis-py Lock
+def _run(s: Services, reembed: ReembedState, lock: Any) -> None:   # a redis-py Lock
     try:
-        run_reembed(s, keys, lock)
+        run_reembed(s, reembed, lock)
     except redis.exceptions.LockError:   # its lock expired and another run took over: that one reports
         log.warning("reembed: this run lost its lock to another one and stopped")
     except (FaceRecError, redis.RedisError, ValueError) as e:
         message = getattr(e, "message", None) or str(e)
         log.error("reembed stopped: %s", message)
-        _note_stop(s, keys, message)
+        _note_stop(reembed, message)
     except Exception as e:  # a thread's exception would otherwise vanish; the state must say it stopped
         log.exception("reembed stopped")
-        _note_stop(s, keys, f"{type(e).__name__}: {e}")
+        _note_stop(reembed, f"{type(e).__name__}: {e}")
     finally:
         try:
             lock.release()
@@ -132,33 +113,32 @@ def _run(s: Services, keys: Keys, lock: Any) -> None:   # a redis-py Lock
             pass
 
 
-def _note_stop(s: Services, keys: Keys, message: str) -> None:
+def _note_stop(reembed: ReembedState, message: str) -> None:
     try:
-        s.redis.hset(keys.state, mapping={"status": "interrupted", "error": f"{message}; POST /gallery/reembed "
-                                                                           f"(or run reembed again) resumes"})
+        reembed.update(status="interrupted", error=f"{message}; POST /gallery/reembed (or run reembed again) resumes")
     except redis.RedisError:
         pass
 
 
-def run_reembed(s: Services, keys: Keys, lock: redis.lock.Lock) -> None:
+def run_reembed(s: Services, reembed: ReembedState, lock: redis.lock.Lock) -> None:
     """Every person after the cursor, BATCH_FACES faces per model call, then the record says ready."""
-    cursor = text(s.redis.hget(keys.state, "cursor") or b"")
+    cursor = reembed.cursor()
     batch, size = [], 0
     for pid in (p for p in s.store.pids() if p > cursor):
         faces = s.store.faces_to_reembed(pid)
         batch.append((pid, faces))
         size += len(faces)
         if size >= BATCH_FACES:
-            _reembed_batch(s, keys, lock, batch)
+            _reembed_batch(s, reembed, lock, batch)
             batch, size = [], 0
-    _reembed_batch(s, keys, lock, batch)
+    _reembed_batch(s, reembed, lock, batch)
     lock.reacquire()   # still ours: nobody else finished or restarted it
     s.store.set_model_record(ModelRecord(s.store.model, READY))
-    s.redis.hset(keys.state, mapping={"status": "done", "finished_at": _now(), "error": ""})
+    reembed.update(status="done", finished_at=_now(), error="")
 
 
-def _reembed_batch(s: Services, keys: Keys, lock: Any, batch: list[tuple[str, dict[str, tuple[bytes, bytes]]]]
-                   ) -> None:
+def _reembed_batch(s: Services, reembed: ReembedState, lock: Any,
+                   batch: list[tuple[str, dict[str, tuple[bytes, bytes]]]]) -> None:
     lock.reacquire()   # LockNotOwnedError when it expired and another run took over: stop
     sources, inputs, failed = [], [], {}
     for pid, faces in batch:
@@ -175,20 +155,8 @@ def _reembed_batch(s: Services, keys: Keys, lock: Any, batch: list[tuple[str, di
         done = {fid: v for (p, fid, _), v in zip(sources, vectors) if p == pid}
         crops = {fid: c for p, fid, c in sources if p == pid and c}
         gone = [fid for (p, fid) in failed if p == pid]
-        s.store.rewrite_faces(pid, done, crops, gone, also=_progress(s, keys, pid, len(done), len(crops), [
-            json.dumps({"person_id": pid, "face_id": fid, "reason": failed[(pid, fid)]}) for fid in gone]))
-
-
-def _progress(s: Services, keys: Keys, pid: str, faces: int, from_thumbnails: int, failed: list[str]
-              ) -> Callable[[Any], None]:
-    def queue(pipe: Any) -> None:
-        pipe.hset(keys.state, "cursor", pid)
-        pipe.hincrby(keys.state, "people_done", 1)
-        pipe.hincrby(keys.state, "faces_done", faces)
-        pipe.hincrby(keys.state, "from_thumbnails", from_thumbnails)
-        if failed:
-            pipe.rpush(keys.failed, *failed)
-    return queue
+        s.store.rewrite_faces(pid, done, crops, gone, also=reembed.progress(pid, len(done), len(crops), [
+            {"person_id": pid, "face_id": fid, "reason": failed[(pid, fid)]} for fid in gone]))
 
 
 def _source(s: Services, crop: bytes, thumb: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, bytes] | str:

@@ -135,6 +135,15 @@ class VisitorStore:
         """Every sighting of the visitor removed -> how many (0: no such visitor)."""
         return self._run("forget", visitor_id) if is_valid_id(visitor_id) else 0
 
+    def clustering_due(self) -> tuple[bool, bytes | None]:
+        """(whether the visitors changed since the last re-clustering, their version now): the
+        housekeeping re-clusters only then, and says so with mark_clustered(version)."""
+        version, done = self.redis.mget(self.version_key, self.key("visitors:clustered_version"))
+        return version != done, version
+
+    def mark_clustered(self, version: bytes | None) -> None:
+        self.redis.set(self.key("visitors:clustered_version"), version or 0)
+
     def trim(self, now: float | None = None) -> int:
         """Sightings beyond the age and count caps removed (at most 64 a call) -> how many."""
         return self._run("trim", self._cutoff(now or time.time()), self.max_sightings)

@@ -260,11 +260,13 @@ def test_a_run_whose_worker_died_says_interrupted_and_resumes(workers, redis_ser
     enroll_everyone(facenet, per_person=1)
     s = sface.application.extensions["facerec"]
     from app.gallery.model_record import REEMBEDDING, ModelRecord
-    from app.usecases.reembed import Keys, _begin
-    _begin(s, Keys.of(s), s.store.model_record()[0])      # what a worker does before its thread starts
+    from app.gallery.reembed_state import ReembedState
+    from app.usecases.reembed import _begin
+    state = ReembedState(s.redis, s.settings.redis_prefix)
+    _begin(s, state, s.store.model_record()[0])      # what a worker does before its thread starts
     assert s.store.model_record()[0].state == REEMBEDDING
     assert sface.get("/gallery/reembed").json["status"] == "interrupted"   # no thread, no lock
-    assert redis.Redis.from_url(redis_server.url).exists(Keys.of(s).lock) == 0
+    assert redis.Redis.from_url(redis_server.url).exists(state.lock_key) == 0
     _, done = reembed_and_wait(sface)
     assert done["status"] == "done" and done["faces_done"] == 5 and done["people_done"] == 5
     assert s.store.model_record()[0] == ModelRecord(s.store.model, generation=s.store.model_record()[0].generation)

@@ -246,13 +246,13 @@ def test_a_reembed_post_that_loses_the_race_says_running(make_client, server_set
     yet written) answers "running", never "idle"."""
     import redis as redis_lib
 
-    from app.usecases.reembed import Keys
+    from app.gallery.reembed_state import ReembedState
     settings = server_settings()
     facenet = api.of(make_client(redis_prefix=settings.redis_prefix, embedder="facenet"))
     facenet.enroll("Madonna", photo_bytes("madonna", 0, "train")).expect(201)
     sface = make_client(redis_prefix=settings.redis_prefix, embedder="sface")
-    keys = Keys.of(sface.application.extensions["facerec"])
-    lock = redis_lib.Redis.from_url(redis_server.url).lock(keys.lock, timeout=60)
+    state = ReembedState(redis_lib.Redis.from_url(redis_server.url), settings.redis_prefix)
+    lock = state.lock(60)
     assert lock.acquire(blocking=False)   # the winner, between taking the lock and writing its state
     try:
         response = sface.post("/gallery/reembed")
