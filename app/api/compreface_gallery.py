@@ -78,7 +78,7 @@ def list_faces():
 @bp.delete("/faces/", strict_slashes=False, merge_slashes=False)   # "/faces///" is not "/faces/" (_whole_collection)
 @doc("delete a subject and its examples (`subject`); without it, every example")
 def delete_faces():
-    _whole_collection(FaceNotFound("Image  not found"))
+    _whole_collection(FaceNotFound("Image not found: the image id is empty or holds a slash"))
     subject = subject_param(required=False)
     if subject is None:
         log.warning("CompreFace API: DELETE /faces without a subject: deleting every enrolled face")
@@ -159,5 +159,5 @@ def delete_subject(subject: str):
 @bp.delete("/subjects/", strict_slashes=False, merge_slashes=False)
 @doc("delete every subject")
 def delete_subjects():
-    _whole_collection(PersonNotFound("Subject  not found"))
+    _whole_collection(PersonNotFound("Subject not found: the subject is empty or holds a slash"))
     return {"deleted": subjects.delete_every_subject(services())}

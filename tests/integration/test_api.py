@@ -179,7 +179,7 @@ def test_event_ids_redis_cannot_read_are_not_found_not_errors(client, api):
     api.recognize(photo_bytes("elton_john", 0)).expect(200, RecognizeResponse)   # the events stream exists
     # 20 digits pass the pattern but not Redis's 64-bit stream ids: a 404, never a Redis error
     big = "99999999999999999999-0"
-    arabic = "\u0661\u0662-\u0660"   # Unicode digits: Python's \\d and int() take them, Redis does not
+    arabic = "\u0661\u0662-\u0660"   # Unicode digits: Python's \d and int() take them, Redis does not
     for path in (f"/events/thumbnails/{big}.0", f"/events/thumbnails/0-{'9' * 20}.0", f"/events/thumbnails/{arabic}.0"):
         response = client.get(path)
         assert response.status_code == 404 and "error" in response.json, (path, response.status_code)
