@@ -1,7 +1,9 @@
 """The app's own exceptions. Each carries the HTTP status and the error code it is answered
 with (given in the class header, inherited where left out), and a message that says what was
 wrong and what to send instead. The docstring of each says when it is raised."""
-from typing import Self
+from typing import Self, TypeVar
+
+T = TypeVar("T")
 
 
 class FaceRecError(Exception):
@@ -17,6 +19,13 @@ class FaceRecError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+def required(value: T | None, missing: "FaceRecError") -> T:
+    """`value`, or `missing` raised when there is none (None, or empty: a thumbnail kept as b"")."""
+    if not value:
+        raise missing
+    return value
 
 
 # --- the models (either backend) --------------------------------------------------------

@@ -23,7 +23,7 @@ THUMBNAILS_PER_EVENT = 20            # faces beyond these have no thumbnail
 MAX_THUMBNAIL_BYTES = 16 * 1024      # a 96 px face is ~3 KB; a larger one is left out
 SIZE_CHECK_EVERY = 100
 EVENT_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")   # ASCII: \d and int() take any Unicode digit
-THUMBNAIL_ID = re.compile(r"([0-9]{1,20}-[0-9]{1,20})\.([0-9]{1,3})")
+THUMBNAIL_ID = re.compile(rf"({EVENT_ID.pattern})\.([0-9]{{1,3}})")   # an event id, the face's index
 LEGACY_THUMBNAIL_ID = re.compile(r"[0-9a-f]{32}")   # events written before thumbnails moved into the stream
 
 

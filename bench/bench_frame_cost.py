@@ -100,6 +100,11 @@ def model_ms(model_dir: Path, repeat: int, rounds: int = 3) -> dict:
     return {label: statistics.median(t) for label, t in times.items()}
 
 
+def latency_ratios(ms: dict) -> dict:
+    """{configuration: its whole frame's time over "before"'s}."""
+    return {k: ms[k]["total"] / ms["before"]["total"] for k in ms}
+
+
 def in_process(model_dir: Path, frames: dict, repeat: int) -> dict:
     """{frame label: {'ms': stage medians, 'latency_ratio'}}: the three pipelines with
     MODEL_BACKEND=local (every model in this process), in turns."""
@@ -108,7 +113,7 @@ def in_process(model_dir: Path, frames: dict, repeat: int) -> dict:
     out = {}
     for label, data in frames.items():
         ms = measure(pipelines, data, repeat, rounds=4)
-        out[label] = {"ms": ms, "latency_ratio": {k: ms[k]["total"] / ms["before"]["total"] for k in ms}}
+        out[label] = {"ms": ms, "latency_ratio": latency_ratios(ms)}
     return out
 
 
@@ -131,7 +136,7 @@ def main(argv=None):
             ms = measure(pipelines, data, args.repeat, rounds=4)   # in turns A B C A B C ...
             fps = throughput(pipelines, data, args.clients, args.seconds)
             results["frames"][label] = {"ms": ms, "frames_per_s": fps,
-                                        "latency_ratio": {k: ms[k]["total"] / ms["before"]["total"] for k in ms},
+                                        "latency_ratio": latency_ratios(ms),
                                         "throughput_ratio": {k: fps[k] / fps["before"] for k in fps}}
     finally:
         server.terminate()

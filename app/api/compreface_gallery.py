@@ -20,7 +20,7 @@ from app.api.compat import finite_number
 from app.api.current import services
 from app.api.openapi import documented
 from app.api.uploads import jpeg_response, parsed_json
-from app.errors import BatchTooLarge, FaceNotFound, InvalidField, PersonNotFound
+from app.errors import BatchTooLarge, FaceNotFound, InvalidField, PersonNotFound, required
 from app.usecases import subjects
 
 log = logging.getLogger("facerec")
@@ -109,10 +109,8 @@ def delete_listed_faces():
 @bp.get("/faces/<image_id>/img/", strict_slashes=False)
 @doc("the example's face as a small JPEG")
 def face_image(image_id: str):
-    thumbnail = _found(subjects.stored_face(services(), io.face_id(image_id)), image_id).thumbnail
-    if not thumbnail:   # imported without one
-        raise FaceNotFound(f"Image {image_id} not found")
-    return jpeg_response(thumbnail)
+    face = _found(subjects.stored_face(services(), io.face_id(image_id)), image_id)
+    return jpeg_response(required(face.thumbnail, FaceNotFound(f"Image {image_id} not found")))
 
 
 def _whole_collection(not_found: Exception) -> None:
@@ -125,9 +123,7 @@ def _whole_collection(not_found: Exception) -> None:
 
 def _found(face, image_id: str):
     """`face`, or CompreFace's 404 code 44 for an image id that is not (or no longer) there."""
-    if face is None:
-        raise FaceNotFound(f"Image {image_id} not found")
-    return face
+    return required(face, FaceNotFound(f"Image {image_id} not found"))
 
 
 @bp.get("/subjects/", strict_slashes=False)

@@ -7,5 +7,5 @@ from app.services import Services
 
 def services() -> Services:
     """The current worker's services (inside a request)."""
-    services: Services = current_app.extensions["facerec"]
-    return services
+    found: Services = current_app.extensions["facerec"]
+    return found

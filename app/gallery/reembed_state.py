@@ -25,10 +25,10 @@ class ReembedState:
         with self.redis.pipeline(transaction=True) as pipe:
             state, failed, locked = pipe.hgetall(self.state_key).lrange(self.failed_key, 0, -1) \
                 .exists(self.lock_key).execute()
-        return {text(k): text(v) for k, v in state.items()}, [json.loads(f) for f in failed], bool(locked)
+        return _texts(state), [json.loads(f) for f in failed], bool(locked)
 
     def fields(self) -> dict[str, str]:
-        return {text(k): text(v) for k, v in self.redis.hgetall(self.state_key).items()}
+        return _texts(self.redis.hgetall(self.state_key))
 
     def cursor(self) -> str:
         """The last person done (people go in order of their id)."""
@@ -61,3 +61,7 @@ class ReembedState:
             if failed:
                 pipe.rpush(self.failed_key, *[json.dumps(f) for f in failed])
         return queue
+
+
+def _texts(reply: dict[bytes, bytes]) -> dict[str, str]:
+    return {text(k): text(v) for k, v in reply.items()}

@@ -1,7 +1,7 @@
 """Reading the recent recognition events (app/events.py keeps them) and their face thumbnails."""
 from typing import Any
 
-from app.errors import ThumbnailNotFound
+from app.errors import ThumbnailNotFound, required
 from app.services import Services
 
 
@@ -12,8 +12,5 @@ def recent_events(s: Services, count: int) -> list[dict[str, Any]]:
 
 def event_thumbnail(s: Services, thumb_id: str) -> bytes:
     """The JPEG of one face of an event; ThumbnailNotFound once the event is trimmed (or never was)."""
-    jpeg = s.events.thumbnail(thumb_id)
-    if not jpeg:
-        raise ThumbnailNotFound(f"no thumbnail {thumb_id!r} (thumbnails go with their events: "
-                                f"EVENTS_MAXLEN, EVENTS_MAX_MB)")
-    return jpeg
+    return required(s.events.thumbnail(thumb_id), ThumbnailNotFound(
+        f"no thumbnail {thumb_id!r} (thumbnails go with their events: EVENTS_MAXLEN, EVENTS_MAX_MB)"))

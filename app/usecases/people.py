@@ -9,7 +9,7 @@ from typing import Any
 
 import redis
 
-from app.errors import FaceNotFound, InvalidField
+from app.errors import FaceNotFound, InvalidField, required
 from app.gallery import NewFace
 from app.gallery.identity import clean_name
 from app.services import Services
@@ -46,10 +46,7 @@ def list_people(s: Services) -> list[dict[str, Any]]:
 def face_thumbnail(s: Services, pid: str, fid: str) -> bytes:
     """The JPEG kept of enrolled face `fid` of person `pid`; FaceNotFound when there is none (a
     face imported without one)."""
-    jpeg = s.store.thumbnail(pid, fid)
-    if not jpeg:
-        raise FaceNotFound(f"no thumbnail for face {fid!r} of person {pid!r}")
-    return jpeg
+    return required(s.store.thumbnail(pid, fid), FaceNotFound(f"no thumbnail for face {fid!r} of person {pid!r}"))
 
 
 def rename_person(s: Services, pid: str, name: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.errors import ThumbnailNotFound, VisitorNotFound
+from app.errors import ThumbnailNotFound, VisitorNotFound, required
 from app.gallery import NewFace
 from app.pipeline import Face
 from app.services import Services
@@ -197,10 +197,7 @@ def get_visitor(s: Services, vid: str) -> Visitor:
 
 def sighting_thumbnail(s: Services, vid: str, sid: str) -> bytes:
     """The JPEG of sighting `sid` of visitor `vid`; ThumbnailNotFound when there is none."""
-    jpeg = s.visitors.thumbnail(vid, sid)
-    if not jpeg:
-        raise ThumbnailNotFound(f"visitor {vid!r} has no sighting {sid!r}")
-    return jpeg
+    return required(s.visitors.thumbnail(vid, sid), ThumbnailNotFound(f"visitor {vid!r} has no sighting {sid!r}"))
 
 
 def name_visitor(s: Services, vid: str, name: str | None = None, person_id: str | None = None) -> NamedVisitor:

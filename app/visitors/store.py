@@ -86,6 +86,7 @@ class VisitorStore:
         self.redis, self.prefix, self.dim = client, prefix, model.dim
         self.max_sightings, self.max_age_s, self.log_maxlen = max_sightings, max_age_s, log_maxlen
         self.log_key, self.version_key = prefix + "visitors:log", prefix + "visitors:version"
+        self.clustered_key = prefix + "visitors:clustered_version"   # the version last re-clustered
         self.changelog = ChangeLog(client, self.version_key, self.log_key)   # what the workers' indexes follow
         self._script = client.register_script(SCRIPT.read_text())
 
@@ -138,11 +139,11 @@ class VisitorStore:
     def clustering_due(self) -> tuple[bool, bytes | None]:
         """(whether the visitors changed since the last re-clustering, their version now): the
         housekeeping re-clusters only then, and says so with mark_clustered(version)."""
-        version, done = self.redis.mget(self.version_key, self.key("visitors:clustered_version"))
+        version, done = self.redis.mget(self.version_key, self.clustered_key)
         return version != done, version
 
     def mark_clustered(self, version: bytes | None) -> None:
-        self.redis.set(self.key("visitors:clustered_version"), version or 0)
+        self.redis.set(self.clustered_key, version or 0)
 
     def trim(self, now: float | None = None) -> int:
         """Sightings beyond the age and count caps removed (at most 64 a call) -> how many."""
