@@ -14,7 +14,7 @@ a worker reloads all negatives when it moved (one GET when it did not), only whe
 within the threshold of someone."""
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import redis
@@ -22,7 +22,7 @@ import redis
 from app.gallery.changelog import ChangeLog, Follower
 from app.gallery.codec import encode_vector, readable, text
 from app.gallery.model_record import LEGACY_MODEL, GalleryModel, model_namespace
-from app.gallery.redis_calls import Pipe, atomically
+from app.gallery.redis_calls import Pipe
 from app.gallery.search.matching import distances
 
 
@@ -41,44 +41,56 @@ class Negatives(Follower):
         return f"{self.prefix}negatives:{pid}"
 
     # --- changes ---------------------------------------------------------------------
+    # Each change is one script, so that it can also be queued into a gallery transaction (a
+    # correction moves a face out of a person and into their negatives at one moment).
+    ADD = """
+    local key, order, people, version = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+    local nid, vec, now, cap, pid = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+    redis.call('HSET', key, nid, vec)
+    redis.call('ZADD', order, now, nid)
+    local over = redis.call('ZCARD', order) - cap
+    if over > 0 then
+      for _, old in ipairs(redis.call('ZRANGE', order, 0, over - 1)) do
+        if old ~= nid then
+          redis.call('HDEL', key, old)
+          redis.call('ZREM', order, old)
+        end
+      end
+    end
+    redis.call('SADD', people, pid)
+    redis.call('INCR', version)
+    return redis.call('HLEN', key)
+    """
+    REMOVE = """
+    local key, order, people, version = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+    if redis.call('HDEL', key, ARGV[1]) == 0 then return 0 end
+    redis.call('ZREM', order, ARGV[1])
+    if redis.call('HLEN', key) == 0 then redis.call('SREM', people, ARGV[2]) end
+    redis.call('INCR', version)
+    return 1
+    """
+
+    def _keys(self, pid: str) -> list[str]:
+        key = self.key(pid)
+        return [key, key + ":order", self.people_key, self.version_key]
+
     def add(self, pid: str, nid: str, vector: np.ndarray) -> int:
         """Negative `nid` of person `pid` (again: replaced) -> how many they have; the oldest
         beyond the cap are dropped."""
-        key = self.key(pid)
+        return int(self.queue_add(self.redis, pid, nid, vector))
 
-        def change(pipe: Pipe) -> None:
-            after = pipe.zcard(key + ":order") + (pipe.zscore(key + ":order", nid) is None)
-            old = [text(n) for n in pipe.zrange(key + ":order", 0, after - self.per_person - 1)] \
-                if after > self.per_person else []
-            old = [n for n in old if n != nid]
-            pipe.multi()
-            pipe.hset(key, nid, encode_vector(vector, self.dim))
-            pipe.zadd(key + ":order", {nid: time.time()})
-            if old:
-                pipe.hdel(key, *old)
-                pipe.zrem(key + ":order", *old)
-            pipe.sadd(self.people_key, pid)
-            pipe.incr(self.version_key)
-            pipe.hlen(key)
-        replies = cast(list[Any], self.redis.transaction(change, key + ":order"))   # EXEC's replies
-        return int(replies[-1])
+    def queue_add(self, pipe: Pipe, pid: str, nid: str, vector: np.ndarray) -> Any:
+        """add(), on `pipe`: run now on a client, queued after pipe.multi() on a transaction."""
+        return pipe.eval(self.ADD, 4, *self._keys(pid), nid, encode_vector(vector, self.dim), f"{time.time():.6f}",
+                         self.per_person, pid)
 
     def remove(self, pid: str, nid: str) -> bool:
         """Negative `nid` of `pid` withdrawn -> whether there was one."""
-        key = self.key(pid)
+        return bool(self.queue_remove(self.redis, pid, nid))
 
-        def change(pipe: Pipe) -> bool:
-            if not pipe.hexists(key, nid):
-                return False
-            left = pipe.hlen(key) - 1
-            pipe.multi()
-            pipe.hdel(key, nid)
-            pipe.zrem(key + ":order", nid)
-            if left == 0:
-                pipe.srem(self.people_key, pid)
-            pipe.incr(self.version_key)
-            return True
-        return atomically(self.redis, change, key)
+    def queue_remove(self, pipe: Pipe, pid: str, nid: str) -> Any:
+        """remove(), on `pipe` (as queue_add)."""
+        return pipe.eval(self.REMOVE, 4, *self._keys(pid), nid, pid)
 
     def prune(self, is_person: Callable[[str], bool]) -> int:
         """The negatives of people no longer enrolled (`is_person(pid)` False) dropped -> how many people."""

@@ -5,8 +5,9 @@ the change returned, typed.
 
 A transaction reads what it needs under WATCH, then queues its writes after pipe.multi();
 redis-py runs it again when a watched key changed before EXEC, so the change is atomic against
-every other writer. Used by the gallery store and the negative examples (the visitors' changes
-are Lua scripts instead)."""
+every other writer. Used by the gallery store; the negative examples' and the visitors'
+changes are Lua scripts instead (a gallery transaction queues the negatives' scripts into its
+MULTI: a correction moves a face out of a person and into their negatives at one moment)."""
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 

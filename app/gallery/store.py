@@ -370,8 +370,10 @@ class GalleryStore:
             return pid, self._add_faces(pipe, pid, name, faces, model)
         return atomically(self.redis, change, self.names_key, key, self.model_key, self.people_key, self.owners_key)
 
-    def add_faces(self, pid: str, faces: list[NewFace], model: GalleryModel | None = None) -> tuple[str, list[str]]:
-        """Faces [NewFace] added to an existing person -> (name, face ids)."""
+    def add_faces(self, pid: str, faces: list[NewFace], model: GalleryModel | None = None,
+                  also: Callable[[Pipe], None] | None = None) -> tuple[str, list[str]]:
+        """Faces [NewFace] added to an existing person -> (name, face ids). `also(pipe)` queues
+        more writes into the same MULTI/EXEC (a correction withdrawing a negative example)."""
         model = model or self.model
 
         def change(pipe: Pipe) -> tuple[str, list[str]]:
@@ -382,8 +384,46 @@ class GalleryStore:
             if adopted:
                 self._write_record(pipe, adopted)
             pipe.hset(self.person_key(pid), "updated_at", _now())
-            return name, self._add_faces(pipe, pid, name, faces, model)
+            ids = self._add_faces(pipe, pid, name, faces, model)
+            if also:
+                also(pipe)
+            return name, ids
         return atomically(self.redis, change, self.person_key(pid), self.model_key, self.people_key, self.owners_key)
+
+    def merge_person(self, pid: str, into: str) -> tuple[str, list[str]]:
+        """Every face of person `pid` (vector, thumbnail, crop and face id) moved to person
+        `into`, and `pid` deleted, in one transaction -> (the name of `into`, the face ids
+        moved). PersonNotFound when either is gone (a second merge of `pid` finds it gone);
+        409 while the gallery is being re-embedded (the two people's faces may be of two models
+        then)."""
+        key, target = self._key_of(pid), self._key_of(into)
+        if pid == into:
+            raise ValueError("a person cannot be merged into themselves")
+
+        def change(pipe: Pipe) -> tuple[str, list[str]]:
+            old_name, name = self._name_of(pipe, pid), self._name_of(pipe, into)
+            require_model(ModelRecord.parse(pipe.hgetall(self.model_key), 1), 1, self.model)
+            faces, thumbs, crops = pipe.hgetall(key + ":faces"), pipe.hgetall(key + ":thumbs"), \
+                pipe.hgetall(key + ":crops")
+            fids = sorted(text(f) for f in faces)
+            claimed = claimed_by(pipe, self.owners_key, pid, fids)
+            holder = pipe.hget(self.names_key, name_key(old_name))
+            pipe.multi()
+            self._queue_person_removal(pipe, pid, old_name if holder is not None and text(holder) == pid else None)
+            for fid in fids:
+                raw = fid.encode()
+                pipe.hset(target + ":faces", fid, faces[raw])
+                if thumbs.get(raw):
+                    pipe.hset(target + ":thumbs", fid, thumbs[raw])
+                if crops.get(raw):
+                    pipe.hset(target + ":crops", fid, crops[raw])
+                if fid in claimed:
+                    pipe.hset(self.owners_key, fid, into)
+                self._log(pipe, "add", into, fid, name, faces[raw])
+            pipe.hset(target, "updated_at", _now())
+            return name, fids
+        return atomically(self.redis, change, key, key + ":faces", key + ":thumbs", key + ":crops", target,
+                          self.names_key, self.owners_key, self.model_key)
 
     def rewrite_faces(self, pid: str, vectors: Mapping[str, np.ndarray], crops: Mapping[str, bytes], removed: list[str],
                       also: Callable[[Pipe], None] | None = None) -> int:
@@ -418,7 +458,8 @@ class GalleryStore:
             if also:
                 also(pipe)
             return len(written)
-        return atomically(self.redis, change, key + ":faces", self.model_key, self.owners_key)
+        # the record too: the name logged with each face must be the one a rename left
+        return atomically(self.redis, change, key, key + ":faces", self.model_key, self.owners_key)
 
     def rename(self, pid: str, name: str) -> None:
         self._index_names()
@@ -447,12 +488,18 @@ class GalleryStore:
             pipe.multi()
             if released:
                 pipe.hdel(self.owners_key, *released)
-            pipe.delete(key, key + ":faces", key + ":thumbs", key + ":crops")
-            pipe.srem(self.people_key, pid)
-            if holder is not None and text(holder) == pid:
-                pipe.hdel(self.names_key, name_key(name))
-            self._log(pipe, "remove_person", pid)
+            self._queue_person_removal(pipe, pid, name if holder is not None and text(holder) == pid else None)
         atomically(self.redis, change, key, key + ":faces", self.names_key, self.owners_key)
+
+    def _queue_person_removal(self, pipe: Pipe, pid: str, indexed_name: str | None) -> None:
+        """After pipe.multi(): person `pid` and their faces deleted, their name (when the index
+        holds it for them) freed, logged."""
+        key = self.person_key(pid)
+        pipe.delete(key, key + ":faces", key + ":thumbs", key + ":crops")
+        pipe.srem(self.people_key, pid)
+        if indexed_name is not None:
+            pipe.hdel(self.names_key, name_key(indexed_name))
+        self._log(pipe, "remove_person", pid)
 
     def delete_face(self, pid: str, fid: str) -> None:
         key = self.person_key(pid)
@@ -463,14 +510,38 @@ class GalleryStore:
                 raise FaceNotFound(f"person {pid!r} has no face {fid!r}; GET /people/{pid} lists them")
             released = claimed_by(pipe, self.owners_key, pid, [fid])
             pipe.multi()
-            if released:
-                pipe.hdel(self.owners_key, *released)
-            pipe.hdel(key + ":faces", fid)
-            pipe.hdel(key + ":thumbs", fid)
-            pipe.hdel(key + ":crops", fid)
-            pipe.hset(key, "updated_at", _now())
-            self._log(pipe, "remove", pid, fid)
+            self._queue_face_removal(pipe, pid, fid, released)
         atomically(self.redis, change, key, key + ":faces", self.owners_key)
+
+    def take_back_face(self, pid: str, fid: str, also: Callable[[Pipe], None]) -> tuple[str, bool]:
+        """Face `fid` deleted from person `pid` if they have it, and `also(pipe)` queued into the
+        same MULTI/EXEC, while `pid` exists (PersonNotFound otherwise) -> (their name, whether
+        the face was theirs). A correction "this face is not X": the face leaves X and becomes
+        X's negative example at one moment, whatever "this face is X" races it."""
+        key = self._key_of(pid)
+
+        def change(pipe: Pipe) -> tuple[str, bool]:
+            name = self._name_of(pipe, pid)
+            held = bool(pipe.hexists(key + ":faces", fid))
+            released = claimed_by(pipe, self.owners_key, pid, [fid]) if held else []
+            pipe.multi()
+            if held:
+                self._queue_face_removal(pipe, pid, fid, released)
+            also(pipe)
+            return name, held
+        return atomically(self.redis, change, key, key + ":faces", self.owners_key)
+
+    def _queue_face_removal(self, pipe: Pipe, pid: str, fid: str, released: list[str]) -> None:
+        """After pipe.multi(): face `fid` of `pid` deleted (its id released when `released`
+        holds it), logged."""
+        key = self.person_key(pid)
+        if released:
+            pipe.hdel(self.owners_key, *released)
+        pipe.hdel(key + ":faces", fid)
+        pipe.hdel(key + ":thumbs", fid)
+        pipe.hdel(key + ":crops", fid)
+        pipe.hset(key, "updated_at", _now())
+        self._log(pipe, "remove", pid, fid)
 
     def trim_log(self, keep: int = 100) -> None:
         """Drop all but the newest `keep` log entries (to free memory); a replica whose next

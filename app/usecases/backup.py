@@ -83,7 +83,8 @@ def export_people(s: Services) -> tuple[GalleryModel, Iterator[PersonRecord]]:
 
 def import_people(s: Services, source: GallerySource) -> ImportResult:
     """People kept by id; faces a person has already are skipped; a person whose name is taken
-    by someone else is skipped and reported. An empty gallery adopts the file's model."""
+    by someone else, or one of whose face ids another writer took after the check, is skipped and
+    reported. An empty gallery adopts the file's model."""
     record, count = s.store.model_record()
     model = GalleryModel(source.model, source.dim or (record.model.dim if record else s.store.model.dim))
     if count and record is not None and record.model.id != model.id:
@@ -109,7 +110,9 @@ def import_people(s: Services, source: GallerySource) -> ImportResult:
                 if new:
                     s.store.add_faces(person.person_id, new, model)
                 result.faces_added += len(new)
-        except NameTaken as e:
+        except (NameTaken, FaceIdTaken) as e:
+            # a name, or (taken since the check, by a writer racing the import) a face id, that is
+            # someone else's: that person is skipped and reported, the rest still imported
             _skip(result, f"{person.person_id} ({person.name}): {e.message}")
     return result
 
@@ -127,7 +130,7 @@ def _skip(result: ImportResult, why: str) -> None:
     if len(result.skipped) < MOST_SKIPPED:
         result.skipped.append(why)
     elif len(result.skipped) == MOST_SKIPPED:
-        result.skipped.append("and more (the rest of the people whose names are taken)")
+        result.skipped.append("and more (the rest of the people skipped)")
 
 
 def _check(s: Services, source: GallerySource) -> None:

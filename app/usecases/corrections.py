@@ -19,7 +19,6 @@ from app.events import is_event_id
 from app.gallery import NewFace
 from app.gallery.identity import clean_name
 from app.services import Services
-from app.usecases import people
 
 
 @dataclass
@@ -69,15 +68,21 @@ def correct(s: Services, event_id: str, face_index: int, not_person_id: str | No
                           negatives=s.negatives.count(holder))
     thumb_id = entry.get("thumbnail")   # None past the first THUMBNAILS_PER_EVENT faces
     face = NewFace(vector, (s.events.thumbnail(thumb_id) if thumb_id else None) or b"", face_id)
-    person_id, name, created, _ = people.store_faces(s, [face], name, person_id)
-    s.negatives.remove(person_id, face_id)  # "this is X" wins over an earlier "not X" for the same face
+    if name is not None:
+        person_id, _ = s.store.create_person(name, [face])   # a new person has no negatives
+        created = True
+    else:
+        assert person_id is not None
+        # "this is X" wins over an earlier "not X" of the same face: the negative goes with the face's coming
+        name, _ = s.store.add_faces(person_id, [face], also=lambda pipe: s.negatives.queue_remove(pipe, person_id,
+                                                                                                  face_id))
+        created = False
     return Correction(event_id, face_index, "is_person", person_id, name, face_id, created,
                       s.negatives.count(person_id))
 
 
 def _not_person(s: Services, event_id: str, face_index: int, face_id: str, pid: str, vector: np.ndarray) -> Correction:
-    person = s.store.person(pid)  # 404 when there is no such person (or no person can have this id)
-    if s.replica.person_of_face(face_id) == pid:
-        s.store.delete_face(pid, face_id)  # it had been added to them by an earlier correction
-    count = s.negatives.add(pid, face_id, vector)
-    return Correction(event_id, face_index, "not_person", pid, person["name"], face_id, negatives=count)
+    # one transaction: the face leaves the person (when an earlier correction added it to them) and
+    # becomes their negative example while they exist (404 otherwise), whatever "is X" races it
+    name, _ = s.store.take_back_face(pid, face_id, lambda pipe: s.negatives.queue_add(pipe, pid, face_id, vector))
+    return Correction(event_id, face_index, "not_person", pid, name, face_id, negatives=s.negatives.count(pid))

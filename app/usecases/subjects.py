@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.errors import FaceNotFound, NameTaken, NoFace, PersonNotFound
-from app.gallery import NewFace
 from app.gallery.identity import clean_name
 from app.services import Services
 from app.usecases.recognition import faces_to_enroll
@@ -95,10 +94,7 @@ def rename_subject(s: Services, old: str, new: str) -> bool:
             return False
         s.store.rename(pid, new)
         return True
-    faces = s.store.faces(pid)
-    if faces:  # new face ids: a face id belongs to one person
-        s.store.add_faces(target, [NewFace(vector, thumbnail, crop=crop) for _, vector, thumbnail, crop in faces])
-    s.store.delete_person(pid)
+    s.store.merge_person(pid, target)   # one transaction: a face enrolled meanwhile moves too, a second merge is 404
     return True
 
 

@@ -209,11 +209,13 @@ def name_visitor(s: Services, vid: str, name: str | None = None, person_id: str 
     best = [sighting.sighting_id for sighting in visitor.best[:s.settings.visitor_enroll_faces]]
     # each face keeps its sighting's id: two clients naming the visitor at once both try to add the
     # same face ids, and the gallery lets one person have them (the other is 409 face_id_taken)
-    faces = [NewFace(vector, thumbnail, f"v{sid}") for sid, vector, thumbnail in s.visitors.faces(best)]
+    found = s.visitors.faces(best)
+    faces = [NewFace(vector, thumbnail, f"v{sid}") for sid, vector, thumbnail in found]
     if not faces:
         raise VisitorNotFound.of(vid)  # its sightings aged out between the two reads
     person_id, name, created, ids = people.store_faces(s, faces, name, person_id)
-    s.visitors.forget(vid)
+    # the enrolled sightings go wherever they are: a re-clustering may have moved them meanwhile
+    s.visitors.forget(vid, also=[sid for sid, _, _ in found])
     return NamedVisitor(vid, person_id, name, created, ids)
 
 

@@ -102,7 +102,12 @@ def recluster(store: VisitorStore, eps: float, min_samples: int, spread: float =
     added meanwhile stay where they joined, removed ones are skipped)."""
     snapshot = store.read_all()
     moves = regroup(snapshot.vectors, snapshot.visitors, eps, min_samples, spread=spread)
-    moved = sum(store.move(vid, [snapshot.sightings[row] for row in rows]) for vid, rows in moves.items())
+    known = set(snapshot.visitors)
+    # a visitor named or forgotten since the read takes no sightings back (move refuses: -1)
+    done = {vid: store.move(vid, [snapshot.sightings[row] for row in rows], new=vid not in known)
+            for vid, rows in moves.items()}
+    moved = sum(n for n in done.values() if n > 0)
+    moves = {vid: rows for vid, rows in moves.items() if done[vid] >= 0}
     after = Counter(snapshot.visitors)
     for vid, rows in moves.items():
         for row in rows:

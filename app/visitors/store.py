@@ -128,13 +128,16 @@ class VisitorStore:
         owner = self.redis.hget(self.key("visitors:of"), sighting_id)
         return None if owner is None else text(owner)
 
-    def move(self, visitor_id: str, sighting_ids: list[str]) -> int:
-        """Sightings moved to `visitor_id` (those that still exist); visitors left empty are gone."""
-        return self._run("move", visitor_id, *sighting_ids) if sighting_ids else 0
+    def move(self, visitor_id: str, sighting_ids: list[str], new: bool = False) -> int:
+        """Sightings moved to `visitor_id` (those that still exist), a new visitor when `new`;
+        visitors left empty are gone. -1: nothing moved, because `visitor_id` was named or
+        forgotten meanwhile (or, `new`, exists)."""
+        return self._run("move", visitor_id, "1" if new else "0", *sighting_ids) if sighting_ids else 0
 
-    def forget(self, visitor_id: str) -> int:
-        """Every sighting of the visitor removed -> how many (0: no such visitor)."""
-        return self._run("forget", visitor_id) if is_valid_id(visitor_id) else 0
+    def forget(self, visitor_id: str, also: list[str] | None = None) -> int:
+        """Every sighting of the visitor removed, and the sightings `also` wherever they are now
+        -> how many (0: no such visitor)."""
+        return self._run("forget", visitor_id, *(also or [])) if is_valid_id(visitor_id) else 0
 
     def clustering_due(self) -> tuple[bool, bytes | None]:
         """(whether the visitors changed since the last re-clustering, their version now): the

@@ -130,9 +130,11 @@ elseif CMD == 'refine' then
   logged('update', sid, vid, vec)
   return 1
 elseif CMD == 'move' then
-  -- vid, then the sightings that move to it
+  -- vid, new ('1': a visitor the re-clustering starts), then the sightings that move to it;
+  -- -1 when vid was forgotten or named meanwhile (or a new one exists): nothing moves
   local vid, from, moved = ARGV[4], {}, 0
-  for i = 5, #ARGV do
+  if (redis.call('EXISTS', P .. 'visitor:' .. vid) == 1) ~= (ARGV[5] == '0') then return -1 end
+  for i = 6, #ARGV do
     local sid = ARGV[i]
     local old = redis.call('HGET', P .. 'visitors:of', sid)
     if old and old ~= vid then
@@ -148,9 +150,11 @@ elseif CMD == 'move' then
   if moved > 0 then refresh(vid) end
   return moved
 elseif CMD == 'forget' then
-  -- vid: every sighting of it
+  -- vid: every sighting of it; then sightings to remove wherever they are now (a named visitor's
+  -- enrolled faces, which a re-clustering may have moved to another visitor meanwhile)
   local n = 0
   for _, sid in ipairs(redis.call('ZRANGE', P .. 'visitor:' .. ARGV[4], 0, -1)) do n = n + remove(sid) end
+  for i = 5, #ARGV do n = n + remove(ARGV[i]) end
   return n
 elseif CMD == 'trim' then
   return trim(ARGV[4], tonumber(ARGV[5]))
