@@ -59,5 +59,8 @@ def guard(app: Flask, keys: tuple[str, ...], allowed_origins: tuple[str, ...]) -
 def _same_site(origin: str, allowed: tuple[str, ...]) -> bool:
     if origin.lower() in allowed:
         return True
-    parts = urlsplit(origin)
+    try:
+        parts = urlsplit(origin)
+    except ValueError:   # not a URL ("http://[::1"): no site of ours sent it
+        return False
     return parts.scheme in ("http", "https") and parts.netloc.lower() == request.host.lower()

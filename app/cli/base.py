@@ -1,6 +1,10 @@
 """What every command shares: the server it talks to over HTTP (--url, --api-key), and the
 `cli` group the commands are registered on."""
+import os
 import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -37,6 +41,24 @@ class Server:
         if response.status_code == 401:
             raise click.ClickException(f"{self.url} wants a valid API key: {body['error']['message']} (--api-key)")
         return response.status_code, body
+
+
+@contextmanager
+def replacing(file: Path) -> Iterator[Path]:
+    """A new file beside `file` to write; it replaces `file` only when the block ends without an
+    error (an export cut short never costs the last good one). Refused before any work when
+    `file`'s folder cannot be written."""
+    try:
+        handle, name = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".part")
+    except OSError as e:
+        raise click.ClickException(f"cannot write {file}: {e.strerror}") from None
+    os.close(handle)
+    part = Path(name)
+    try:
+        yield part
+        os.replace(part, file)
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def error_text(body):

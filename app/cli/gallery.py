@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import ijson
 
-from app.cli.base import cli, error_text
+from app.cli.base import cli, error_text, replacing
 
 
 @cli.command("export")
@@ -16,10 +16,15 @@ from app.cli.base import cli, error_text
 @click.pass_obj
 def export(server, file):
     """Write the whole gallery to FILE (streamed: any size)."""
-    status, body = server.call("GET", "/gallery/export", into=file)
-    if status != 200:
-        raise click.ClickException(error_text(body))
-    people, faces, model = gallery_counts(file)
+    with replacing(file) as part:
+        status, body = server.call("GET", "/gallery/export", into=part)
+        if status != 200:
+            raise click.ClickException(error_text(body))
+        try:
+            people, faces, model = gallery_counts(part)   # read whole before it replaces FILE
+        except (ValueError, ijson.JSONError):
+            raise click.ClickException(f"the export from {server.url} ended before the gallery did; "
+                                       f"{file} was left as it was") from None
     click.echo(f"exported {people} people, {faces} faces (model {model}) to {file}")
 
 

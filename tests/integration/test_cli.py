@@ -90,6 +90,45 @@ def test_export_and_import_move_a_gallery(live_server, enroll_folder, tmp_path):
         sorted((p["person_id"], p["name"], len(p["faces"])) for p in second["people"])
 
 
+def cut_short_server(body: bytes):
+    """An HTTP server whose every answer is a 200 that promises twice `body` and sends `body`
+    alone, then closes: a connection lost half way through an export (a restart, the network)."""
+    import socket
+    import threading
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n" % (2 * len(body)) + body)
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+def test_an_export_cut_short_keeps_the_last_good_file(server, enroll_folder, tmp_path):
+    run(server, "enroll-dir", str(enroll_folder))
+    backup = tmp_path / "gallery.json"
+    assert run(server, "export", str(backup)).exit_code == 0
+    good = backup.read_bytes()
+    listener = cut_short_server(good[:len(good) // 2])
+    try:
+        url = "http://127.0.0.1:%d" % listener.getsockname()[1]
+        result = CliRunner().invoke(cli, ["--url", url, "export", str(backup)], catch_exceptions=False)
+    finally:
+        listener.close()
+    assert result.exit_code == 1 and "Error:" in result.output
+    assert backup.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".gallery.json")] == []   # no part left
+    missing = run(server, "export", str(tmp_path / "no such folder" / "gallery.json"))
+    assert missing.exit_code == 1 and "cannot write" in missing.output
+
+
 def test_import_refuses_another_model_into_a_gallery(server, tmp_path):
     import base64
 

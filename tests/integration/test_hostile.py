@@ -271,6 +271,24 @@ def test_cross_site_writes_are_refused_without_a_key(make_client, api):
                       headers={"Origin": "http://elsewhere.example", "X-API-Key": "k"}).status_code == 200
 
 
+def test_an_origin_that_is_not_a_url_is_another_site(client):
+    """An Origin urlsplit cannot read was a 500 on every write of every surface."""
+    for origin in ("http://[::1", "http://[x", "https://[::1]:x"):
+        error_of(client.delete("/people/abc", headers={"Origin": origin}), 403, "cross_site_request")
+        assert client.post("/v1/vision/face/list", headers={"Origin": origin}).status_code == 403
+        assert client.delete("/api/v1/recognition/subjects/x", headers={"Origin": origin}).status_code == 403
+
+
+def test_made_up_methods_add_no_metric_series(client):
+    """The method is a label of facerec_http_requests_total: one series per made-up method let
+    anyone grow /metrics (and each worker's metric files) without end."""
+    for k in range(5):
+        assert client.open("/healthz", method=f"XMADEUP{k}").status_code == 405
+    metrics = client.get("/metrics").text
+    assert "XMADEUP" not in metrics
+    assert 'method="other"' in metrics
+
+
 def test_the_worker_pid_is_not_told_unless_asked(make_client):
     assert "X-Facerec-Worker" not in make_client().get("/healthz").headers
     assert make_client(worker_header=True).get("/healthz").headers["X-Facerec-Worker"].isdigit()
