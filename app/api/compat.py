@@ -2,7 +2,6 @@
 name, the camera a frame is recorded under, boxes in whole pixels, number fields. Their errors
 are the native API's (app/api/error_handlers.error_parts), each blueprint answering them in its
 clients' JSON."""
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -34,20 +33,6 @@ def box_ints(box: np.ndarray, frame: Frame) -> dict[str, int]:
     x_min, y_min = min(max(0, round(x1)), frame.width - 1), min(max(0, round(y1)), frame.height - 1)
     return {"x_min": x_min, "y_min": y_min, "x_max": max(min(frame.width, round(x2)), x_min + 1),
             "y_max": max(min(frame.height, round(y2)), y_min + 1)}
-
-
-def finite_number(text: str, kind: type = float) -> float | int | None:
-    """`text` as a finite number of `kind` (float or int), or None when it is not one ("abc",
-    "nan", "1e999", "²", more than 4300 digits: each a 400 for the caller, never a 500 further
-    on). A huge int ("1" and 400 zeros) is returned as it is: callers check their range on it
-    (comparing ints never overflows; math.isfinite of one does)."""
-    if not text.isascii():
-        return None
-    try:
-        number = kind(text)
-    except ValueError:
-        return None
-    return number if kind is int or math.isfinite(number) else None
 
 
 def poster(bp: Blueprint, api: str) -> Callable[[str, str], Callable]:

@@ -16,10 +16,9 @@ import logging
 from flask import Blueprint, request
 
 from app.api import compreface_io as io
-from app.api.compat import finite_number
 from app.api.current import services
 from app.api.openapi import documented
-from app.api.uploads import jpeg_response, parsed_json
+from app.api.uploads import finite_number, jpeg_response, parsed_json
 from app.errors import BatchTooLarge, FaceNotFound, InvalidField, PersonNotFound, required
 from app.usecases import subjects
 

@@ -13,10 +13,10 @@ import numpy as np
 from flask import Blueprint, request
 
 from app.api.auth import key_is_valid
-from app.api.compat import box_ints, finite_number
+from app.api.compat import box_ints
 from app.api.current import services
 from app.api.error_handlers import error_headers, error_parts
-from app.api.uploads import image_from_base64, parsed_json
+from app.api.uploads import finite_number, image_from_base64, parsed_json
 from app.errors import (
     BadRequest,
     FaceNotFound,

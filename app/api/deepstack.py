@@ -18,9 +18,10 @@ import time
 from flask import Blueprint, request
 
 from app.api.auth import key_is_valid
-from app.api.compat import box_ints, camera_id, files_in_request, finite_number, poster
+from app.api.compat import box_ints, camera_id, files_in_request, poster
 from app.api.current import services
 from app.api.error_handlers import error_headers, error_parts
+from app.api.uploads import finite_number
 from app.errors import InvalidField, MissingImage, NoFace
 from app.usecases import recognition, subjects
 

@@ -42,6 +42,11 @@ def error_parts(e: Exception) -> tuple[int, str, str]:
             limit = request.max_content_length if request else current_app.config["MAX_CONTENT_LENGTH"]
             message = (f"the request body is larger than {limit} bytes, the limit of this route "
                        f"(MAX_CONTENT_LENGTH, or MAX_IMPORT_BYTES for /gallery/import); send less")
+            if request and limit and request.content_length is not None and request.content_length <= limit:
+                # within the body's limit: werkzeug's form parser refused the parts or a text field
+                message = (f"the multipart form has more than {request.max_form_parts} parts, or a text field of "
+                           f"more than {request.max_form_memory_size} bytes; send images as files and text "
+                           f"fields short")
         return e.code or 500, e.name.lower().replace(" ", "_"), message
     log.exception("unexpected error")
     return 500, "internal_error", "an unexpected error happened; it has been logged"

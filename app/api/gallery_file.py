@@ -114,7 +114,7 @@ class GalleryUpload:
                 seen_people = True
                 continue
             try:
-                person = GalleryPerson.model_validate(value)
+                person = GalleryPerson.model_validate(value, strict=True)
             except ValidationError as e:
                 raise BadRequest(f"send {EXAMPLE} (people[{i - 1}]: {validation_problem(e, 'person')})") from None
             yield PersonRecord(person.person_id, person.name, person.created_at,

@@ -6,6 +6,7 @@ from app.api.current import services
 from app.api.openapi import documented
 from app.api.schemas import DetectResponse, EmbedResponse, EnrollResponse, RecognizeResponse, VerifyResponse
 from app.api.uploads import flag_field, read_upload, single_image, text_field, timestamp_field, visit_key_field
+from app.gallery.identity import MAX_NAME_INPUT
 from app.usecases import recognition
 
 bp = Blueprint("api", __name__)
@@ -38,7 +39,7 @@ def recognize():
 def enroll():
     s = services()
     upload = read_upload(s.settings.max_images_per_request)
-    name, pid = text_field(upload, "name"), text_field(upload, "person_id", max_length=64)
+    name, pid = text_field(upload, "name", MAX_NAME_INPUT), text_field(upload, "person_id", max_length=64)
     result = recognition.enroll(s, upload.images, name=name, person_id=pid, force=flag_field(upload, "force"))
     return EnrollResponse.of(result).model_dump(), 201 if result.created else 200
 

@@ -1,10 +1,14 @@
 """The JSON the native API answers with, as pydantic models: every response is built through
 these (so it matches them), and /openapi.json is generated from them. The `of` constructors
 turn the use cases' domain objects into responses."""
-from pydantic import BaseModel, Field
+import re
+from datetime import datetime
+
+from pydantic import BaseModel, Field, field_validator
 
 from app.api.schemas_corrections import FaceReport
 from app.api.schemas_visits import QualityParts, Track
+from app.gallery.identity import MAX_NAME_INPUT  # clean_name holds names to 200 after NFC
 from app.pipeline import Face
 from app.usecases import recognition as uc  # the use cases' domain objects
 
@@ -186,7 +190,7 @@ class PersonDetail(BaseModel):
 
 
 class Rename(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=MAX_NAME_INPUT)
 
 
 class Deleted(BaseModel):
@@ -261,11 +265,26 @@ class GalleryFace(BaseModel):
     crop: GalleryCrop | None = Field(None, description="absent for faces enrolled before crops were kept")
 
 
+ISO_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+                      r"(Z|[+-][0-9]{2}:[0-9]{2})?)?")
+
+
 class GalleryPerson(BaseModel):
     person_id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=MAX_NAME_INPUT)
     created_at: str | None = Field(None, max_length=40, description="ISO 8601")
     faces: list[GalleryFace]
+
+    @field_validator("created_at")
+    @classmethod
+    def _a_time(cls, value: str | None) -> str | None:
+        # stored and shown as it came: any text would reach GET /people and the page as it was sent
+        if not value:   # absent, or "" (not known)
+            return value
+        if not ISO_TIME.fullmatch(value):
+            raise ValueError("must be an ISO 8601 time, as an export writes it (2026-01-31T12:00:00+00:00)")
+        datetime.fromisoformat(value)   # a month 13 or a 25th hour: ValueError, which pydantic reports
+        return value
 
 
 class GalleryFile(BaseModel):

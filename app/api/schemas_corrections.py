@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from app.api.schema_base import FromDomain
+from app.gallery.identity import MAX_NAME_INPUT  # clean_name holds names to 200 after NFC
 from app.usecases import gallery_health as huc
 
 
@@ -14,7 +15,7 @@ class CorrectionRequest(BaseModel):
     face_index: int = Field(ge=0, le=10_000, description="the face's place in the event's faces, from 0")
     not_person_id: str | None = Field(None, max_length=64, description="the face is NOT this person")
     person_id: str | None = Field(None, max_length=64, description="the face IS this enrolled person")
-    name: str | None = Field(None, max_length=200, description="the face is a new person of this name")
+    name: str | None = Field(None, max_length=MAX_NAME_INPUT, description="the face is a new person of this name")
 
 
 class CorrectionResponse(FromDomain):

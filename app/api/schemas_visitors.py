@@ -3,6 +3,7 @@
 from pydantic import BaseModel, Field
 
 from app.api.schema_base import FromDomain
+from app.gallery.identity import MAX_NAME_INPUT  # clean_name holds names to 200 after NFC
 from app.visitors.store import Visitor as DomainVisitor
 
 
@@ -46,7 +47,8 @@ class VisitorDetail(VisitorSummary):
 
 
 class NameVisitor(BaseModel):
-    name: str | None = Field(None, description="enroll the visitor as a new person of this name", max_length=200)
+    name: str | None = Field(None, description="enroll the visitor as a new person of this name",
+                             max_length=MAX_NAME_INPUT)
     person_id: str | None = Field(None, description="or add the visitor's faces to this enrolled person",
                                   max_length=64)
 

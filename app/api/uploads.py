@@ -114,11 +114,35 @@ def text_field(upload: Upload, name: str, max_length: int = 200) -> str | None:
     if not isinstance(value, str):
         raise InvalidField(f"`{name}` must be a string, got {type(value).__name__}")
     value = value.strip()
-    if not value or len(value) > max_length:
-        raise InvalidField(f"`{name}` must be 1 to {max_length} characters")
+    if not value:
+        raise InvalidField(f"`{name}` is blank; send it with visible characters, or leave it out")
+    if len(value) > max_length:
+        raise InvalidField(f"`{name}` is {len(value)} characters; at most {max_length}")
     if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):  # control characters, lone surrogates
         raise InvalidField(f"`{name}` holds control or invalid characters; send plain text")
+    if "\ufffd" in value:   # what werkzeug leaves where a form field was not UTF-8
+        raise InvalidField(f"`{name}` holds U+FFFD, what is left where text was not UTF-8; send it as UTF-8")
     return value
+
+
+# A number as a person writes it in ASCII: what float() and int() also take ("５", "1_000", " 5",
+# "nan", "infinity") is not one
+NUMBER = {int: re.compile(r"[+-]?[0-9]+"), float: re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")}
+
+
+def finite_number(text: str, kind: type = float) -> float | int | None:
+    """`text` as a finite number of `kind` (float or int), or None when it is not one ("abc",
+    "nan", "1e999", "²", "1_000", more than 4300 digits: each a 400 for the caller, never a 500
+    further on). A huge int ("1" and 400 zeros) is returned as it is: callers check their range
+    on it (comparing ints never overflows; math.isfinite of one does)."""
+    text = text.strip()
+    if NUMBER[kind].fullmatch(text) is None:
+        return None
+    try:
+        number = kind(text)
+    except ValueError:   # an int of more than 4300 digits
+        return None
+    return number if kind is int or math.isfinite(number) else None
 
 
 EARLIEST_TIMESTAMP = 946684800.0   # 2000-01-01T00:00:00Z
@@ -145,10 +169,9 @@ def timestamp_field(upload: Upload, name: str = "timestamp") -> float | None:
 
 
 def _text_time(text: str, what: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        pass
+    number = finite_number(text)
+    if number is not None:
+        return number
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -193,9 +216,10 @@ def jpeg_response(jpeg: bytes) -> Response:
 
 
 def json_body(model: type[Model], example: str) -> Model:
-    """The request's JSON body as `model`, or 400 saying what is wrong and to send `example`."""
+    """The request's JSON body as `model`, or 400 saying what is wrong and to send `example`.
+    Strict: JSON's own types only (true is not the index 1, nor "1" or 1.0 a count)."""
     try:
-        return model.model_validate(parsed_json())
+        return model.model_validate(parsed_json(), strict=True)
     except ValidationError as e:
         raise BadRequest(f"send {example} ({validation_problem(e, 'body')})") from None
 

@@ -15,14 +15,20 @@ from app.cli.base import cli
 @click.option("--snapshot/--stream", default=None, help="SOURCE is a snapshot URL to poll (default: from its "
                                                          "Content-Type) / a stream")
 @click.option("--jpeg-quality", default=85, show_default=True, type=click.IntRange(10, 100))
-@click.option("--max-width", default=1280, show_default=True, help="scale wider frames down before sending (0: never)")
-@click.option("--timeout", default=10.0, show_default=True, help="seconds for one request to the server or camera")
+@click.option("--max-width", default=1280, show_default=True, type=click.IntRange(0),
+              help="scale wider frames down before sending (0: never)")
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0, min_open=True),
+              help="seconds for one request to the server or camera")
 @click.option("--verbose", is_flag=True, help="print frames without a face too")
 @click.pass_obj
 def camera(server, source, camera_id, fps, motion, motion_threshold, snapshot, jpeg_quality, max_width, timeout,
            verbose):
     """Send frames of SOURCE (RTSP/HTTP stream, USB device index, video file, snapshot URL) to /recognize."""
     from app.camera_node import CameraNode, NodeConfig
+    # the server's rule for camera_id (app/api/uploads.py text_field): refused there, every frame
+    # would be refused, forever on a stream
+    if not camera_id.strip() or len(camera_id.strip()) > 200 or not camera_id.isprintable():
+        raise click.BadParameter("1 to 200 printable characters", param_hint="--camera-id")
     config = NodeConfig(source, camera_id, server.url, server.session.headers.get("X-API-Key"), fps, motion,
                         motion_threshold, snapshot, jpeg_quality, max_width, timeout, verbose)
     counts = CameraNode(config, say=lambda line: click.echo(line)).run()

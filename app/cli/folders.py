@@ -47,6 +47,9 @@ def enroll_dir(server, folder):
 @click.pass_obj
 def recognize_dir(server, folder, out, txt, camera_id):
     """Recognize every image of FOLDER: faces, names and time per image."""
+    for option, file in (("--out", out), ("--txt", txt)):
+        if file is not None and not file.parent.is_dir():   # said now, not after every image was sent
+            raise click.BadParameter(f"{file.parent} is not a folder", param_hint=option)
     results, times = [], []
     for path in files_in(folder):
         start = time.perf_counter()
@@ -90,7 +93,12 @@ def recognize_dir(server, folder, out, txt, camera_id):
 @click.pass_obj
 def evaluate_cmd(server, folder, threshold, out):
     """Accuracy on labelled photos, with the server's detector and embeddings."""
-    from app.evaluation import evaluate, print_report
+    from app.evaluation import evaluate, labelled_photos, print_report
+    if not all(labelled_photos(folder).values()):
+        raise click.BadParameter(f"{folder} holds no train and val photos of people: train/<person>/*.jpg and "
+                                 f"val/<person>/*.jpg, or <person>/*.jpg", param_hint="FOLDER")
+    if out is not None and not out.parent.is_dir():
+        raise click.BadParameter(f"{out.parent} is not a folder", param_hint="--out")
     model = {}
 
     def embed(path):

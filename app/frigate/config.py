@@ -5,6 +5,7 @@ which key is wrong."""
 import json
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -76,6 +77,20 @@ class BridgeConfig(BaseModel):
     default_camera: CameraConfig = Field(default_factory=lambda: CameraConfig.model_validate({}),
                                          description="cameras not listed")
     cameras: dict[str, CameraConfig] = Field(default_factory=dict)
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _a_broker(cls, value: str) -> str:
+        # read here, not when the bridge connects: a port past 65535 or a broken IPv6 address
+        # raised out of the bridge's start
+        try:
+            parts = urlsplit(value)
+            parts.port   # noqa: B018 -- urlsplit reads the port only when asked
+        except ValueError as e:
+            raise ValueError(f"not a broker URL ({e}); mqtt[s]://user:password@host:port") from None
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError("not a broker URL; mqtt[s]://user:password@host:port")
+        return value
 
     @field_validator("cameras")
     @classmethod

@@ -178,3 +178,22 @@ def test_help_lists_one_command_per_line():
     assert starts == sorted(cli.commands)
     assert "  enroll-dir FOLDER     Enroll every person of FOLDER (the largest face of each image)." in commands
     assert not any("..." in line for line in commands)
+
+
+def test_bad_arguments_are_errors_before_any_work_not_tracebacks(server, tmp_path):
+    """Each was a traceback, a run that only failed after sending every image, or a camera node
+    sending frames the server refuses, forever."""
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.jpg").write_bytes(b"not sent")
+    nowhere = str(tmp_path / "no such folder" / "x.json")
+    for args in (["camera", "clip.avi", "--camera-id", "door", "--timeout", "0"],
+                 ["camera", "clip.avi", "--camera-id", "door", "--max-width", "-5"],
+                 ["camera", "clip.avi", "--camera-id", "a\x01b"],
+                 ["camera", "clip.avi", "--camera-id", "x" * 300],
+                 ["recognize-dir", str(tmp_path / "photos"), "--out", nowhere],
+                 ["recognize-dir", str(tmp_path / "photos"), "--txt", nowhere],
+                 ["evaluate", str(tmp_path / "photos")],
+                 ["frigate", "--mqtt-url", "mqtt://localhost:99999"],
+                 ["frigate", "--mqtt-url", "mqtt://[::1"]):
+        result = run(server, *args)
+        assert result.exit_code in (1, 2) and "Error" in result.output, (args, result.output)

@@ -117,3 +117,18 @@ def test_the_front_answers_in_json_when_the_app_is_away(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_what_nginx_refuses_itself_is_json_too(front):
+    """A long query, a long header or a request line it cannot read were nginx's HTML pages."""
+    long_query = requests.get(front + "/events?count=1&x=" + "a" * 20_000, timeout=10)
+    assert long_query.status_code == 414 and long_query.json()["error"]["code"] == "uri_too_long"
+    long_header = requests.get(front + "/healthz", headers={"X-Big": "a" * 17_000}, timeout=10)
+    assert long_header.status_code == 431 and long_header.json()["error"]["code"] == "headers_too_large"
+    port = int(front.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")   # two Host headers
+        answer = s.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400") and b'"code": "bad_request"' in answer, answer[:300]
+    own = requests.get(front + "/events?count=abc", timeout=10)   # the app's own 400 passes as it is
+    assert own.status_code == 400 and "count" in own.json()["error"]["message"]

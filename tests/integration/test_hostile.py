@@ -15,7 +15,7 @@ from scripts.processes import free_port
 
 
 def error_of(response, status, code):
-    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    assert response.status_code == status, response.text[:500]   # a test response or an api Reply
     assert response.is_json and set(response.json) == {"error"} and response.json["error"]["code"] == code
     return response.json["error"]["message"]
 

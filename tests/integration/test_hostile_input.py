@@ -259,3 +259,96 @@ def test_a_reembed_post_that_loses_the_race_says_running(make_client, server_set
         assert response.status_code == 200 and response.json["status"] == "running", response.json
     finally:
         lock.release()
+
+
+# --- a second probe: names, text, numbers and sizes that slipped through ---------------------
+
+LOOK_ALIKES = ["Ben\u200b", "B\u00aden", "Ben\u2060", "Ben\ufe0f", "\u202eneB", "Ben\U000e0041", "Ben\u200d"]
+SHOW_NOTHING = ["\u3164", "\u2800", "\uffa0", "\u115f"]
+
+
+@pytest.mark.parametrize("name", LOOK_ALIKES + SHOW_NOTHING)
+def test_names_that_look_like_another_or_show_nothing_are_refused_everywhere(client, api, name):
+    """Each was a second person whose name renders as "Ben" (or as nothing) beside Ben."""
+    image = photo_bytes("ben_afflek", 1, "train")
+    error_of(api.enroll(name, image), 400, "invalid_field")
+    assert client.post("/api/v1/recognition/subjects", json={"subject": name}).status_code == 400
+    register = client.post("/v1/vision/face/register", data={"userid": name, "image": (io.BytesIO(image), "a.jpg")},
+                           content_type="multipart/form-data")
+    assert register.status_code == 400 and register.json["success"] is False
+    pid = api.enroll("Ben", image).expect(201)["person_id"]
+    error_of(client.patch(f"/people/{pid}", json={"name": name}), 400, "invalid_field")
+    assert [p["name"] for p in api.people().expect()["people"]] == ["Ben"]
+
+
+def test_names_that_need_their_joiners_are_kept(api):
+    image = photo_bytes("ben_afflek", 1, "train")
+    family, heart, persian = ("\U0001f468\u200d\U0001f469\u200d\U0001f467", "\u2764\ufe0f",
+                              "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645")
+    for name in (family, heart, persian):
+        assert api.enroll(name, image).expect(201)["name"] == name
+
+
+def test_text_that_was_not_utf8_is_refused_not_stored_garbled(client):
+    """werkzeug decodes a form field that is not UTF-8 with U+FFFD in place of each bad byte: a
+    Latin-1 "José" was stored as "Jos\ufffd"."""
+    image = photo_bytes("elton_john", 1, "train")
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nJos\xe9\r\n"
+            b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n"
+            b"Content-Type: image/jpeg\r\n\r\n" + image + b"\r\n--b--\r\n")
+    assert "UTF-8" in error_of(client.post("/enroll", data=body, content_type="multipart/form-data; boundary=b"),
+                               400, "invalid_field")
+    deepstack = client.post("/v1/vision/face/register", data=body.replace(b'name="name"', b'name="userid"'),
+                            content_type="multipart/form-data; boundary=b")
+    assert deepstack.status_code == 400
+    camera = client.post("/recognize", data=body.replace(b'name="name"', b'name="camera_id"'),
+                         content_type="multipart/form-data; boundary=b")
+    error_of(camera, 400, "invalid_field")
+    assert client.get("/people").json["count"] == 0
+
+
+def test_a_name_is_measured_once_normalised_on_every_surface(client, api):
+    """150 characters once composed (300 code points as sent): the native API refused what the
+    compatibility APIs took."""
+    name = "e\u0301" * 150
+    image = photo_bytes("madonna", 0, "train")
+    assert api.enroll(name, image).expect(201)["name"] == "\u00e9" * 150
+    assert "at most 200" in error_of(api.enroll("e\u0301" * 201, image), 400, "invalid_field")
+    assert "blank" in error_of(api.enroll("\u3000", image), 400, "invalid_field")
+
+
+def test_a_form_of_many_parts_or_a_long_text_field_is_not_called_a_large_body(client):
+    image = photo_bytes("madonna", 0)
+    parts = {f"f{k}": "x" for k in range(1001)}
+    many = client.post("/detect", data={**parts, "image": (io.BytesIO(image), "a.jpg")},
+                       content_type="multipart/form-data")
+    assert "parts" in error_of(many, 413, "request_entity_too_large")
+    long = client.post("/enroll", data={"name": "x" * 600_000, "image": (io.BytesIO(image), "a.jpg")},
+                       content_type="multipart/form-data")
+    assert "text field" in error_of(long, 413, "request_entity_too_large")
+
+
+@pytest.mark.parametrize("index", [True, "1", 1.0, "0"])
+def test_a_face_index_must_be_a_json_integer(client, index):
+    client.post("/recognize", data=photo_bytes("jerry_seinfeld", 0), content_type="image/jpeg")
+    event = client.get("/events?count=1").json["events"][0]["event_id"]
+    body = {"event_id": event, "face_index": index, "name": "X"}
+    error_of(client.post("/corrections", json=body), 400, "bad_request")
+    assert client.get("/people").json["count"] == 0
+
+
+@pytest.mark.parametrize("stamp", ["\u0661\u0667\u0660\u0660\u0660\u0660\u0660\u0660\u0660\u0660",
+                                   "\uff11\uff17\uff10\uff10\uff10\uff10\uff10\uff10\uff10\uff10", "1_700_000_000"])
+def test_a_timestamp_is_written_in_ascii(client, stamp):
+    error_of(client.post(f"/recognize?timestamp={stamp}", data=photo_bytes("madonna", 0), content_type="image/jpeg"),
+             400, "invalid_field")
+
+
+def test_an_imported_created_at_is_a_time(client):
+    person = {"person_id": "imp1", "name": "Imp One", "created_at": "\u0000\u202e<b>x</b>", "faces": []}
+    file = gallery_file(client, [])
+    file["people"] = [person]
+    assert "created_at" in error_of(client.post("/gallery/import", json=file), 400, "bad_request")
+    person["created_at"] = "2026-01-31T12:00:00+00:00"
+    assert client.post("/gallery/import", json=file).status_code == 200
+    assert client.get("/people/imp1").json["created_at"] == "2026-01-31T12:00:00+00:00"

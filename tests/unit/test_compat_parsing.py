@@ -23,9 +23,12 @@ def app():
     ("0.5", float, 0.5), ("3", int, 3), (" 7 ", int, 7), ("1e3", float, 1000.0), ("-2", int, -2),
     ("abc", float, None), ("nan", float, None), ("inf", float, None), ("1e999", float, None), ("²", int, None),
     ("0.5", int, None), ("", float, None),
+    # what int() and float() take but a number written in ASCII is not
+    ("1_000", int, None), ("1_000.5", float, None), ("\uff15", int, None), ("\u0661\u0667", float, None),
+    ("infinity", float, None), ("0x10", int, None),
 ])
 def test_finite_numbers_or_none(text, kind, expected):
-    assert compat.finite_number(text, kind) == expected
+    assert uploads.finite_number(text, kind) == expected
 
 
 def test_boxes_are_whole_pixels_inside_the_frame():
@@ -144,7 +147,7 @@ def test_text_fields_and_number_arguments(app):
                                  "number": 5})
     assert uploads.text_field(upload, "camera_id") == "door" and uploads.text_field(upload, "empty") is None
     assert uploads.text_field(upload, "missing") is None
-    for name, says in (("long", "1 to 200 characters"), ("bell", "control"), ("number", "must be a string")):
+    for name, says in (("long", "at most 200"), ("bell", "control"), ("number", "must be a string")):
         with pytest.raises(InvalidField, match=says):
             uploads.text_field(upload, name)
     with app.test_request_context("/?count=7&offset=x&big=999"):
