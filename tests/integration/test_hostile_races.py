@@ -4,13 +4,13 @@ of one server; threads released together by a barrier race them against the real
 the gallery is then read from Redis itself: a face id belongs to one person, always."""
 import base64
 import io
-import threading
 import uuid
 from collections import Counter
 
 import numpy as np
 import pytest
 import redis
+from races import raced
 
 from samples.photos import photo_bytes
 
@@ -20,21 +20,6 @@ def workers(make_app):
     """Two workers (apps) of one server: one gallery, one key prefix."""
     prefix = f"race-{uuid.uuid4().hex[:8]}:"
     return [make_app(redis_prefix=prefix).test_client() for _ in range(2)]
-
-
-def raced(calls):
-    """Run every call at once (threads released by one barrier) -> their responses, in order."""
-    barrier, results = threading.Barrier(len(calls)), [None] * len(calls)
-
-    def run(i, call):
-        barrier.wait()
-        results[i] = call()
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
 
 
 def owners_in_redis(client, redis_url) -> Counter:

@@ -4,13 +4,13 @@ a race is either run by threads released together (many rounds), or forced: one 
 change lands exactly between another's read and its write, through a hook of the code under
 test. Every test here failed before its fix (a race review found each; see
 docs/hostile-input.md, "Writes that race")."""
-import threading
 import uuid
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import redis
+from races import raced
 
 from app.corrections.negatives import Negatives
 from app.errors import FaceIdTaken, GalleryModelMismatch, NameTaken, PersonNotFound
@@ -26,6 +26,7 @@ from app.visitors.store import Sighting, VisitorStore, new_id
 from samples.vectors import near, unit
 
 MODEL = GalleryModel("race-model", 16)
+RACE_ERRORS = (FaceIdTaken, NameTaken, PersonNotFound)   # what a loser of a race is answered
 
 
 @pytest.fixture
@@ -48,24 +49,6 @@ def faces(rng, n, **kw):
     return [NewFace(v, b"thumb", **kw) for v in unit(n, rng, MODEL.dim)]
 
 
-def raced(*calls):
-    """Every call at once (threads released by one barrier) -> what each returned or raised."""
-    barrier, results = threading.Barrier(len(calls)), [None] * len(calls)
-
-    def run(i, call):
-        barrier.wait()
-        try:
-            results[i] = call()
-        except (FaceIdTaken, NameTaken, PersonNotFound) as e:
-            results[i] = e
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
-
-
 # --- CompreFace's rename onto another subject's name: a merge ---------------------------
 
 def test_a_merge_keeps_every_face_enrolled_while_it_runs(world):
@@ -79,8 +62,8 @@ def test_a_merge_keeps_every_face_enrolled_while_it_runs(world):
         bob, _ = merger.store.create_person(f"Bob {uuid.uuid4().hex[:6]}", faces(rng, 1))
         ada_name = merger.store.person(ada)["name"]
         bob_name = merger.store.person(bob)["name"]
-        merged, enrolled = raced(lambda: rename_subject(merger, ada_name, bob_name),
-                                 lambda: enroller.store.add_faces(ada, faces(rng, 1)))
+        merged, enrolled = raced([lambda: rename_subject(merger, ada_name, bob_name),
+                                  lambda: enroller.store.add_faces(ada, faces(rng, 1))], RACE_ERRORS)
         assert merged is True
         acknowledged = 0 if isinstance(enrolled, PersonNotFound) else 1   # a 404 when Ada was gone already
         lost.append(1 + 2 + acknowledged - len(merger.store.person(bob)["faces"]))
@@ -95,7 +78,7 @@ def test_two_merges_of_one_subject_move_its_faces_once(world):
         ada, ada_faces = first.store.create_person(f"Ada {uuid.uuid4().hex[:6]}", faces(rng, 3))
         bob, bob_faces = first.store.create_person(f"Bob {uuid.uuid4().hex[:6]}", faces(rng, 1))
         names = first.store.person(ada)["name"], first.store.person(bob)["name"]
-        answers = raced(lambda: rename_subject(first, *names), lambda: rename_subject(second, *names))
+        answers = raced([lambda: rename_subject(first, *names), lambda: rename_subject(second, *names)], RACE_ERRORS)
         assert sum(a is True for a in answers) == 1 and sum(isinstance(a, PersonNotFound) for a in answers) == 1
         assert sorted(first.store.person(bob)["faces"]) == sorted(ada_faces + bob_faces)   # ids kept, once each
 
@@ -202,7 +185,8 @@ def test_is_x_and_not_x_of_one_face_leave_one_of_them(world):
         eid, _ = an_event_face(first, rng)
         first.replica.sync()
         second.replica.sync()
-        answers = raced(lambda: correct(first, eid, 0, person_id=x), lambda: correct(second, eid, 0, not_person_id=x))
+        answers = raced([lambda: correct(first, eid, 0, person_id=x), lambda: correct(second, eid, 0, not_person_id=x)],
+                        RACE_ERRORS)
         assert [a.correction for a in answers] == ["is_person", "not_person"]
         outcomes.append(correction_state(first, x, eid))
         assert outcomes[-1] in ((True, False), (False, True)), outcomes
