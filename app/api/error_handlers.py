@@ -6,6 +6,8 @@ goes to the log). The native API answers them as JSON {"error": {"code", "messag
 app/api/compreface_io.py)."""
 import logging
 import math
+from collections.abc import Callable
+from typing import Any
 
 import redis
 from flask import Flask, current_app, request
@@ -63,5 +65,22 @@ def error_headers(code: str) -> dict[str, str]:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def any_error(e: Exception):
+        if request.blueprint is None:   # no route matched (404, 405): a compatibility API's shape under its prefix
+            own = _prefix_handler(app, request.path)
+            if own is not None:
+                return own(e)
         status, code, message = error_parts(e)
         return ErrorResponse.body(code, message), status, error_headers(code)
+
+
+def _prefix_handler(app: Flask, path: str) -> Callable[[Exception], Any] | None:
+    """The error handler of the blueprint with the longest URL prefix `path` is under (DeepStack's
+    /v1/vision, CompreFace's /api/v1), so that its clients read a route they do not find in their
+    own error shape; None under none."""
+    under = [(bp.url_prefix, name) for name, bp in app.blueprints.items()
+             if bp.url_prefix and (path == bp.url_prefix or path.startswith(bp.url_prefix.rstrip("/") + "/"))]
+    for _, name in sorted(under, reverse=True):
+        handler = app.error_handler_spec.get(name, {}).get(None, {}).get(Exception)
+        if handler is not None:
+            return handler
+    return None

@@ -140,6 +140,7 @@ def test_subjects_and_faces(client):
 
 def test_errors_in_compreface_shape(client):
     image = photo_bytes("madonna", 0)
+    error(client.get("/api/v1/recognition/nothing"), 404, 0)   # a route it does not find, in its clients' shape
     assert "file" in error(client.post("/api/v1/recognition/recognize", data={}), 400, 34)
     error(recognize(client, b"not an image"), 400, 28)
     error(recognize(client, image, det_prob_threshold="2"), 400, 26)

@@ -134,6 +134,9 @@ def test_errors_in_deepstack_shape(client):
     failed(post(client, "face/match", [("image1", image), ("image2", faceless)]), 400, "no face found")
     failed(post(client, "detection", [("image", image)]), 403, "Detection endpoint not activated")
     failed(post(client, "custom/mask", [("image", image)]), 403, "Custom vision endpoint not activated")
+    # a route it does not find, or a method it does not take, in DeepStack's shape too (its clients read "success")
+    failed(post(client, "face/nothing", [("image", image)]), 404, "")
+    failed(client.delete("/v1/vision/face/recognize/"), 405, "")
     assert client.get("/people").json["count"] == 0
 
 
