@@ -321,6 +321,12 @@ class GalleryStore:
             raise PersonNotFound.of(pid)
         return text(name)
 
+    def _stored_name(self, pipe: Pipe, pid: str, asked: str) -> str:
+        """The name person `pid` has (a name taken differs from the one asked for in case:
+        "SS" is taken by "ß"), or `asked` when it cannot be read."""
+        stored = pipe.hget(self.person_key(pid), "name") if is_valid_id(pid) else None
+        return asked if stored is None else text(stored)
+
     def _index_names(self) -> None:
         """Before the first change: galleries written before names were case-insensitive kept
         an exact-name hash ("names"); index every name by its key once, in one transaction."""
@@ -354,8 +360,8 @@ class GalleryStore:
         def change(pipe: Pipe) -> tuple[str, list[str]]:
             taken = pipe.hget(self.names_key, name_key(name))
             if taken is not None:
-                raise NameTaken(f"a person named {name!r} exists (person_id {text(taken)}); "
-                                f"send person_id to add faces to them, or choose another name")
+                raise NameTaken(f"a person named {self._stored_name(pipe, text(taken), name)!r} exists (person_id "
+                                f"{text(taken)}); send person_id to add faces to them, or choose another name")
             if pipe.exists(key):
                 raise NameTaken(f"person_id {pid} exists already")
             claim(pipe, self.owners_key, pid, [f.face_id for f in faces if f.face_id])
@@ -468,7 +474,8 @@ class GalleryStore:
             old = self._name_of(pipe, pid)
             holder = pipe.hget(self.names_key, name_key(name))
             if holder is not None and text(holder) != pid:
-                raise NameTaken(f"a person named {name!r} exists (person_id {text(holder)})")
+                raise NameTaken(f"a person named {self._stored_name(pipe, text(holder), name)!r} exists (person_id "
+                                f"{text(holder)})")
             old_holder = pipe.hget(self.names_key, name_key(old))
             pipe.multi()
             if old_holder is not None and text(old_holder) == pid:

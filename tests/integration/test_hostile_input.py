@@ -352,3 +352,13 @@ def test_an_imported_created_at_is_a_time(client):
     person["created_at"] = "2026-01-31T12:00:00+00:00"
     assert client.post("/gallery/import", json=file).status_code == 200
     assert client.get("/people/imp1").json["created_at"] == "2026-01-31T12:00:00+00:00"
+
+
+def test_a_name_taken_is_told_as_it_is_stored(client, api):
+    """"SS" is "ß" to the name index (case folded): the 409 named "SS", which no one is called."""
+    image = photo_bytes("madonna", 0, "train")
+    pid = api.enroll("Stra\u00dfe", image).expect(201)["person_id"]
+    message = error_of(api.enroll("STRASSE", image), 409, "name_taken")
+    assert "'Stra\u00dfe'" in message and pid in message
+    other = api.enroll("Other", image).expect(201)["person_id"]
+    assert "'Stra\u00dfe'" in error_of(client.patch(f"/people/{other}", json={"name": "strasse"}), 409, "name_taken")
