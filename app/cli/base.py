@@ -56,6 +56,10 @@ def replacing(file: Path) -> Iterator[Path]:
     part = Path(name)
     try:
         yield part
+        # mkstemp's file is 0600: the mode FILE had, or what the umask gives a new file
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(part, file.stat().st_mode & 0o777 if file.exists() else 0o666 & ~mask)
         os.replace(part, file)
     finally:
         part.unlink(missing_ok=True)

@@ -1,4 +1,6 @@
 """The camera node command (the node itself is app/camera_node.py)."""
+import unicodedata
+
 import click
 
 from app.cli.base import cli
@@ -27,8 +29,9 @@ def camera(server, source, camera_id, fps, motion, motion_threshold, snapshot, j
     from app.camera_node import CameraNode, NodeConfig
     # the server's rule for camera_id (app/api/uploads.py text_field): refused there, every frame
     # would be refused, forever on a stream
-    if not camera_id.strip() or len(camera_id.strip()) > 200 or not camera_id.isprintable():
-        raise click.BadParameter("1 to 200 printable characters", param_hint="--camera-id")
+    if not camera_id.strip() or len(camera_id.strip()) > 200 or "\ufffd" in camera_id or any(
+            unicodedata.category(c) in ("Cc", "Cs") for c in camera_id):
+        raise click.BadParameter("1 to 200 characters, no control characters", param_hint="--camera-id")
     config = NodeConfig(source, camera_id, server.url, server.session.headers.get("X-API-Key"), fps, motion,
                         motion_threshold, snapshot, jpeg_quality, max_width, timeout, verbose)
     counts = CameraNode(config, say=lambda line: click.echo(line)).run()

@@ -12,7 +12,6 @@ Redis keys (under the prefix):
 Corrections are rare and manual, so the version is their whole change log (app/gallery/changelog.py):
 a worker reloads all negatives when it moved (one GET when it did not), only when some face is
 within the threshold of someone."""
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -45,9 +44,10 @@ class Negatives(Follower):
     # correction moves a face out of a person and into their negatives at one moment).
     ADD = """
     local key, order, people, version = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-    local nid, vec, now, cap, pid = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+    local nid, vec, cap, pid = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+    local now = redis.call('TIME')   -- Redis's clock: the newest is newest whichever worker's clock lags
     redis.call('HSET', key, nid, vec)
-    redis.call('ZADD', order, now, nid)
+    redis.call('ZADD', order, now[1] + now[2] / 1e6, nid)
     local over = redis.call('ZCARD', order) - cap
     if over > 0 then
       for _, old in ipairs(redis.call('ZRANGE', order, 0, over - 1)) do
@@ -81,8 +81,7 @@ class Negatives(Follower):
 
     def queue_add(self, pipe: Pipe, pid: str, nid: str, vector: np.ndarray) -> Any:
         """add(), on `pipe`: run now on a client, queued after pipe.multi() on a transaction."""
-        return pipe.eval(self.ADD, 4, *self._keys(pid), nid, encode_vector(vector, self.dim), f"{time.time():.6f}",
-                         self.per_person, pid)
+        return pipe.eval(self.ADD, 4, *self._keys(pid), nid, encode_vector(vector, self.dim), self.per_person, pid)
 
     def remove(self, pid: str, nid: str) -> bool:
         """Negative `nid` of `pid` withdrawn -> whether there was one."""

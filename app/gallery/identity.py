@@ -5,12 +5,14 @@ Ids are what the server makes (uuid4 hex) or what an imported gallery brings: 1 
 A-Z a-z 0-9 _ - (so an id can never reach into another key, as "X:faces" would). Names are
 Unicode NFC with surrounding whitespace stripped, at most 200 characters, without control
 characters, and never invisible only; two names that differ only in case are the same name.
-Characters that render as nothing (Unicode's default-ignorable code points: zero-width space,
-soft hyphen, bidi controls, Hangul fillers, tag characters...) are refused, so that no name looks
-like another's ("Ben" and "Ben" + U+200B) or like something it is not (a right-to-left override);
-the joiners ZWJ and ZWNJ are kept between two visible characters (emoji sequences, Indic and
-Persian spelling), and a variation selector after a symbol (emoji presentation). U+FFFD, which a
-decoder leaves where the text was not UTF-8, is refused too: that name would be stored garbled."""
+A new name (enroll, rename, a new subject) must not look like another name: the invisible
+characters that no script is written with (zero-width space, soft hyphen, bidi marks and
+overrides, word joiners, Hangul fillers...) are refused anywhere, and the ones scripts and emoji
+do use (ZWJ, ZWNJ, variation selectors, tag characters) at the start of a name or right after an
+ASCII character, where they join or select nothing ("Ben" + U+200D looks like "Ben"), but for
+the keycaps (1 + U+FE0F + U+20E3); U+FFFD, which a decoder leaves where text was not UTF-8, is
+refused too. A name looked up, or restored by an import, is only normalised: it was stored
+under the rules of its day."""
 import re
 import unicodedata
 
@@ -26,35 +28,38 @@ MAX_NAME_INPUT = 4 * MAX_NAME_LENGTH
 # these looks blank.
 INVISIBLE = {"Cf", "Zs", "Zl", "Zp", "Mn", "Me"}
 BLANK = {"\u2800", "\u115f", "\u1160", "\u3164", "\uffa0"}   # Braille blank, Hangul fillers
-# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): what renderers do not draw
-IGNORABLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
-                       "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
-                       "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]")
-JOINERS = {"\u200c", "\u200d"}
+# Of Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt), what renderers do not
+# draw and no orthography uses: refused anywhere in a new name
+NEVER = re.compile("[\u00ad\u061c\u115f\u1160\u17b4\u17b5\u200b\u200e\u200f\u202a-\u202e\u2060-\u206f"
+                   "\u3164\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+                   "\U000e0000-\U000e001f\U000e0080-\U000e00ff\U000e01f0-\U000e0fff]")
+# ... and what scripts and emoji use between other characters (joiners, the combining grapheme
+# joiner, variation selectors, Mongolian free variation selectors, tag characters of flags)
+JOINING = re.compile("[\u034f\u180b-\u180f\u200c\u200d\ufe00-\ufe0f\U000e0020-\U000e007f"
+                     "\U000e0100-\U000e01ef]")
+KEYCAP = "\ufe0f\u20e3"
 
 
-def _ignorable_where_it_shows_nothing(name: str) -> str | None:
-    """The first default-ignorable character of `name` that joins or selects nothing, or None."""
+def _hidden_character(name: str) -> str | None:
+    """The first character of `name` that shows nothing where it is, or None."""
     for i, c in enumerate(name):
-        if not IGNORABLE.match(c):
-            continue
-        before, after = name[i - 1] if i else "", name[i + 1] if i + 1 < len(name) else ""
-        if c in JOINERS and _visible(before) and _visible(after):
-            continue
-        if "\ufe00" <= c <= "\ufe0f" and before and unicodedata.category(before) == "So":
-            continue
-        return c
+        if NEVER.match(c):
+            return c
+        if JOINING.match(c) and (i == 0 or (name[i - 1].isascii() and name[i:i + 2] != KEYCAP)):
+            return c
     return None
 
 
 def _visible(c: str) -> bool:
-    return bool(c) and c not in BLANK and unicodedata.category(c) not in INVISIBLE
+    return c not in BLANK and unicodedata.category(c) not in INVISIBLE
+
+
 def is_valid_id(value: object) -> bool:
     return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
 
 
-def clean_name(value: object, field: str = "name") -> str:
-    """The name to store, or 400 invalid_field saying what is wrong with it."""
+def clean_name(value: object, field: str = "name", new: bool = True) -> str:
+    """The name to store (`new`) or to look up, or 400 invalid_field saying what is wrong with it."""
     if not isinstance(value, str):
         raise InvalidField(f"`{field}` must be a string, got {type(value).__name__}")
     name = unicodedata.normalize("NFC", value.strip())
@@ -62,17 +67,19 @@ def clean_name(value: object, field: str = "name") -> str:
         raise InvalidField(f"`{field}` is blank; send a name with visible characters")
     if any(unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn") for c in name):
         raise InvalidField(f"`{field}` holds control, private-use or invalid characters; send plain text")
+    if not any(_visible(c) for c in name):
+        raise InvalidField(f"`{field}` has no visible character; send a name people can read")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidField(f"`{field}` is {len(name)} characters; at most {MAX_NAME_LENGTH}")
+    if not new:
+        return name
     if "\ufffd" in name:
         raise InvalidField(f"`{field}` holds U+FFFD, what is left where text was not UTF-8; send the name "
                            f"encoded as UTF-8")
-    if not any(_visible(c) for c in name):
-        raise InvalidField(f"`{field}` has no visible character; send a name people can read")
-    hidden = _ignorable_where_it_shows_nothing(name)
+    hidden = _hidden_character(name)
     if hidden is not None:
         raise InvalidField(f"`{field}` holds U+{ord(hidden):04X}, a character that shows nothing there (two names "
                            f"would look the same); send the name without it")
-    if len(name) > MAX_NAME_LENGTH:
-        raise InvalidField(f"`{field}` is {len(name)} characters; at most {MAX_NAME_LENGTH}")
     return name
 
 

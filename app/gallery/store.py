@@ -396,10 +396,11 @@ class GalleryStore:
             return name, ids
         return atomically(self.redis, change, self.person_key(pid), self.model_key, self.people_key, self.owners_key)
 
-    def merge_person(self, pid: str, into: str) -> tuple[str, list[str]]:
+    def merge_person(self, pid: str, into: str, into_name: str | None = None) -> tuple[str, list[str]]:
         """Every face of person `pid` (vector, thumbnail, crop and face id) moved to person
         `into`, and `pid` deleted, in one transaction -> (the name of `into`, the face ids
-        moved). PersonNotFound when either is gone (a second merge of `pid` finds it gone);
+        moved). PersonNotFound when either is gone (a second merge of `pid` finds it gone), or
+        when `into_name` is given and no longer names `into` (renamed since it was looked up);
         409 while the gallery is being re-embedded (the two people's faces may be of two models
         then)."""
         key, target = self._key_of(pid), self._key_of(into)
@@ -408,6 +409,8 @@ class GalleryStore:
 
         def change(pipe: Pipe) -> tuple[str, list[str]]:
             old_name, name = self._name_of(pipe, pid), self._name_of(pipe, into)
+            if into_name is not None and pipe.hget(self.names_key, name_key(into_name)) != into.encode():
+                raise PersonNotFound(f"{into_name!r} no longer names person {into}")
             require_model(ModelRecord.parse(pipe.hgetall(self.model_key), 1), 1, self.model)
             faces, thumbs, crops = pipe.hgetall(key + ":faces"), pipe.hgetall(key + ":thumbs"), \
                 pipe.hgetall(key + ":crops")

@@ -95,7 +95,7 @@ def import_people(s: Services, source: GallerySource) -> ImportResult:
     _check_dim(s, record if count else None, model)
     result = ImportResult()
     for person in source.people():
-        person.name = clean_name(person.name)
+        person.name = clean_name(person.name, new=False)   # restored as it was stored
         try:
             existing = set(s.store.person(person.person_id)["faces"])
         except PersonNotFound:
@@ -148,7 +148,7 @@ def _check(s: Services, source: GallerySource) -> None:
         taken += [f"{fid} (of {owner})" for fid in fids if (owner := owner_of(fid)) not in (None, p.person_id)]
         if name_problem is None:
             try:
-                clean_name(p.name)
+                clean_name(p.name, new=False)
             except InvalidField as e:
                 name_problem = InvalidField(f"person {p.person_id}: {e.message}")
     if bad:

@@ -78,7 +78,7 @@ def create_subject(s: Services, name: str) -> str:
 
 
 def _person_named(s: Services, name: str) -> str:
-    pid = s.store.find_person(clean_name(name, "subject"))
+    pid = s.store.find_person(clean_name(name, "subject", new=False))
     if pid is None:
         raise PersonNotFound(f"Subject {name} not found")
     return pid
@@ -88,19 +88,27 @@ def rename_subject(s: Services, old: str, new: str) -> bool:
     """Rename `old` to `new`; when `new` is another person's name, `old`'s faces move to them
     (CompreFace merges). False when nothing changed."""
     new = clean_name(new, "subject")
-    pid, target = _person_named(s, old), s.store.find_person(new)
-    if target is None or target == pid:
-        if s.store.person(pid)["name"] == new:
-            return False
-        s.store.rename(pid, new)
-        return True
-    s.store.merge_person(pid, target)   # one transaction: a face enrolled meanwhile moves too, a second merge is 404
-    return True
+    for _ in range(3):   # the subject named `new` may be renamed or deleted meanwhile
+        pid, target = _person_named(s, old), s.store.find_person(new)
+        if target is None or target == pid:
+            if s.store.person(pid)["name"] == new:
+                return False
+            s.store.rename(pid, new)
+            return True
+        try:
+            # one transaction: a face enrolled meanwhile moves too, a second merge is 404, and only
+            # into the subject `new` still names
+            s.store.merge_person(pid, target, into_name=new)
+            return True
+        except PersonNotFound:
+            if s.store.find_person(clean_name(old, "subject", new=False)) != pid:
+                raise   # `old` is gone: merged or deleted by someone else
+    raise NameTaken(f"{new!r} kept changing while {old!r} was renamed to it; try again")
 
 
 def delete_subject(s: Services, name: str) -> int | None:
     """Delete the person `name` and their faces -> how many faces; None when there is no such person."""
-    pid = s.store.find_person(clean_name(name, "subject"))
+    pid = s.store.find_person(clean_name(name, "subject", new=False))
     if pid is None:
         return None
     try:
@@ -140,7 +148,7 @@ def delete_every_face(s: Services) -> int:
 def faces_page(s: Services, page: int, size: int, subject: str | None = None) -> FacesPage:
     """Faces `page * size` to `page * size + size - 1`, ordered by name then face id."""
     if subject is not None:  # one person, read whole: their face ids come with them
-        pid = s.store.find_person(clean_name(subject, "subject"))
+        pid = s.store.find_person(clean_name(subject, "subject", new=False))
         people = [] if pid is None else [s.store.person(pid)]
         counts = [(p["person_id"], p["name"], len(p["faces"]), p["faces"]) for p in people]
     else:

@@ -1,5 +1,6 @@
 """The operators' command line against a live server over HTTP."""
 import json
+import os
 import shutil
 
 import numpy as np
@@ -115,6 +116,9 @@ def test_an_export_cut_short_keeps_the_last_good_file(server, enroll_folder, tmp
     run(server, "enroll-dir", str(enroll_folder))
     backup = tmp_path / "gallery.json"
     assert run(server, "export", str(backup)).exit_code == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    assert backup.stat().st_mode & 0o777 == 0o666 & ~mask   # as a file written in place would be
     good = backup.read_bytes()
     listener = cut_short_server(good[:len(good) // 2])
     try:

@@ -83,6 +83,25 @@ def test_two_merges_of_one_subject_move_its_faces_once(world):
         assert sorted(first.store.person(bob)["faces"]) == sorted(ada_faces + bob_faces)   # ids kept, once each
 
 
+def test_a_merge_goes_only_into_the_subject_the_name_still_names(world, monkeypatch):
+    """Bob is renamed Robert between the merge's lookup of "Bob" and its transaction: Alice is
+    renamed Bob (what the client asked for), not merged into Robert."""
+    rng = np.random.default_rng(12)
+    merger, renamer = world.worker(), world.worker()
+    alice, _ = merger.store.create_person("Alice", faces(rng, 2))
+    bob, _ = merger.store.create_person("Bob", faces(rng, 1))
+    merge = merger.store.merge_person
+
+    def renamed_first(*args, **kw):
+        if renamer.store.person(bob)["name"] == "Bob":
+            renamer.store.rename(bob, "Robert")
+        return merge(*args, **kw)
+    monkeypatch.setattr(merger.store, "merge_person", renamed_first)
+    assert rename_subject(merger, "Alice", "Bob")
+    assert sorted((p["name"], p["face_count"]) for p in merger.store.people()) == [("Bob", 2), ("Robert", 1)]
+    assert merger.store.find_person("Bob") == alice
+
+
 def test_a_merge_moves_claimed_face_ids_and_replicas_follow(world):
     rng = np.random.default_rng(2)
     w = world.worker()

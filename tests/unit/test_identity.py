@@ -1,4 +1,6 @@
 """Ids and names, validated the same way on every path that takes them."""
+import unicodedata
+
 import pytest
 
 from app.errors import InvalidField
@@ -37,3 +39,26 @@ def test_names_differing_only_in_case_are_one_name():
     assert name_key("Obama") == name_key("OBAMA") == name_key("obama")
     assert name_key(clean_name("STRASSE")) == name_key(clean_name("straße"))  # full case folding
     assert name_key("Ann") != name_key("Anne")
+
+
+@pytest.mark.parametrize("name", [
+    "\u0db4\u0dca\u200d\u0dbb\u0dd2\u0dba\u0db1\u0dca\u0dad",   # Sinhala, ZWJ after the virama (Priyantha)
+    "\u0995\u094d\u200d\u0937", "\u0915\u094d\u200c\u0937",     # Devanagari half forms
+    "\u0d05\u0d35\u0d28\u0d4d\u200d",                            # Malayalam chillu, ZWJ last
+    "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",          # Persian ZWNJ
+    "\u845b\U000e0100",                                          # a Japanese ideographic variation
+    "1\ufe0f\u20e3", "#\ufe0f\u20e3", "\u203c\ufe0f",           # keycaps, emoji presentation
+    "\u2764\ufe0f\u200d\U0001f525", "\U0001f3f3\ufe0f\u200d\U0001f308",
+    "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",   # Scotland's flag: tags
+    "\u182e\u1823\u1829\u182d\u1823\u182f\u180b",               # Mongolian, a free variation selector
+])
+def test_names_written_with_joiners_and_selectors_are_kept(name):
+    assert clean_name(name) == unicodedata.normalize("NFC", name)
+
+
+@pytest.mark.parametrize("name", ["Ben\u200b", "B\u00aden", "Ben\u2060", "Ben\u200e", "\u202eneB", "Ben\u200d",
+                                  "\u200dBen", "Ben\ufe0f", "B\ufe0fen", "Ben\U000e0041", "Jos\ufffd"])
+def test_new_names_that_would_look_like_another_are_refused_but_found(name):
+    with pytest.raises(InvalidField):
+        clean_name(name)
+    assert clean_name(name, new=False) == name   # stored before: still looked up and restored
