@@ -115,12 +115,19 @@ def metrics(train_labels: list[str], train: np.ndarray, val_labels: list[str], v
     }
 
 
+class NoPhotos(ValueError):
+    """A folder without the labelled photos an evaluation needs (before anything is embedded)."""
+
+
 def evaluate(embed: Embed, folder: str | Path, crops: Sequence[str], threshold: float | dict[str, float],
              preprocessor: str) -> dict[str, Any]:
     """The report for the photos in `folder`, embedded by `embed` (see embed_photos) as each of
     the variants `crops`; `threshold`: one match threshold, or {variant: threshold}."""
     thresholds = threshold if isinstance(threshold, dict) else {c: threshold for c in crops}
     photos = labelled_photos(folder)
+    if not photos["train"] or not photos["val"]:
+        raise NoPhotos(f"{folder} holds no train and val photos of people: train/<person>/*.jpg and "
+                       f"val/<person>/*.jpg, or <person>/*.jpg")
     train_labels, train, train_missing, t1 = embed_photos(embed, photos["train"], crops)
     val_labels, val, val_missing, t2 = embed_photos(embed, photos["val"], crops)
     times = np.asarray(t1 + t2) * 1000.0

@@ -7,7 +7,6 @@ import binascii
 import math
 import re
 import time
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -18,6 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.api.json_depth import check_depth
 from app.errors import BadRequest, InvalidBase64, InvalidField, MissingImage, UnsupportedMediaType
+from app.gallery.identity import text_problem
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -114,14 +114,9 @@ def text_field(upload: Upload, name: str, max_length: int = 200) -> str | None:
     if not isinstance(value, str):
         raise InvalidField(f"`{name}` must be a string, got {type(value).__name__}")
     value = value.strip()
-    if not value:
-        raise InvalidField(f"`{name}` is blank; send it with visible characters, or leave it out")
-    if len(value) > max_length:
-        raise InvalidField(f"`{name}` is {len(value)} characters; at most {max_length}")
-    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):  # control characters, lone surrogates
-        raise InvalidField(f"`{name}` holds control or invalid characters; send plain text")
-    if "\ufffd" in value:   # what werkzeug leaves where a form field was not UTF-8
-        raise InvalidField(f"`{name}` holds U+FFFD, what is left where text was not UTF-8; send it as UTF-8")
+    problem = text_problem(value, max_length)   # werkzeug leaves U+FFFD where a field was not UTF-8
+    if problem:
+        raise InvalidField(f"`{name}` {problem}")
     return value
 
 

@@ -1,6 +1,4 @@
 """The camera node command (the node itself is app/camera_node.py)."""
-import unicodedata
-
 import click
 
 from app.cli.base import cli
@@ -27,11 +25,12 @@ def camera(server, source, camera_id, fps, motion, motion_threshold, snapshot, j
            verbose):
     """Send frames of SOURCE (RTSP/HTTP stream, USB device index, video file, snapshot URL) to /recognize."""
     from app.camera_node import CameraNode, NodeConfig
-    # the server's rule for camera_id (app/api/uploads.py text_field): refused there, every frame
-    # would be refused, forever on a stream
-    if not camera_id.strip() or len(camera_id.strip()) > 200 or "\ufffd" in camera_id or any(
-            unicodedata.category(c) in ("Cc", "Cs") for c in camera_id):
-        raise click.BadParameter("1 to 200 characters, no control characters", param_hint="--camera-id")
+    from app.gallery.identity import text_problem
+    # the server's rule for camera_id (text_field): refused there, every frame would be refused,
+    # forever on a stream
+    problem = text_problem(camera_id.strip(), 200)
+    if problem:
+        raise click.BadParameter(problem, param_hint="--camera-id")
     config = NodeConfig(source, camera_id, server.url, server.session.headers.get("X-API-Key"), fps, motion,
                         motion_threshold, snapshot, jpeg_quality, max_width, timeout, verbose)
     counts = CameraNode(config, say=lambda line: click.echo(line)).run()

@@ -93,10 +93,7 @@ def recognize_dir(server, folder, out, txt, camera_id):
 @click.pass_obj
 def evaluate_cmd(server, folder, threshold, out):
     """Accuracy on labelled photos, with the server's detector and embeddings."""
-    from app.evaluation import evaluate, labelled_photos, print_report
-    if not all(labelled_photos(folder).values()):
-        raise click.BadParameter(f"{folder} holds no train and val photos of people: train/<person>/*.jpg and "
-                                 f"val/<person>/*.jpg, or <person>/*.jpg", param_hint="FOLDER")
+    from app.evaluation import NoPhotos, evaluate, print_report
     if out is not None and not out.parent.is_dir():
         raise click.BadParameter(f"{out.parent} is not a folder", param_hint="--out")
     model = {}
@@ -111,7 +108,10 @@ def evaluate_cmd(server, folder, threshold, out):
                       * (f["box"]["y2"] - f["box"]["y1"]))
         return {"server": np.asarray(largest["embedding"], np.float32)}
 
-    report = evaluate(embed, folder, ["server"], threshold, preprocessor=f"server at {server.url}")
+    try:
+        report = evaluate(embed, folder, ["server"], threshold, preprocessor=f"server at {server.url}")
+    except NoPhotos as e:
+        raise click.BadParameter(str(e), param_hint="FOLDER") from None
     report["model"] = model.get("id")
     print_report(report)
     if out:

@@ -54,6 +54,21 @@ def _visible(c: str) -> bool:
     return c not in BLANK and unicodedata.category(c) not in INVISIBLE
 
 
+def text_problem(value: str, max_length: int) -> str | None:
+    """What is wrong with the (stripped) text field `value`, said after its name ("is blank; ..."),
+    or None: blank, longer than `max_length`, control characters or lone surrogates, or U+FFFD
+    (what a decoder leaves where text was not UTF-8)."""
+    if not value:
+        return "is blank; send it with visible characters, or leave it out"
+    if len(value) > max_length:
+        return f"is {len(value)} characters; at most {max_length}"
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+        return "holds control or invalid characters; send plain text"
+    if "\ufffd" in value:
+        return "holds U+FFFD, what is left where text was not UTF-8; send it as UTF-8"
+    return None
+
+
 def is_valid_id(value: object) -> bool:
     return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
 

@@ -19,6 +19,7 @@ from app.events import is_event_id
 from app.gallery import NewFace
 from app.gallery.identity import clean_name
 from app.services import Services
+from app.usecases import people
 
 
 @dataclass
@@ -68,15 +69,9 @@ def correct(s: Services, event_id: str, face_index: int, not_person_id: str | No
                           negatives=s.negatives.count(holder))
     thumb_id = entry.get("thumbnail")   # None past the first THUMBNAILS_PER_EVENT faces
     face = NewFace(vector, (s.events.thumbnail(thumb_id) if thumb_id else None) or b"", face_id)
-    if name is not None:
-        person_id, _ = s.store.create_person(name, [face])   # a new person has no negatives
-        created = True
-    else:
-        assert person_id is not None
-        # "this is X" wins over an earlier "not X" of the same face: the negative goes with the face's coming
-        name, _ = s.store.add_faces(person_id, [face], also=lambda pipe: s.negatives.queue_remove(pipe, person_id,
-                                                                                                  face_id))
-        created = False
+    # "this is X" wins over an earlier "not X" of the same face: the negative goes as the face comes
+    person_id, name, created, _ = people.store_faces(
+        s, [face], name, person_id, also=lambda pipe: s.negatives.queue_remove(pipe, str(person_id), face_id))
     return Correction(event_id, face_index, "is_person", person_id, name, face_id, created,
                       s.negatives.count(person_id))
 

@@ -12,6 +12,7 @@ import redis
 from app.errors import FaceNotFound, InvalidField, required
 from app.gallery import NewFace
 from app.gallery.identity import clean_name
+from app.gallery.redis_calls import Pipe
 from app.services import Services
 
 log = logging.getLogger(__name__)
@@ -26,15 +27,16 @@ def chosen_name(name: str | None, person_id: str | None, new: str, existing: str
     return clean_name(name) if name is not None else None
 
 
-def store_faces(s: Services, faces: list[NewFace], name: str | None, person_id: str | None
-                ) -> tuple[str, str, bool, list[str]]:
+def store_faces(s: Services, faces: list[NewFace], name: str | None, person_id: str | None,
+                also: Callable[[Pipe], None] | None = None) -> tuple[str, str, bool, list[str]]:
     """`faces` stored as a new person `name`, or added to `person_id` -> (person id, name,
-    created, face ids)."""
+    created, face ids). `also(pipe)`: more writes in the same transaction as adding to
+    `person_id` (a new person has nothing to go with them)."""
     if name is not None:
         person_id, ids = s.store.create_person(name, faces)
         return person_id, name, True, ids
     assert person_id is not None, "a name or a person id"
-    name, ids = s.store.add_faces(person_id, faces)
+    name, ids = s.store.add_faces(person_id, faces, also=also)
     return person_id, name, False, ids
 
 

@@ -101,8 +101,7 @@ def rename_subject(s: Services, old: str, new: str) -> bool:
             s.store.merge_person(pid, target, into_name=new)
             return True
         except PersonNotFound:
-            if s.store.find_person(clean_name(old, "subject", new=False)) != pid:
-                raise   # `old` is gone: merged or deleted by someone else
+            continue   # either was renamed or deleted: looked up again (`old` gone: its 404)
     raise NameTaken(f"{new!r} kept changing while {old!r} was renamed to it; try again")
 
 
