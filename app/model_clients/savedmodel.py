@@ -4,9 +4,13 @@ signature's inputs and its TF Serving warm-up requests. TensorFlow is imported w
 the gRPC client takes SERVING_SIGNATURE from here and must not load it."""
 from __future__ import annotations
 
+import functools
+import logging
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,14 +26,49 @@ SERVING_SIGNATURE = "serving_default"
 # some kernels sum in another order; tests/integration/test_frozen_weights.py). Read when a model's
 # kernels are built, so setting it before loading is enough; the TF Serving Dockerfiles set it.
 FROZEN_WEIGHTS = "TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"
+# On Linux TensorFlow runs its CPU kernels through oneDNN by default only where the CPU has
+# AVX512-VNNI, AVX512-BF16, AVX-VNNI or AMX (DefaultOneDnnPolicy in tensorflow/core/util/port.cc);
+# elsewhere (AVX2 alone: AMD before Zen 4, older Intel) it uses its Eigen kernels, and there
+# YuNet took 30 ms a frame instead of 10.5, MTCNN 47.5 instead of 36 (docs/frame-cost.md (s)).
+# Read once, as TensorFlow is imported: serving_tensorflow() sets it before that; the TF Serving
+# Dockerfiles set it.
+ONEDNN = "TF_ENABLE_ONEDNN_OPTS"
+
+log = logging.getLogger(__name__)
+
+
+def serving_tensorflow() -> ModuleType:
+    """TensorFlow, imported for serving models: with oneDNN's kernels (ONEDNN) and served weights
+    taken as frozen (FROZEN_WEIGHTS), each unless the environment says otherwise. oneDNN's choice
+    is TensorFlow's own where something imported TensorFlow before: said in the log."""
+    imported = "tensorflow" in sys.modules
+    os.environ.setdefault(ONEDNN, "1")
+    os.environ.setdefault(FROZEN_WEIGHTS, "1")
+    import tensorflow as tf
+    if imported and onednn_enabled() is False and os.environ[ONEDNN] == "1":
+        _warn_onednn_too_late()
+    module: ModuleType = tf
+    return module
+
+
+@functools.cache
+def _warn_onednn_too_late() -> None:
+    log.warning("TensorFlow was imported before %s=1 could take effect: its CPU kernels are its "
+                "Eigen ones in this process", ONEDNN)
+
+
+def onednn_enabled() -> bool | None:
+    """Whether this process's TensorFlow runs oneDNN's CPU kernels; None if it cannot tell."""
+    try:   # TensorFlow's own tests ask this (test_util.IsMklEnabled); no public API says it
+        from tensorflow.python.util import _pywrap_util_port
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return None
 
 
 def load_savedmodel(path: Path | str) -> Any:
-    """The SavedModel at `path` (a version folder), loaded for serving: its weights taken as
-    frozen (FROZEN_WEIGHTS, unless the environment says otherwise)."""
-    import tensorflow as tf
-    os.environ.setdefault(FROZEN_WEIGHTS, "1")
-    return tf.saved_model.load(str(path))
+    """The SavedModel at `path` (a version folder), loaded for serving (serving_tensorflow)."""
+    return serving_tensorflow().saved_model.load(str(path))
 
 
 def latest_version(base: Path | str) -> int:
