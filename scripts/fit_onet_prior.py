@@ -27,7 +27,8 @@ def overlap(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
 
 def pairs(folder: Path, model_dir: Path) -> list[tuple[np.ndarray, np.ndarray]]:
     """(YuNet box, R-Net square box) of the largest MTCNN face of each train photo found by both."""
-    import tensorflow as tf
+    from app.model_clients.savedmodel import serving_tensorflow
+    tf = serving_tensorflow()   # its settings first: serving_models imports TensorFlow
 
     from app.model_clients.local_model import LocalModel
     from app.pipeline.detectors import MtcnnDetector, YunetDetector

@@ -2,8 +2,10 @@
 and GetModelMetadata and ModelService.GetModelStatus over the SavedModels it loads. Imports
 TensorFlow: serve_models imports this once TensorFlow's settings are made (serving_tensorflow)."""
 import logging
+from collections.abc import Iterable
 from concurrent import futures
 from pathlib import Path
+from typing import Any
 
 import grpc
 import tensorflow as tf
@@ -146,7 +148,9 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
         return response
 
 
-def build_server(config: list[tuple[str, Path]], address, workers=16, batching=None, batching_models=()):
+def build_server(config: list[tuple[str, Path]], address: str, workers: int = 16,
+                 batching: dict[str, Any] | None = None,
+                 batching_models: Iterable[str] = ()) -> tuple[grpc.Server, dict[str, "ServedModel"]]:
     """A gRPC server at `address` serving each (name, base folder) of `config` (read_models_config).
     batching: the parameters of read_batching_config, applied to `batching_models` (models whose
     inputs all start with the batch dimension; MTCNN takes one frame per call)."""

@@ -12,6 +12,7 @@ Serving does.
 """
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -47,7 +48,6 @@ def spawn(port=None, config=None, timeout_s=300.0, log_file=None, batching=False
     reports every model of its config AVAILABLE (six models with their warm-ups: minutes on
     busy shared cores). `env`: variables set for it (e.g. TF_ENABLE_ONEDNN_OPTS) over this
     process's. Used by the tests, the benchmarks and scripts/run.sh."""
-    import os
     import subprocess
 
     from app.model_clients.grpc_model import GrpcModel, model_channel
@@ -109,10 +109,10 @@ def main(argv=None):
     server, models = build_server(list(read_models_config(args.config)), f"{args.host}:{args.port}", args.workers,
                                   batching, [m for m in args.batching_models.split(",") if m])
     server.start()
-    threading, onednn = tf.config.threading, {True: "on", False: "off", None: "unknown"}[onednn_enabled()]
+    threads, onednn = tf.config.threading, {True: "on", False: "off", None: "unknown"}[onednn_enabled()]
     log.info("serving %s on %s:%d; TensorFlow's intra-op threads %d, inter-op threads %d (0: TensorFlow's default), "
-             "oneDNN %s", ", ".join(models), args.host, args.port, threading.get_intra_op_parallelism_threads(),
-             threading.get_inter_op_parallelism_threads(), onednn)
+             "oneDNN %s", ", ".join(models), args.host, args.port, threads.get_intra_op_parallelism_threads(),
+             threads.get_inter_op_parallelism_threads(), onednn)
     signal.signal(signal.SIGTERM, lambda *_: server.stop(grace=2))
     server.wait_for_termination()
 

@@ -5,6 +5,9 @@ tests/unit (no service at all: tests/unit_guard.py) loads none of it."""
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info and cost-model chatter
+# as the server runs models (app/model_clients/savedmodel.py, ONEDNN), before any test module
+# imports TensorFlow: TensorFlow reads it once, as it is imported
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import pytest  # noqa: E402
 

@@ -23,7 +23,7 @@ SERVING_SIGNATURE = "serving_default"
 # oneDNN reorders a convolution's weights into its own layout on every call when they come from
 # a variable; with this set it does so once and keeps the result, as it does for constants.
 # Served weights never change once loaded, and the answers stay what they were (within 2e-6:
-# some kernels sum in another order; tests/integration/test_frozen_weights.py). Read when a model's
+# some kernels sum in another order; tests/integration/test_serving_settings.py). Read when a model's
 # kernels are built, so setting it before loading is enough; the TF Serving Dockerfiles set it.
 FROZEN_WEIGHTS = "TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"
 # On Linux TensorFlow runs its CPU kernels through oneDNN by default only where the CPU has
@@ -58,7 +58,10 @@ def _warn_onednn_too_late() -> None:
 
 
 def onednn_enabled() -> bool | None:
-    """Whether this process's TensorFlow runs oneDNN's CPU kernels; None if it cannot tell."""
+    """Whether this process's TensorFlow runs oneDNN's CPU kernels; None if it cannot tell or
+    TensorFlow is not imported yet (asking would import it, and fix its choice)."""
+    if "tensorflow" not in sys.modules:
+        return None
     try:   # TensorFlow's own tests ask this (test_util.IsMklEnabled); no public API says it
         from tensorflow.python.util import _pywrap_util_port
         return bool(_pywrap_util_port.IsMklEnabled())

@@ -44,4 +44,5 @@ def test_onednn_is_on_unless_the_environment_turns_it_off(exported, tmp_path, mo
     assert "oneDNN off" in log
     assert on.keys() == off.keys() and len(on["boxes"]) == 3   # the three faces, found
     for key in on:
-        np.testing.assert_allclose(on[key], off[key], atol=1e-3, err_msg=key)   # pixels and scores
+        atol = 1e-4 if key == "scores" else 0.05   # pixels: as test_serving_settings.py allows
+        np.testing.assert_allclose(on[key], off[key], rtol=0, atol=atol, err_msg=key)
