@@ -7,6 +7,7 @@ Reading is ijson's event parser (yajl2 C backend) with one person's object built
 each person is validated by the same pydantic model the OpenAPI document shows."""
 import base64
 import binascii
+import codecs
 import json
 import re
 import tempfile
@@ -126,6 +127,8 @@ class GalleryUpload:
     def _items(self) -> Iterator[tuple[str, object]]:
         """("model", value), ("people", None) when the list opens, ("person", object) per item."""
         self.file.seek(0)
+        if self.file.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:   # editors on Windows start a file with one
+            self.file.seek(0)
         builder = None
         try:
             for prefix, event, value in ijson.parse(self.file, use_float=True):

@@ -35,7 +35,7 @@ def import_gallery():
     finally:
         upload.close()
     return ImportReport(people_created=result.people_created, faces_added=result.faces_added,
-                        skipped=result.skipped).model_dump()
+                        skipped=result.skipped, names_kept=result.names_kept).model_dump()
 
 
 @bp.post("/reembed")

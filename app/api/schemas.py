@@ -319,3 +319,5 @@ class ImportReport(BaseModel):
     people_created: int
     faces_added: int
     skipped: list[str] = Field(description="what was not imported, and why")
+    names_kept: list[str] = Field(description="people already here under another name than the file's: the name "
+                                              "here is kept (a rename here is newer than the file)")

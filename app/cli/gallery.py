@@ -1,9 +1,11 @@
 """The whole gallery: export it to a file, import a file, re-embed it with the server's model."""
+import codecs
 import contextlib
 import json
 import sys
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 import ijson
@@ -28,11 +30,20 @@ def export(server, file):
     click.echo(f"exported {people} people, {faces} faces (model {model}) to {file}")
 
 
+def opened(file: Path) -> BinaryIO:
+    """FILE opened for reading as JSON, past a UTF-8 byte order mark (editors on Windows start a
+    file with one, which the server skips too)."""
+    f = file.open("rb")
+    if f.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+        f.seek(0)
+    return f
+
+
 def gallery_counts(file: Path) -> tuple[int, int, str]:
     """(people, faces, model) of a gallery file, read as a stream."""
     people = faces = 0
     model = ""
-    with file.open("rb") as f:
+    with opened(file) as f:
         for prefix, event, value in ijson.parse(f):
             if prefix == "model" and event == "string":
                 model = value
@@ -66,6 +77,8 @@ def import_(server, file, batch_bytes):
         created, added = created + reply["people_created"], added + reply["faces_added"]
         for line in reply["skipped"]:
             click.echo(f"  skipped {line}")
+        for line in reply.get("names_kept", []):   # an older server does not say
+            click.echo(f"  kept the name here: {line}")
     click.echo(f"imported {created} new people, {added} faces")
 
 
@@ -105,7 +118,7 @@ def batched_bodies(file: Path, model: str, batch_bytes: int):
     """Request bodies of about `batch_bytes` each, for servers with a small MAX_IMPORT_BYTES."""
     batch: list[dict] = []
     size = 0
-    with file.open("rb") as f:
+    with opened(file) as f:
         for person in ijson.items(f, "people.item", use_float=True):
             weight = len(json.dumps(person))
             if batch and size + weight > batch_bytes:

@@ -34,7 +34,7 @@ from app.gallery.identity import clean_name, is_valid_id
 from app.gallery.model_record import REEMBEDDING, ModelRecord, mismatch
 from app.services import Services
 
-MOST_SKIPPED = 1000   # reasons listed in a report; beyond, counted
+MOST_REPORTED = 1000   # lines of each list of an import's report; beyond, "and more"
 
 
 @dataclass
@@ -50,6 +50,7 @@ class ImportResult:
     people_created: int = 0
     faces_added: int = 0
     skipped: list[str] = field(default_factory=list)   # what was not imported, and why
+    names_kept: list[str] = field(default_factory=list)   # people here under another name than the file's
 
 
 class GallerySource(Protocol):
@@ -82,7 +83,8 @@ def export_people(s: Services) -> tuple[GalleryModel, Iterator[PersonRecord]]:
 
 
 def import_people(s: Services, source: GallerySource) -> ImportResult:
-    """People kept by id; faces a person has already are skipped; a person whose name is taken
+    """People kept by id; faces a person has already are skipped; a person here under another
+    name keeps it (reported: a rename here is newer than the file); a person whose name is taken
     by someone else, or one of whose face ids another writer took after the check, is skipped and
     reported. An empty gallery adopts the file's model."""
     record, count = s.store.model_record()
@@ -97,7 +99,8 @@ def import_people(s: Services, source: GallerySource) -> ImportResult:
     for person in source.people():
         person.name = clean_name(person.name, new=False)   # restored as it was stored
         try:
-            existing = set(s.store.person(person.person_id)["faces"])
+            here = s.store.person(person.person_id)
+            existing: set[str] | None = set(here["faces"])
         except PersonNotFound:
             existing = None
         try:
@@ -110,10 +113,13 @@ def import_people(s: Services, source: GallerySource) -> ImportResult:
                 if new:
                     s.store.add_faces(person.person_id, new, model)
                 result.faces_added += len(new)
+                if here["name"] != person.name:
+                    _report(result.names_kept, f"{person.person_id} ({person.name} in the file): "
+                                               f"named {here['name']} here, kept")
         except (NameTaken, FaceIdTaken) as e:
             # a name, or (taken since the check, by a writer racing the import) a face id, that is
             # someone else's: that person is skipped and reported, the rest still imported
-            _skip(result, f"{person.person_id} ({person.name}): {e.message}")
+            _report(result.skipped, f"{person.person_id} ({person.name}): {e.message}")
     return result
 
 
@@ -126,11 +132,13 @@ def _check_dim(s: Services, record: ModelRecord | None, model: GalleryModel) -> 
                              f"{known[0].dim}; nothing was imported")
 
 
-def _skip(result: ImportResult, why: str) -> None:
-    if len(result.skipped) < MOST_SKIPPED:
-        result.skipped.append(why)
-    elif len(result.skipped) == MOST_SKIPPED:
-        result.skipped.append("and more (the rest of the people skipped)")
+def _report(lines: list[str], line: str) -> None:
+    """`line` added to an import's report `lines`, up to MOST_REPORTED of them; then one more
+    that says there were more."""
+    if len(lines) < MOST_REPORTED:
+        lines.append(line)
+    elif len(lines) == MOST_REPORTED:
+        lines.append("and more")
 
 
 def _check(s: Services, source: GallerySource) -> None:

@@ -1,4 +1,5 @@
 """The operators' command line against a live server over HTTP."""
+import codecs
 import json
 import os
 import shutil
@@ -89,6 +90,16 @@ def test_export_and_import_move_a_gallery(live_server, enroll_folder, tmp_path):
     first, second = json.loads(backup.read_text()), json.loads(exported_again.read_text())
     assert sorted((p["person_id"], p["name"], len(p["faces"])) for p in first["people"]) == \
         sorted((p["person_id"], p["name"], len(p["faces"])) for p in second["people"])
+    person = json.loads(backup.read_text())["people"][0]
+    assert requests.patch(f"{target.url}/people/{person['person_id']}", json={"name": "Someone Else"},
+                          headers={"X-API-Key": KEY}, timeout=10).status_code == 200
+    saved = tmp_path / "saved-by-an-editor.json"   # with a UTF-8 byte order mark, as Windows editors write
+    saved.write_bytes(codecs.BOM_UTF8 + backup.read_bytes())
+    for batching in ([], ["--batch-bytes", "20000"]):
+        result = run(target, "import", str(saved), *batching)
+        assert result.exit_code == 0 and "imported 0 new people, 0 faces" in result.output, result.output
+        assert f"kept the name here: {person['person_id']} ({person['name']} in the file): named Someone Else" \
+            in result.output
 
 
 def cut_short_server(body: bytes):

@@ -2,6 +2,7 @@
 embedding and thumbnail; an import checks the whole file before writing anything; and a
 server moving a 100k-face gallery out and back in grows by a few MB, not by the file."""
 import base64
+import codecs
 import json
 import os
 import subprocess
@@ -45,10 +46,37 @@ def test_export_streams_and_an_import_brings_back_everything(make_app):
     assert list(exported) == sorted(exported)  # by person id, as read in batches
     response = target.test_client().post("/gallery/import", data=json.dumps(body), content_type="application/json")
     assert response.status_code == 200, response.json
-    assert response.json == {"people_created": 30, "faces_added": 90, "skipped": []}
+    assert response.json == {"people_created": 30, "faces_added": 90, "skipped": [], "names_kept": []}
     assert gallery_of(target)[0] == exported
     again = target.test_client().post("/gallery/import", data=json.dumps(body), content_type="application/json")
     assert again.json["faces_added"] == 0  # nothing twice
+
+
+def test_an_import_reads_a_file_an_editor_saved_with_a_byte_order_mark(make_app):
+    rng = np.random.default_rng(1)
+    source, target = make_app(), make_app()
+    store = source.extensions["facerec"].store
+    store.create_person("Ada", [NewFace(v) for v in unit(2, rng, store.dim)])
+    _, body = gallery_of(source)
+    response = target.test_client().post("/gallery/import", data=codecs.BOM_UTF8 + json.dumps(body).encode(),
+                                         content_type="application/json")
+    assert response.status_code == 200, response.json
+    assert response.json["people_created"] == 1 and response.json["faces_added"] == 2
+
+
+def test_a_person_renamed_here_keeps_the_name_and_the_import_says_so(make_app):
+    rng = np.random.default_rng(2)
+    app = make_app()
+    store = app.extensions["facerec"].store
+    pid, _ = store.create_person("Ann", [NewFace(v) for v in unit(1, rng, store.dim)])
+    _, body = gallery_of(app)
+    body["people"][0]["faces"].append(face("f-later", rng, store.dim))
+    store.rename(pid, "Anna Smith")
+    response = app.test_client().post("/gallery/import", data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 200, response.json
+    assert response.json["faces_added"] == 1 and response.json["skipped"] == []
+    assert response.json["names_kept"] == [f"{pid} (Ann in the file): named Anna Smith here, kept"]
+    assert store.person(pid)["name"] == "Anna Smith" and len(store.person(pid)["faces"]) == 2
 
 
 def face(fid, rng, dim):
