@@ -31,6 +31,14 @@ accesslog = "-"
 errorlog = "-"
 
 
+def on_starting(server):
+    # before the workers fork: Gunicorn's own refusals answer in JSON (config/gunicorn_errors.py)
+    from gunicorn import util
+
+    from config.gunicorn_errors import json_error
+    util.write_error = json_error
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
     multiprocess.mark_process_dead(worker.pid)

@@ -29,6 +29,7 @@ from app.errors import (
     PersonNotFound,
     SeveralFaces,
 )
+from app.gallery.identity import DASHED_FACE_ID, HEX_FACE_ID
 from app.pipeline import Face, Frame
 from app.services import Services
 
@@ -166,16 +167,12 @@ def plugins_versions(s: Services, opts: Options) -> dict:
 
 
 def image_id(face_id: str) -> str:
-    """Our face id as CompreFace shows it: a dashed UUID (ids that are not UUIDs as they are)."""
-    try:
-        return str(uuid.UUID(hex=face_id)) if len(face_id) == 32 else face_id
-    except ValueError:
-        return face_id
+    """Our face id as CompreFace shows it: 32 lower-case hex digits as a dashed UUID, any other
+    id as it is (so that face_id() reads each back as itself: no face id is a dashed UUID)."""
+    return str(uuid.UUID(hex=face_id)) if HEX_FACE_ID.fullmatch(face_id) else face_id
 
 
 def face_id(image_id_text: str) -> str:
-    """An image id in either form -> our face id."""
-    try:
-        return uuid.UUID(image_id_text).hex
-    except ValueError:
-        return image_id_text
+    """An image id -> our face id: image_id()'s dashed UUID back to its 32 hex digits, any other
+    text as it is (an upper-case or differently dashed UUID is another id, not that face's)."""
+    return image_id_text.replace("-", "") if DASHED_FACE_ID.fullmatch(image_id_text) else image_id_text

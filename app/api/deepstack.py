@@ -129,7 +129,7 @@ def list_faces():
 @route("/face/delete", "delete the person `userid` and their faces")
 def delete():
     started = time.perf_counter()
-    subjects.delete_subject(services(), userid())
+    subjects.delete_subject(services(), userid(), "userid")
     return ok(started)
 
 

@@ -56,7 +56,7 @@ def gallery_counts(file: Path) -> tuple[int, int, str]:
 
 @cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--batch-bytes", default=0, show_default=True,
+@click.option("--batch-bytes", default=0, show_default=True, type=click.IntRange(min=0),
               help="split into requests of about this size (0: the whole file in one streamed request, "
                    "checked whole before anything is written)")
 @click.pass_obj

@@ -19,6 +19,11 @@ import unicodedata
 from app.errors import InvalidField
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# The compatibility APIs show a 32-hex face id (ours: uuid4().hex) as a dashed UUID, and read a
+# dashed UUID back as the 32-hex id: so a face id may not itself be a dashed UUID (it would be
+# read as another face's), and only these two exact forms are converted.
+HEX_FACE_ID = re.compile(r"[0-9a-f]{32}")
+DASHED_FACE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MAX_NAME_LENGTH = 200
 # What a surface may take before normalising (NFC composes up to ~3 code points into one);
 # clean_name then holds the name to MAX_NAME_LENGTH
@@ -73,10 +78,17 @@ def is_valid_id(value: object) -> bool:
     return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
 
 
+def is_valid_face_id(value: object) -> bool:
+    """An id (is_valid_id) that is not a dashed UUID (HEX_FACE_ID, DASHED_FACE_ID)."""
+    return is_valid_id(value) and DASHED_FACE_ID.fullmatch(str(value)) is None
+
+
 def clean_name(value: object, field: str = "name", new: bool = True) -> str:
     """The name to store (`new`) or to look up, or 400 invalid_field saying what is wrong with it."""
     if not isinstance(value, str):
         raise InvalidField(f"`{field}` must be a string, got {type(value).__name__}")
+    if len(value) > MAX_NAME_INPUT:   # before any per-character work, whichever surface sent it
+        raise InvalidField(f"`{field}` is {len(value)} characters; at most {MAX_NAME_LENGTH}")
     name = unicodedata.normalize("NFC", value.strip())
     if not name:
         raise InvalidField(f"`{field}` is blank; send a name with visible characters")

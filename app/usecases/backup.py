@@ -30,7 +30,7 @@ from app.errors import (
     PersonNotFound,
 )
 from app.gallery import GalleryModel, NewFace
-from app.gallery.identity import clean_name, is_valid_id
+from app.gallery.identity import clean_name, is_valid_face_id, is_valid_id
 from app.gallery.model_record import REEMBEDDING, ModelRecord, mismatch
 from app.services import Services
 
@@ -120,6 +120,8 @@ def import_people(s: Services, source: GallerySource) -> ImportResult:
             # a name, or (taken since the check, by a writer racing the import) a face id, that is
             # someone else's: that person is skipped and reported, the rest still imported
             _report(result.skipped, f"{person.person_id} ({person.name}): {e.message}")
+        except PersonNotFound:   # deleted by another client since it was read: as asked, not brought back
+            _report(result.skipped, f"{person.person_id} ({person.name}): deleted here while the import ran")
     return result
 
 
@@ -150,7 +152,7 @@ def _check(s: Services, source: GallerySource) -> None:
     for p in source.people():
         fids = [f.face_id or "" for f in p.faces]   # a file's faces always carry their ids
         bad += [p.person_id] if not is_valid_id(p.person_id) else []
-        bad += [fid for fid in fids if not is_valid_id(fid)]
+        bad += [fid for fid in fids if not is_valid_face_id(fid)]
         person_hashes.append(_hash(p.person_id))
         face_hashes.extend(_hash(fid) for fid in fids)
         taken += [f"{fid} (of {owner})" for fid in fids if (owner := owner_of(fid)) not in (None, p.person_id)]
@@ -160,7 +162,8 @@ def _check(s: Services, source: GallerySource) -> None:
             except InvalidField as e:
                 name_problem = InvalidField(f"person {p.person_id}: {e.message}")
     if bad:
-        raise InvalidGallery(f"ids must be 1 to 64 of A-Z a-z 0-9 _ -; these are not: {_listed(bad)}")
+        raise InvalidGallery(f"ids must be 1 to 64 of A-Z a-z 0-9 _ -, and a face id not a dashed UUID (the "
+                             f"compatibility APIs show 32-hex face ids so); these are not: {_listed(bad)}")
     repeated = _repeated(person_hashes) | _repeated(face_hashes)
     repeated_ids = _named(source, repeated) if repeated else []  # none: two ids that share a hash
     if repeated_ids:

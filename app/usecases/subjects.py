@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.errors import FaceNotFound, NameTaken, NoFace, PersonNotFound
-from app.gallery.identity import clean_name
+from app.gallery.identity import clean_name, is_valid_id
 from app.services import Services
 from app.usecases.recognition import faces_to_enroll
 
@@ -105,9 +105,10 @@ def rename_subject(s: Services, old: str, new: str) -> bool:
     raise NameTaken(f"{new!r} kept changing while {old!r} was renamed to it; try again")
 
 
-def delete_subject(s: Services, name: str) -> int | None:
-    """Delete the person `name` and their faces -> how many faces; None when there is no such person."""
-    pid = s.store.find_person(clean_name(name, "subject", new=False))
+def delete_subject(s: Services, name: str, field: str = "subject") -> int | None:
+    """Delete the person `name` (sent as `field`, which a refusal names) and their faces -> how
+    many faces; None when there is no such person."""
+    pid = s.store.find_person(clean_name(name, field, new=False))
     if pid is None:
         return None
     try:
@@ -155,7 +156,11 @@ def faces_page(s: Services, page: int, size: int, subject: str | None = None) ->
     start, end, seen, faces = page * size, page * size + size, 0, []
     for pid, name, count, ids in counts:
         if seen + count > start and seen < end:  # only the people on this page are read
-            ids = ids if ids is not None else s.store.person(pid)["faces"] if count else []
+            if ids is None:
+                try:
+                    ids = s.store.person(pid)["faces"] if count else []
+                except PersonNotFound:   # deleted since the list was read: not on the page
+                    ids = []
             faces += [(fid, name) for fid in ids[max(0, start - seen):end - seen]]
         seen += count
     return FacesPage(faces, seen)
@@ -163,6 +168,8 @@ def faces_page(s: Services, page: int, size: int, subject: str | None = None) ->
 
 def stored_face(s: Services, face_id: str) -> StoredFace | None:
     """An enrolled face by its id alone (this worker's copy of the gallery says whose it is)."""
+    if not is_valid_id(face_id):
+        return None
     s.replica.sync()
     pid = s.replica.person_of_face(face_id)
     if pid is None:

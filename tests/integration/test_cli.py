@@ -158,6 +158,8 @@ def test_import_refuses_another_model_into_a_gallery(server, tmp_path):
     result = run(server, "import", str(other))
     assert result.exit_code != 0
     assert "made by 'arcface-r100/box'" in result.output and "cannot be compared" in result.output
+    negative = run(server, "import", str(other), "--batch-bytes", "-5")   # was one person per request
+    assert negative.exit_code == 2 and "--batch-bytes" in negative.output
     people = requests.get(f"{server.url}/people", headers={"X-API-Key": KEY}, timeout=10).json()
     assert [p["name"] for p in people["people"]] == ["Madonna"]
 

@@ -1,6 +1,7 @@
 """The port a user gets: nginx buffering in front of Gunicorn (as scripts/run.sh, compose and
 Kubernetes run it). Slow and idle clients must not take the service down, a chunked body over
 the limit is a 413 like one with a Content-Length, and nginx's own errors are JSON."""
+import json
 import socket
 import threading
 import time
@@ -132,3 +133,18 @@ def test_what_nginx_refuses_itself_is_json_too(front):
     assert answer.startswith(b"HTTP/1.1 400") and b'"code": "bad_request"' in answer, answer[:300]
     own = requests.get(front + "/events?count=abc", timeout=10)   # the app's own 400 passes as it is
     assert own.status_code == 400 and "count" in own.json()["error"]["message"]
+
+
+def test_what_gunicorn_refuses_itself_is_json_too(front, gunicorn_server):
+    """Between Gunicorn's limits and nginx's (a request line of 8-16 KB, over 100 headers), and a
+    header Gunicorn cannot read, were Gunicorn's HTML pages."""
+    long_query = requests.get(front + "/events?count=1&x=" + "a" * 10_000, timeout=10)
+    assert long_query.status_code == 414 and long_query.json()["error"]["code"] == "uri_too_long"
+    many = requests.get(front + "/healthz", headers={f"X-H{i}": "v" for i in range(120)}, timeout=10)
+    assert many.status_code == 431 and many.json()["error"]["code"] == "headers_too_large"
+    with socket.create_connection(("127.0.0.1", gunicorn_server.port), timeout=10) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-Bad: a\x01b\r\n\r\n")   # straight to Gunicorn
+        answer = s.recv(65536)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and b"Content-Type: application/json" in head, answer[:300]
+    assert json.loads(body)["error"]["code"] == "bad_request"

@@ -6,13 +6,16 @@ import base64
 import io
 import json
 import tracemalloc
+import uuid
 
 import numpy as np
 import pytest
 from images import jpeg_claiming
 from test_hostile import error_of, gallery_file
 
+from app.gallery import NewFace
 from samples.photos import encode_jpeg, photo_bytes
+from samples.vectors import unit
 
 HUGE = "1" + "0" * 400
 CF = {"x-api-key": "any"}
@@ -364,3 +367,39 @@ def test_a_name_taken_is_told_as_it_is_stored(client, api):
     assert "'Stra\u00dfe'" in message and pid in message
     other = api.enroll("Other", image).expect(201)["person_id"]
     assert "'Stra\u00dfe'" in error_of(client.patch(f"/people/{other}", json={"name": "strasse"}), 409, "name_taken")
+
+
+def test_a_batch_delete_with_an_id_no_face_can_have_deletes_the_others_and_says_which(client):
+    """Third probe: a lone surrogate among CompreFace's ids to delete was a 500 after the ids
+    before it were deleted; an id that cannot be ours is no face (ignored, as unknown ids are)."""
+    store = client.application.extensions["facerec"].store
+    _, (fid,) = store.create_person("Ada", [NewFace(unit(1, np.random.default_rng(3), store.dim)[0])])
+    body = json.dumps([str(uuid.UUID(hex=fid)), "\ud800", "x" * 5000])
+    response = client.post("/api/v1/recognition/faces/delete", data=body, content_type="application/json", headers=CF)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    assert response.json == [{"image_id": str(uuid.UUID(hex=fid)), "subject": "Ada"}]
+    assert cf_error(client.get("/api/v1/recognition/faces/%ED%A0%80/img", headers=CF), 404)
+
+
+def test_each_compreface_image_id_is_one_face(client):
+    """Third probe: an imported face id that was another face's id in upper case (or dashed
+    otherwise) showed as that face's image id, and deleting it deleted the other person's face.
+    Now only our own 32-hex ids show dashed, and an import refuses face ids in that dashed form."""
+    store = client.application.extensions["facerec"].store
+    madonna, (fid,) = store.create_person("Madonna", [NewFace(unit(1, np.random.default_rng(4), store.dim)[0])])
+    file = gallery_file(client, [{"person_id": "collider", "name": "Collider", "faces": [a_face(client, fid.upper())]}])
+    assert client.post("/gallery/import", json=file).status_code == 200
+    listed = {f["image_id"]: f["subject"] for f in client.get("/api/v1/recognition/faces", headers=CF).json["faces"]}
+    assert listed == {str(uuid.UUID(hex=fid)): "Madonna", fid.upper(): "Collider"}
+    deleted = client.delete(f"/api/v1/recognition/faces/{fid.upper()}", headers=CF)
+    assert deleted.status_code == 200 and deleted.json["subject"] == "Collider"
+    assert store.person(madonna)["faces"] == [fid]
+    dashed = str(uuid.uuid4())
+    file["people"][0].update(person_id="dashed", name="Dashed", faces=[a_face(client, dashed)])
+    assert dashed in error_of(client.post("/gallery/import", json=file), 422, "invalid_gallery")
+
+
+def test_a_deepstack_delete_names_userid_in_its_refusal(client):
+    """Third probe: a bad `userid` on /v1/vision/face/delete was refused naming `subject`."""
+    response = client.post("/v1/vision/face/delete", data={"userid": "a\x01b"})
+    assert response.status_code == 400 and "`userid`" in response.json["error"], response.json

@@ -19,7 +19,7 @@ from app.gallery import GalleryReplica, GalleryStore, NewFace
 from app.gallery.model_record import REEMBEDDING, GalleryModel, ModelRecord
 from app.usecases.backup import PersonRecord, import_people
 from app.usecases.corrections import correct
-from app.usecases.subjects import rename_subject
+from app.usecases.subjects import faces_page, rename_subject
 from app.usecases.visitors import name_visitor
 from app.visitors import clustering
 from app.visitors.store import Sighting, VisitorStore, new_id
@@ -304,3 +304,48 @@ def test_an_import_skips_a_person_whose_face_id_was_taken_after_its_check(world,
     assert result.people_created == 1 and len(result.skipped) == 1 and "f-shared" in result.skipped[0]
     assert sorted(p["name"] for p in w.store.people()) == ["One", "Seed"]
     assert w.store.face_owners()["f-shared"] == seed
+
+
+def test_an_import_skips_a_person_deleted_after_it_was_read(world, monkeypatch):
+    """A person deleted between the import's read of them and its write was a 404 that stopped
+    the import half way, with no report: now they are skipped and listed, the rest imported."""
+    rng = np.random.default_rng(11)
+    w, other = world.worker(), world.worker()
+    gone, _ = w.store.create_person("Gone", faces(rng, 1))
+    kept, _ = w.store.create_person("Kept", faces(rng, 1))
+    one, two = unit(2, rng, MODEL.dim)
+
+    class File:
+        model, dim = MODEL.id, MODEL.dim
+
+        def people(self):
+            yield PersonRecord(gone, "Gone", None, [NewFace(one, b"", "f-gone-2")])
+            yield PersonRecord(kept, "Kept", None, [NewFace(two, b"", "f-kept-2")])
+    add_faces = w.store.add_faces
+
+    def deleted_meanwhile(pid, *args, **kw):   # an operator deletes Gone after the import read them
+        if pid == gone:
+            other.store.delete_person(gone)
+        return add_faces(pid, *args, **kw)
+    monkeypatch.setattr(w.store, "add_faces", deleted_meanwhile)
+    result = import_people(w, File())
+    assert result.faces_added == 1 and len(result.skipped) == 1 and "deleted here" in result.skipped[0]
+    assert [p["name"] for p in w.store.people()] == ["Kept"] and len(w.store.person(kept)["faces"]) == 2
+
+
+def test_a_page_of_faces_leaves_out_a_person_deleted_while_it_is_read(world, monkeypatch):
+    """CompreFace's face list read each person after listing them: one deleted in between was a
+    404 for the whole page."""
+    rng = np.random.default_rng(12)
+    w, other = world.worker(), world.worker()
+    first, _ = w.store.create_person("Ann", faces(rng, 2))
+    second, _ = w.store.create_person("Bob", faces(rng, 2))
+    person = w.store.person
+
+    def deleted_meanwhile(pid):
+        if pid == second:
+            other.store.delete_person(second)
+        return person(pid)
+    monkeypatch.setattr(w.store, "person", deleted_meanwhile)
+    page = faces_page(w, 0, 10)
+    assert {name for _, name in page.faces} == {"Ann"} and len(page.faces) == 2

@@ -82,6 +82,12 @@ def test_compreface_image_ids_are_dashed_uuids_of_our_face_ids():
     assert compreface_io.image_id("imported-1") == "imported-1" == compreface_io.face_id("imported-1")
     assert compreface_io.image_id("z" * 32) == "z" * 32
 
+    # each image id reads back as the one face it shows: only these two exact forms are converted
+    # (an upper-case or otherwise dashed id, which an import may hold, was read as another face's)
+    for other in (fid.upper(), "0123-4567-89ab-cdef-0123-4567-89ab-cdef", "{01234567-89ab-cdef-0123-456789abcdef}",
+                  "01234567-89AB-CDEF-0123-456789ABCDEF"):
+        assert compreface_io.face_id(compreface_io.image_id(other)) == other != fid
+
 
 def test_compreface_images_come_as_any_single_part_or_base64_json(app):
     with app.test_request_context("/", method="POST", data={"photo": (io.BytesIO(b"jpeg"), "a.jpg")}):

@@ -228,7 +228,10 @@ class Snapshot:
 
 def _place(sorted_keys: np.ndarray, count: int, value: str) -> int | None:
     """Where `value` stands in `sorted_keys` (fixed-width bytes, sorted), if it is there."""
-    key = value.encode()
+    try:
+        key = value.encode()
+    except UnicodeEncodeError:   # a lone surrogate: no stored key holds one
+        return None
     if not count or len(key) > sorted_keys.dtype.itemsize:
         return None
     i = int(np.searchsorted(sorted_keys, key))
