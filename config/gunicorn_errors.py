@@ -1,5 +1,5 @@
 """Gunicorn's own answers in the API's error shape: a request Gunicorn refuses before the app
-sees it (a request line over 8190 bytes, more than 100 headers, a header it cannot read) got
+sees it (a request line over 4094 bytes, more than 100 headers, a header it cannot read) got
 its HTML page, which no client of a JSON API reads. Gunicorn has no setting for that page, so
 config/gunicorn.conf.py puts json_error() in the place of gunicorn.util.write_error (the one
 function its workers answer with) when the server starts; everything else stays Gunicorn's."""

@@ -173,6 +173,9 @@ def image_id(face_id: str) -> str:
 
 
 def face_id(image_id_text: str) -> str:
-    """An image id -> our face id: image_id()'s dashed UUID back to its 32 hex digits, any other
-    text as it is (an upper-case or differently dashed UUID is another id, not that face's)."""
-    return image_id_text.replace("-", "") if DASHED_FACE_ID.fullmatch(image_id_text) else image_id_text
+    """An image id -> our face id: a dashed UUID (either case) back to its 32 lower-case hex
+    digits, any other text as it is (32 upper-case hex digits, or dashed otherwise, is another
+    id, shown as it is)."""
+    if DASHED_FACE_ID.fullmatch(image_id_text):
+        return image_id_text.replace("-", "").lower()
+    return image_id_text

@@ -20,10 +20,10 @@ from app.errors import InvalidField
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # The compatibility APIs show a 32-hex face id (ours: uuid4().hex) as a dashed UUID, and read a
-# dashed UUID back as the 32-hex id: so a face id may not itself be a dashed UUID (it would be
-# read as another face's), and only these two exact forms are converted.
+# dashed UUID (in either case, as CompreFace's own UUIDs read) back as the 32-hex id: so a face
+# id may not itself be a dashed UUID (it would be read as another face's).
 HEX_FACE_ID = re.compile(r"[0-9a-f]{32}")
-DASHED_FACE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+DASHED_FACE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 MAX_NAME_LENGTH = 200
 # What a surface may take before normalising (NFC composes up to ~3 code points into one);
 # clean_name then holds the name to MAX_NAME_LENGTH

@@ -163,7 +163,8 @@ def _check(s: Services, source: GallerySource) -> None:
                 name_problem = InvalidField(f"person {p.person_id}: {e.message}")
     if bad:
         raise InvalidGallery(f"ids must be 1 to 64 of A-Z a-z 0-9 _ -, and a face id not a dashed UUID (the "
-                             f"compatibility APIs show 32-hex face ids so); these are not: {_listed(bad)}")
+                             f"compatibility APIs show 32-hex face ids so: write such an id without its dashes); "
+                             f"these are not: {_listed(bad)}")
     repeated = _repeated(person_hashes) | _repeated(face_hashes)
     repeated_ids = _named(source, repeated) if repeated else []  # none: two ids that share a hash
     if repeated_ids:

@@ -149,7 +149,10 @@ def faces_page(s: Services, page: int, size: int, subject: str | None = None) ->
     """Faces `page * size` to `page * size + size - 1`, ordered by name then face id."""
     if subject is not None:  # one person, read whole: their face ids come with them
         pid = s.store.find_person(clean_name(subject, "subject", new=False))
-        people = [] if pid is None else [s.store.person(pid)]
+        try:
+            people = [] if pid is None else [s.store.person(pid)]
+        except PersonNotFound:   # deleted since the name was looked up
+            people = []
         counts = [(p["person_id"], p["name"], len(p["faces"]), p["faces"]) for p in people]
     else:
         counts = [(p["person_id"], p["name"], p["face_count"], None) for p in s.store.people()]
@@ -159,8 +162,8 @@ def faces_page(s: Services, page: int, size: int, subject: str | None = None) ->
             if ids is None:
                 try:
                     ids = s.store.person(pid)["faces"] if count else []
-                except PersonNotFound:   # deleted since the list was read: not on the page
-                    ids = []
+                except PersonNotFound:   # deleted since the list was read: not on the page (still counted
+                    ids = []             # in `seen`, so the pages after it keep their places)
             faces += [(fid, name) for fid in ids[max(0, start - seen):end - seen]]
         seen += count
     return FacesPage(faces, seen)

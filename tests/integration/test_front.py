@@ -136,7 +136,7 @@ def test_what_nginx_refuses_itself_is_json_too(front):
 
 
 def test_what_gunicorn_refuses_itself_is_json_too(front, gunicorn_server):
-    """Between Gunicorn's limits and nginx's (a request line of 8-16 KB, over 100 headers), and a
+    """Between Gunicorn's limits and nginx's (a request line of 4-16 KB, over 100 headers), and a
     header Gunicorn cannot read, were Gunicorn's HTML pages."""
     long_query = requests.get(front + "/events?count=1&x=" + "a" * 10_000, timeout=10)
     assert long_query.status_code == 414 and long_query.json()["error"]["code"] == "uri_too_long"

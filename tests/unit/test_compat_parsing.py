@@ -84,9 +84,9 @@ def test_compreface_image_ids_are_dashed_uuids_of_our_face_ids():
 
     # each image id reads back as the one face it shows: only these two exact forms are converted
     # (an upper-case or otherwise dashed id, which an import may hold, was read as another face's)
-    for other in (fid.upper(), "0123-4567-89ab-cdef-0123-4567-89ab-cdef", "{01234567-89ab-cdef-0123-456789abcdef}",
-                  "01234567-89AB-CDEF-0123-456789ABCDEF"):
+    for other in (fid.upper(), "0123-4567-89ab-cdef-0123-4567-89ab-cdef", "{01234567-89ab-cdef-0123-456789abcdef}"):
         assert compreface_io.face_id(compreface_io.image_id(other)) == other != fid
+    assert compreface_io.face_id("01234567-89AB-CDEF-0123-456789ABCDEF") == fid   # as CompreFace reads its UUIDs
 
 
 def test_compreface_images_come_as_any_single_part_or_base64_json(app):

@@ -21,8 +21,9 @@ def test_face_ids_are_ids_but_never_dashed_uuids():
     """The compatibility APIs show 32-hex face ids as dashed UUIDs and read those back: a face
     id in that form would be read as another face's."""
     assert is_valid_face_id("0123456789abcdef0123456789abcdef") and is_valid_face_id("f-1")
-    assert is_valid_face_id("01234567-89AB-CDEF-0123-456789ABCDEF")   # not the form shown
+    assert is_valid_face_id("0123456789ABCDEF0123456789ABCDEF")   # shown as it is, read back as it is
     assert not is_valid_face_id("01234567-89ab-cdef-0123-456789abcdef") and not is_valid_face_id("a b")
+    assert not is_valid_face_id("01234567-89AB-CDEF-0123-456789ABCDEF")   # read back in either case
 
 
 def test_a_name_too_long_is_refused_before_any_work_on_its_characters(monkeypatch):
