@@ -27,8 +27,8 @@ class LocalModel:
         except FileNotFoundError as e:
             raise ModelNotFound(name, f"model '{name}' is not exported ({e}): "
                                       f"run python -m scripts.export_models") from None
-        self._tf = serving_tensorflow()
-        self._loaded = load_savedmodel(base / str(self.version))
+        self._loaded = load_savedmodel(base / str(self.version))   # imports TensorFlow, settings first
+        self._tf = serving_tensorflow()   # the module itself, imported by now
         self._fn = self._loaded.signatures[SERVING_SIGNATURE]
         for request in warmup_requests(base / str(self.version)):  # trace the graph now, not on a request
             self.predict({key: self._tf.make_ndarray(value) for key, value in request.inputs.items()})

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -47,8 +47,7 @@ def serving_tensorflow() -> ModuleType:
     import tensorflow as tf
     if imported and onednn_enabled() is False and os.environ[ONEDNN] == "1":
         _warn_onednn_too_late()
-    module: ModuleType = tf
-    return module
+    return cast(ModuleType, tf)
 
 
 @functools.cache
