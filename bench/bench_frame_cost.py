@@ -1,4 +1,4 @@
-"""The two-model embedder against the one graph and the fast path, side by side in one run
+"""The two-model embedder against the one graph and the fast paths, side by side in one run
 (docs/frame-cost.md).
 
     python -m bench.bench_frame_cost [--repeat 20] [--seconds 6] [--clients 8] [--model-dir serving_models]
@@ -7,8 +7,10 @@
     before  PREPROCESSOR=mtcnn       FUSED_GRAPH=false   (the default before: facenet and sface, two calls)
     after   PREPROCESSOR=mtcnn       FUSED_GRAPH=true    (the default: the facenet_sface graph)
     fast    PREPROCESSOR=yunet+onet  FUSED_GRAPH=true    (YuNet + O-Net detector, same graph)
-(all EMBEDDER=facenet+sface), with the models exported in --model-dir (its facenet_sface in
-the precision it was exported in: manifest.json).
+(these three EMBEDDER=facenet+sface), and
+    dlib    PREPROCESSOR=yunet+onet  EMBEDDER=dlib+sface (the same detector, the dlib_sface graph)
+with the models exported in --model-dir (its facenet_sface in the precision it was exported
+in: manifest.json).
 
 One model server (scripts/serve_models.py, every model, the embedders batched as the embedder
 container runs them) on loopback. Latency: the 640x480 one-face and three-face frames through
@@ -18,7 +20,7 @@ Throughput: `--clients` threads in this process each sending the frame through t
 (the sub-graphs of both frames: each detector on the 3-face frame, each embedder on 1 and 3
 faces), in turns. The machine is shared: the load average before and after is recorded, and
 only the ratios (measured under the same load) are meant to be compared. Last, the same frames
-through the three pipelines in-process (MODEL_BACKEND=local, the same SavedModels), in turns:
+through the four pipelines in-process (MODEL_BACKEND=local, the same SavedModels), in turns:
 the ratios with no round trip, no (de)serialisation and no model server in between, which
 those costs, paid by every configuration, only move towards 1.
 """
@@ -41,7 +43,10 @@ from scripts.serve_models import model_addresses, spawn
 
 CONFIGURATIONS = {"before": {"preprocessor": "mtcnn", "embedder": "facenet+sface", "fused_graph": False},
                   "after": {"preprocessor": "mtcnn", "embedder": "facenet+sface", "fused_graph": True},
-                  "fast": {"preprocessor": "yunet+onet", "embedder": "facenet+sface", "fused_graph": True}}
+                  "fast": {"preprocessor": "yunet+onet", "embedder": "facenet+sface", "fused_graph": True},
+                  "dlib": {"preprocessor": "yunet+onet", "embedder": "dlib+sface", "fused_graph": True}}
+
+
 def frames_per_second(pipeline, data: bytes, clients: int, seconds: float) -> float:
     done, stop = [0] * clients, time.monotonic() + seconds
 
@@ -78,10 +83,11 @@ def model_calls() -> dict:
              "yunet 640x480": ("yunet", {"image": frame, **detector}),
              "yunet_onet 640x480": ("yunet_onet", {"image": frame, **proposals})}
     for n in (1, 3):
-        a, b = (np.random.default_rng(n).integers(0, 256, (n, s, s, 3), dtype=np.uint8) for s in (160, 112))
+        a, b, c = (np.random.default_rng(n).integers(0, 256, (n, s, s, 3), dtype=np.uint8) for s in (160, 112, 150))
         calls[f"facenet x{n}"] = ("facenet", {"images": a})
         calls[f"sface x{n}"] = ("sface", {"images": b})
         calls[f"facenet_sface x{n}"] = ("facenet_sface", {"facenet_images": a, "sface_images": b})
+        calls[f"dlib_sface x{n}"] = ("dlib_sface", {"dlib_images": c, "sface_images": b})
     return calls
 
 
@@ -106,7 +112,7 @@ def latency_ratios(ms: dict) -> dict:
 
 
 def in_process(model_dir: Path, frames: dict, repeat: int) -> dict:
-    """{frame label: {'ms': stage medians, 'latency_ratio'}}: the three pipelines with
+    """{frame label: {'ms': stage medians, 'latency_ratio'}}: the pipelines with
     MODEL_BACKEND=local (every model in this process), in turns."""
     pipelines = {key: build_pipeline(load_settings(model_backend="local", model_dir=model_dir, **config))
                  for key, config in CONFIGURATIONS.items()}
@@ -125,7 +131,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
     manifest = json.loads((args.model_dir / "manifest.json").read_text())
-    # six models to load and warm up on shared cores: more than spawn's default 120 s
+    # seven models to load and warm up on shared cores: more than spawn's default 120 s
     server, addr = spawn(config=args.model_dir / "models.config", batching=True, timeout_s=600)
     try:
         pipelines = {key: build_pipeline(load_settings(model_backend="grpc", **config, **model_addresses(addr)))

@@ -21,8 +21,11 @@ class SettingsError(ValueError):
 # MATCH_THRESHOLD when unset, per EMBEDDER: distances between unit vectors of different
 # networks have different scales. Measured on the 5-celebrity set (docs/models.md, Accuracy): the
 # largest threshold with no false accept on its 6,800 pairs (1.126, 1.064, 1.137), less a
-# margin of 0.02 for people it has not seen, rounded down.
-DEFAULT_MATCH_THRESHOLDS = {"facenet": 1.10, "sface": 1.04, "facenet+sface": 1.11}
+# margin of 0.02 for people it has not seen, rounded down. dlib+sface: that rule gives 1.14
+# (1.1698 with YuNet + O-Net's landmarks), which on the 40 people of the AT&T faces accepts
+# 3.0% of different-person pairs where facenet+sface at 1.11 accepts 0.68%; 1.09 is the
+# largest that accepts no more there (0.64%; docs/frame-cost.md (t)).
+DEFAULT_MATCH_THRESHOLDS = {"facenet": 1.10, "sface": 1.04, "facenet+sface": 1.11, "dlib+sface": 1.09}
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class Settings(BaseSettings):
     sface_addr: str = "127.0.0.1:8500"
     yunet_onet_addr: str = "127.0.0.1:8500"      # PREPROCESSOR=yunet+onet (a detector container)
     facenet_sface_addr: str = "127.0.0.1:8500"   # EMBEDDER=facenet+sface with FUSED_GRAPH (an embedder container)
+    dlib_sface_addr: str = "127.0.0.1:8500"      # EMBEDDER=dlib+sface (an embedder container)
     grpc_timeout_s: float = Field(5.0, gt=0, le=120)
     grpc_retries: int = Field(2, ge=0, le=4)   # gRPC allows 5 attempts in all
 
@@ -84,8 +88,9 @@ class Settings(BaseSettings):
     yunet_onet_score_threshold: float = Field(0.3, gt=0, lt=1)
 
     # Embedding: FaceNet on the box crop, SFace on the face aligned by its 5 landmarks, or both
-    # (one fused vector; docs/models.md, Accuracy).
-    embedder: Literal["facenet", "sface", "facenet+sface"] = "facenet+sface"
+    # (one fused vector; docs/models.md, Accuracy); dlib+sface: dlib's ResNet and SFace, fused,
+    # half the embedding time (with PREPROCESSOR=yunet+onet the fast configuration: docs/frame-cost.md).
+    embedder: Literal["facenet", "sface", "facenet+sface", "dlib+sface"] = "facenet+sface"
     # facenet+sface through the one served graph holding both networks (model facenet_sface: one
     # Predict per frame, bfloat16 where exported so; the same vectors); false: the facenet and
     # sface models, two calls, for a model server that does not serve facenet_sface.
@@ -281,7 +286,8 @@ PIPELINE_FIELDS = frozenset({
     "grpc_retries", "preprocessor", "dlib_detector", "dlib_upsample", "detect_max_side", "detect_min_side",
     "mtcnn_min_size", "mtcnn_thresholds", "mtcnn_factor", "yunet_score_threshold", "yunet_onet_score_threshold",
     "embedder", "face_crop",
-    "max_image_pixels", "max_request_pixels", "fused_graph", "yunet_onet_addr", "facenet_sface_addr"})
+    "max_image_pixels", "max_request_pixels", "fused_graph", "yunet_onet_addr", "facenet_sface_addr",
+    "dlib_sface_addr"})
 
 
 def pipeline_values(settings: Settings) -> dict[str, object]:

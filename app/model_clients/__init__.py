@@ -24,12 +24,12 @@ class Model(Protocol):
 
 def open_model(settings: Settings, name: str, channels: ModelChannels | None = None) -> Model:
     """The backend the settings choose for model `name` ("mtcnn", "yunet", "facenet", "sface",
-    "yunet_onet" or "facenet_sface")."""
+    "yunet_onet", "facenet_sface" or "dlib_sface")."""
     if settings.model_backend == "local":
         from app.model_clients.local_model import LocalModel
         return LocalModel(name, settings.model_dir)
     addr = {"mtcnn": settings.mtcnn_addr, "yunet": settings.yunet_addr, "facenet": settings.facenet_addr,
             "sface": settings.sface_addr, "yunet_onet": settings.yunet_onet_addr,
-            "facenet_sface": settings.facenet_sface_addr}[name]
+            "facenet_sface": settings.facenet_sface_addr, "dlib_sface": settings.dlib_sface_addr}[name]
     channels = channels or ModelChannels(settings.grpc_retries)
     return GrpcModel(name, addr, channels.for_address(addr), settings.grpc_timeout_s)

@@ -1,5 +1,6 @@
-"""Faces aligned for SFace (and any ArcFace-style network): the 5 landmarks of each face
-mapped onto the standard 112x112 template by a similarity transform, then warped.
+"""Faces aligned for SFace (and any ArcFace-style network) and for dlib's ResNet: the 5
+landmarks of each face mapped onto a template (ArcFace's 112x112, or DLIB_TEMPLATE_150) by a
+similarity transform, then warped.
 
 It computes what OpenCV's `cv2.FaceRecognizerSF.alignCrop` does (an Umeyama least-squares
 similarity on the 5 points, `cv2.warpAffine` bilinear with black borders), for many faces
@@ -11,6 +12,11 @@ import numpy as np
 # ArcFace's 112x112 template: left eye, right eye, nose, mouth left, mouth right (x, y).
 TEMPLATE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                          [41.5493, 92.3655], [70.7299, 92.2041]], np.float64)
+# Where our 5 landmarks (same order) fall in the 150x150 chip dlib's ResNet was trained on (dlib's
+# get_face_chip_details, padding 0.25, on its own 5-point shapes: eye corners and nose), averaged
+# over the train photos: `python -m scripts.fit_dlib_sface` fits it (with YuNet + O-Net's landmarks).
+DLIB_TEMPLATE_150 = np.array([[47.85, 44.13], [100.19, 43.97], [74.74, 76.12],
+                              [49.51, 102.08], [97.43, 101.58]], np.float64)
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -34,11 +40,12 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def aligned_faces(rgb: np.ndarray, landmarks: np.ndarray, size: int = 112) -> np.ndarray:
+def aligned_faces(rgb: np.ndarray, landmarks: np.ndarray, size: int = 112,
+                  template: np.ndarray | None = None) -> np.ndarray:
     """uint8 [N,size,size,3]: each face of `rgb` warped so that its landmarks [N,5,2] land on
-    the template (scaled to `size`)."""
+    `template` (ArcFace's 112x112 scaled to `size` unless given)."""
     landmarks = np.asarray(landmarks, np.float64).reshape(-1, 5, 2)
-    template = TEMPLATE_112 * (size / 112.0)
+    template = TEMPLATE_112 * (size / 112.0) if template is None else template
     out = np.zeros((len(landmarks), size, size, 3), np.uint8)
     for i, points in enumerate(landmarks):
         matrix = similarity_transform(points, template)

@@ -6,6 +6,8 @@
     facenet+sface   both, one fused unit vector (256-d); both networks in one served graph
                     (facenet_sface: one Predict per frame), or with FUSED_GRAPH=false two
                     models called at once
+    dlib+sface      dlib's ResNet (the face aligned to its 150x150 chip) and SFace, fused the
+                    same way; one served graph (dlib_sface)
 
 `inputs()` and `embed_inputs()` split that in two, so that faces of many images can be sent
 to the networks in one batch (app/usecases/reembed.py). `model_id` names what the vectors
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from app.pipeline.alignment import aligned_faces
+from app.pipeline.alignment import DLIB_TEMPLATE_150, aligned_faces
 from app.pipeline.imaging import crop_faces
 from config import FaceCrop
 
@@ -48,7 +50,24 @@ def joined(parts: list[Inputs]) -> Inputs:
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]} if parts else {}
 
 
-class _Network:
+class _OneModel:
+    """An embedder whose networks are one served model: its inputs, then one call."""
+    model: "Model"
+
+    def inputs(self, rgb: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray) -> Inputs:
+        raise NotImplementedError   # each network's own crop or alignment
+
+    def embed_inputs(self, inputs: Inputs) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed(self, rgb: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        return self.embed_inputs(self.inputs(rgb, boxes, landmarks))
+
+    def ready(self) -> bool:
+        return bool(self.model.ready())
+
+
+class _Network(_OneModel):
     """One served embedding network: uint8 images in, L2-normalised [N,128] out (the
     normalisation, and FaceNet's prewhitening, are inside the served graphs)."""
     dim = 128
@@ -58,21 +77,12 @@ class _Network:
     def __init__(self, model: "Model"):
         self.model = model
 
-    def inputs(self, rgb: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray) -> Inputs:
-        raise NotImplementedError   # each network's own crop or alignment
-
     def embed_inputs(self, inputs: Inputs) -> np.ndarray:
         images = inputs[self.name]
         if len(images) == 0:
             return np.zeros((0, self.dim), np.float32)
         embeddings: np.ndarray = self.model.predict({"images": np.ascontiguousarray(images, np.uint8)})["embeddings"]
         return embeddings
-
-    def embed(self, rgb: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-        return self.embed_inputs(self.inputs(rgb, boxes, landmarks))
-
-    def ready(self) -> bool:
-        return bool(self.model.ready())
 
     @property
     def networks(self) -> "tuple[Model | _Network, ...]":
@@ -113,6 +123,14 @@ FACENET_WEIGHT = 0.7
 SPREADS = {"facenet": 0.236, "sface": 0.151}
 
 
+def fusion_scales(weights: dict[str, float], spreads: dict[str, float]) -> dict[str, np.float32]:
+    """{network: the factor its unit vectors are scaled by}: sqrt(weight / spread), the lot
+    divided by its norm so that the concatenation is a unit vector."""
+    scales = {name: np.sqrt(weight / spreads[name]) for name, weight in weights.items()}
+    norm = np.sqrt(sum(v ** 2 for v in scales.values()))
+    return {name: np.float32(v / norm) for name, v in scales.items()}
+
+
 class FusedEmbedder:
     """FaceNet and SFace on every face, both networks called at once (two Predict calls, one
     of them on a thread: each waits on its model server, not on this process), fused into one
@@ -125,10 +143,7 @@ class FusedEmbedder:
                  spreads: dict[str, float] = SPREADS):
         self.facenet, self.sface = facenet, sface
         self.dim = facenet.dim + sface.dim
-        self.scales = {"facenet": np.sqrt(weight / spreads["facenet"]),
-                       "sface": np.sqrt((1.0 - weight) / spreads["sface"])}
-        norm = np.sqrt(self.scales["facenet"] ** 2 + self.scales["sface"] ** 2)
-        self.scales = {k: np.float32(v / norm) for k, v in self.scales.items()}
+        self.scales = fusion_scales({"facenet": weight, "sface": 1.0 - weight}, spreads)
         self.model_id = (f"{facenet.model_id}+{sface.model_id}"
                          f"/w{weight:g},s{spreads['facenet']:g},{spreads['sface']:g}")
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sface")
@@ -157,30 +172,76 @@ class FusedEmbedder:
         return (self.facenet, self.sface)
 
 
-class FusedGraphEmbedder(FusedEmbedder):
+class _OneGraph(_OneModel):
+    """Two networks in one served graph, fused: inputs {name: faces} for each of `pair`, one
+    Predict call with `<name>_images`, each network's unit vectors (outputs `<name>`) scaled
+    by `scales` and concatenated."""
+    dim = 256
+    pair: tuple[str, str]
+    scales: dict[str, np.float32]
+
+    def embed_inputs(self, inputs: Inputs) -> np.ndarray:
+        if len(inputs[self.pair[0]]) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        out = self.model.predict({f"{name}_images": np.ascontiguousarray(inputs[name], np.uint8) for name in self.pair})
+        return np.concatenate([out[name] * self.scales[name] for name in self.pair], axis=1).astype(np.float32)
+
+    @property
+    def networks(self) -> "tuple[Model | _Network, ...]":
+        return (self.model,)
+
+
+class FusedGraphEmbedder(_OneGraph, FusedEmbedder):
     """The same fused vectors from the one served graph that holds both networks
     (serving_models/facenet_sface.py): one Predict call per frame, one batch for every face.
     Its model id is FusedEmbedder's: same networks, weights, crops and fusion, and its vectors
     are within cosine 0.9995 of theirs even where the graph was exported in bfloat16
     (docs/frame-cost.md, "Precision"), so galleries stay comparable without re-embedding."""
+    pair = ("facenet", "sface")
 
     def __init__(self, model: "Model", crop: FaceCrop = FaceCrop(0.10), weight: float = FACENET_WEIGHT,
                  spreads: dict[str, float] = SPREADS):
         # The two embedders make the inputs (crop, alignment) and the model id; the graph embeds.
-        super().__init__(FacenetEmbedder(model, crop), SfaceEmbedder(model), weight, spreads)
+        FusedEmbedder.__init__(self, FacenetEmbedder(model, crop), SfaceEmbedder(model), weight, spreads)
         self.model = model
 
-    def embed_inputs(self, inputs: Inputs) -> np.ndarray:
-        faces, sface = inputs["facenet"], inputs["sface"]
-        if len(faces) == 0:
-            return np.zeros((0, self.dim), np.float32)
-        out = self.model.predict({"facenet_images": np.ascontiguousarray(faces, np.uint8),
-                                  "sface_images": np.ascontiguousarray(sface, np.uint8)})
-        return self.fused(out["facenet"], out["sface"])
+    def inputs(self, rgb: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray) -> Inputs:
+        # FusedEmbedder's (the pair's crop and alignment), not _OneModel's, which comes first
+        return FusedEmbedder.inputs(self, rgb, boxes, landmarks)
 
-    def ready(self) -> bool:
-        return bool(self.model.ready())
 
-    @property
-    def networks(self) -> "tuple[Model | _Network, ...]":
-        return (self.model,)
+# dlib+sface's fusion, fitted as the pair's on the 5-celebrity train photos with YuNet + O-Net's
+# landmarks (`python -m scripts.fit_dlib_sface`; docs/frame-cost.md (t)): the spreads of the
+# squared distances between different people (dlib's vectors centred, as the graph gives them),
+# and the weight with the lowest EER on train pairs (0.65 to 0.75 tie; 0.65 has the fewest
+# false rejects at zero false accepts among them).
+DLIB_WEIGHT = 0.65
+DLIB_SPREADS = {"dlib": 0.414, "sface": 0.151}
+# The centre the dlib_sface graph subtracts (serving_models/dlib_centre.json), named by its hash
+# (serving_models/dlib_sface.py, centre_id): another fit gives other vectors, hence another id.
+DLIB_CENTRE_ID = "3860c134"
+DLIB_MODEL_ID = f"dlib-resnet-v1/aligned-5pt-150/c{DLIB_CENTRE_ID}"
+
+
+class DlibSfaceEmbedder(_OneGraph):
+    """dlib's face recognition ResNet and SFace, one served graph (serving_models/dlib_sface.py):
+    dlib's network on the face aligned to its 150x150 chip (DLIB_TEMPLATE_150), its vectors centred,
+    SFace on the face aligned to ArcFace's template, one Predict call per frame; fused
+    into one 256-d unit vector as FusedEmbedder fuses FaceNet and SFace. About half of
+    facenet+sface's embedding time, and more accurate on the evaluation with YuNet + O-Net's landmarks
+    (docs/frame-cost.md)."""
+    name = "dlib+sface"
+    pair = ("dlib", "sface")
+    image_size = 150
+
+    def __init__(self, model: "Model", weight: float = DLIB_WEIGHT, spreads: dict[str, float] = DLIB_SPREADS,
+                 template: np.ndarray = DLIB_TEMPLATE_150):
+        self.model, self.template = model, template
+        self.scales = fusion_scales({"dlib": weight, "sface": 1.0 - weight}, spreads)
+        self.model_id = (f"{DLIB_MODEL_ID}+{SfaceEmbedder.model_id}"
+                         f"/w{weight:g},s{spreads['dlib']:g},{spreads['sface']:g}")
+
+    def inputs(self, rgb: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray) -> Inputs:
+        points = np.asarray(landmarks).reshape(-1, 5, 2)
+        return {"dlib": aligned_faces(rgb, points, self.image_size, self.template),
+                "sface": aligned_faces(rgb, points, SfaceEmbedder.image_size)}

@@ -3,8 +3,8 @@ embedded again by another model (app/usecases/reembed.py): the face with a wide 
 JPEG, and the detector's box and 5 landmarks in the crop's pixels.
 
 The margin (half the box's larger side on every side) holds FaceNet's box+N% crops up to
-N = 50 and SFace's 5-point alignment (whose 112x112 output spans ~1.5 box widths) of faces
-turned up to ~30 degrees. The crop stops at the frame's edge, as a crop of the frame would,
+N = 50 and SFace's and dlib's 5-point alignments (whose 112x112 and 150x150 outputs span ~1.5
+box widths) of faces turned up to ~30 degrees. The crop stops at the frame's edge, as a crop of the frame would,
 so the box may reach outside it: crops and alignments then see the same pixels, and the same
 black border, as on the frame (stored losslessly, a crop gives the frame's embeddings exactly).
 Large faces are scaled down so that the box is at most MAX_BOX_SIDE pixels (FaceNet's input

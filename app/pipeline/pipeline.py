@@ -133,16 +133,24 @@ def build_detector(settings: Settings, channels: "ModelChannels | None" = None) 
 
 
 def build_embedder(settings: Settings, channels: "ModelChannels | None" = None) -> Embedder:
-    """EMBEDDER: FaceNet (on FACE_CROP), SFace (aligned), or both fused (one served graph, or
-    the two networks when FUSED_GRAPH is off)."""
+    """EMBEDDER: FaceNet (on FACE_CROP), SFace (aligned), both fused (one served graph, or
+    the two networks when FUSED_GRAPH is off), or dlib's ResNet and SFace fused (one graph)."""
     from app.model_clients import open_model
-    from app.pipeline.embedders import FacenetEmbedder, FusedEmbedder, FusedGraphEmbedder, SfaceEmbedder
+    from app.pipeline.embedders import (
+        DlibSfaceEmbedder,
+        FacenetEmbedder,
+        FusedEmbedder,
+        FusedGraphEmbedder,
+        SfaceEmbedder,
+    )
 
     def facenet() -> FacenetEmbedder:
         return FacenetEmbedder(open_model(settings, "facenet", channels), settings.face_crop)
 
     def sface() -> SfaceEmbedder:
         return SfaceEmbedder(open_model(settings, "sface", channels))
+    if settings.embedder == "dlib+sface":
+        return DlibSfaceEmbedder(open_model(settings, "dlib_sface", channels))
     if settings.embedder == "facenet+sface" and settings.fused_graph:
         return FusedGraphEmbedder(open_model(settings, "facenet_sface", channels), settings.face_crop)
     if settings.embedder == "facenet+sface":

@@ -121,8 +121,8 @@ def test_one_source_of_truth_for_addresses(rendered):
     assert "ports" not in COMPOSE["services"]["app"] and "publish" not in app
     assert f"FACEREC_UPSTREAM={app['ip']}:{app['port']}" in (ROOT / "Dockerfile.nginx").read_text()
     dockerfile = (ROOT / "Dockerfile.flask-app").read_text()
-    for key in ("MTCNN_ADDR", "YUNET_ADDR", "FACENET_ADDR", "SFACE_ADDR", "REDIS_URL"):
-        assert f"{key}={plan_env[key]}" in dockerfile
+    for key in [k for k in plan_env if k.endswith("_ADDR")] + ["REDIS_URL"]:   # every model's address
+        assert f"{key}={plan_env[key]}" in dockerfile, key
     serving = {model: container for container in SERVING_DOCKERFILE for model in PLAN["services"][container]["models"]}
     assert sorted(serving) == sorted(MODELS)   # every model has a container, one each
     for model, container in serving.items():   # and the app calls each model where it is served

@@ -1,6 +1,7 @@
-"""The crop kept for every enrolled face holds what each embedder needs: FaceNet's box crop
-and SFace's alignment from the kept crop equal those from the frame (exactly when stored
-losslessly, also for a face cut by the frame's edge), and close to them as the JPEG kept."""
+"""The crop kept for every enrolled face holds what each embedder needs: FaceNet's box crop,
+SFace's alignment and dlib's 150x150 chip from the kept crop equal those from the frame
+(exactly when stored losslessly, also for a face cut by the frame's edge), and close to them
+as the JPEG kept."""
 import cv2
 import numpy as np
 import pytest
@@ -10,8 +11,10 @@ from samples.photos import compose, photo
 
 
 @pytest.fixture(scope="module")
-def networks(embedding_networks):
-    return embedding_networks
+def networks(embedding_networks, exported):
+    from app.model_clients.local_model import LocalModel
+    from app.pipeline.embedders import DlibSfaceEmbedder
+    return {**embedding_networks, "dlib+sface": DlibSfaceEmbedder(LocalModel("dlib_sface", exported))}
 
 
 def kept(rgb, face):

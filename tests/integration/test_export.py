@@ -28,7 +28,7 @@ def test_tf_serving_layout(exported):
         assert (version / "variables" / "variables.index").is_file()
         assert (version / "assets.extra" / "tf_serving_warmup_requests").is_file()
     for file, names in (("models.config", MODELS), ("detectors.config", ("mtcnn", "yunet", "yunet_onet")),
-                        ("embedders.config", ("facenet", "sface", "facenet_sface"))):
+                        ("embedders.config", ("facenet", "sface", "facenet_sface", "dlib_sface"))):
         config = model_server_config_pb2.ModelServerConfig()
         text_format.Parse((exported / file).read_text(), config)
         entries = {c.name: c.base_path for c in config.model_config_list.config}
@@ -49,6 +49,8 @@ SIGNATURES = {  # model: (inputs, outputs) of its serving_default signature
                     "nms_threshold": ("float32", [])}, DETECTOR_OUTPUTS),
     "facenet_sface": ({"facenet_images": ("uint8", [-1, 160, 160, 3]), "sface_images": ("uint8", [-1, 112, 112, 3])},
                       {"facenet": ("float32", [-1, 128]), "sface": ("float32", [-1, 128])}),
+    "dlib_sface": ({"dlib_images": ("uint8", [-1, 150, 150, 3]), "sface_images": ("uint8", [-1, 112, 112, 3])},
+                   {"dlib": ("float32", [-1, 128]), "sface": ("float32", [-1, 128])}),
 }
 
 

@@ -270,3 +270,19 @@ def test_a_run_whose_worker_died_says_interrupted_and_resumes(workers, redis_ser
     _, done = reembed_and_wait(sface)
     assert done["status"] == "done" and done["faces_done"] == 5 and done["people_done"] == 5
     assert s.store.model_record()[0] == ModelRecord(s.store.model, generation=s.store.model_record()[0].generation)
+
+
+def test_a_default_gallery_moves_to_yunet_onet_with_dlib_sface(workers):
+    """The upgrade to the faster configuration (docs/frame-cost.md): the default's gallery,
+    re-embedded from its kept crops, knows the same people."""
+    default = workers("facenet+sface")
+    ids = enroll_everyone(default)
+    before = names_recognized(default)
+    fast = workers("dlib+sface", preprocessor="yunet+onet")
+    assert fast.get("/readyz").status_code == 503                        # another model id: refused until then
+    started, done = reembed_and_wait(fast)
+    assert done["status"] == "done" and done["not_reembedded"] == [], done
+    assert (done["people_done"], done["faces_done"]) == (len(ids), len(ids) * PER_PERSON)
+    model = fast.get("/readyz").json["model"]
+    assert done["gallery"]["model"] == model and model.startswith("dlib-resnet-v1/")
+    assert names_recognized(fast) == before == {p: p for p in PEOPLE}

@@ -15,7 +15,8 @@ CONFIGURATIONS = [("mtcnn", "facenet", True, {"mtcnn", "facenet"}), ("mtcnn", "s
                   ("mtcnn", "facenet+sface", False, {"mtcnn", "facenet", "sface"}),
                   ("yunet", "facenet", True, {"yunet", "facenet"}), ("yunet", "sface", True, {"yunet", "sface"}),
                   ("yunet", "facenet+sface", True, {"yunet", "facenet_sface"}),
-                  ("yunet+onet", "facenet+sface", True, {"yunet+onet", "facenet_sface"})]
+                  ("yunet+onet", "facenet+sface", True, {"yunet+onet", "facenet_sface"}),
+                  ("yunet+onet", "dlib+sface", True, {"yunet+onet", "dlib_sface"})]
 
 
 def enroll_photos(client, person, count):

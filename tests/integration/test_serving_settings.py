@@ -38,6 +38,8 @@ for name in names:
                                     "sface_images": rng.integers(0, 256, (n, 112, 112, 3), dtype=np.uint8)},
                   "facenet": {"images": rng.integers(0, 256, (n, 160, 160, 3), dtype=np.uint8)},
                   "sface": {"images": rng.integers(0, 256, (n, 112, 112, 3), dtype=np.uint8)},
+                  "dlib_sface": {"dlib_images": rng.integers(0, 256, (n, 150, 150, 3), dtype=np.uint8),
+                                 "sface_images": rng.integers(0, 256, (n, 112, 112, 3), dtype=np.uint8)},
                   "yunet_onet": {"image": image, "score_threshold": np.float32(0.3),
                                  "nms_threshold": np.float32(0.3)}}[name]
         for key, value in model.predict(inputs).items():
@@ -46,7 +48,8 @@ np.savez(out, **answers)
 print(json.dumps({"frozen": os.environ.get(FROZEN_WEIGHTS, "unset"), "onednn": os.environ.get(ONEDNN, "unset"),
                   "onednn_enabled": onednn_enabled()}))
 """
-MODELS = ("facenet", "sface", "facenet_sface", "yunet_onet")
+# dlib_sface repeats convolutions of one shape: cached reordered weights must not be shared
+MODELS = ("facenet", "sface", "facenet_sface", "dlib_sface", "yunet_onet")
 
 
 def answers(folder, exported, **settings: str) -> tuple[dict, dict]:
@@ -84,7 +87,7 @@ def default(tmp_path_factory, exported) -> tuple[dict, dict]:
 def test_loading_for_serving_turns_onednn_on_and_takes_weights_as_frozen(default, tmp_path, exported):
     settings, found = default
     assert settings == {"frozen": "1", "onednn": "1", "onednn_enabled": True}   # loading set both, in time
-    assert len(found) == 6 * (1 + 1 + 2 + 3)   # facenet, sface, facenet_sface (2), yunet_onet (3 outputs)
+    assert len(found) == 6 * (1 + 1 + 2 + 2 + 3)   # facenet, sface, facenet_sface (2), dlib_sface (2), yunet_onet (3)
     assert found["yunet_onet/0/boxes"].shape[0] == 3   # the frame's three faces, found
     assert answers(tmp_path, exported, frozen="1", onednn="1")[1]["sface/3/embeddings"].tobytes() == \
         found["sface/3/embeddings"].tobytes()   # repeatable
