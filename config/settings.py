@@ -21,10 +21,10 @@ class SettingsError(ValueError):
 # MATCH_THRESHOLD when unset, per EMBEDDER: distances between unit vectors of different
 # networks have different scales. Measured on the 5-celebrity set (docs/models.md, Accuracy): the
 # largest threshold with no false accept on its 6,800 pairs (1.126, 1.064, 1.137), less a
-# margin of 0.02 for people it has not seen, rounded down. dlib+sface: that rule gives 1.14
-# (1.1698 with YuNet + O-Net's landmarks), which on the 40 people of the AT&T faces accepts
-# 3.0% of different-person pairs where facenet+sface at 1.11 accepts 0.68%; 1.09 is the
-# largest that accepts no more there (0.64%; docs/frame-cost.md (t)).
+# margin of 0.02 for people it has not seen, rounded down. dlib+sface: with YuNet + O-Net's
+# landmarks, the detector it is for, that rule gives 1.14 (1.1698), which on the 40 people of
+# the AT&T faces accepts 3.0% of different-person pairs where facenet+sface at 1.11 accepts
+# 0.68%; 1.09 accepts no more (0.64%; 1.10: 0.85%). docs/frame-cost.md, "Half the frame".
 DEFAULT_MATCH_THRESHOLDS = {"facenet": 1.10, "sface": 1.04, "facenet+sface": 1.11, "dlib+sface": 1.09}
 
 

@@ -102,7 +102,8 @@ def crop_variants(settings, crops):
 def embedder_variants(settings, names, pipeline) -> dict:
     """{EMBEDDER name: embedder} for each of `names`, loading each network once: the pipeline's
     own embedder and networks are reused, and the fused pair is made of the same FaceNet and
-    SFace (or is the pipeline's, through the one facenet_sface graph, with FUSED_GRAPH on)."""
+    SFace (or is the pipeline's, through the one facenet_sface graph, with FUSED_GRAPH on);
+    dlib+sface is its one graph (dlib_sface)."""
     from app.pipeline.embedders import FusedEmbedder
     from app.pipeline.pipeline import build_embedder
     loaded = {network.name: network for network in pipeline.embedder.networks}

@@ -14,8 +14,8 @@ set; never its val photos), with the landmarks of --preprocessor (default yunet+
 4. DLIB_WEIGHT: among 0.05, 0.10 ... 0.95, the lowest EER on the train pairs, ties to the
    fewest false rejects at zero false accepts.
 
-Prints all four and DLIB_CENTRE_ID (the centre's hash, in the model id); --write writes the
-centre (then re-export: python -m scripts.export_models).
+Prints all four and DLIB_CENTRE_ID (the hash of the centre in the file, in the model id);
+--write writes the centre first (then re-export: python -m scripts.export_models).
 """
 import argparse
 import json
@@ -90,7 +90,7 @@ def spread(vectors: np.ndarray, labels: np.ndarray) -> float:
     return float(np.std(pair_distances(vectors, labels)[1] ** 2))
 
 
-def fit(folder: Path, preprocessor: str = "yunet+onet") -> dict:
+def fitted_constants(folder: Path, preprocessor: str = "yunet+onet") -> dict:
     """{"faces", "template", "centre", "spreads", "weight", "weights": [(weight, train EER, FRR at 0 FA)]}."""
     from app.model_clients.savedmodel import serving_tensorflow
     serving_tensorflow()   # its settings first: serving_models imports TensorFlow
@@ -128,7 +128,7 @@ def main(argv=None):
     parser.add_argument("--preprocessor", default="yunet+onet")
     parser.add_argument("--write", action="store_true", help="write the centre to serving_models/dlib_centre.json")
     args = parser.parse_args(argv)
-    fitted = fit(args.folder or celebrity_dataset(), args.preprocessor)
+    fitted = fitted_constants(args.folder or celebrity_dataset(), args.preprocessor)
     print(f"{fitted['faces']} train faces ({args.preprocessor})")
     print(f"DLIB_TEMPLATE_150 = {fitted['template'].tolist()}")
     print(f"DLIB_SPREADS = {fitted['spreads']}")
@@ -136,15 +136,15 @@ def main(argv=None):
         chosen = "  <- DLIB_WEIGHT" if weight == fitted["weight"] else ""
         print(f"  weight {weight:.2f}: train EER {eer:.2%}, FRR at 0 FA {frr:.1%}{chosen}")
     print(f"DLIB_WEIGHT = {fitted['weight']:g}")
+    from serving_models.dlib_sface import CENTRE_FILE, centre_id, fitted_centre
     if args.write:
-        from serving_models.dlib_sface import CENTRE_FILE
         CENTRE_FILE.write_text(json.dumps({
             "fitted_by": "python -m scripts.fit_dlib_sface", "preprocessor": args.preprocessor,
             "template": fitted["template"].tolist(), "centre": [round(float(v), 7) for v in fitted["centre"]]},
             indent=1) + "\n")
         print(f"written {CENTRE_FILE.relative_to(ROOT)}: re-export the models (python -m scripts.export_models)")
-    from serving_models.dlib_sface import centre_id
-    print(f"DLIB_CENTRE_ID = {centre_id(np.asarray(fitted['centre'], np.float32).round(7))!r}")
+    # the id of the centre the export reads (a refit differs in its last digits until written)
+    print(f"DLIB_CENTRE_ID = {centre_id(fitted_centre())!r}   ({CENTRE_FILE.name})")
 
 
 if __name__ == "__main__":

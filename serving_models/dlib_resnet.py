@@ -124,7 +124,7 @@ def load_weights(path: str | Path) -> dict[str, np.ndarray]:
         affines = [_layer(data, "affine_", at) for at in _occurrences(data, "affine_")]
         dense = [_layer(data, "fc_2", at) for at in _occurrences(data, "fc_2")]
         means = [_layer(data, "input_rgb_image_sized", at) for at in _occurrences(data, "input_rgb_image_sized")]
-    except DlibFormatError:
+    except DlibFormatError:   # already says what is wrong (it is a ValueError too)
         raise
     except (IndexError, ValueError) as e:   # a layer runs past the end, or a name is not text
         raise DlibFormatError(f"{path} is cut short or damaged: {e}") from e

@@ -234,14 +234,13 @@ class DlibSfaceEmbedder(_OneGraph):
     pair = ("dlib", "sface")
     image_size = 150
 
-    def __init__(self, model: "Model", weight: float = DLIB_WEIGHT, spreads: dict[str, float] = DLIB_SPREADS,
-                 template: np.ndarray = DLIB_TEMPLATE_150):
-        self.model, self.template = model, template
+    def __init__(self, model: "Model", weight: float = DLIB_WEIGHT, spreads: dict[str, float] = DLIB_SPREADS):
+        self.model = model
         self.scales = fusion_scales({"dlib": weight, "sface": 1.0 - weight}, spreads)
         self.model_id = (f"{DLIB_MODEL_ID}+{SfaceEmbedder.model_id}"
                          f"/w{weight:g},s{spreads['dlib']:g},{spreads['sface']:g}")
 
     def inputs(self, rgb: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray) -> Inputs:
         points = np.asarray(landmarks).reshape(-1, 5, 2)
-        return {"dlib": aligned_faces(rgb, points, self.image_size, self.template),
+        return {"dlib": aligned_faces(rgb, points, self.image_size, DLIB_TEMPLATE_150),
                 "sface": aligned_faces(rgb, points, SfaceEmbedder.image_size)}

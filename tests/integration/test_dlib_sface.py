@@ -82,8 +82,9 @@ def test_the_embedder_fuses_both_into_unit_vectors(exported, local_pipeline):
     assert vectors.shape == (3, 256) and embedder.dim == 256
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     # each half is its network's vectors from the graph, scaled as the fusion says
-    inputs = embedder.inputs(frame, found.boxes, found.landmarks)
-    out = LocalModel("dlib_sface", exported).predict({"dlib_images": inputs["dlib"], "sface_images": inputs["sface"]})
+    out = LocalModel("dlib_sface", exported).predict({"dlib_images": aligned_faces(frame, found.landmarks, 150,
+                                                                                  DLIB_TEMPLATE_150),
+                                                      "sface_images": aligned_faces(frame, found.landmarks, 112)})
     np.testing.assert_allclose(vectors[:, :128], out["dlib"] * embedder.scales["dlib"], atol=1e-6)
     sface = SfaceEmbedder(LocalModel("sface", exported)).embed(frame, found.boxes, found.landmarks)
     np.testing.assert_allclose(vectors[:, 128:], sface * embedder.scales["sface"], atol=1e-5)
@@ -106,10 +107,10 @@ def test_empty_and_mismatched_batches(exported):
 
 
 def test_the_constants_are_what_the_fit_gives(celebrities):
-    from scripts.fit_dlib_sface import fit
+    from scripts.fit_dlib_sface import fitted_constants
     from serving_models.dlib_sface import CENTRE_FILE, centre_id, fitted_centre
     assert centre_id(fitted_centre()) == DLIB_CENTRE_ID   # the model id names the centre the graph has
-    fitted = fit(celebrities)
+    fitted = fitted_constants(celebrities)
     np.testing.assert_allclose(fitted["template"], DLIB_TEMPLATE_150, atol=0.01)
     assert fitted["spreads"] == DLIB_SPREADS and fitted["weight"] == DLIB_WEIGHT
     np.testing.assert_allclose(fitted["centre"], fitted_centre(), atol=1e-5)
