@@ -80,6 +80,17 @@ def zero_false_accepts(same: np.ndarray, different: np.ndarray) -> tuple[float, 
     return threshold, float(np.mean(np.asarray(same) > threshold))
 
 
+def pair_distances(vectors: np.ndarray, labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(same-person, different-person) Euclidean distances over all pairs of `vectors`, as
+    metrics() measures them (for fitting a fusion on train photos alone)."""
+    sq = (vectors ** 2).sum(axis=1)
+    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * vectors @ vectors.T, 0.0))
+    names = np.asarray(labels)
+    upper = np.triu_indices(len(vectors), k=1)
+    same = (names[:, None] == names[None, :])[upper]
+    return d[upper][same], d[upper][~same]
+
+
 def metrics(train_labels: list[str], train: np.ndarray, val_labels: list[str], val: np.ndarray, threshold: float,
             val_photos: int) -> dict[str, Any]:
     """val_photos counts every val photo: one where no face was found is a rank-1 miss.

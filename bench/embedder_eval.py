@@ -11,7 +11,7 @@ lowest EER) and reported on all pairs as the single networks are.
 """
 import numpy as np
 
-from app.evaluation import equal_error_rate, labelled_photos, metrics
+from app.evaluation import equal_error_rate, labelled_photos, metrics, pair_distances, zero_false_accepts
 from app.pipeline.alignment import aligned_faces
 from app.pipeline.imaging import crop_faces, decode_image
 from config import FaceCrop
@@ -49,26 +49,10 @@ def embed_set(photos: dict, mtcnn, yunet, facenet, sface) -> dict:
     return out
 
 
-def pair_distances(vectors: np.ndarray, labels: list) -> tuple[np.ndarray, np.ndarray]:
-    """(same-person, different-person) Euclidean distances over all pairs, as metrics() takes them."""
-    sq = (vectors ** 2).sum(axis=1)
-    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * vectors @ vectors.T, 0.0))
-    labels = np.asarray(labels)
-    upper = np.triu_indices(len(vectors), k=1)
-    same = (labels[:, None] == labels[None, :])[upper]
-    return d[upper][same], d[upper][~same]
-
-
-def zero_fa(same: np.ndarray, different: np.ndarray) -> tuple[float, float]:
-    """(threshold just under the nearest different-person pair, share of same pairs rejected there)."""
-    threshold = float(np.nextafter(np.float32(different.min()), np.float32(0)))
-    return threshold, float(np.mean(same > threshold))
-
-
 def score(train_labels, train, val_labels, val, threshold: float, probes: int) -> dict:
     report = metrics(list(train_labels), train, list(val_labels), val, threshold, probes)
     same, different = pair_distances(np.concatenate([train, val]), list(train_labels) + list(val_labels))
-    report["zero_fa_threshold"], report["frr_at_zero_fa"] = zero_fa(same, different)
+    report["zero_fa_threshold"], report["frr_at_zero_fa"] = zero_false_accepts(same, different)
     return report
 
 
@@ -95,7 +79,7 @@ def evaluate_embedders(folder, mtcnn, yunet, facenet, sface) -> dict:
     for w in WEIGHTS:
         train_vectors = fused(tr["facenet"], tr["sface_mtcnn"], w, spreads["facenet"], spreads["sface_mtcnn"])
         same, different = pair_distances(train_vectors, tr["labels"])
-        threshold, frr = zero_fa(same, different)
+        threshold, frr = zero_false_accepts(same, different)
         tried.append({"facenet_weight": w, "train_frr_at_zero_fa": frr,
                       "train_eer": equal_error_rate(same, different)[0], "train_zero_fa_threshold": threshold})
     best = min(tried, key=lambda t: (t["train_frr_at_zero_fa"], t["train_eer"]))

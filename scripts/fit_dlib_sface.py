@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from app.evaluation import equal_error_rate, labelled_photos, zero_false_accepts
+from app.evaluation import equal_error_rate, labelled_photos, pair_distances, zero_false_accepts
 from app.pipeline.alignment import aligned_faces, similarity_transform
+from app.pipeline.embedders import fused_vectors, fusion_scales
 from app.pipeline.imaging import decode_image
 from scripts.pypi_assets import (
     ROOT,
@@ -77,14 +78,6 @@ def template(found: list) -> np.ndarray:
     return np.round(np.mean(mapped, axis=0), 2)
 
 
-def pair_distances(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(same-person, different-person) distances over all pairs."""
-    d = np.sqrt(np.maximum(((vectors[:, None] - vectors[None]) ** 2).sum(-1), 0))
-    upper = np.triu_indices(len(vectors), 1)
-    same = (labels[:, None] == labels[None])[upper]
-    return d[upper][same], d[upper][~same]
-
-
 def spread(vectors: np.ndarray, labels: np.ndarray) -> float:
     """The std of the squared distances between different people's vectors."""
     return float(np.std(pair_distances(vectors, labels)[1] ** 2))
@@ -112,10 +105,8 @@ def fitted_constants(folder: Path, preprocessor: str = "yunet+onet") -> dict:
     spreads = {"dlib": round(spread(centred, labels), 3), "sface": round(spread(sface, labels), 3)}
     rows = []
     for weight in WEIGHTS:
-        fused = np.concatenate([centred * np.sqrt(weight / spreads["dlib"]),
-                                sface * np.sqrt((1 - weight) / spreads["sface"])], axis=1)
-        fused /= np.linalg.norm(fused, axis=1, keepdims=True)
-        same, different = pair_distances(fused, labels)
+        scales = fusion_scales({"dlib": float(weight), "sface": 1.0 - float(weight)}, spreads)   # as the app fuses
+        same, different = pair_distances(fused_vectors({"dlib": centred, "sface": sface}, scales), labels)
         rows.append((float(weight), equal_error_rate(same, different)[0], zero_false_accepts(same, different)[1]))
     best = min(rows, key=lambda r: (round(r[1], 6), r[2]))
     return {"faces": len(found), "template": fitted, "centre": centre, "spreads": spreads, "weight": best[0],

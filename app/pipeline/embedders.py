@@ -54,11 +54,10 @@ class _OneModel:
     """An embedder whose networks are one served model: its inputs, then one call."""
     model: "Model"
 
-    def inputs(self, rgb: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray) -> Inputs:
-        raise NotImplementedError   # each network's own crop or alignment
+    if TYPE_CHECKING:   # each subclass's own (declared only, so that a second base's are found)
+        def inputs(self, rgb: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray) -> Inputs: ...
 
-    def embed_inputs(self, inputs: Inputs) -> np.ndarray:
-        raise NotImplementedError
+        def embed_inputs(self, inputs: Inputs) -> np.ndarray: ...
 
     def embed(self, rgb: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         return self.embed_inputs(self.inputs(rgb, boxes, landmarks))
@@ -123,6 +122,12 @@ FACENET_WEIGHT = 0.7
 SPREADS = {"facenet": 0.236, "sface": 0.151}
 
 
+def fused_vectors(vectors: dict[str, np.ndarray], scales: dict[str, np.float32]) -> np.ndarray:
+    """[N, 128 * networks] float32: each network's [N,128] unit vectors times its scale,
+    concatenated in the order given (unit vectors again when the scales are fusion_scales')."""
+    return np.concatenate([v * scales[name] for name, v in vectors.items()], axis=1).astype(np.float32)
+
+
 def fusion_scales(weights: dict[str, float], spreads: dict[str, float]) -> dict[str, np.float32]:
     """{network: the factor its unit vectors are scaled by}: sqrt(weight / spread), the lot
     divided by its norm so that the concatenation is a unit vector."""
@@ -158,8 +163,7 @@ class FusedEmbedder:
 
     def fused(self, facenet: np.ndarray, sface: np.ndarray) -> np.ndarray:
         """The fused [N,256] unit vectors of each network's [N,128] unit vectors."""
-        return np.concatenate([facenet * self.scales["facenet"], sface * self.scales["sface"]],
-                              axis=1).astype(np.float32)
+        return fused_vectors({"facenet": facenet, "sface": sface}, self.scales)
 
     def embed(self, rgb: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         return self.embed_inputs(self.inputs(rgb, boxes, landmarks))
@@ -184,7 +188,7 @@ class _OneGraph(_OneModel):
         if len(inputs[self.pair[0]]) == 0:
             return np.zeros((0, self.dim), np.float32)
         out = self.model.predict({f"{name}_images": np.ascontiguousarray(inputs[name], np.uint8) for name in self.pair})
-        return np.concatenate([out[name] * self.scales[name] for name in self.pair], axis=1).astype(np.float32)
+        return fused_vectors({name: out[name] for name in self.pair}, self.scales)
 
     @property
     def networks(self) -> "tuple[Model | _Network, ...]":
@@ -204,10 +208,6 @@ class FusedGraphEmbedder(_OneGraph, FusedEmbedder):
         # The two embedders make the inputs (crop, alignment) and the model id; the graph embeds.
         FusedEmbedder.__init__(self, FacenetEmbedder(model, crop), SfaceEmbedder(model), weight, spreads)
         self.model = model
-
-    def inputs(self, rgb: np.ndarray, boxes: np.ndarray, landmarks: np.ndarray) -> Inputs:
-        # FusedEmbedder's (the pair's crop and alignment), not _OneModel's, which comes first
-        return FusedEmbedder.inputs(self, rgb, boxes, landmarks)
 
 
 # dlib+sface's fusion, fitted as the pair's on the 5-celebrity train photos with YuNet + O-Net's
