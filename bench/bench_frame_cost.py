@@ -9,8 +9,8 @@
     fast    PREPROCESSOR=yunet+onet  FUSED_GRAPH=true    (YuNet + O-Net detector, same graph)
 (these three EMBEDDER=facenet+sface), and
     dlib    PREPROCESSOR=yunet+onet  EMBEDDER=dlib+sface (the same detector, the dlib_sface graph)
-with the models exported in --model-dir (its facenet_sface in the precision it was exported
-in: manifest.json).
+with the models exported in --model-dir (its facenet_sface and dlib_sface in the precision
+they were exported in: manifest.json; "before" calls the separate models, always float32).
 
 One model server (scripts/serve_models.py, every model, the embedders batched as the embedder
 container runs them) on loopback. Latency: the 640x480 one-face and three-face frames through
@@ -153,7 +153,7 @@ def main(argv=None):
     print("each model alone, in-process, median ms: " + ", ".join(
         f"{k} {v:.1f}" for k, v in results["models_in_process_ms"].items()))
     for label, r in results["frames"].items():
-        print(f"{label}, 640x480, median ms over gRPC (one model server; facenet_sface in {results['precision']})")
+        print(f"{label}, 640x480, median ms over gRPC (one model server; embedder graphs in {results['precision']})")
         print(f"  {'':<7} " + " ".join(f"{s:>8}" for s in STAGES)
               + f"  vs before   faces   frames/s with {args.clients} clients   vs before")
         for key in CONFIGURATIONS:

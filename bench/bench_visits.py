@@ -5,7 +5,9 @@ in-process; and visitor purity with many strangers.
     python -m bench.bench_visits [--sets normal hard] [--per-person N] [--strangers N]
                                  [--frames 8 12] [--out results/bench_visits.json]
 
-Visits: each 5-celebrity val photo is one visit of 8-12 frames in a 1280x720 frame, the face
+Visits: each 5-celebrity val photo is one visit of 8-12 frames in a 1280x720 frame (placed by
+the default detector's box, whatever PREPROCESSOR says, so that every configuration sees the
+same frames), the face
 growing (a person walking up) with per-frame horizontal motion blur, noise and JPEG
 compression, some visits in IR grey, in two sets (SETS): "normal" (faces ~20 -> ~100 px,
 frame-level right ~80%) and "hard" (faces ~16 -> 48-60 px, heavier blur, JPEG 20-50: frame-level
@@ -175,8 +177,8 @@ def enroll(client, person):
 
 
 def run_visits(client, people, rng, frames_range, pipeline, cond: Conditions, per_person: int = 0) -> list[dict]:
-    """Every val photo of `people` (the first `per_person` of each: 0 all) as one visit; per
-    visit its frames' largest face as answered."""
+    """Every val photo of `people` (the first `per_person` of each: 0 all) as one visit, framed
+    around the largest face `pipeline` finds in it; per visit its frames' largest face as answered."""
     visits, t0 = [], time.time() - 86000
     for person in people:
         for index in range(per_person or len(photo_files(person))):
@@ -314,6 +316,12 @@ def main(argv=None):
     try:
         configured = load_settings(model_backend="local")
         pipeline = build_pipeline(configured)
+        # The visits' frames are made around, and the many strangers chosen by, the default
+        # detector and embedder whatever PREPROCESSOR and EMBEDDER say, so that every configuration
+        # is measured on the same frames and the same strangers (YuNet's scores, for one, stay
+        # under stranger_faces' 0.95).
+        default = load_settings(model_backend="local", preprocessor="mtcnn", embedder="facenet+sface")
+        reference = pipeline if pipeline_values(default) == pipeline_values(configured) else build_pipeline(default)
 
         def make_client():
             settings = load_settings(model_backend="local", redis_url=f"redis://127.0.0.1:{port}/0", top_k=3,
@@ -336,8 +344,9 @@ def main(argv=None):
                 if person not in STRANGERS:
                     enroll(stranger_client, person)
             started = time.perf_counter()
-            known = run_visits(known_client, PEOPLE, rng, args.frames, pipeline, SETS[name], args.per_person)
-            strangers = run_visits(stranger_client, STRANGERS, rng, args.frames, pipeline, SETS[name], args.per_person)
+            known = run_visits(known_client, PEOPLE, rng, args.frames, reference, SETS[name], args.per_person)
+            strangers = run_visits(stranger_client, STRANGERS, rng, args.frames, reference, SETS[name],
+                                   args.per_person)
             frames = [f for v in known + strangers for f in v["frames"]]
             every += frames
             tracks = [len({f["face"]["track_id"] for f in v["frames"] if f["face"]}) for v in known + strangers]
@@ -366,12 +375,7 @@ def main(argv=None):
         if args.strangers != 0:
             from samples.strangers import stranger_faces
             started = time.perf_counter()
-            # Chosen by the default detector and embedder whatever PREPROCESSOR and EMBEDDER say, so
-            # that every configuration is measured on the same strangers (YuNet's scores, for one,
-            # stay under stranger_faces' 0.95).
-            default = load_settings(model_backend="local", preprocessor="mtcnn", embedder="facenet+sface")
-            same = pipeline_values(default) == pipeline_values(configured)
-            faces = stranger_faces(pipeline if same else build_pipeline(default))
+            faces = stranger_faces(reference)
             faces = faces if args.strangers < 0 else faces[:args.strangers]
             got = many_strangers(make_client(), faces, np.random.default_rng(args.seed), args.stranger_visits,
                                  args.stranger_frames)

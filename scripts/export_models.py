@@ -4,8 +4,8 @@
 
 Builds <out>/{mtcnn,facenet,yunet,sface,yunet_onet,facenet_sface,dlib_sface}/1/ (with TF Serving
 warm-up requests; yunet_onet: YuNet refined by MTCNN's O-Net, facenet_sface: both embedders in
-one graph, FaceNet in --precision, dlib_sface: dlib's ResNet and SFace in one graph,
-docs/frame-cost.md), plus
+one graph, FaceNet in --precision, dlib_sface: dlib's ResNet and SFace in one graph, both in
+--precision, docs/frame-cost.md), plus
 <out>/models.config (all of them: the stand-in, or one TF Serving for everything),
 <out>/detectors.config and <out>/embedders.config (what each serving container serves:
 Dockerfile.mtcnn-serving-gpu the detectors, Dockerfile.serving-gpu the embedders, batched),
@@ -37,7 +37,10 @@ from scripts.pypi_assets import (
 )
 
 VERSION = 1
-PRECISIONS = ("float32", "bfloat16")   # of FaceNet in facenet_sface (everything else is float32)
+PRECISIONS = ("float32", "bfloat16")
+# The graphs --precision applies to: FaceNet in facenet_sface, both networks in dlib_sface
+# (everything else is float32).
+EMBEDDER_GRAPHS = ("facenet_sface", "dlib_sface")
 MODELS = ("mtcnn", "facenet", "yunet", "sface", "yunet_onet", "facenet_sface", "dlib_sface")
 # One serving container per kind of model: a frame per call (no batching) or batches of faces.
 SERVING_GROUPS = {"detectors": ("mtcnn", "yunet", "yunet_onet"),
@@ -255,14 +258,14 @@ def export_facenet_sface(dest, precision="float32"):
         "sface_images": np.full((1, sface_net.IMAGE_SIZE, sface_net.IMAGE_SIZE, 3), 128, np.uint8)})
 
 
-def export_dlib_sface(dest):
+def export_dlib_sface(dest, precision="float32"):
     import numpy as np
     import tensorflow as tf
 
     from serving_models import dlib_resnet, sface_net
     from serving_models.dlib_sface import build
 
-    module = build(dlib_resnet_weights(), zoo_model(SFACE_ONNX))
+    module = build(dlib_resnet_weights(), zoo_model(SFACE_ONNX), precision=precision)
     tf.saved_model.save(module, str(dest), signatures={"serving_default": module.embed})
     warmup_records(dest / "assets.extra" / "tf_serving_warmup_requests", "dlib_sface", {
         "dlib_images": np.full((1, dlib_resnet.IMAGE_SIZE, dlib_resnet.IMAGE_SIZE, 3), 128, np.uint8),
@@ -274,7 +277,7 @@ EXPORTERS = {"mtcnn": export_mtcnn, "facenet": export_facenet, "yunet": export_y
 
 
 def export(out, force=False, log=print, precision="float32"):
-    """precision: of facenet_sface (resolve_precision); the others are float32."""
+    """precision: of the EMBEDDER_GRAPHS (resolve_precision); the others are float32."""
     out = Path(out)
     inputs = build_inputs(precision)
     precision = inputs["precision"]
@@ -289,7 +292,7 @@ def export(out, force=False, log=print, precision="float32"):
             staged = Path(tmp) / str(VERSION)
             log(f"exporting {name} -> {final}")
             exporter = EXPORTERS[name]
-            exporter(staged, precision) if name == "facenet_sface" else exporter(staged)
+            exporter(staged, precision) if name in EMBEDDER_GRAPHS else exporter(staged)
             shutil.rmtree(out / name, ignore_errors=True)
             final.parent.mkdir(parents=True)
             staged.rename(final)
@@ -298,7 +301,8 @@ def export(out, force=False, log=print, precision="float32"):
         (out / name).write_text(MODELS_CONFIG % "".join(MODEL_ENTRY % (m, m) for m in listed))
     (out / "batching.config").write_text(BATCHING_CONFIG)
     (out / "manifest.json").write_text(json.dumps({"inputs": inputs, "models": models}, indent=2) + "\n")
-    log(f"{out}: exported {', '.join(MODELS)} (facenet_sface in {precision}); manifest.json written")
+    log(f"{out}: exported {', '.join(MODELS)} ({' and '.join(EMBEDDER_GRAPHS)} in {precision}); "
+        "manifest.json written")
     return True
 
 
@@ -307,7 +311,8 @@ def main(argv=None):
     parser.add_argument("--out", default=str(ROOT / "serving_models"), help="where to write the models")
     parser.add_argument("--force", action="store_true", help="export even when the manifest says up to date")
     parser.add_argument("--precision", default=os.environ.get("EXPORT_PRECISION", "float32"),
-                        help="FaceNet's arithmetic in facenet_sface: float32, bfloat16, or auto (bfloat16 where "
+                        help="the arithmetic of FaceNet in facenet_sface and of both networks in dlib_sface: "
+                             "float32, bfloat16, or auto (bfloat16 where "
                              "the CPU has AMX or AVX512-BF16, else float32); default EXPORT_PRECISION or float32 "
                              "(docs/frame-cost.md: bfloat16 is faster but costs accuracy at zero false accepts)")
     args = parser.parse_args(argv)

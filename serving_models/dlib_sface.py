@@ -14,7 +14,9 @@ threshold of the app. `python -m scripts.fit_dlib_sface` fits it (serving_models
 and the app's model id names it (DLIB_CENTRE_ID: centre_id below). The network is dlib's own
 (serving_models/dlib_resnet.py), its affines folded into the convolutions; SFace is the graph
 the sface model serves, folded. The weights are variables, read once at load and served with
-TF_ONEDNN_ASSUME_FROZEN_WEIGHTS, as in facenet_sface. Everything is float32.
+TF_ONEDNN_ASSUME_FROZEN_WEIGHTS, as in facenet_sface. Both networks run in the precision chosen
+at export (scripts/export_models.py --precision): float32, or bfloat16 where the CPU multiplies it
+in hardware (AMX, AVX512-BF16; docs/frame-cost.md (u)); the centring and normalisation are float32.
 """
 import hashlib
 import json
@@ -24,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from serving_models import dlib_resnet, sface_net
+from serving_models.facenet_sface import PRECISIONS
 
 CENTRE_FILE = Path(__file__).with_name("dlib_centre.json")
 
@@ -43,20 +46,21 @@ def fitted_centre(path: Path = CENTRE_FILE) -> np.ndarray:
 
 
 class DlibSfaceModule(tf.Module):
-    def __init__(self, dlib_weights: dict, sface_weights: dict, centre: np.ndarray):
+    def __init__(self, dlib_weights: dict, sface_weights: dict, centre: np.ndarray, precision: str = "float32"):
         super().__init__(name="dlib_sface")
+        self.dtype = PRECISIONS[precision]
         self.centre = tf.constant(centre, tf.float32)
-        self.dlib_weights = {k: tf.Variable(v, dtype=tf.float32, trainable=False) for k, v in dlib_weights.items()}
-        self.sface_weights = {k: tf.Variable(v, dtype=tf.float32, trainable=False) for k, v in sface_weights.items()}
+        self.dlib_weights = {k: tf.Variable(tf.cast(v, self.dtype), trainable=False) for k, v in dlib_weights.items()}
+        self.sface_weights = {k: tf.Variable(tf.cast(v, self.dtype), trainable=False) for k, v in sface_weights.items()}
         self.sface_slopes = sface_net.slopes_at_most_1(sface_weights)
 
     def dlib(self, images: tf.Tensor) -> tf.Tensor:
-        raw = dlib_resnet.dlib_network(tf.cast(images, tf.float32), self.dlib_weights)
+        raw = tf.cast(dlib_resnet.dlib_network(tf.cast(images, self.dtype), self.dlib_weights), tf.float32)
         return tf.math.l2_normalize(tf.math.l2_normalize(raw, axis=1) - self.centre, axis=1)
 
     def sface(self, images: tf.Tensor) -> tf.Tensor:
-        raw = sface_net.sface_network(tf.cast(images, tf.float32), self.sface_weights, self.sface_slopes)
-        return tf.math.l2_normalize(raw, axis=1)
+        raw = sface_net.sface_network(tf.cast(images, self.dtype), self.sface_weights, self.sface_slopes)
+        return tf.math.l2_normalize(tf.cast(raw, tf.float32), axis=1)
 
     @tf.function(input_signature=[
         tf.TensorSpec([None, dlib_resnet.IMAGE_SIZE, dlib_resnet.IMAGE_SIZE, 3], tf.uint8, name="dlib_images"),
@@ -71,7 +75,7 @@ class DlibSfaceModule(tf.Module):
                        lambda: {"dlib": tf.zeros([0, size]), "sface": tf.zeros([0, size])})
 
 
-def build(dlib_dat, sface_onnx, centre: np.ndarray | None = None) -> DlibSfaceModule:
+def build(dlib_dat, sface_onnx, centre: np.ndarray | None = None, precision: str = "float32") -> DlibSfaceModule:
     """centre: the fitted one unless given (scripts/fit_dlib_sface.py fits with zeros)."""
     return DlibSfaceModule(dlib_resnet.load_weights(dlib_dat), sface_net.onnx_folded_weights(sface_onnx),
-                           fitted_centre() if centre is None else centre)
+                           fitted_centre() if centre is None else centre, precision)

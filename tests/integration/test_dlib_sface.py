@@ -128,14 +128,49 @@ def yunet_onet_report(exported, celebrities):
                     "yunet+onet")
 
 
-def test_with_yunet_onet_it_is_as_accurate_as_the_default_or_more(yunet_onet_report, local_pipeline, celebrities):
+@pytest.fixture(scope="module")
+def default_report(local_pipeline, celebrities):
+    return evaluate(local_embedder(local_pipeline), celebrities, ["facenet+sface"], 1.11, "mtcnn")
+
+
+def test_with_yunet_onet_it_is_as_accurate_as_the_default_or_more(yunet_onet_report, default_report):
     """Issue 21's accuracy criterion: EER and false rejects at zero false accepts no worse than
     the default's (MTCNN + facenet+sface) on the same photos."""
-    default = evaluate(local_embedder(local_pipeline), celebrities, ["facenet+sface"], 1.11, "mtcnn")
-    ours, theirs = yunet_onet_report["variants"]["dlib+sface"], default["variants"]["facenet+sface"]
+    ours, theirs = yunet_onet_report["variants"]["dlib+sface"], default_report["variants"]["facenet+sface"]
     assert (ours["rank1"], ours["probes"]) == (25, 25)
     assert ours["eer"] <= theirs["eer"] and ours["frr_at_zero_fa"] <= theirs["frr_at_zero_fa"]
     # its default MATCH_THRESHOLD lets no stranger in and knows each left-out person as unknown
     assert ours["far_at_threshold"] == 0.0 and ours["open_set_unknown_rate"] >= 0.9
     # distances on the other embedders' scale, so the app's distance margins mean the same
     assert 1.3 < ours["different_distance"]["mean"] < 1.6 and ours["same_distance"]["mean"] < 1.0
+
+
+@pytest.fixture(scope="module")
+def bfloat16_export(tmp_path_factory):
+    """dlib_sface exported with --precision bfloat16 (both networks), alone in a model folder."""
+    from scripts.export_models import export_dlib_sface
+    folder = tmp_path_factory.mktemp("bf16")
+    export_dlib_sface(folder / "dlib_sface" / "1", "bfloat16")
+    return folder
+
+
+def test_bfloat16_graph_is_within_cosine_of_float32_and_as_accurate_as_the_default(
+        bfloat16_export, exported, chips, yunet_onet_report, default_report, celebrities):
+    """--precision bfloat16 (or auto on AMX / AVX512-BF16) runs both networks in bfloat16: the
+    vectors stay near float32's and the accuracy criterion holds (docs/frame-cost.md (u))."""
+    inputs = {"dlib_images": chips[0], "sface_images": chips[1]}
+    half = LocalModel("dlib_sface", bfloat16_export)
+    out, full = half.predict(inputs), LocalModel("dlib_sface", exported).predict(inputs)
+    for name in ("dlib", "sface"):
+        cosines = np.sum(out[name] * full[name], axis=1)
+        assert np.min(cosines) >= 0.999 and np.max(np.abs(out[name] - full[name])) > 1e-5   # bfloat16, not float32
+    from app.pipeline import build_pipeline
+    settings = load_settings(model_backend="local", model_dir=exported, preprocessor="yunet+onet",
+                             embedder="dlib+sface")
+    report = evaluate(local_embedder(build_pipeline(settings), {"dlib+sface": DlibSfaceEmbedder(half)}), celebrities,
+                      ["dlib+sface"], settings.match_threshold, "yunet+onet")
+    ours, full_report = report["variants"]["dlib+sface"], yunet_onet_report["variants"]["dlib+sface"]
+    theirs = default_report["variants"]["facenet+sface"]
+    assert (ours["rank1"], ours["probes"]) == (25, 25) and ours["far_at_threshold"] == 0.0
+    assert ours["eer"] <= theirs["eer"] and ours["frr_at_zero_fa"] <= theirs["frr_at_zero_fa"]
+    assert abs(ours["eer"] - full_report["eer"]) <= 0.003
