@@ -319,8 +319,10 @@ def main(argv=None):
         # The visits' frames are made around, and the many strangers chosen by, the default
         # detector and embedder whatever PREPROCESSOR and EMBEDDER say, so that every configuration
         # is measured on the same frames and the same strangers (YuNet's scores, for one, stay
-        # under stranger_faces' 0.95).
-        default = load_settings(model_backend="local", preprocessor="mtcnn", embedder="facenet+sface")
+        # under stranger_faces' 0.95); FaceNet and SFace as the separate models, float32 in any
+        # export (facenet_sface's FaceNet may be bfloat16: EXPORT_PRECISION), the same vectors.
+        default = load_settings(model_backend="local", preprocessor="mtcnn", embedder="facenet+sface",
+                                fused_graph=False)
         reference = pipeline if pipeline_values(default) == pipeline_values(configured) else build_pipeline(default)
 
         def make_client():

@@ -49,7 +49,7 @@ SERVING_GROUPS = {"detectors": ("mtcnn", "yunet", "yunet_onet"),
 BUILD_CODE = ["serving_models/mtcnn_graph.py", "serving_models/facenet_net.py", "serving_models/onnx_weights.py",
               "serving_models/yunet_graph.py", "serving_models/sface_net.py", "serving_models/yunet_onet.py",
               "serving_models/facenet_sface.py", "serving_models/dlib_resnet.py", "serving_models/dlib_sface.py",
-              "serving_models/dlib_centre.json", "scripts/export_models.py"]
+              "serving_models/precision.py", "serving_models/dlib_centre.json", "scripts/export_models.py"]
 
 MODELS_CONFIG = """\
 # TensorFlow Serving --model_config_file. base_path is where the models sit in the serving
@@ -314,7 +314,8 @@ def main(argv=None):
                         help="the arithmetic of FaceNet in facenet_sface and of both networks in dlib_sface: "
                              "float32, bfloat16, or auto (bfloat16 where "
                              "the CPU has AMX or AVX512-BF16, else float32); default EXPORT_PRECISION or float32 "
-                             "(docs/frame-cost.md: bfloat16 is faster but costs accuracy at zero false accepts)")
+                             "(docs/frame-cost.md: bfloat16 is faster; dlib_sface keeps its accuracy, FaceNet's "
+                             "costs one false reject at zero false accepts)")
     args = parser.parse_args(argv)
     try:
         export(args.out, args.force, precision=args.precision)

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from serving_models import dlib_resnet, sface_net
-from serving_models.facenet_sface import PRECISIONS
+from serving_models.precision import DTYPES
 
 CENTRE_FILE = Path(__file__).with_name("dlib_centre.json")
 
@@ -48,18 +48,21 @@ def fitted_centre(path: Path = CENTRE_FILE) -> np.ndarray:
 class DlibSfaceModule(tf.Module):
     def __init__(self, dlib_weights: dict, sface_weights: dict, centre: np.ndarray, precision: str = "float32"):
         super().__init__(name="dlib_sface")
-        self.dtype = PRECISIONS[precision]
+        self.compute_dtype = DTYPES[precision]
         self.centre = tf.constant(centre, tf.float32)
-        self.dlib_weights = {k: tf.Variable(tf.cast(v, self.dtype), trainable=False) for k, v in dlib_weights.items()}
-        self.sface_weights = {k: tf.Variable(tf.cast(v, self.dtype), trainable=False) for k, v in sface_weights.items()}
+        self.dlib_weights = {k: tf.Variable(tf.cast(v, self.compute_dtype), trainable=False)
+                             for k, v in dlib_weights.items()}
+        self.sface_weights = {k: tf.Variable(tf.cast(v, self.compute_dtype), trainable=False)
+                              for k, v in sface_weights.items()}
         self.sface_slopes = sface_net.slopes_at_most_1(sface_weights)
 
     def dlib(self, images: tf.Tensor) -> tf.Tensor:
-        raw = tf.cast(dlib_resnet.dlib_network(tf.cast(images, self.dtype), self.dlib_weights), tf.float32)
+        raw = tf.cast(dlib_resnet.dlib_network(tf.cast(images, self.compute_dtype), self.dlib_weights), tf.float32)
         return tf.math.l2_normalize(tf.math.l2_normalize(raw, axis=1) - self.centre, axis=1)
 
     def sface(self, images: tf.Tensor) -> tf.Tensor:
-        raw = sface_net.sface_network(tf.cast(images, self.dtype), self.sface_weights, self.sface_slopes)
+        raw = sface_net.sface_network(tf.cast(images, self.compute_dtype), self.sface_weights,
+                                      self.sface_slopes)
         return tf.math.l2_normalize(tf.cast(raw, tf.float32), axis=1)
 
     @tf.function(input_signature=[

@@ -22,15 +22,14 @@ docs/frame-cost.md). SFace, FaceNet's prewhitening and the normalisation stay fl
 import tensorflow as tf
 
 from serving_models import facenet_net, sface_net
-
-PRECISIONS = {"float32": tf.float32, "bfloat16": tf.bfloat16}
+from serving_models.precision import DTYPES
 
 
 class FacenetSfaceModule(tf.Module):
     def __init__(self, facenet_keras, sface_weights: dict, precision: str = "float32"):
         super().__init__(name="facenet_sface")
         self.facenet_plan = facenet_net.folded_plan(facenet_keras)
-        self.facenet_weights = facenet_net.folded_variables(self.facenet_plan, PRECISIONS[precision])
+        self.facenet_weights = facenet_net.folded_variables(self.facenet_plan, DTYPES[precision])
         # Always float32: its depthwise convolutions gain little from AMX (1.07x at batch 1).
         self.sface_weights = {k: tf.Variable(v, dtype=tf.float32, trainable=False) for k, v in sface_weights.items()}
         self.sface_slopes = sface_net.slopes_at_most_1(sface_weights)
