@@ -80,32 +80,36 @@ def zero_false_accepts(same: np.ndarray, different: np.ndarray) -> tuple[float, 
     return threshold, float(np.mean(np.asarray(same) > threshold))
 
 
+def distance_matrix(vectors: np.ndarray) -> np.ndarray:
+    """[N,N] Euclidean distances between the rows of `vectors` (unit length or not)."""
+    squared = (vectors ** 2).sum(axis=1)
+    return np.sqrt(np.maximum(squared[:, None] + squared[None, :] - 2.0 * vectors @ vectors.T, 0.0))
+
+
+def _same_and_different(d: np.ndarray, labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of the distance matrix `d` (each once), split by whether their labels match."""
+    names = np.asarray(labels)
+    upper = np.triu_indices(len(d), k=1)
+    same = (names[:, None] == names[None, :])[upper]
+    return d[upper][same], d[upper][~same]
+
+
 def pair_distances(vectors: np.ndarray, labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(same-person, different-person) Euclidean distances over all pairs of `vectors`, as
     metrics() measures them (for fitting a fusion on train photos alone)."""
-    sq = (vectors ** 2).sum(axis=1)
-    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * vectors @ vectors.T, 0.0))
-    names = np.asarray(labels)
-    upper = np.triu_indices(len(vectors), k=1)
-    same = (names[:, None] == names[None, :])[upper]
-    return d[upper][same], d[upper][~same]
+    return _same_and_different(distance_matrix(vectors), labels)
 
 
 def metrics(train_labels: list[str], train: np.ndarray, val_labels: list[str], val: np.ndarray, threshold: float,
             val_photos: int) -> dict[str, Any]:
     """val_photos counts every val photo: one where no face was found is a rank-1 miss.
     Distances are plain Euclidean, so embeddings need not be unit vectors (dlib's are not)."""
-    everyone = np.concatenate([train, val])
-    labels = np.asarray(train_labels + val_labels)
-    squared = (everyone ** 2).sum(axis=1)
-    d = np.sqrt(np.maximum(squared[:, None] + squared[None, :] - 2.0 * everyone @ everyone.T, 0.0))
+    d = distance_matrix(np.concatenate([train, val]))
     n_train = len(train)
     probe_to_train = d[n_train:, :n_train]       # val rows against train columns
     train_array = np.asarray(train_labels)
     rank1 = int(sum(train_array[np.argmin(row)] == label for row, label in zip(probe_to_train, val_labels)))
-    upper = np.triu_indices(len(everyone), k=1)
-    same_mask = (labels[:, None] == labels[None, :])[upper]
-    same, different = d[upper][same_mask], d[upper][~same_mask]
+    same, different = _same_and_different(d, train_labels + val_labels)
     eer, eer_threshold = equal_error_rate(same, different)
     zero_fa_threshold, frr_at_zero_fa = zero_false_accepts(same, different)
     unknown = []  # open set: each person left out of enrollment in turn
