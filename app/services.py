@@ -72,7 +72,8 @@ def build_services(settings: Settings, pipeline: FacePipeline | None = None) -> 
     model = GalleryModel(pipeline.embedder.model_id, pipeline.embedder.dim)
     store = GalleryStore(client, settings.redis_prefix, settings.gallery_log_maxlen, model)
     events = EventLog(client, settings.redis_prefix, settings.events_maxlen, settings.events_max_mb << 20)
-    assert settings.match_threshold is not None   # the settings fill it in per EMBEDDER
+    # the settings fill these in per EMBEDDER
+    assert settings.match_threshold is not None and settings.visit_mean_faces is not None
     rule = MatchRule(settings.match_threshold)
     visitors = VisitorStore(client, settings.redis_prefix, settings.visitor_max_sightings, settings.visitor_max_age_s,
                             settings.gallery_log_maxlen, model)
@@ -83,7 +84,8 @@ def build_services(settings: Settings, pipeline: FacePipeline | None = None) -> 
                                    unknown_weight=settings.visit_unknown_weight,
                                    decide_share=settings.visit_decide_share,
                                    switch_factor=settings.visit_switch_factor,
-                                   near_miss=settings.visit_near_miss), settings.visit_keep_s)
+                                   near_miss=settings.visit_near_miss, mean_faces=settings.visit_mean_faces),
+                        settings.visit_keep_s)
     outage = RedisOutage(client, settings.redis_retry_s)
     replica = GalleryReplica(store, cache_dir=settings.gallery_cache_dir or None, outage=outage)
     replica.start_maintenance()  # loads the gallery now, then keeps it compact off the request path

@@ -21,12 +21,15 @@ faces of ~40 different people from group photos in npm packages (samples/strange
 by the default MTCNN and FaceNet+SFace whatever the configuration, so runs compare), 3
 visits each at camera quality, posted in shuffled order with nothing enrolled: visitors made,
 those holding several people, strangers split, as posted and after one re-clustering, and the
-re-clustering's cut (VISITOR_MAX_SPREAD) compared on the same sightings.
+re-clustering's cut (VISITOR_MAX_SPREAD) compared on the same sightings. The same frames again
+with the 5 celebrities enrolled: the stranger visits and frames taken for one of them.
 
 Frame-level and visit-level results are computed from the same frames: each frame's candidates,
 distances and quality as the app answered, replayed through the visits' own identity rules
 (app/visits/identity.py) for each MIN_MATCH_QUALITY and accumulation rule compared, so that the
-rows differ only in the rule. The cost of quality and tracking per frame is the app's own
+rows differ only in the rule; each frame's face vector is read back from its track (Redis), so
+the visit's mean face is replayed too (for each gate: the mean of the faces it lets through).
+The cost of quality and tracking per frame is the app's own
 timing_ms ("quality", "track": a Redis compare-and-set) over every frame.
 """
 import io
@@ -34,12 +37,13 @@ import json
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from app import create_app
-from app.visits.identity import Identity, Look, VisitRules, accumulate, decided
+from app.usecases.visits import mean_match
+from app.visits.identity import Identity, Look, MeanMatch, VisitRules, after_look
 from bench.results import bench_parser, write_results
 from config import load_settings
 from config.settings import pipeline_values
@@ -97,22 +101,27 @@ def visit_frames(rgb, box, rng, frames: int, grey: bool | None, cond: Conditions
     return out
 
 
-def many_strangers(client, strangers, rng, visits_per: int, frames: int) -> dict:
-    """Visitor purity with many strangers: `visits_per` visits of each stranger (nothing
-    enrolled), in shuffled order, through /recognize; which visitor each visit's sighting
-    joined, as posted and after one re-clustering (housekeeping)."""
+def many_strangers(client, enrolled, strangers, rng, visits_per: int, frames: int, gate: float,
+                   rules: dict[str, VisitRules]) -> dict:
+    """Visitor purity with many strangers: `visits_per` visits of each stranger, in shuffled
+    order, through /recognize of `client` (nothing enrolled): which visitor each visit's
+    sighting joined, as posted and after one re-clustering (housekeeping). The same frames
+    through `enrolled` (the 5 celebrities enrolled): the visits and frames taken for one of
+    them, as the app answered and replayed at MIN_MATCH_QUALITY `gate` under each of `rules`."""
     from app.usecases import housekeeping
     s = client.application.extensions["facerec"]
     of_key = s.visitors.key("visitors:of")
     order = [k for k in range(len(strangers)) for _ in range(visits_per)]
     rng.shuffle(order)
     sighting_of: dict[str, int] = {}   # sighting id -> stranger
-    t0 = time.time() - 80000
+    t0, visits = time.time() - 80000, []
     for n, k in enumerate(order):
         t0 += 120
-        for i, frame in enumerate(visit_frames(strangers[k].rgb, strangers[k].box, rng, frames, None, STRANGER_LOOK)):
+        posted = visit_frames(strangers[k].rgb, strangers[k].box, rng, frames, None, STRANGER_LOOK)
+        for i, frame in enumerate(posted):
             client.post("/recognize", data=frame, content_type="image/jpeg",
                         query_string={"camera_id": "door", "timestamp": t0 + 0.3 * i})
+        visits.append({"person": strangers[k].label, "frames": posted_visit(enrolled, posted, t0)})
         for sid in s.redis.hkeys(of_key):
             sighting_of.setdefault(sid.decode(), k)
         if (n + 1) % 50 == 0:
@@ -140,7 +149,16 @@ def many_strangers(client, strangers, rng, visits_per: int, frames: int) -> dict
             "vectors": [[round(float(x), 5) for x in vector] for _, vector, _ in vectors]}
     housekeeping.run_once(s)
     return {"strangers": len(strangers), "visits": len(order), "frames": len(order) * frames,
-            "sightings": len(sighting_of), "as_posted": posted, "reclustered": grouping(), "kept": kept,
+            "taken_for_someone": {
+                "as_answered": {"visits": sum(any(f["face"] and f["face"]["app_track"] and f["face"]["app_track"][1]
+                                                  and f["face"]["app_track"][0] for f in v["frames"]) for v in visits),
+                                "frames": sum(bool(f["face"] and f["face"]["app_match"])
+                                              for v in visits for f in v["frames"])},
+                **{name: {"visits": row["visits"]["stranger_visits_accepted"],
+                          "frames": row["frames"]["stranger_frames_accepted"]}
+                   for name, row in ((name, score([], visits, gate, rule, True)) for name, rule in rules.items())}},
+            "sightings": len(sighting_of), "visits_answered": visits,
+            "as_posted": posted, "reclustered": grouping(), "kept": kept,
             "recluster_rules": recluster_rules(kept, s.settings.visitor_distance, s.settings.visitor_min_samples)}
 
 
@@ -178,7 +196,8 @@ def enroll(client, person):
 
 def run_visits(client, people, rng, frames_range, pipeline, cond: Conditions, per_person: int = 0) -> list[dict]:
     """Every val photo of `people` (the first `per_person` of each: 0 all) as one visit, framed
-    around the largest face `pipeline` finds in it; per visit its frames' largest face as answered."""
+    around the largest face `pipeline` finds in it; per visit its frames' largest face as answered,
+    with the gallery's answer for the visit's mean face so far at each gate (`means`)."""
     visits, t0 = [], time.time() - 86000
     for person in people:
         for index in range(per_person or len(photo_files(person))):
@@ -187,23 +206,55 @@ def run_visits(client, people, rng, frames_range, pipeline, cond: Conditions, pe
             n = int(rng.integers(frames_range[0], frames_range[1] + 1))
             frames = visit_frames(rgb, box, rng, n, len(visits) % cond.grey_every == cond.grey_every - 1, cond)
             t0 += 120   # visits of one camera, far apart (more than TRACK_GAP_S)
-            seen = []
-            for i, frame in enumerate(frames):
-                body = client.post("/recognize", data=frame, content_type="image/jpeg",
-                                   query_string={"camera_id": "door", "timestamp": t0 + 0.3 * i}).json
-                face = max(body["faces"], key=lambda f: f["box"]["x2"] - f["box"]["x1"]) if body["faces"] else None
-                seen.append({"timing": body["timing_ms"], "face": face and {
-                    "quality": face["quality"], "track_id": face["track_id"], "visitor_id": face["visitor_id"],
-                    "candidates": [(c["name"], c["distance"]) for c in face["candidates"]],
-                    "app_match": face["match"] and face["match"]["name"],
-                    "app_track": face["track"] and (face["track"]["name"], face["track"]["decided"])}})
-            visits.append({"person": person, "index": index, "frames": seen})
+            visits.append({"person": person, "index": index, "frames": posted_visit(client, frames, t0)})
     return visits
+
+
+def posted_visit(client, frames: list[bytes], t0: float) -> list[dict]:
+    """One visit's frames posted to camera "door" 0.3 s apart from `t0`: each frame's largest face
+    as answered, with the gallery's answer for the visit's mean face so far at each gate (`means`)."""
+    s = client.application.extensions["facerec"]
+    seen, sums = [], {gate: (None, 0.0, 0) for gate in GATES}
+    for i, frame in enumerate(frames):
+        body = client.post("/recognize", data=frame, content_type="image/jpeg",
+                           query_string={"camera_id": "door", "timestamp": t0 + 0.3 * i}).json
+        face = max(body["faces"], key=lambda f: f["box"]["x2"] - f["box"]["x1"]) if body["faces"] else None
+        seen.append({"timing": body["timing_ms"], "face": face and {
+            "quality": face["quality"], "track_id": face["track_id"], "visitor_id": face["visitor_id"],
+            "candidates": [(c["name"], c["distance"]) for c in face["candidates"]],
+            "app_match": face["match"] and face["match"]["name"],
+            "app_track": face["track"] and (face["track"]["name"], face["track"]["decided"])}})
+        sums = means_after(s, face, sums)
+        seen[-1]["means"] = {str(gate): mean_answer(s, total, count) for gate, (total, _, count) in sums.items()}
+    return seen
+
+
+def means_after(s, face: dict | None, sums: dict) -> dict:
+    """Each gate's (quality-weighted sum of the visit's usable faces, their weight, count) after
+    this frame; the face's vector is its track's last one, as stored."""
+    if face is None or not face["track_id"]:
+        return sums
+    vector = s.visits.track(face["track_id"]).embedding
+    out = {}
+    for gate, (total, weight, count) in sums.items():
+        if face["quality"] >= gate and face["quality"] > 0:
+            added = vector * face["quality"]
+            total, weight, count = (added if total is None else total + added), weight + face["quality"], count + 1
+        out[gate] = (total, weight, count)
+    return out
+
+
+def mean_answer(s, total, count: int) -> list | None:
+    """[person, distance, confidence, faces] the visit's mean face matches (app/usecases/visits.mean_match)."""
+    if total is None:
+        return None
+    found = mean_match(s, (total / np.linalg.norm(total)).astype(np.float32))
+    return found and [found.name, found.distance, found.confidence, count]
 
 
 def replay(visit: dict, gate: float, rules: VisitRules, weighted: bool):
     """(frame-level names, the visit's identity after each frame) under MIN_MATCH_QUALITY `gate`."""
-    evidence, names, identity = {}, {}, Identity(None, None, False, 0.0)
+    evidence, names, identity, by_mean = {}, {}, Identity(None, None, False, 0.0), False
     frame_names, identities = [], []
     for frame in visit["frames"]:
         face = frame["face"]
@@ -217,8 +268,9 @@ def replay(visit: dict, gate: float, rules: VisitRules, weighted: bool):
         frame_names.append(match[0] if match else None)
         quality = face["quality"] if weighted else 1.0
         look = Look(quality, match and match[0], match and match[0], near and near[1], usable=usable)
-        accumulate(evidence, names, look, rules)
-        identity = decided(evidence, names, identity, set(), rules)
+        mean = (frame.get("means") or {}).get(str(gate))   # the gallery's answer for the visit's mean face
+        identity, by_mean = after_look(evidence, names, identity, by_mean, look, mean[3] if mean else 0,
+                                       lambda: mean and MeanMatch(mean[0], mean[0], mean[1], mean[2]), rules)
         identities.append(identity)
     return frame_names, identities
 
@@ -261,6 +313,15 @@ def score(known: list[dict], strangers: list[dict], gate: float, rules: VisitRul
     return row
 
 
+def app_agrees(visits: list[dict]) -> dict:
+    """Of the visits whose last frame has a face, those whose track there (as the app answered)
+    has the name the replay at the settings' own rule gives the visit: the replay is the app's
+    rule, run again (a visit whose track split may differ: the replay takes it as one)."""
+    compared = [v for v in visits if v["frames"][-1]["face"]]   # a visit whose last frame has a face
+    return {"visits": len(compared),
+            "agree": sum((v["frames"][-1]["face"]["app_track"] or [None])[0] == v["replayed"] for v in compared)}
+
+
 def purity(client, strangers: list[dict]) -> dict:
     """Each visitor holds one person: visitors made from the unknown visits, and the people in each."""
     holds: dict[str, set[str]] = {}
@@ -288,13 +349,15 @@ def print_rows(name: str, rows: list[dict]) -> None:
 
 
 def rules_of(settings) -> tuple[VisitRules, VisitRules]:
-    """(the settings' weighted rule, the unweighted one it is compared with)."""
+    """(the settings' weighted rule, the unweighted one it is compared with: frames alone, no
+    mean face)."""
     rules = VisitRules(settings.match_threshold, decide_weight=settings.visit_decide_weight,
                        unknown_weight=settings.visit_unknown_weight, decide_share=settings.visit_decide_share,
-                       switch_factor=settings.visit_switch_factor, near_miss=settings.visit_near_miss)
+                       switch_factor=settings.visit_switch_factor, near_miss=settings.visit_near_miss,
+                       mean_faces=settings.visit_mean_faces)
     unweighted = VisitRules(settings.match_threshold, margin_scale=1e9, decide_weight=0.5, unknown_weight=0.75,
                             decide_share=settings.visit_decide_share, switch_factor=settings.visit_switch_factor,
-                            near_miss=0.0)
+                            near_miss=0.0, mean_faces=0)
     return rules, unweighted
 
 
@@ -333,7 +396,8 @@ def main(argv=None):
         rules, unweighted = rules_of(settings)
         results = {"seed": args.seed, "settings": {k: getattr(settings, k) for k in (
             "match_threshold", "min_match_quality", "visit_decide_weight", "visit_unknown_weight",
-            "visit_decide_share", "visit_switch_factor", "visit_near_miss", "track_gap_s", "track_max_distance",
+            "visit_decide_share", "visit_switch_factor", "visit_near_miss", "visit_mean_faces", "track_gap_s",
+            "track_max_distance",
             "visitor_min_quality",
             "visitor_distance", "visitor_min_face_px", "visitor_min_score")}, "sets": {}}
         every = []
@@ -349,6 +413,9 @@ def main(argv=None):
             known = run_visits(known_client, PEOPLE, rng, args.frames, reference, SETS[name], args.per_person)
             strangers = run_visits(stranger_client, STRANGERS, rng, args.frames, reference, SETS[name],
                                    args.per_person)
+            for visit in known + strangers:
+                final = replay(visit, settings.min_match_quality, rules, True)[1][-1]
+                visit["replayed"] = final.name if final.decided else None
             frames = [f for v in known + strangers for f in v["frames"]]
             every += frames
             tracks = [len({f["face"]["track_id"] for f in v["frames"] if f["face"]}) for v in known + strangers]
@@ -359,15 +426,18 @@ def main(argv=None):
                                      "max": max(tracks)},
                 "rows": [{"rule": "weighted (quality x margin)", "min_match_quality": g,
                           **score(known, strangers, g, rules, True)} for g in GATES]
+                        + [{"rule": "weighted, frames alone", "min_match_quality": settings.min_match_quality,
+                            **score(known, strangers, settings.min_match_quality, replace(rules, mean_faces=0), True)}]
                         + [{"rule": "unweighted frames", "min_match_quality": g,
                             **score(known, strangers, g, unweighted, False)}
                            for g in (0.0, settings.min_match_quality)],
                 "visitor_purity": purity(stranger_client, strangers),
+                "app_agrees": app_agrees(known + strangers),
                 "visits": known + strangers,
             }
             print_rows(name, got["rows"])
             print(name, "tracks per visit", got["tracks_per_visit"], "visitor purity", got["visitor_purity"],
-                  flush=True)
+                  "the app's visits as replayed", got["app_agrees"], flush=True)
         if every:
             results["cost_ms_per_frame"] = {
                 stage: {"median": float(np.median([f["timing"].get(stage, 0) for f in every])),
@@ -379,11 +449,16 @@ def main(argv=None):
             started = time.perf_counter()
             faces = stranger_faces(reference)
             faces = faces if args.strangers < 0 else faces[:args.strangers]
-            got = many_strangers(make_client(), faces, np.random.default_rng(args.seed), args.stranger_visits,
-                                 args.stranger_frames)
+            enrolled = make_client()
+            for person in PEOPLE:
+                enroll(enrolled, person)
+            got = many_strangers(make_client(), enrolled, faces, np.random.default_rng(args.seed), args.stranger_visits,
+                                 args.stranger_frames, settings.min_match_quality,
+                                 {"weighted": rules, "weighted, frames alone": replace(rules, mean_faces=0)})
             got["seconds"] = round(time.perf_counter() - started, 1)
             results["many_strangers"] = got
-            print("many strangers:", json.dumps({k: v for k, v in got.items() if k != "kept"}), flush=True)
+            print("many strangers:", json.dumps({k: v for k, v in got.items() if k not in ("kept", "visits_answered")}),
+                  flush=True)
         write_results(args.out, results)
     finally:
         server.terminate()

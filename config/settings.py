@@ -26,6 +26,14 @@ class SettingsError(ValueError):
 # the AT&T faces accepts 3.0% of different-person pairs where facenet+sface at 1.11 accepts
 # 0.68%; 1.09 accepts no more (0.64%; 1.10: 0.85%). docs/frame-cost.md, "Half the frame".
 DEFAULT_MATCH_THRESHOLDS = {"facenet": 1.10, "sface": 1.04, "facenet+sface": 1.11, "dlib+sface": 1.09}
+# VISIT_MEAN_FACES per embedder (app/visits/identity.py, with_mean): a visit's mean face names it
+# only with dlib+sface. On the visits benchmark (seeds 24 and 7) it recognizes 24 and 22 of the
+# 25 hard visits there (21 and 20 by the frames alone, facenet+sface's 24 and 22) and takes no
+# more strangers for an enrolled person than facenet+sface by its frames (0, 5 and 6 of 129
+# against 3, 5 and 10), more than by its own frames (0, 3, 1). With facenet+sface it recognized
+# at most one or two more visits for more strangers taken (6, 7, 16), so it is off there.
+# docs/visits.md, "A visit's identity".
+DEFAULT_VISIT_MEAN_FACES = {"facenet": 0, "sface": 0, "facenet+sface": 0, "dlib+sface": 4}
 
 
 @dataclass(frozen=True)
@@ -168,6 +176,10 @@ class Settings(BaseSettings):
     # An unknown face whose nearest person is less than this over MATCH_THRESHOLD is no evidence
     # either way (neither that person nor "a stranger")
     visit_near_miss: float = Field(0.1, ge=0, le=1)
+    # A visit its frames have not named is named after the person the quality-weighted mean of
+    # its usable faces matches (and a frame matched), once it holds this many (0: the frames
+    # alone decide). Unset: the embedder's own default (DEFAULT_VISIT_MEAN_FACES).
+    visit_mean_faces: int | None = Field(None, ge=0, le=1000)
     # An unknown visit feeds the visitor clustering once, with a face of at least this quality.
     visitor_min_quality: float = Field(0.3, ge=0, le=1)
     # A person is "home" (Home Assistant presence) while seen within this many minutes.
@@ -208,9 +220,11 @@ class Settings(BaseSettings):
     mqtt_frame_topics: bool = True
 
     @model_validator(mode="after")
-    def _threshold_of_the_embedder(self):
+    def _defaults_of_the_embedder(self):
         if self.match_threshold is None:
             self.match_threshold = DEFAULT_MATCH_THRESHOLDS[self.embedder]
+        if self.visit_mean_faces is None:
+            self.visit_mean_faces = DEFAULT_VISIT_MEAN_FACES[self.embedder]
         return self
 
     @field_validator("mtcnn_thresholds", mode="before")

@@ -96,25 +96,27 @@ def tensorflow_version():
     raise AssetError("TensorFlow is not installed: pip install -r requirements.txt")
 
 
-BF16_FLAGS = ("amx_bf16", "avx512_bf16")
-
-
-def has_bf16_arithmetic(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether this CPU multiplies bfloat16 in hardware: Intel AMX (`amx_bf16`) or AVX512-BF16
-    (`avx512_bf16`: AMD Zen 4, Intel Cooper Lake). There FaceNet inside facenet_sface runs
-    faster in bfloat16: ~1.5x at one face with AMX, ~1.3x with AVX512-BF16 (docs/frame-cost.md)."""
+def bfloat16_pays(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether the embedder graphs run faster in bfloat16 on this CPU: one with Intel AMX
+    (`amx_bf16`), or an AMD one with AVX512-BF16 (`avx512_bf16`: Zen 4, Zen 5). Measured
+    (docs/frame-cost.md, Precision): FaceNet inside facenet_sface ~1.5x faster at one face with
+    AMX, ~1.3x on Zen 4; dlib_sface's frame 0.47x-0.49x of today's default against 0.59x in
+    float32 on Zen 4. On an Intel Xeon showing AVX512-BF16 without AMX (a virtual machine hiding
+    it) bfloat16 was slower than float32 (dlib+sface 0.55x-0.68x against 0.51x-0.53x), so
+    AVX512-BF16 counts on AMD alone."""
     try:
-        flags = set(cpuinfo.read_text().split())
+        text = cpuinfo.read_text()
     except OSError:
         return False
-    return any(flag in flags for flag in BF16_FLAGS)
+    flags = set(text.split())
+    return "amx_bf16" in flags or ("avx512_bf16" in flags and "AuthenticAMD" in flags)
 
 
 def resolve_precision(precision: str) -> str:
-    """EXPORT_PRECISION / --precision: float32, bfloat16, or auto (bfloat16 on a CPU with
-    bfloat16 arithmetic: has_bf16_arithmetic)."""
+    """EXPORT_PRECISION / --precision: float32, bfloat16, or auto (bfloat16 where it pays on
+    this CPU: bfloat16_pays)."""
     if precision == "auto":
-        return "bfloat16" if has_bf16_arithmetic() else "float32"
+        return "bfloat16" if bfloat16_pays() else "float32"
     if precision not in PRECISIONS:
         raise AssetError(f"precision {precision!r} is not auto, float32 or bfloat16")
     return precision
@@ -313,7 +315,8 @@ def main(argv=None):
     parser.add_argument("--precision", default=os.environ.get("EXPORT_PRECISION", "float32"),
                         help="the arithmetic of FaceNet in facenet_sface and of both networks in dlib_sface: "
                              "float32, bfloat16, or auto (bfloat16 where "
-                             "the CPU has AMX or AVX512-BF16, else float32); default EXPORT_PRECISION or float32 "
+                             "the CPU has AMX, or AVX512-BF16 on AMD, else float32); default EXPORT_PRECISION or "
+                             "float32 "
                              "(docs/frame-cost.md: bfloat16 is faster; dlib_sface keeps its accuracy, FaceNet's "
                              "costs one false reject at zero false accepts)")
     args = parser.parse_args(argv)

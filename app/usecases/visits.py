@@ -17,6 +17,7 @@ from app.gallery.outage import UNREACHABLE
 from app.services import Services
 from app.usecases import visitors
 from app.visits import Look, Sighting, TrackState
+from app.visits.identity import MeanMatch
 from app.visits.store import VisitConflict
 
 if TYPE_CHECKING:
@@ -40,6 +41,18 @@ def look_of(s: Services, face: "RecognizedFace") -> Look:
                 refused=refused)
 
 
+def mean_match(s: Services, vector: np.ndarray) -> MeanMatch | None:
+    """The person a visit's mean face is, by the rule a frame's face is matched by: the nearest
+    within MATCH_THRESHOLD that no correction refuses (this worker's copies of the gallery and of
+    the negatives: no Redis call); None when there is none."""
+    for m in s.replica.match(vector, s.settings.top_k):
+        if not s.rule.same_person(m.distance):
+            return None
+        if not s.negatives.refuses(m.person_id, vector, m.distance):
+            return MeanMatch(m.person_id, m.name, m.distance, s.rule.confidence(m.distance))
+    return None
+
+
 def track_faces(s: Services, camera_id: str | None, now: float, faces: "list[RecognizedFace]",
                 visit_key: str | None = None) -> list[TrackState | None]:
     """The track of each of `faces` (recognition.RecognizedFace, embedded), after this frame; the
@@ -53,7 +66,8 @@ def track_faces(s: Services, camera_id: str | None, now: float, faces: "list[Rec
                  for i, f in enumerate(faces)]
     camera = camera_id or "default"
     try:
-        outcome = s.visits.observe(camera, now, sightings, [look_of(s, f) for f in faces])
+        outcome = s.visits.observe(camera, now, sightings, [look_of(s, f) for f in faces],
+                                   mean_match=lambda vector: mean_match(s, vector))
     except (redis.RedisError, VisitConflict) as e:
         if isinstance(e, UNREACHABLE):
             s.outage.failed(e)

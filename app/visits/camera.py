@@ -1,11 +1,16 @@
 """One camera's open tracks after one frame (pure: no Redis, no models): the frame's faces
 joined to the tracks they continue or to new ones, each track's identity updated from its new
-look, the tracks that ended (no frame for TRACK_GAP_S), and which visits have news to announce;
-and the tracks of a camera that fell silent (`silent`: the sweep's question).
+look and its mean face, the tracks that ended (no frame for TRACK_GAP_S), and which visits
+have news to announce; and the tracks of a camera that fell silent (`silent`: the sweep's
+question).
 """
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 
-from app.visits.identity import Identity, Look, VisitRules, accumulate, decided
+import numpy as np
+
+from app.visits.identity import Identity, Look, MeanMatch, VisitRules, after_look
 from app.visits.tracks import Sighting, TrackState, assignment, live, new_track
 
 
@@ -37,9 +42,14 @@ def announcement(track: TrackState) -> str | None:
     return event
 
 
+MeanMatcher = Callable[[np.ndarray], "MeanMatch | None"]   # a visit's mean face -> the person it matches
+
+
 def after_frame(tracks: list[TrackState], sightings: list[Sighting], looks: list[Look], now: float,
-                rules: TrackRules, visit: VisitRules) -> FrameOutcome:
-    """`tracks`: the camera's stored tracks (not changed); `looks[i]`: sightings[i] as evidence."""
+                rules: TrackRules, visit: VisitRules, mean_match: MeanMatcher | None = None) -> FrameOutcome:
+    """`tracks`: the camera's stored tracks (not changed); `looks[i]`: sightings[i] as evidence;
+    `mean_match`: the gallery's answer for a visit's mean face, asked only where it could name
+    the visit (identity.after_look; None: the mean face is kept but never matched)."""
     current, ended = live([replace(t, evidence=dict(t.evidence), names=dict(t.names)) for t in tracks], now,
                           rules.gap_s)
     chosen = assignment(sightings, current, now, rules.gap_s, rules.max_distance)
@@ -53,9 +63,13 @@ def after_frame(tracks: list[TrackState], sightings: list[Sighting], looks: list
         track.frames += 1
         track.best_quality = max(track.best_quality, look.quality)
         track.add_stranger_face(sighting.embedding, sighting.stranger_weight)
-        accumulate(track.evidence, track.names, look, visit)
+        if look.usable:
+            track.add_usable_face(sighting.embedding, look.quality)
         before = Identity(track.person_id, track.name, track.decided, track.confidence)
-        after = decided(track.evidence, track.names, before, look.refused, visit)
+        mean = track.mean_vector()
+        ask = None if mean_match is None or mean is None else partial(mean_match, mean)
+        after, track.named_by_mean = after_look(track.evidence, track.names, before, track.named_by_mean, look,
+                                                track.usable_faces, ask, visit)
         track.person_id, track.name, track.decided, track.confidence = (after.person_id, after.name, after.decided,
                                                                          after.confidence)
         event = announcement(track)

@@ -6,7 +6,19 @@ threshold says little; one 0.4 under says much). The identity is decided when on
 holds enough weight and most of it; once decided it only changes when another holds several
 times more (hysteresis: one look-alike frame does not rename a visit). A correction ("not this
 person", app/corrections/negatives.py) that refuses the decided person undecides it.
+
+The visit's mean face may decide too (`with_mean`; VISIT_MEAN_FACES, per embedder): the
+quality-weighted mean of its usable faces, matched against the gallery once it holds
+`mean_faces` of them, names a visit its frames have not named after the person it matches,
+provided at least one of its frames matched that person too. At camera quality a known
+person's frames scatter around the threshold, and the blurred ones that land over it can hold
+more than the 30% of the evidence that decide_share leaves, so the frames leave the visit
+unnamed; their mean stays near the person (nearer than most frames, if rarely nearer than the
+best one). A stranger's mean also drifts towards enrolled people (blurred faces look alike),
+which is why a frame must agree, and why it is off for the embedders where it took more
+strangers than it recognized people (docs/visits.md).
 """
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 UNKNOWN = ""   # the "stranger" hypothesis in TrackState.evidence
@@ -21,6 +33,7 @@ class VisitRules:
     decide_share: float = 0.7        # VISIT_DECIDE_SHARE: of all the visit's evidence
     switch_factor: float = 2.0       # VISIT_SWITCH_FACTOR: a decided identity yields to one this many times heavier
     near_miss: float = 0.1           # VISIT_NEAR_MISS: an unknown face this little over the threshold is no evidence
+    mean_faces: int = 0              # VISIT_MEAN_FACES: usable faces before the visit's mean face may decide (0: never)
 
 
 @dataclass
@@ -48,6 +61,15 @@ def weight(look: Look, rules: VisitRules) -> float:
         return 0.0
     margin = abs(rules.threshold - look.distance) / rules.margin_scale
     return look.quality * (0.25 + min(1.0, margin))
+
+
+@dataclass(frozen=True)
+class MeanMatch:
+    """The person the visit's mean face matches (within MATCH_THRESHOLD, no correction refusing)."""
+    person_id: str
+    name: str
+    distance: float
+    confidence: float
 
 
 @dataclass
@@ -93,3 +115,41 @@ def decided(evidence: dict[str, float], names: dict[str, str], current: Identity
     if best == UNKNOWN:
         return Identity(None, None, True, round(share, 4))
     return Identity(best, names.get(best), True, round(share, 4))
+
+
+def with_mean(identity: Identity, mean: MeanMatch | None, faces: int, evidence: dict[str, float],
+              refused: set[str], rules: VisitRules) -> Identity:
+    """The visit's identity once its mean face is heard: `identity` (from the frames' evidence)
+    when it names a person, else the person the mean of its `faces` usable faces matches, once
+    there are `rules.mean_faces` of them, when a frame matched them too (they hold evidence) and
+    no correction of this frame refuses them."""
+    if mean is None or not mean_may_name(identity, faces, rules) or mean.person_id in refused:
+        return identity
+    if evidence.get(mean.person_id, 0.0) <= 0:
+        return identity
+    return Identity(mean.person_id, mean.name, True, round(mean.confidence, 4))
+
+
+def mean_may_name(identity: Identity, faces: int, rules: VisitRules) -> bool:
+    """Whether the mean of a visit's `faces` usable faces may name it (worth asking the gallery)."""
+    return 0 < rules.mean_faces <= faces and not (identity.decided and identity.person_id is not None)
+
+
+def after_look(evidence: dict[str, float], names: dict[str, str], current: Identity, by_mean: bool, look: Look,
+               faces: int, mean_of: Callable[[], MeanMatch | None] | None, rules: VisitRules) -> tuple[Identity, bool]:
+    """(the visit's identity after `look`, whether its mean face gave that name): `look` is
+    accumulated into `evidence`; `current` is the identity before it, `by_mean` whether the mean
+    face gave it; `faces` the visit's usable faces so far; `mean_of` asks the gallery for the
+    visit's mean face (None: never asked), only when its answer could name the visit. A name the
+    mean face gave stays until the frames name a person themselves or a correction refuses it
+    (hysteresis, as for a name the frames gave: the frames' "a stranger" outweighs it by design)."""
+    accumulate(evidence, names, look, rules)
+    frames = decided(evidence, names, current, look.refused, rules)
+    if by_mean and current.person_id is not None and current.person_id not in look.refused and not (
+            frames.decided and frames.person_id is not None):
+        return current, True
+    if (mean_of is None or not look.usable or not mean_may_name(frames, faces, rules)
+            or not any(weight > 0 for person, weight in evidence.items() if person != UNKNOWN)):
+        return frames, False
+    named = with_mean(frames, mean_of(), faces, evidence, look.refused, rules)
+    return named, named != frames

@@ -21,7 +21,7 @@ import time
 
 import redis
 
-from app.visits.camera import FrameOutcome, TrackRules, after_frame, silent
+from app.visits.camera import FrameOutcome, MeanMatcher, TrackRules, after_frame, silent
 from app.visits.identity import Look, VisitRules
 from app.visits.tracks import Sighting, TrackState
 
@@ -70,13 +70,14 @@ class VisitStore:
         return f"{self.prefix}visits:open"
 
     def observe(self, camera: str, now: float, sightings: list[Sighting], looks: list[Look],
-                received: float | None = None) -> FrameOutcome:
+                received: float | None = None, mean_match: MeanMatcher | None = None) -> FrameOutcome:
         """The frame's faces applied to the camera's tracks, atomically; raises redis.RedisError.
-        `now`: the frame's capture time; `received`: when the server got it (default: now, wall clock)."""
+        `now`: the frame's capture time; `received`: when the server got it (default: now, wall
+        clock); `mean_match`: the gallery's answer for a visit's mean face (camera.after_frame)."""
         received = time.time() if received is None else received
         for _ in range(ATTEMPTS):
             version, stored = self._read(camera)
-            outcome = after_frame(stored, sightings, looks, now, self.rules, self.visit)
+            outcome = after_frame(stored, sightings, looks, now, self.rules, self.visit, mean_match)
             for track in outcome.faces:
                 track.seen_at = received
             if self._save(camera, version, outcome.open, outcome.faces):

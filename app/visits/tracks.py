@@ -51,42 +51,65 @@ class TrackState:
     stranger: np.ndarray | None = None
     stranger_weight: float = 0.0
     stranger_faces: int = 0
+    # the visit's mean face (identity.with_mean): the mean of its usable faces (quality at least
+    # MIN_MATCH_QUALITY), weighted by quality; None until there is one
+    face_mean: np.ndarray | None = None
+    face_weight: float = 0.0
+    usable_faces: int = 0
+    named_by_mean: bool = False      # its identity is the person its mean face matched
 
     def add_stranger_face(self, embedding: np.ndarray, weight: float) -> None:
-        if weight <= 0:
-            return
-        total = self.stranger_weight + weight
-        before = self.stranger if self.stranger is not None else np.zeros_like(embedding)
-        self.stranger = (before * self.stranger_weight + np.asarray(embedding, np.float32) * weight) / total
-        self.stranger_weight = total
-        self.stranger_faces += 1
+        if weight > 0:
+            self.stranger, self.stranger_weight = _weighted_mean(self.stranger, self.stranger_weight, embedding, weight)
+            self.stranger_faces += 1
+
+    def add_usable_face(self, embedding: np.ndarray, quality: float) -> None:
+        if quality > 0:
+            self.face_mean, self.face_weight = _weighted_mean(self.face_mean, self.face_weight, embedding, quality)
+            self.usable_faces += 1
 
     def stranger_vector(self) -> np.ndarray | None:
         """The visit's unknown face for the visitor clustering: the weighted mean, unit length."""
-        if self.stranger is None:
-            return None
-        norm = float(np.linalg.norm(self.stranger))
-        return (self.stranger / norm).astype(np.float32) if norm > 0 else None
+        return _unit(self.stranger)
+
+    def mean_vector(self) -> np.ndarray | None:
+        """The visit's mean face, unit length: what identity.with_mean matches."""
+        return _unit(self.face_mean)
 
     def to_json(self) -> dict[str, Any]:
-        stranger = None if self.stranger is None else _packed(self.stranger)
-        return {**{k: v for k, v in self.__dict__.items() if k not in ("embedding", "stranger")},
-                "embedding": _packed(self.embedding), "stranger": stranger}
+        return {**{k: v for k, v in self.__dict__.items() if k not in VECTORS},
+                **{k: None if getattr(self, k) is None else _packed(getattr(self, k)) for k in VECTORS}}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "TrackState":
         """Fields this version does not know (written by a newer one) are left out, so that
         workers of two versions can share tracks during an upgrade."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        stranger = known.get("stranger")
-        return cls(**{**known, "embedding": _unpacked(data["embedding"]),
-                      "stranger": None if stranger is None else _unpacked(stranger)})
+        return cls(**{**known, **{k: None if known.get(k) is None else _unpacked(known[k])
+                                  for k in VECTORS if k in known}})
 
     def public(self) -> dict[str, Any]:
         """The `track` object of the API and of MQTT visit messages."""
         return {"id": self.id, "person_id": self.person_id, "name": self.name, "confidence": self.confidence,
                 "decided": self.decided, "frames": self.frames, "first_seen": round(self.first_seen, 3),
                 "last_seen": round(self.last_seen, 3)}
+
+
+VECTORS = ("embedding", "stranger", "face_mean")   # TrackState's vectors, packed in its JSON
+
+
+def _weighted_mean(mean: np.ndarray | None, total: float, vector: np.ndarray,
+                   weight: float) -> tuple[np.ndarray, float]:
+    """(the mean with `vector` added at `weight`, the new total weight)."""
+    before = mean if mean is not None else np.zeros(len(vector), np.float32)
+    return (before * total + np.asarray(vector, np.float32) * weight) / (total + weight), total + weight
+
+
+def _unit(vector: np.ndarray | None) -> np.ndarray | None:
+    if vector is None:
+        return None
+    norm = float(np.linalg.norm(vector))
+    return (vector / norm).astype(np.float32) if norm > 0 else None
 
 
 def _packed(vector: np.ndarray) -> str:

@@ -7,7 +7,7 @@ from app.errors import ModelBadInput
 from app.model_clients.local_model import LocalModel
 from app.pipeline.embedders import FacenetEmbedder, FusedEmbedder, FusedGraphEmbedder, SfaceEmbedder
 from samples.photos import three_face_frame
-from scripts.export_models import has_bf16_arithmetic, resolve_precision
+from scripts.export_models import bfloat16_pays, resolve_precision
 from scripts.pypi_assets import FACENET_H5, SFACE_ONNX, extract, zoo_model
 
 
@@ -73,13 +73,16 @@ def test_empty_and_mismatched_batches(graph, exported):
 
 
 def test_precision_auto_follows_the_cpu(tmp_path, monkeypatch):
-    amx, zen4, plain = tmp_path / "amx", tmp_path / "zen4", tmp_path / "plain"
-    amx.write_text("flags\t\t: fpu avx512f amx_bf16 amx_tile\n")
-    zen4.write_text("flags\t\t: fpu avx512f avx512_bf16 avx512_vnni\n")
-    plain.write_text("flags\t\t: fpu avx2 avx512f avx512_bf16x\n")   # a longer flag is not the flag
-    assert has_bf16_arithmetic(amx) and has_bf16_arithmetic(zen4)
-    assert not has_bf16_arithmetic(plain) and not has_bf16_arithmetic(tmp_path / "missing")
-    monkeypatch.setattr("scripts.export_models.has_bf16_arithmetic", lambda: False)
+    cpus = {name: tmp_path / name for name in ("amx", "zen4", "intel_bf16", "plain")}
+    cpus["amx"].write_text("vendor_id\t: GenuineIntel\nflags\t\t: fpu avx512f avx512_bf16 amx_bf16 amx_tile\n")
+    cpus["zen4"].write_text("vendor_id\t: AuthenticAMD\nflags\t\t: fpu avx512f avx512_bf16 avx512_vnni\n")
+    cpus["intel_bf16"].write_text("vendor_id\t: GenuineIntel\nflags\t\t: fpu avx512f avx512_bf16 avx512_fp16\n")
+    cpus["plain"].write_text("vendor_id\t: AuthenticAMD\nflags\t\t: fpu avx2 avx512f avx512_bf16x\n")  # not the flag
+    assert bfloat16_pays(cpus["amx"]) and bfloat16_pays(cpus["zen4"])
+    # AVX512-BF16 without AMX on Intel measured slower than float32 (docs/frame-cost.md, Precision)
+    assert not bfloat16_pays(cpus["intel_bf16"])
+    assert not bfloat16_pays(cpus["plain"]) and not bfloat16_pays(tmp_path / "missing")
+    monkeypatch.setattr("scripts.export_models.bfloat16_pays", lambda: False)
     assert resolve_precision("auto") == "float32" and resolve_precision("bfloat16") == "bfloat16"
-    monkeypatch.setattr("scripts.export_models.has_bf16_arithmetic", lambda: True)
+    monkeypatch.setattr("scripts.export_models.bfloat16_pays", lambda: True)
     assert resolve_precision("auto") == "bfloat16" and resolve_precision("float32") == "float32"

@@ -86,6 +86,55 @@ def test_one_look_alike_frame_does_not_rename_a_decided_visit(client, api):
     assert odd.track.id == track.id and odd.track.name == "Madonna" and odd.track.decided  # ... the visit does not
 
 
+def test_a_visit_its_frames_leave_unnamed_is_named_by_its_mean_face(make_client, api):
+    """Small, blurred faces of an enrolled person: at the threshold set here her frames alone
+    (a few match, more land over it) do not name the visit, the quality-weighted mean of its
+    faces (the gallery's answer for it: app/usecases/visits.mean_match) does; with
+    VISIT_MEAN_FACES 0 the same frames are not named."""
+    probe = make_client()
+    api.of(probe).enroll("Madonna", photo_bytes("madonna", 0, "train"), photo_bytes("madonna", 1, "train")).expect(201)
+    rgb = photo("madonna", 2)
+    box = face_box(probe, rgb)
+    rng = np.random.default_rng(0)
+    frames = [camera_frame(rgb, box, Look(30 + 4 * i, blur=int(rng.integers(2, 9)), quality=int(rng.integers(20, 45)),
+                                          noise=float(rng.uniform(3, 8))), seed=i + 10) for i in range(6)]
+    s = probe.application.extensions["facerec"]
+    faces = []
+    for frame in frames:
+        analyzed = s.pipeline.analyze(frame)
+        faces.append(analyzed.largest_face())
+        s.pipeline.assess(analyzed, faces[-1:])
+    qualities = [face.quality.quality for face in faces]
+    alone = [s.replica.match(face.vector, 1)[0].distance for face in faces]
+    weighted = sum(q * face.vector for q, face in zip(qualities, faces))
+    mean = s.replica.match(weighted / np.linalg.norm(weighted), 1)[0].distance
+
+    def frames_name_her(threshold):   # the frames alone, by the visits' own rule (app/visits/identity.py)
+        from app.visits.identity import Identity, VisitRules, accumulate, decided
+        from app.visits.identity import Look as Evidence
+        rules, evidence, names = VisitRules(threshold, near_miss=0.0, mean_faces=0), {}, {}
+        identity = Identity(None, None, False, 0.0)
+        for q, d in zip(qualities, alone):
+            look = Evidence(q, "m", "Madonna", d) if d <= threshold else Evidence(q, distance=d)
+            accumulate(evidence, names, look, rules)
+            identity = decided(evidence, names, identity, set(), rules)
+        return identity.decided and identity.name == "Madonna"
+    threshold = next((t for t in np.arange(mean + 0.002, mean + 0.05, 0.004) if not frames_name_her(t)), None)
+    assert min(qualities) >= 0.2 and threshold is not None, (qualities, alone, mean)
+    assert sum(d <= threshold for d in alone) >= 1   # some frames match her: the mean is not alone in it
+    for mean_faces, named in ((3, True), (0, False)):
+        client = make_client(match_threshold=float(threshold), visit_near_miss=0.0, visit_mean_faces=mean_faces)
+        api.of(client).enroll("Madonna", photo_bytes("madonna", 0, "train"),
+                              photo_bytes("madonna", 1, "train")).expect(201)
+        t0 = time.time() - 60
+        answers = [api.of(client).recognize(f, camera_id="door", timestamp=t0 + i * 0.4, visit_key="evt-7.a")
+                   .expect(200, RecognizeResponse) for i, f in enumerate(frames)]   # one visit (its key)
+        seen = [max(a.faces, key=lambda f: f.box.x2 - f.box.x1) for a in answers]
+        assert len({f.track_id for f in seen}) == 1
+        last = seen[-1].track
+        assert (last.decided and last.name == "Madonna") is named, (mean_faces, last, alone, mean, threshold)
+
+
 def test_a_tiny_blurred_face_is_reported_but_not_matched(make_client, api):
     client = make_client(min_match_quality=0.3, min_enroll_quality=0.3)
     api = api.of(client)

@@ -83,6 +83,23 @@ def test_the_match_threshold_follows_the_embedder_unless_set(monkeypatch):
     assert load_settings(preprocessor="yunet+onet").yunet_onet_score_threshold == 0.3
 
 
+def test_the_visits_mean_face_follows_the_embedder_unless_set(monkeypatch):
+    """VISIT_MEAN_FACES is on only where the visits benchmark found it paid (dlib+sface)."""
+    from config.settings import DEFAULT_MATCH_THRESHOLDS, DEFAULT_VISIT_MEAN_FACES
+    assert load_settings().visit_mean_faces == 0
+    assert set(DEFAULT_VISIT_MEAN_FACES) == set(DEFAULT_MATCH_THRESHOLDS)
+    for embedder, faces in DEFAULT_VISIT_MEAN_FACES.items():
+        monkeypatch.setenv("EMBEDDER", embedder)
+        assert load_settings().visit_mean_faces == faces
+    monkeypatch.setenv("EMBEDDER", "dlib+sface")
+    assert load_settings().visit_mean_faces == 4
+    monkeypatch.setenv("VISIT_MEAN_FACES", "0")
+    assert load_settings().visit_mean_faces == 0
+    monkeypatch.setenv("EMBEDDER", "facenet+sface")
+    monkeypatch.setenv("VISIT_MEAN_FACES", "5")
+    assert load_settings().visit_mean_faces == 5
+
+
 def test_the_pipeline_fields_are_the_settings_the_pipeline_reads():
     """PIPELINE_FIELDS (which apps may share a loaded pipeline) is what app/pipeline and
     app/model_clients read from the settings: a setting added there is a pipeline field."""

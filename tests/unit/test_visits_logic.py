@@ -4,9 +4,10 @@ import json
 
 import numpy as np
 
+from app.gallery.search.matching import rank_people
 from app.mqtt.visits import visit_messages
 from app.visits.camera import TrackRules, after_frame
-from app.visits.identity import Identity, Look, VisitRules, accumulate, decided, weight
+from app.visits.identity import Identity, Look, MeanMatch, VisitRules, accumulate, decided, weight, with_mean
 from app.visits.tracks import Sighting, TrackState, assignment, iou, new_track
 
 RULES = VisitRules(threshold=1.1)
@@ -159,6 +160,114 @@ def test_a_track_keeps_the_quality_weighted_mean_of_its_unknown_faces_worth_feed
     assert TrackState.from_json(old).stranger_vector() is None
     # and one written by a newer version, with fields this one does not know, still reads
     assert TrackState.from_json({**track.to_json(), "a_later_field": 1}).frames == 3
+
+
+MEAN = VisitRules(threshold=1.1, mean_faces=3)   # the visit's mean face on (VISIT_MEAN_FACES 3)
+
+
+def test_the_mean_face_names_a_visit_its_frames_left_undecided_or_unknown_never_one_they_named():
+    mean, seen = MeanMatch("ada", "Ada", 1.0, 0.6), {"ada": 0.3, "": 2.0}   # a frame matched Ada
+    undecided, unknown = Identity(None, None, False, 0.3), Identity(None, None, True, 0.9)
+    eve = Identity("eve", "Eve", True, 0.8)
+    assert with_mean(undecided, mean, 3, seen, set(), MEAN) == Identity("ada", "Ada", True, 0.6)
+    assert with_mean(unknown, mean, 3, seen, set(), MEAN).name == "Ada"
+    assert with_mean(eve, mean, 3, seen, set(), MEAN) == eve                  # the frames named someone: kept
+    assert with_mean(undecided, mean, 2, seen, set(), MEAN) == undecided      # fewer than VISIT_MEAN_FACES faces
+    assert with_mean(undecided, mean, 3, {"": 2.0}, set(), MEAN) == undecided   # no frame matched Ada
+    assert with_mean(undecided, mean, 3, seen, {"ada"}, MEAN) == undecided    # a correction refuses Ada
+    assert with_mean(undecided, None, 9, seen, set(), MEAN) == undecided      # the mean matches no one
+    assert with_mean(undecided, mean, 9, seen, set(), RULES) == undecided     # VISIT_MEAN_FACES 0: off
+
+
+def gallery_matcher(enrolled: dict[str, np.ndarray], threshold: float, calls: list):
+    """A visit's mean face against a small gallery, by the matching rule (nearest within the threshold)."""
+    labels = list(enrolled)
+    matrix = np.stack([enrolled[k] for k in labels])
+
+    def match(vector):
+        calls.append(vector)
+        label, distance, _ = rank_people(vector, matrix, labels, 1)[0]
+        return MeanMatch(label, label.title(), distance, 0.5) if distance <= threshold else None
+    return match
+
+
+def walk(faces, looks, matcher, rules=MEAN):
+    """One visit (one external visit key: one track however far apart its blurred faces are)."""
+    tracks, seen = [], []
+    for i, (face, look) in enumerate(zip(faces, looks)):
+        sighting = Sighting((100, 100, 160, 160), face, look.quality, visit_key="v")
+        outcome = after_frame(tracks, [sighting], [look], 0.3 * i, TrackRules(), rules, matcher)
+        tracks = [TrackState.from_json(json.loads(json.dumps(t.to_json()))) for t in outcome.open]  # as Redis keeps it
+        seen.append(outcome.faces[0])
+    return seen
+
+
+def test_a_visit_whose_frames_mostly_miss_is_named_by_their_mean_face_when_a_frame_agrees():
+    ada = unit(1)
+    blurred = [unit(40 + i, ada, spread=4.5) for i in range(6)]           # each blurred face far from Ada ...
+    alone = [float(np.linalg.norm(f - ada)) for f in blurred]
+    mean = np.mean(blurred, axis=0)
+    assert min(alone) > 1.1 > float(np.linalg.norm(mean / np.linalg.norm(mean) - ada))  # ... their mean near
+    misses = [Look(0.8, distance=d) for d in alone]                        # unknown frames
+    # a sharper first frame matches Ada; the frames alone still say "a stranger" (most of the evidence)
+    clear = unit(50, ada, spread=0.5)
+    faces, looks = [clear] + blurred, [Look(0.8, "ada", "Ada", 1.0)] + misses
+    assert walk(faces, looks, None)[-1].decided and walk(faces, looks, None)[-1].person_id is None
+    calls: list = []
+    seen = walk(faces, looks, gallery_matcher({"ada": ada, "eve": unit(2)}, 1.1, calls))
+    assert [t.usable_faces for t in seen] == [1, 2, 3, 4, 5, 6, 7] and calls
+    assert [t.name for t in seen[:3]] == [None, None, "Ada"]               # from the 3rd face (VISIT_MEAN_FACES)
+    assert seen[2].named_by_mean and seen[-1].decided and seen[-1].person_id == "ada" and seen[-1].name == "Ada"
+    # VISIT_MEAN_FACES 0 (the default but for dlib+sface): the frames alone
+    assert walk(faces, looks, gallery_matcher({"ada": ada}, 1.1, []), RULES)[-1].person_id is None
+    # no frame matched Ada: her mean alone does not name the visit (a stranger's mean drifts too)
+    assert walk(blurred, misses, gallery_matcher({"ada": ada}, 1.1, []))[-1].person_id is None
+    # a stranger's mean stays a stranger; faces under MIN_MATCH_QUALITY are left out of the mean
+    stranger = [unit(60 + i, unit(3), spread=4.5) for i in range(7)]
+    assert walk(stranger, looks, gallery_matcher({"ada": ada}, 1.1, []))[-1].person_id is None
+    poor = walk(faces, [Look(0.1, usable=False)] * 7, gallery_matcher({"ada": ada}, 1.1, []))
+    assert poor[-1].usable_faces == 0 and poor[-1].mean_vector() is None and not poor[-1].decided
+
+
+def test_a_name_the_mean_face_gave_stays_until_the_frames_name_someone_or_a_correction_refuses_it():
+    ada = unit(1)
+    answers = iter([MeanMatch("ada", "Ada", 1.05, 0.55)] + [None] * 20)   # under the threshold once, then over
+    matcher = lambda vector: next(answers)                                 # noqa: E731
+    looks = [Look(0.8, "ada", "Ada", 1.05), Look(0.8, distance=1.3), Look(0.8, distance=1.3),
+             Look(0.8, distance=1.3), Look(0.8, distance=1.3)]
+    seen = walk([unit(80 + i, ada) for i in range(5)], looks, matcher)
+    assert [t.name for t in seen] == [None, None, "Ada", "Ada", "Ada"]    # kept though the frames say "a stranger"
+    assert seen[-1].decided and seen[-1].named_by_mean
+    # the frames name Eve: Eve; a correction refusing Ada: no longer Ada
+    answers = iter([MeanMatch("ada", "Ada", 1.05, 0.55)] + [None] * 20)
+    eves = walk([unit(90 + i, ada) for i in range(8)], looks[:3] + [Look(1.0, "eve", "Eve", 0.5)] * 5, matcher)
+    assert eves[2].name == "Ada" and eves[-1].name == "Eve" and not eves[-1].named_by_mean
+    answers = iter([MeanMatch("ada", "Ada", 1.05, 0.55)] + [None] * 20)
+    refused = walk([unit(95 + i, ada) for i in range(4)], looks[:3] + [Look(0.8, distance=1.3, refused={"ada"})],
+                   matcher)
+    assert refused[2].name == "Ada" and refused[-1].name is None
+
+
+def test_the_mean_face_is_quality_weighted_and_an_older_stored_track_reads_without_one():
+    ada = unit(1)
+    track = new_track(Sighting((0, 0, 10, 10), ada, 0.9), now=0.0)
+    a, b = unit(3), unit(4)
+    track.add_usable_face(a, 0.25)
+    track.add_usable_face(b, 0.75)
+    expected = 0.25 * a + 0.75 * b
+    assert track.usable_faces == 2 and np.allclose(track.mean_vector(), expected / np.linalg.norm(expected), atol=1e-6)
+    old = {k: v for k, v in track.to_json().items() if k not in ("face_mean", "face_weight", "usable_faces",
+                                                                    "named_by_mean")}
+    restored = TrackState.from_json(old)
+    assert restored.mean_vector() is None and restored.usable_faces == 0 and not restored.named_by_mean
+
+
+def test_the_mean_face_is_not_asked_for_a_visit_its_frames_named():
+    ada = unit(1)
+    calls: list = []
+    seen = walk([unit(70 + i, ada) for i in range(5)], [Look(0.9, "ada", "Ada", 0.7)] * 5,
+                gallery_matcher({"ada": ada}, 1.1, calls))
+    assert seen[-1].name == "Ada" and seen[-1].usable_faces == 5 and calls == []
 
 
 def test_reclustering_keeps_only_groups_the_join_rule_allows():
