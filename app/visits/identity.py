@@ -141,13 +141,15 @@ def after_look(evidence: dict[str, float], names: dict[str, str], current: Ident
     accumulated into `evidence`; `current` is the identity before it, `by_mean` whether the mean
     face gave it; `faces` the visit's usable faces so far; `mean_of` asks the gallery for the
     visit's mean face (None: never asked), only when its answer could name the visit. A name the
-    mean face gave stays until the frames name a person themselves or a correction refuses it
+    mean face gave stays until the frames name another person or a correction refuses it
     (hysteresis, as for a name the frames gave: the frames' "a stranger" outweighs it by design)."""
     accumulate(evidence, names, look, rules)
     frames = decided(evidence, names, current, look.refused, rules)
-    if by_mean and current.person_id is not None and current.person_id not in look.refused and not (
-            frames.decided and frames.person_id is not None):
-        return current, True
+    if by_mean and current.person_id is not None and current.person_id not in look.refused:
+        if frames.decided and frames.person_id == current.person_id:
+            return frames, True      # the frames agree now: their confidence
+        if not (frames.decided and frames.person_id is not None):
+            return current, True
     if (mean_of is None or not look.usable or not mean_may_name(frames, faces, rules)
             or not any(weight > 0 for person, weight in evidence.items() if person != UNKNOWN)):
         return frames, False

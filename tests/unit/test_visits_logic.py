@@ -229,7 +229,7 @@ def test_a_visit_whose_frames_mostly_miss_is_named_by_their_mean_face_when_a_fra
     assert poor[-1].usable_faces == 0 and poor[-1].mean_vector() is None and not poor[-1].decided
 
 
-def test_a_name_the_mean_face_gave_stays_until_the_frames_name_someone_or_a_correction_refuses_it():
+def test_a_name_the_mean_face_gave_stays_until_the_frames_name_another_or_a_correction_refuses_it():
     ada = unit(1)
     answers = iter([MeanMatch("ada", "Ada", 1.05, 0.55)] + [None] * 20)   # under the threshold once, then over
     matcher = lambda vector: next(answers)                                 # noqa: E731
@@ -242,6 +242,9 @@ def test_a_name_the_mean_face_gave_stays_until_the_frames_name_someone_or_a_corr
     answers = iter([MeanMatch("ada", "Ada", 1.05, 0.55)] + [None] * 20)
     eves = walk([unit(90 + i, ada) for i in range(8)], looks[:3] + [Look(1.0, "eve", "Eve", 0.5)] * 5, matcher)
     assert eves[2].name == "Ada" and eves[-1].name == "Eve" and not eves[-1].named_by_mean
+    answers = iter([MeanMatch("ada", "Ada", 1.05, 0.55)] + [None] * 20)
+    agree = walk([unit(85 + i, ada) for i in range(6)], looks[:3] + [Look(0.9, "ada", "Ada", 0.6)] * 3, matcher)
+    assert [t.name for t in agree[2:]] == ["Ada"] * 4 and agree[-1].named_by_mean   # the frames agree: still Ada
     answers = iter([MeanMatch("ada", "Ada", 1.05, 0.55)] + [None] * 20)
     refused = walk([unit(95 + i, ada) for i in range(4)], looks[:3] + [Look(0.8, distance=1.3, refused={"ada"})],
                    matcher)
