@@ -44,6 +44,7 @@ import numpy as np
 from app import create_app
 from app.usecases.visits import mean_match
 from app.visits.identity import Identity, Look, MeanMatch, VisitRules, after_look
+from app.visits.tracks import unit, weighted_mean
 from bench.results import bench_parser, write_results
 from config import load_settings
 from config.settings import pipeline_values
@@ -150,8 +151,7 @@ def many_strangers(client, enrolled, strangers, rng, visits_per: int, frames: in
     housekeeping.run_once(s)
     return {"strangers": len(strangers), "visits": len(order), "frames": len(order) * frames,
             "taken_for_someone": {
-                "as_answered": {"visits": sum(any(f["face"] and f["face"]["app_track"] and f["face"]["app_track"][1]
-                                                  and f["face"]["app_track"][0] for f in v["frames"]) for v in visits),
+                "as_answered": {"visits": sum(any(named_track(f) for f in v["frames"]) for v in visits),
                                 "frames": sum(bool(f["face"] and f["face"]["app_match"])
                                               for v in visits for f in v["frames"])},
                 **{name: {"visits": row["visits"]["stranger_visits_accepted"],
@@ -160,6 +160,12 @@ def many_strangers(client, enrolled, strangers, rng, visits_per: int, frames: in
             "sightings": len(sighting_of), "visits_answered": visits,
             "as_posted": posted, "reclustered": grouping(), "kept": kept,
             "recluster_rules": recluster_rules(kept, s.settings.visitor_distance, s.settings.visitor_min_samples)}
+
+
+def named_track(frame: dict) -> bool:
+    """Whether the app answered this frame with its visit decided as an enrolled person."""
+    track = frame["face"] and frame["face"]["app_track"]
+    return bool(track and track[1] and track[0])
 
 
 def recluster_rules(kept: dict, eps: float, min_samples: int) -> list[dict]:
@@ -214,7 +220,7 @@ def posted_visit(client, frames: list[bytes], t0: float) -> list[dict]:
     """One visit's frames posted to camera "door" 0.3 s apart from `t0`: each frame's largest face
     as answered, with the gallery's answer for the visit's mean face so far at each gate (`means`)."""
     s = client.application.extensions["facerec"]
-    seen, sums = [], {gate: (None, 0.0, 0) for gate in GATES}
+    seen, means = [], {gate: (None, 0.0, 0) for gate in GATES}
     for i, frame in enumerate(frames):
         body = client.post("/recognize", data=frame, content_type="image/jpeg",
                            query_string={"camera_id": "door", "timestamp": t0 + 0.3 * i}).json
@@ -224,31 +230,26 @@ def posted_visit(client, frames: list[bytes], t0: float) -> list[dict]:
             "candidates": [(c["name"], c["distance"]) for c in face["candidates"]],
             "app_match": face["match"] and face["match"]["name"],
             "app_track": face["track"] and (face["track"]["name"], face["track"]["decided"])}})
-        sums = means_after(s, face, sums)
-        seen[-1]["means"] = {str(gate): mean_answer(s, total, count) for gate, (total, _, count) in sums.items()}
+        means = means_after(s, face, means)
+        seen[-1]["means"] = {str(gate): mean_answer(s, mean, count) for gate, (mean, _, count) in means.items()}
     return seen
 
 
-def means_after(s, face: dict | None, sums: dict) -> dict:
-    """Each gate's (quality-weighted sum of the visit's usable faces, their weight, count) after
-    this frame; the face's vector is its track's last one, as stored."""
-    if face is None or not face["track_id"]:
-        return sums
+def means_after(s, face: dict | None, means: dict) -> dict:
+    """Each gate's (quality-weighted mean of the visit's usable faces, their weight, count) after
+    this frame, as the track keeps it (tracks.weighted_mean); the face's vector is its track's
+    last one, as stored."""
+    if face is None or not face["track_id"] or face["quality"] <= 0:
+        return means
     vector = s.visits.track(face["track_id"]).embedding
-    out = {}
-    for gate, (total, weight, count) in sums.items():
-        if face["quality"] >= gate and face["quality"] > 0:
-            added = vector * face["quality"]
-            total, weight, count = (added if total is None else total + added), weight + face["quality"], count + 1
-        out[gate] = (total, weight, count)
-    return out
+    return {gate: (*weighted_mean(mean, weight, vector, face["quality"]), count + 1) if face["quality"] >= gate
+            else (mean, weight, count) for gate, (mean, weight, count) in means.items()}
 
 
-def mean_answer(s, total, count: int) -> list | None:
+def mean_answer(s, mean, count: int) -> list | None:
     """[person, distance, confidence, faces] the visit's mean face matches (app/usecases/visits.mean_match)."""
-    if total is None:
-        return None
-    found = mean_match(s, (total / np.linalg.norm(total)).astype(np.float32))
+    vector = unit(mean)
+    found = None if vector is None else mean_match(s, vector)
     return found and [found.name, found.distance, found.confidence, count]
 
 

@@ -63,11 +63,10 @@ def after_frame(tracks: list[TrackState], sightings: list[Sighting], looks: list
         track.frames += 1
         track.best_quality = max(track.best_quality, look.quality)
         track.add_stranger_face(sighting.embedding, sighting.stranger_weight)
-        if look.usable:
+        if look.usable and visit.mean_faces > 0:   # kept only where the rule may use it
             track.add_usable_face(sighting.embedding, look.quality)
         before = Identity(track.person_id, track.name, track.decided, track.confidence)
-        mean = track.mean_vector()
-        ask = None if mean_match is None or mean is None else partial(mean_match, mean)
+        ask = None if mean_match is None else partial(_mean_answer, mean_match, track)
         after, track.named_by_mean = after_look(track.evidence, track.names, before, track.named_by_mean, look,
                                                 track.usable_faces, ask, visit)
         track.person_id, track.name, track.decided, track.confidence = (after.person_id, after.name, after.decided,
@@ -78,6 +77,12 @@ def after_frame(tracks: list[TrackState], sightings: list[Sighting], looks: list
         faces.append(track)
     current.sort(key=lambda t: t.last_seen, reverse=True)
     return FrameOutcome(faces, current[:rules.max_open], ended + current[rules.max_open:], news)
+
+
+def _mean_answer(mean_match: MeanMatcher, track: TrackState) -> "MeanMatch | None":
+    """The gallery's answer for the track's mean face (computed only when asked)."""
+    mean = track.mean_vector()
+    return None if mean is None else mean_match(mean)
 
 
 def silent(tracks: list[TrackState], now: float, gap_s: float) -> tuple[list[TrackState], list[TrackState]]:

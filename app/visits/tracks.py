@@ -52,7 +52,7 @@ class TrackState:
     stranger_weight: float = 0.0
     stranger_faces: int = 0
     # the visit's mean face (identity.with_mean): the mean of its usable faces (quality at least
-    # MIN_MATCH_QUALITY), weighted by quality; None until there is one
+    # MIN_MATCH_QUALITY), weighted by quality, kept where VISIT_MEAN_FACES > 0; None until there is one
     face_mean: np.ndarray | None = None
     face_weight: float = 0.0
     usable_faces: int = 0
@@ -60,21 +60,21 @@ class TrackState:
 
     def add_stranger_face(self, embedding: np.ndarray, weight: float) -> None:
         if weight > 0:
-            self.stranger, self.stranger_weight = _weighted_mean(self.stranger, self.stranger_weight, embedding, weight)
+            self.stranger, self.stranger_weight = weighted_mean(self.stranger, self.stranger_weight, embedding, weight)
             self.stranger_faces += 1
 
     def add_usable_face(self, embedding: np.ndarray, quality: float) -> None:
         if quality > 0:
-            self.face_mean, self.face_weight = _weighted_mean(self.face_mean, self.face_weight, embedding, quality)
+            self.face_mean, self.face_weight = weighted_mean(self.face_mean, self.face_weight, embedding, quality)
             self.usable_faces += 1
 
     def stranger_vector(self) -> np.ndarray | None:
         """The visit's unknown face for the visitor clustering: the weighted mean, unit length."""
-        return _unit(self.stranger)
+        return unit(self.stranger)
 
     def mean_vector(self) -> np.ndarray | None:
         """The visit's mean face, unit length: what identity.with_mean matches."""
-        return _unit(self.face_mean)
+        return unit(self.face_mean)
 
     def to_json(self) -> dict[str, Any]:
         return {**{k: v for k, v in self.__dict__.items() if k not in VECTORS},
@@ -98,14 +98,14 @@ class TrackState:
 VECTORS = ("embedding", "stranger", "face_mean")   # TrackState's vectors, packed in its JSON
 
 
-def _weighted_mean(mean: np.ndarray | None, total: float, vector: np.ndarray,
+def weighted_mean(mean: np.ndarray | None, total: float, vector: np.ndarray,
                    weight: float) -> tuple[np.ndarray, float]:
     """(the mean with `vector` added at `weight`, the new total weight)."""
     before = mean if mean is not None else np.zeros(len(vector), np.float32)
     return (before * total + np.asarray(vector, np.float32) * weight) / (total + weight), total + weight
 
 
-def _unit(vector: np.ndarray | None) -> np.ndarray | None:
+def unit(vector: np.ndarray | None) -> np.ndarray | None:
     if vector is None:
         return None
     norm = float(np.linalg.norm(vector))
