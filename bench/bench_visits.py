@@ -149,14 +149,14 @@ def many_strangers(client, enrolled, strangers, rng, visits_per: int, frames: in
     kept = {"strangers": [sighting_of[sid] for sid, _, _ in vectors],
             "vectors": [[round(float(x), 5) for x in vector] for _, vector, _ in vectors]}
     housekeeping.run_once(s)
+    replayed = {name: score([], visits, gate, rule, True) for name, rule in rules.items()}
     return {"strangers": len(strangers), "visits": len(order), "frames": len(order) * frames,
             "taken_for_someone": {
                 "as_answered": {"visits": sum(any(named_track(f) for f in v["frames"]) for v in visits),
                                 "frames": sum(bool(f["face"] and f["face"]["app_match"])
                                               for v in visits for f in v["frames"])},
                 **{name: {"visits": row["visits"]["stranger_visits_accepted"],
-                          "frames": row["frames"]["stranger_frames_accepted"]}
-                   for name, row in ((name, score([], visits, gate, rule, True)) for name, rule in rules.items())}},
+                          "frames": row["frames"]["stranger_frames_accepted"]} for name, row in replayed.items()}},
             "sightings": len(sighting_of), "visits_answered": visits,
             "as_posted": posted, "reclustered": grouping(), "kept": kept,
             "recluster_rules": recluster_rules(kept, s.settings.visitor_distance, s.settings.visitor_min_samples)}
@@ -395,6 +395,7 @@ def main(argv=None):
             return create_app(settings, pipeline=pipeline).test_client()
         settings = make_client().application.extensions["facerec"].settings
         rules, unweighted = rules_of(settings)
+        frames_alone = replace(rules, mean_faces=0)
         results = {"seed": args.seed, "settings": {k: getattr(settings, k) for k in (
             "match_threshold", "min_match_quality", "visit_decide_weight", "visit_unknown_weight",
             "visit_decide_share", "visit_switch_factor", "visit_near_miss", "visit_mean_faces", "track_gap_s",
@@ -428,7 +429,7 @@ def main(argv=None):
                 "rows": [{"rule": "weighted (quality x margin)", "min_match_quality": g,
                           **score(known, strangers, g, rules, True)} for g in GATES]
                         + [{"rule": "weighted, frames alone", "min_match_quality": settings.min_match_quality,
-                            **score(known, strangers, settings.min_match_quality, replace(rules, mean_faces=0), True)}]
+                            **score(known, strangers, settings.min_match_quality, frames_alone, True)}]
                         + [{"rule": "unweighted frames", "min_match_quality": g,
                             **score(known, strangers, g, unweighted, False)}
                            for g in (0.0, settings.min_match_quality)],
@@ -455,7 +456,7 @@ def main(argv=None):
                 enroll(enrolled, person)
             got = many_strangers(make_client(), enrolled, faces, np.random.default_rng(args.seed), args.stranger_visits,
                                  args.stranger_frames, settings.min_match_quality,
-                                 {"weighted": rules, "weighted, frames alone": replace(rules, mean_faces=0)})
+                                 {"weighted": rules, "weighted, frames alone": frames_alone})
             got["seconds"] = round(time.perf_counter() - started, 1)
             results["many_strangers"] = got
             print("many strangers:", json.dumps({k: v for k, v in got.items() if k not in ("kept", "visits_answered")}),
